@@ -1,0 +1,1 @@
+"""Stillwater: practice management for therapists and their clients."""

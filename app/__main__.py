@@ -1,0 +1,5 @@
+"""``python -m app <command>``: run, worker, migrate, demo, create-clinician."""
+
+from app.cli import main
+
+raise SystemExit(main())

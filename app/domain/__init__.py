@@ -1,0 +1,1 @@
+"""Pure rules of the practice: no I/O, no database, unit-tested on their own."""

@@ -1,0 +1,1 @@
+"""The Piccolo app: tables and migrations. No business rules live here."""

@@ -1,0 +1,302 @@
+"""Tables for the whole domain.
+
+Conventions:
+- money is an integer amount in minor units plus a three-letter currency code (R10);
+- every timestamp is a ``Timestamptz`` in UTC (R9);
+- e-mail addresses are stored lower-cased, so ``unique=True`` means unique regardless of case;
+- composite unique indexes are created by raw SQL in migrations (Piccolo's ``Unique`` constraint
+  DDL does not run on SQLite); see ``COMPOSITE_UNIQUE_INDEXES``;
+- status and kind columns hold the string values defined in ``app.domain``.
+"""
+
+from piccolo.columns import (
+    Boolean,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.table import Table
+
+
+class User(Table, tablename="app_user"):
+    """A person who can sign in: a clinician or a client."""
+
+    email = Varchar(length=254, unique=True)
+    name = Varchar(length=200, default="")
+    role = Varchar(length=16, index=True)
+    password_hash = Varchar(length=255, null=True, default=None)
+    password_changed_at = Timestamptz(null=True, default=None)
+    time_zone = Varchar(length=64, default="UTC")
+    phone = Varchar(length=40, default="")
+    is_active = Boolean(default=True)
+    created_at = Timestamptz()
+    last_login_at = Timestamptz(null=True, default=None)
+    totp_secret = Varchar(length=64, null=True, default=None)
+    totp_enabled_at = Timestamptz(null=True, default=None)
+
+
+class Clinician(Table):
+    """A therapist and their (solo) practice: defaults for booking and billing."""
+
+    user = ForeignKey(references=User, null=False, unique=True)
+    practice_name = Varchar(length=200)
+    time_zone = Varchar(length=64, default="UTC")
+    currency = Varchar(length=3, default="USD")
+    default_fee_minor = Integer(default=15000)
+    default_session_minutes = Integer(default=50)
+    insurance_email = Varchar(length=254, default="")
+    booking_slug = Varchar(length=80, unique=True)
+    booking_enabled = Boolean(default=True)
+    new_clients_may_book = Boolean(default=True)
+    buffer_minutes = Integer(default=10)
+    min_notice_hours = Integer(default=24)
+    horizon_days = Integer(default=60)
+    intro_session_minutes = Integer(default=15)
+    intro_fee_minor = Integer(default=0)
+    cancellation_window_hours = Integer(default=48)
+    require_two_factor = Boolean(default=False)
+    created_at = Timestamptz()
+
+
+class WorkingHours(Table):
+    """One bookable range on a weekday (0 = Monday), in minutes from local midnight."""
+
+    clinician = ForeignKey(references=Clinician, null=False, index=True)
+    weekday = Integer()
+    start_minute = Integer()
+    end_minute = Integer()
+
+
+class Client(Table):
+    """A clinician's client record; linked to a client ``User`` once an account exists."""
+
+    clinician = ForeignKey(references=Clinician, null=False, index=True)
+    user = ForeignKey(references=User, null=True, index=True, on_delete=OnDelete.set_null)
+    name = Varchar(length=200)
+    email = Varchar(length=254, index=True)
+    phone = Varchar(length=40, default="")
+    billing_type = Varchar(length=16, default="self_pay")
+    coverage_status = Varchar(length=32, default="not_discussed")
+    coverage_note = Text(default="")
+    coverage_updated_at = Timestamptz(null=True, default=None)
+    coverage_updated_by = Integer(null=True, default=None)
+    internal_note = Text(default="")
+    archived_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz()
+
+
+class InsurancePolicy(Table):
+    """A client's insurance details (R6) and their answers to the coverage self-check."""
+
+    client = ForeignKey(references=Client, null=False, unique=True)
+    payer = Varchar(length=200, default="")
+    member_id = Varchar(length=80, default="")
+    group_number = Varchar(length=80, default="")
+    subscriber_name = Varchar(length=200, default="")
+    subscriber_relationship = Varchar(length=32, default="self")
+    copay_minor = Integer(null=True, default=None)
+    plan_notes = Text(default="")
+    self_check = Text(default="")
+    self_check_updated_at = Timestamptz(null=True, default=None)
+    updated_at = Timestamptz()
+    updated_by = Integer(null=True, default=None)
+
+
+class InsuranceChange(Table):
+    """History of who changed which insurance field, from what, to what."""
+
+    client = ForeignKey(references=Client, null=False, index=True)
+    changed_by = Integer(null=True, default=None)
+    changed_at = Timestamptz()
+    field = Varchar(length=64)
+    old_value = Text(default="")
+    new_value = Text(default="")
+
+
+class AppointmentSeries(Table):
+    """The rule behind a recurring series; each occurrence is its own appointment (R5)."""
+
+    clinician = ForeignKey(references=Clinician, null=False, index=True)
+    client = ForeignKey(references=Client, null=False, index=True)
+    interval_weeks = Integer(default=1)
+    occurrences = Integer(default=6)
+    local_start_time = Varchar(length=5)
+    time_zone = Varchar(length=64)
+    duration_minutes = Integer()
+    fee_minor = Integer()
+    created_at = Timestamptz()
+    created_by = Integer(null=True, default=None)
+
+
+class Appointment(Table):
+    """One session at a time, with its own status and (at most one) charge."""
+
+    clinician = ForeignKey(references=Clinician, null=False, index=True)
+    client = ForeignKey(references=Client, null=False, index=True)
+    series = ForeignKey(references=AppointmentSeries, null=True, on_delete=OnDelete.set_null)
+    series_index = Integer(null=True, default=None)
+    changed_from_series = Boolean(default=False)
+    starts_at = Timestamptz(index=True)
+    ends_at = Timestamptz(index=True)
+    duration_minutes = Integer()
+    fee_minor = Integer()
+    currency = Varchar(length=3, default="USD")
+    kind = Varchar(length=16, default="regular")
+    status = Varchar(length=20, default="scheduled", index=True)
+    status_changed_at = Timestamptz(null=True, default=None)
+    booked_via = Varchar(length=16, default="clinician")
+    created_at = Timestamptz()
+    created_by = Integer(null=True, default=None)
+
+
+class StatusChange(Table):
+    """The status history of an appointment: who, from, to, when (R3)."""
+
+    appointment = ForeignKey(references=Appointment, null=False, index=True)
+    from_status = Varchar(length=20)
+    to_status = Varchar(length=20)
+    changed_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    changed_at = Timestamptz()
+
+
+class PaymentMethod(Table):
+    """A saved card: only the gateway's references, brand, last four and expiry are kept."""
+
+    user = ForeignKey(references=User, null=False, index=True)
+    gateway = Varchar(length=16)
+    customer_ref = Varchar(length=120, default="")
+    method_ref = Varchar(length=120)
+    brand = Varchar(length=20)
+    last4 = Varchar(length=4)
+    exp_month = Integer()
+    exp_year = Integer()
+    created_at = Timestamptz()
+    removed_at = Timestamptz(null=True, default=None)
+
+
+class Charge(Table):
+    """The one charge of an appointment (unique per appointment; R4).
+
+    ``generation`` increases each time the appointment is (re)marked Occurred, so a job
+    scheduled for an earlier marking can recognise itself as stale.
+    """
+
+    appointment = ForeignKey(references=Appointment, null=False, unique=True)
+    client = ForeignKey(references=Client, null=False, index=True)
+    clinician = ForeignKey(references=Clinician, null=False, index=True)
+    amount_minor = Integer()
+    currency = Varchar(length=3, default="USD")
+    status = Varchar(length=20, default="scheduled", index=True)
+    due_at = Timestamptz(index=True)
+    generation = Integer(default=1)
+    attempt_no = Integer(default=0)
+    idempotency_key = Varchar(length=120, null=True, default=None)
+    gateway_reference = Varchar(length=120, null=True, default=None)
+    payment_method = ForeignKey(references=PaymentMethod, null=True, on_delete=OnDelete.set_null)
+    failure_code = Varchar(length=64, default="")
+    failure_message = Varchar(length=255, default="")
+    processing_started_at = Timestamptz(null=True, default=None)
+    succeeded_at = Timestamptz(null=True, default=None)
+    refunded_minor = Integer(default=0)
+    waived_by = Integer(null=True, default=None)
+    waived_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class Refund(Table):
+    """A full or partial refund of a succeeded charge, with its own idempotency key."""
+
+    charge = ForeignKey(references=Charge, null=False, index=True)
+    amount_minor = Integer()
+    idempotency_key = Varchar(length=120, unique=True)
+    status = Varchar(length=20, default="pending")
+    gateway_reference = Varchar(length=120, null=True, default=None)
+    created_at = Timestamptz()
+    created_by = Integer(null=True, default=None)
+
+
+class AccountToken(Table):
+    """A one-time link (invitation or password reset). Only the SHA-256 of the token is stored."""
+
+    user = ForeignKey(references=User, null=False, index=True)
+    purpose = Varchar(length=16)
+    token_hash = Varchar(length=64, unique=True)
+    client = ForeignKey(references=Client, null=True, on_delete=OnDelete.set_null)
+    created_at = Timestamptz()
+    expires_at = Timestamptz()
+    opened_at = Timestamptz(null=True, default=None)
+    used_at = Timestamptz(null=True, default=None)
+    revoked_at = Timestamptz(null=True, default=None)
+    created_by = Integer(null=True, default=None)
+
+
+class ChecklistItem(Table):
+    """The recorded part of the first-meeting checklist (R7); derived items are not stored."""
+
+    client = ForeignKey(references=Client, null=False, index=True)
+    item = Varchar(length=32)
+    not_applicable = Boolean(default=False)
+    reason = Text(default="")
+    recorded_by = Integer(null=True, default=None)
+    recorded_at = Timestamptz()
+
+
+class EmailMessage(Table):
+    """The outbox: written in the same transaction as the action that causes the e-mail."""
+
+    to_address = Varchar(length=254, index=True)
+    subject = Varchar(length=255)
+    text_body = Text()
+    html_body = Text(default="")
+    kind = Varchar(length=32, default="")
+    attachments = Text(default="")
+    created_at = Timestamptz()
+    sent_at = Timestamptz(null=True, default=None)
+    attempts = Integer(default=0)
+    last_error = Varchar(length=255, default="")
+
+
+class AuditEvent(Table):
+    """Append-only record of sensitive actions: who, what, which record, when, outcome. No clinical text."""
+
+    at = Timestamptz(index=True)
+    actor_id = Integer(null=True, default=None, index=True)
+    actor_role = Varchar(length=16, default="")
+    action = Varchar(length=64, index=True)
+    object_type = Varchar(length=32, default="")
+    object_id = Integer(null=True, default=None)
+    client_id = Integer(null=True, default=None, index=True)
+    clinician_id = Integer(null=True, default=None, index=True)
+    outcome = Varchar(length=16, default="success")
+    ip = Varchar(length=64, default="")
+    user_agent = Varchar(length=255, default="")
+    detail = Varchar(length=255, default="")
+
+
+ALL_TABLES: list[type[Table]] = [
+    User,
+    Clinician,
+    WorkingHours,
+    Client,
+    InsurancePolicy,
+    InsuranceChange,
+    AppointmentSeries,
+    Appointment,
+    StatusChange,
+    PaymentMethod,
+    Charge,
+    Refund,
+    AccountToken,
+    ChecklistItem,
+    EmailMessage,
+    AuditEvent,
+]
+
+COMPOSITE_UNIQUE_INDEXES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "client_clinician_email_uniq": ("client", ("clinician", "email")),
+    "checklist_item_client_item_uniq": ("checklist_item", ("client", "item")),
+}

@@ -1,0 +1,301 @@
+"""Accounts: clinician sign-up, sign-in with throttling, password reset and change.
+
+Answers never reveal whether an e-mail address has an account (R2): the same page, the same
+work (a dummy hash for unknown addresses), and throttles keyed on the address string itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from redis.asyncio import Redis
+
+from app.config import Settings
+from app.domain.accounts import Role
+from app.domain.practice import slugify
+from app.domain.validation import normalize_email
+from app.models.db import transaction
+from app.models.tables import Clinician, User
+from app.services import account_tokens, audit, email, throttle
+from app.services.account_tokens import Purpose
+from app.services.context import Actor, CurrentUser
+from app.services.passwords import hash_password, needs_rehash, verify_password
+
+
+@dataclass(frozen=True)
+class SignIn:
+    user: CurrentUser | None
+    throttled: bool = False
+
+
+@dataclass(frozen=True)
+class NewClinician:
+    practice_name: str
+    name: str
+    email: str
+    password: str
+    time_zone: str
+
+
+async def current_user(user_id: int) -> CurrentUser | None:
+    """The active user with their clinician id (for clinicians), or None."""
+    row = (
+        await User.select(User.id, User.email, User.name, User.role, User.time_zone)
+        .where((User.id == user_id) & (User.is_active == True))  # noqa: E712 - Piccolo expression
+        .first()
+    )
+    if row is None:
+        return None
+    clinician_id, practice_name = None, ""
+    if row["role"] == Role.CLINICIAN:
+        clinician = (
+            await Clinician.select(Clinician.id, Clinician.practice_name)
+            .where(Clinician.user == user_id)
+            .first()
+        )
+        if clinician is None:
+            return None
+        clinician_id, practice_name = clinician["id"], clinician["practice_name"]
+    return CurrentUser(
+        id=row["id"],
+        email=row["email"],
+        name=row["name"],
+        role=row["role"],
+        time_zone=row["time_zone"],
+        clinician_id=clinician_id,
+        practice_name=practice_name,
+    )
+
+
+async def unique_booking_slug(practice_name: str) -> str:
+    base = slugify(practice_name)
+    slug, n = base, 1
+    while await Clinician.exists().where(Clinician.booking_slug == slug):
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+async def create_clinician(data: NewClinician, *, now: datetime, settings: Settings, active: bool) -> int:
+    """Insert a clinician user and their practice (inside the caller's transaction); returns the user id."""
+    password_hash = await hash_password(data.password, settings.password_hash_profile)
+    user_rows = await User.insert(
+        User(
+            email=normalize_email(data.email),
+            name=data.name,
+            role=Role.CLINICIAN.value,
+            password_hash=password_hash,
+            password_changed_at=now,
+            time_zone=data.time_zone,
+            is_active=active,
+            created_at=now,
+        )
+    ).returning(User.id)
+    user_id = user_rows[0]["id"]
+    await Clinician.insert(
+        Clinician(
+            user=user_id,
+            practice_name=data.practice_name,
+            time_zone=data.time_zone,
+            insurance_email=normalize_email(data.email),
+            booking_slug=await unique_booking_slug(data.practice_name),
+            created_at=now,
+        )
+    )
+    return user_id
+
+
+async def sign_up_clinician(
+    data: NewClinician, *, now: datetime, settings: Settings, actor: Actor
+) -> int | None:
+    """Start a practice. Always ends with "check your email": a confirmation link for a new address,
+    a "you already have an account" note for a known one. Returns the queued message id."""
+    address = normalize_email(data.email)
+    async with transaction():
+        existing = await User.select(User.id, User.is_active).where(User.email == address).first()
+        if existing is None:
+            user_id = await create_clinician(data, now=now, settings=settings, active=False)
+            token = await account_tokens.issue(user_id, Purpose.SIGNUP, now)
+            message_id = await email.queue_email(
+                to=address,
+                subject="Confirm your Stillwater practice",
+                template="signup_confirm",
+                context={"name": data.name, "link": f"{settings.base_url}/signup/confirm/{token}"},
+                now=now,
+            )
+            await audit.record("account_signup", actor=actor, at=now, object_type="user", object_id=user_id)
+            return message_id
+        # Same work as the new-account branch, so timing does not tell the two apart.
+        await hash_password(data.password, settings.password_hash_profile)
+        return await email.queue_email(
+            to=address,
+            subject="You already have a Stillwater account",
+            template="signup_existing",
+            context={
+                "login_link": f"{settings.base_url}/login",
+                "reset_link": f"{settings.base_url}/password/forgot",
+            },
+            now=now,
+        )
+
+
+async def confirm_sign_up(token: str, *, now: datetime, actor: Actor) -> CurrentUser | None:
+    async with transaction():
+        row = await account_tokens.claim(token, Purpose.SIGNUP, now)
+        if row is None:
+            return None
+        await User.update({User.is_active: True, User.last_login_at: now}).where(User.id == row.user)
+        await audit.record("account_confirmed", actor=actor, at=now, object_type="user", object_id=row.user)
+    return await current_user(row.user)
+
+
+async def sign_in(
+    email_address: str, password: str, *, redis: Redis, settings: Settings, now: datetime, actor: Actor
+) -> SignIn:
+    """Check a password with per-account and per-IP throttling. Failures look the same for every cause."""
+    address = normalize_email(email_address)
+    window = settings.login_window_seconds
+    account_failures = await throttle.count(redis, "login-account", address)
+    ip_failures = await throttle.count(redis, "login-ip", actor.ip)
+    row = await User.select(User.id, User.password_hash, User.is_active).where(User.email == address).first()
+    if (
+        account_failures >= settings.login_attempts_per_account
+        or ip_failures >= settings.login_attempts_per_ip
+    ):
+        await verify_password(None, password, settings.password_hash_profile)
+        async with transaction():
+            await audit.record(
+                "login_throttled",
+                actor=Actor(row["id"] if row else None, "", None, actor.ip, actor.user_agent),
+                at=now,
+                outcome="denied",
+            )
+        return SignIn(None, throttled=True)
+
+    stored = row["password_hash"] if row and row["is_active"] else None
+    if not await verify_password(stored, password, settings.password_hash_profile):
+        await throttle.hit(redis, "login-account", address, window_seconds=window)
+        await throttle.hit(redis, "login-ip", actor.ip, window_seconds=window)
+        async with transaction():
+            await audit.record(
+                "login_failed",
+                actor=Actor(row["id"] if row else None, "", None, actor.ip, actor.user_agent),
+                at=now,
+                outcome="failure",
+                detail="" if row else "unknown_account",
+            )
+        return SignIn(None)
+
+    user_id = row["id"]
+    await throttle.clear(redis, "login-account", address)
+    async with transaction():
+        changes: dict = {User.last_login_at: now}
+        if needs_rehash(stored, settings.password_hash_profile):
+            changes[User.password_hash] = await hash_password(password, settings.password_hash_profile)
+        await User.update(changes).where(User.id == user_id)
+        user = await current_user(user_id)
+        await audit.record(
+            "login_succeeded",
+            actor=Actor(
+                user_id,
+                user.role if user else "",
+                user.clinician_id if user else None,
+                actor.ip,
+                actor.user_agent,
+            ),
+            at=now,
+            object_type="user",
+            object_id=user_id,
+        )
+    return SignIn(user)
+
+
+async def request_password_reset(
+    email_address: str, *, redis: Redis, settings: Settings, now: datetime, actor: Actor
+) -> int | None:
+    """E-mail a reset link if the address belongs to an active account. The caller shows the same
+    page either way. Returns the queued message id (for the caller to enqueue), if any."""
+    address = normalize_email(email_address)
+    if not await throttle.allow(redis, "reset-account", address, limit=5, window_seconds=3600):
+        return None
+    if not await throttle.allow(redis, "reset-ip", actor.ip, limit=30, window_seconds=3600):
+        return None
+    async with transaction():
+        row = (
+            await User.select(User.id, User.name)
+            .where(
+                (User.email == address) & (User.is_active == True)  # noqa: E712
+            )
+            .first()
+        )
+        if row is None:
+            await audit.record(
+                "password_reset_requested", actor=actor, at=now, outcome="failure", detail="unknown_account"
+            )
+            return None
+        token = await account_tokens.issue(row["id"], Purpose.PASSWORD_RESET, now)
+        message_id = await email.queue_email(
+            to=address,
+            subject="Reset your Stillwater password",
+            template="password_reset",
+            context={"name": row["name"], "link": f"{settings.base_url}/password/reset/{token}"},
+            now=now,
+        )
+        await audit.record(
+            "password_reset_requested", actor=actor, at=now, object_type="user", object_id=row["id"]
+        )
+    return message_id
+
+
+async def set_password(user_id: int, password: str, *, settings: Settings, now: datetime) -> None:
+    """Store a new password hash (inside the caller's transaction)."""
+    await User.update(
+        {
+            User.password_hash: await hash_password(password, settings.password_hash_profile),
+            User.password_changed_at: now,
+        }
+    ).where(User.id == user_id)
+
+
+async def reset_password(
+    token: str, password: str, *, settings: Settings, now: datetime, actor: Actor
+) -> int | None:
+    """Use a reset link once; returns the user id whose password changed, or None if the link is dead."""
+    async with transaction():
+        row = await account_tokens.claim(token, Purpose.PASSWORD_RESET, now)
+        if row is None:
+            return None
+        await set_password(row.user, password, settings=settings, now=now)
+        await audit.record(
+            "password_reset",
+            actor=Actor(row.user, "", None, actor.ip, actor.user_agent),
+            at=now,
+            object_type="user",
+            object_id=row.user,
+        )
+    return row.user
+
+
+async def change_password(
+    user_id: int, current: str, new: str, *, settings: Settings, now: datetime, actor: Actor
+) -> bool:
+    """Change a signed-in user's password after checking the current one."""
+    row = await User.select(User.password_hash).where(User.id == user_id).first()
+    if row is None or not await verify_password(
+        row["password_hash"], current, settings.password_hash_profile
+    ):
+        async with transaction():
+            await audit.record(
+                "password_change",
+                actor=actor,
+                at=now,
+                object_type="user",
+                object_id=user_id,
+                outcome="failure",
+            )
+        return False
+    async with transaction():
+        await set_password(user_id, new, settings=settings, now=now)
+        await audit.record("password_change", actor=actor, at=now, object_type="user", object_id=user_id)
+    return True

@@ -1,0 +1,281 @@
+"""A realistic demo practice: two clinicians, ten clients in varied states, a month of sessions.
+
+Run by ``python -m app demo`` (and by ``python -m app run`` on an empty database).
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from app.config import Settings
+from app.domain.accounts import Role
+from app.models.db import transaction
+from app.models.tables import (
+    AccountToken,
+    Appointment,
+    AppointmentSeries,
+    Charge,
+    Client,
+    Clinician,
+    InsurancePolicy,
+    PaymentMethod,
+    StatusChange,
+    User,
+    WorkingHours,
+)
+from app.services.accounts import NewClinician, create_clinician
+from app.services.passwords import hash_password
+from app.services.tokens import new_token, token_hash
+
+CLINICIAN_EMAIL = "maya@stillwater.test"
+SECOND_CLINICIAN_EMAIL = "jordan@stillwater.test"
+CLIENT_EMAIL = "alex@stillwater.test"
+
+CLIENTS = [
+    # name, email, billing, coverage, has_password, weekday, hour
+    ("Alex Rivera", CLIENT_EMAIL, "self_pay", "self_pay", True, 0, 9),
+    ("Sam Okafor", "sam@stillwater.test", "insurance", "covered", True, 0, 11),
+    ("Priya Natarajan", "priya@stillwater.test", "insurance", "checking", True, 1, 10),
+    ("Jamie Walsh", "jamie@stillwater.test", "self_pay", "not_discussed", False, 1, 14),
+    ("Morgan Blake", "morgan@stillwater.test", "self_pay", "self_pay", True, 2, 9),
+    ("Taylor Nguyen", "taylor@stillwater.test", "insurance", "not_covered", True, 2, 15),
+    ("Chris Adeyemi", "chris@stillwater.test", "self_pay", "not_discussed", False, 3, 10),
+    ("Dana Kowalski", "dana@stillwater.test", "insurance", "covered", True, 3, 13),
+    ("Robin Castillo", "robin@stillwater.test", "self_pay", "self_pay", True, 4, 9),
+    ("Lee Fontaine", "lee@stillwater.test", "self_pay", "not_discussed", False, 4, 11),
+]
+
+
+async def has_data() -> bool:
+    return await User.exists().where(User.email == CLINICIAN_EMAIL)
+
+
+async def seed(settings: Settings, now: datetime) -> bool:
+    """Create the demo practice unless it exists. Returns True when it seeded."""
+    if await has_data():
+        return False
+    rng = random.Random(20261129)  # noqa: S311 - demo data, not security
+    client_password = await hash_password(settings.demo_password, settings.password_hash_profile)
+    async with transaction():
+        maya_id = await create_clinician(
+            NewClinician(
+                "Calm Harbor Therapy",
+                "Maya Chen",
+                CLINICIAN_EMAIL,
+                settings.demo_password,
+                "America/New_York",
+            ),
+            now=now,
+            settings=settings,
+            active=True,
+        )
+        await create_clinician(
+            NewClinician(
+                "Northside Counselling",
+                "Jordan Lee",
+                SECOND_CLINICIAN_EMAIL,
+                settings.demo_password,
+                "Europe/London",
+            ),
+            now=now,
+            settings=settings,
+            active=True,
+        )
+        maya = await Clinician.objects().where(Clinician.user == maya_id).first()
+        await Clinician.update({Clinician.insurance_email: "insurance@calmharbor.test"}).where(
+            Clinician.id == maya.id
+        )
+        for weekday in range(5):
+            await WorkingHours.insert(
+                WorkingHours(clinician=maya.id, weekday=weekday, start_minute=9 * 60, end_minute=12 * 60),
+                WorkingHours(clinician=maya.id, weekday=weekday, start_minute=13 * 60, end_minute=17 * 60),
+            )
+        zone = ZoneInfo(maya.time_zone)
+        today = now.astimezone(zone).date()
+        monday = today - timedelta(days=today.weekday())
+        for index, (name, email, billing, coverage, has_password, weekday, hour) in enumerate(CLIENTS):
+            user_rows = await User.insert(
+                User(
+                    email=email,
+                    name=name,
+                    role=Role.CLIENT.value,
+                    password_hash=client_password if has_password else None,
+                    password_changed_at=now if has_password else None,
+                    time_zone=maya.time_zone,
+                    created_at=now - timedelta(days=40),
+                )
+            ).returning(User.id)
+            user_id = user_rows[0]["id"]
+            client_rows = await Client.insert(
+                Client(
+                    clinician=maya.id,
+                    user=user_id,
+                    name=name,
+                    email=email,
+                    billing_type=billing,
+                    coverage_status=coverage,
+                    created_at=now - timedelta(days=40 - index),
+                )
+            ).returning(Client.id)
+            client_id = client_rows[0]["id"]
+            if not has_password:
+                await AccountToken.insert(
+                    AccountToken(
+                        user=user_id,
+                        purpose="invitation",
+                        token_hash=token_hash(new_token()),
+                        client=client_id,
+                        created_at=now - timedelta(days=2),
+                        expires_at=now + timedelta(days=5),
+                    )
+                )
+            if billing == "insurance":
+                await InsurancePolicy.insert(
+                    InsurancePolicy(
+                        client=client_id,
+                        payer=rng.choice(["Aetna", "Blue Cross", "Cigna", "United"]),
+                        member_id=f"M{rng.randint(10_000_000, 99_999_999)}",
+                        group_number=f"G{rng.randint(1000, 9999)}",
+                        subscriber_name=name,
+                        subscriber_relationship="self",
+                        copay_minor=rng.choice([2000, 3000, 4000]),
+                        updated_at=now,
+                    )
+                )
+            method_id = None
+            if has_password:
+                method_rows = await PaymentMethod.insert(
+                    PaymentMethod(
+                        user=user_id,
+                        gateway="sandbox",
+                        customer_ref=f"cus_demo_{user_id}",
+                        method_ref=f"pm_demo_{user_id}",
+                        brand="visa",
+                        last4="4242",
+                        exp_month=12,
+                        exp_year=2029,
+                        created_at=now,
+                    )
+                ).returning(PaymentMethod.id)
+                method_id = method_rows[0]["id"]
+            await _seed_sessions(
+                rng,
+                maya,
+                client_id,
+                zone,
+                monday,
+                weekday,
+                hour,
+                billing,
+                method_id,
+                now,
+                maya_id,
+                first_client=index >= 8,
+            )
+    return True
+
+
+async def _seed_sessions(
+    rng: random.Random,
+    clinician: Clinician,
+    client_id: int,
+    zone: ZoneInfo,
+    monday,
+    weekday: int,
+    hour: int,
+    billing: str,
+    method_id: int | None,
+    now: datetime,
+    clinician_user_id: int,
+    first_client: bool,
+) -> None:
+    """Weekly sessions from two weeks ago to two weeks ahead (a new client starts with an intro)."""
+    weeks = range(0, 3) if first_client else range(-2, 3)
+    series_rows = await AppointmentSeries.insert(
+        AppointmentSeries(
+            clinician=clinician.id,
+            client=client_id,
+            interval_weeks=1,
+            occurrences=len(weeks),
+            local_start_time=f"{hour:02d}:00",
+            time_zone=str(zone.key),
+            duration_minutes=50,
+            fee_minor=clinician.default_fee_minor,
+            created_at=now - timedelta(days=30),
+            created_by=clinician_user_id,
+        )
+    ).returning(AppointmentSeries.id)
+    series_id = series_rows[0]["id"]
+    for position, week in enumerate(weeks):
+        day = monday + timedelta(weeks=week, days=weekday)
+        starts = datetime.combine(day, time(hour, 0), tzinfo=zone).astimezone(ZoneInfo("UTC"))
+        intro = first_client and position == 0
+        duration = 15 if intro else 50
+        fee = 0 if intro else clinician.default_fee_minor
+        status = "scheduled"
+        if starts + timedelta(minutes=duration) < now:
+            status = rng.choices(
+                ["occurred", "cancelled", "late_cancelled", "no_show", "scheduled"], weights=[70, 8, 6, 6, 10]
+            )[0]
+        marked_at = (
+            starts + timedelta(minutes=duration, hours=rng.randint(0, 20)) if status != "scheduled" else None
+        )
+        if marked_at and marked_at > now:
+            marked_at = now - timedelta(minutes=5)
+        rows = await Appointment.insert(
+            Appointment(
+                clinician=clinician.id,
+                client=client_id,
+                series=None if intro else series_id,
+                series_index=None if intro else position,
+                starts_at=starts,
+                ends_at=starts + timedelta(minutes=duration),
+                duration_minutes=duration,
+                fee_minor=fee,
+                currency=clinician.currency,
+                kind="intro" if intro else "regular",
+                status=status,
+                status_changed_at=marked_at,
+                created_at=now - timedelta(days=30),
+                created_by=clinician_user_id,
+            )
+        ).returning(Appointment.id)
+        appointment_id = rows[0]["id"]
+        if status == "scheduled" or marked_at is None:
+            continue
+        await StatusChange.insert(
+            StatusChange(
+                appointment=appointment_id,
+                from_status="scheduled",
+                to_status=status,
+                changed_by=clinician_user_id,
+                changed_at=marked_at,
+            )
+        )
+        if status == "occurred" and fee > 0:
+            amount = 3000 if billing == "insurance" else fee
+            due = marked_at + timedelta(hours=48)
+            succeeded = due <= now and method_id is not None
+            await Charge.insert(
+                Charge(
+                    appointment=appointment_id,
+                    client=client_id,
+                    clinician=clinician.id,
+                    amount_minor=amount,
+                    currency=clinician.currency,
+                    status="succeeded" if succeeded else ("failed" if due <= now else "scheduled"),
+                    due_at=due,
+                    generation=1,
+                    attempt_no=1 if due <= now else 0,
+                    idempotency_key=f"charge:demo:{appointment_id}:1" if due <= now else None,
+                    gateway_reference=f"ch_demo_{appointment_id}" if succeeded else None,
+                    payment_method=method_id,
+                    failure_code="" if succeeded or due > now else "no_card",
+                    failure_message="" if succeeded or due > now else "No card on file.",
+                    succeeded_at=due if succeeded else None,
+                    created_at=marked_at,
+                    updated_at=marked_at,
+                )
+            )

@@ -1,0 +1,128 @@
+"""The application factory: ``create_app(settings)`` wires templates, security, sessions and routes."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from litestar import Litestar
+from litestar.config.compression import CompressionConfig
+from litestar.config.csrf import CSRFConfig
+from litestar.plugins.htmx import HTMXPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from app.clock import Clock
+from app.config import ROOT, Settings
+from app.domain.practice import format_money
+from app.models.db import engine
+from app.services import queue as job_queue
+from app.services.sessions import SessionStore
+from app.web.auth import AuthController
+from app.web.errors import EXCEPTION_HANDLERS
+from app.web.middleware import FetchMetadataMiddleware, SecurityHeadersMiddleware, SessionMiddleware
+from app.web.placeholders import calendar, portal
+from app.web.runtime import Runtime
+from app.web.system import DevMailboxController, healthz
+
+HTMX_CONFIG = {
+    "historyCacheSize": 0,  # never keep page HTML (health data) in localStorage
+    "refreshOnHistoryMiss": True,
+    "historyRestoreAsHxRequest": False,
+    "allowEval": False,
+    "allowScriptTags": False,
+    "includeIndicatorStyles": False,
+    "selfRequestsOnly": True,
+    "responseHandling": [
+        {"code": "204", "swap": False},
+        {"code": "[23]..", "swap": True},
+        {"code": "422", "swap": True},
+        {"code": "[45]..", "swap": False, "error": True},
+    ],
+}
+
+
+def local_time(value: datetime | None, zone: str = "UTC", fmt: str = "%a %d %b %Y, %H:%M") -> str:
+    """Format a UTC timestamp in a person's time zone (R9)."""
+    if value is None:
+        return ""
+    return value.astimezone(ZoneInfo(zone or "UTC")).strftime(fmt)
+
+
+def configure_templates(settings: Settings):
+    def callback(template_engine) -> None:
+        env = template_engine.engine
+        env.globals.update(
+            htmx_config=json.dumps(HTMX_CONFIG),
+            debug=settings.debug,
+            app_name="Stillwater",
+        )
+        env.filters.update(money=format_money, local_time=local_time)
+
+    return TemplateConfig(directory=ROOT / "templates", engine=JinjaTemplateEngine, engine_callback=callback)
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+    settings.check()
+    clock = clock or Clock()
+    logging.basicConfig(level=logging.INFO if settings.debug else logging.WARNING)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        redis = await job_queue.connect(settings)
+        pooled = settings.is_postgres and settings.use_db_pool
+        if pooled:
+            await engine().start_connection_pool(min_size=1, max_size=10)
+        app.state.runtime = Runtime(
+            settings=settings,
+            clock=clock,
+            redis=redis,
+            queue=job_queue.JobQueue(redis, settings.queue_name),
+            sessions=SessionStore(redis, clock, settings),
+        )
+        try:
+            yield
+        finally:
+            if pooled:
+                await engine().close_connection_pool()
+            await redis.aclose()
+
+    csrf = CSRFConfig(
+        secret=settings.secret_key,
+        cookie_name="__Host-csrftoken" if settings.secure_cookies else "csrftoken",
+        cookie_secure=settings.secure_cookies,
+        cookie_samesite="lax",
+        cookie_httponly=False,
+        header_name="x-csrftoken",
+        exclude=["^/static/"],
+    )
+    handlers = [
+        AuthController,
+        DevMailboxController,
+        healthz,
+        calendar,
+        portal,
+        create_static_files_router(path="/static", directories=[ROOT / "static"], name="static"),
+    ]
+    return Litestar(
+        route_handlers=handlers,
+        lifespan=[lifespan],
+        template_config=configure_templates(settings),
+        csrf_config=csrf,
+        middleware=[
+            SecurityHeadersMiddleware(settings),
+            FetchMetadataMiddleware(),
+            SessionMiddleware(),
+        ],
+        plugins=[HTMXPlugin()],
+        exception_handlers=EXCEPTION_HANDLERS,
+        compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6),
+        debug=False,
+        openapi_config=None,
+    )

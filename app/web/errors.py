@@ -1,0 +1,94 @@
+"""HTML error pages (no tracebacks, ever) and the sign-in redirect for unauthenticated requests."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+
+from litestar import MediaType, Request
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    TooManyRequestsException,
+    ValidationException,
+)
+from litestar.response import Response, Template
+
+from app.web.htmx import redirect
+
+log = logging.getLogger("stillwater.web")
+
+MESSAGES = {
+    400: (
+        "That request didn't make sense",
+        "Something in the address or form wasn't valid. Go back and try again.",
+    ),
+    403: ("Not allowed", "You don't have access to that page."),
+    404: ("Not found", "We couldn't find that page. It may have moved, or the link may be wrong."),
+    405: ("Not allowed", "That action isn't available here."),
+    429: ("Slow down", "Too many requests. Wait a minute and try again."),
+    500: ("Something went wrong", "We've been notified. Your data is safe; try again in a moment."),
+}
+
+
+def error_page(request: Request, status_code: int, detail: str | None = None) -> Template:
+    title, message = MESSAGES.get(status_code, MESSAGES[400 if status_code < 500 else 500])
+    user = request.scope.get("user")
+    return Template(
+        template_name="errors/error.html",
+        context={"status_code": status_code, "title": title, "message": detail or message, "user": user},
+        status_code=status_code,
+        headers={"Cache-Control": "no-store"},
+        media_type=MediaType.HTML,
+    )
+
+
+def on_not_authorized(request: Request, exc: NotAuthorizedException) -> Response:
+    next_path = request.url.path
+    if request.url.query:
+        next_path += "?" + request.url.query
+    target = "/login" if next_path in ("/", "/logout") else f"/login?next={quote(next_path, safe='')}"
+    return redirect(request, target)
+
+
+def on_forbidden(request: Request, exc: PermissionDeniedException) -> Template:
+    detail = (
+        "Your form expired or came from another site. Reload the page and try again."
+        if "CSRF" in str(exc.detail) or "Cross-site" in str(exc.detail)
+        else None
+    )
+    return error_page(request, 403, detail)
+
+
+def on_not_found(request: Request, exc: NotFoundException) -> Template:
+    return error_page(request, 404)
+
+
+def on_validation(request: Request, exc: ValidationException) -> Template:
+    return error_page(request, 400)
+
+
+def on_too_many(request: Request, exc: TooManyRequestsException) -> Template:
+    return error_page(request, 429)
+
+
+def on_http_error(request: Request, exc: HTTPException) -> Template:
+    return error_page(request, exc.status_code)
+
+
+def on_server_error(request: Request, exc: Exception) -> Template:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_page(request, 500)
+
+
+EXCEPTION_HANDLERS = {
+    NotAuthorizedException: on_not_authorized,
+    PermissionDeniedException: on_forbidden,
+    NotFoundException: on_not_found,
+    ValidationException: on_validation,
+    TooManyRequestsException: on_too_many,
+    HTTPException: on_http_error,
+    Exception: on_server_error,
+}

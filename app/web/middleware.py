@@ -1,0 +1,116 @@
+"""Request middleware: who is signed in, cross-site request refusal, and security headers."""
+
+from __future__ import annotations
+
+from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
+from litestar.exceptions import PermissionDeniedException
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.config import Settings
+from app.services import accounts
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def session_cookie_name(settings: Settings) -> str:
+    return "__Host-sw_session" if settings.secure_cookies else "sw_session"
+
+
+def _cookie(scope: Scope, name: str) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == b"cookie":
+            for part in value.decode("latin-1").split(";"):
+                cookie_name, _, cookie_value = part.strip().partition("=")
+                if cookie_name == name:
+                    return cookie_value
+    return None
+
+
+class SessionMiddleware(ASGIMiddleware):
+    """Loads the server-side session and the signed-in user into ``scope['auth']`` / ``scope['user']``."""
+
+    scopes = (ScopeType.HTTP,)
+
+    @staticmethod
+    def should_bypass_for_scope(scope: Scope) -> bool:
+        return scope.get("path", "").startswith("/static/")
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        runtime = scope["litestar_app"].state.runtime
+        scope["user"] = None
+        scope["auth"] = None
+        token = _cookie(scope, session_cookie_name(runtime.settings))
+        session = await runtime.sessions.load(token)
+        if session is not None:
+            user = await accounts.current_user(session.user_id)
+            if user is None:
+                await runtime.sessions.destroy_key(session.user_id, session.key)
+            else:
+                scope["user"] = user
+                scope["auth"] = session
+        await next_app(scope, receive, send)
+
+
+class FetchMetadataMiddleware(ASGIMiddleware):
+    """Refuses state-changing requests that a browser says came from another site (OWASP CSRF defence)."""
+
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        if scope.get("method", "GET") not in SAFE_METHODS:
+            headers = dict(scope.get("headers", []))
+            site = headers.get(b"sec-fetch-site", b"").decode("latin-1")
+            if site == "cross-site":
+                raise PermissionDeniedException("Cross-site request refused.")
+        await next_app(scope, receive, send)
+
+
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        # Calendar cells are placed with style attributes (top/height); no inline <style> or script.
+        "style-src-attr 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+class SecurityHeadersMiddleware(ASGIMiddleware):
+    """CSP, anti-framing, no sniffing, no referrer leaks; no caching of pages that may show health data."""
+
+    scopes = (ScopeType.HTTP,)
+
+    def __init__(self, settings: Settings) -> None:
+        self.hsts = not settings.debug
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        is_static = scope.get("path", "").startswith("/static/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableScopeHeaders.from_message(message)
+                headers["Content-Security-Policy"] = CSP
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers["X-Frame-Options"] = "DENY"
+                headers["Referrer-Policy"] = "no-referrer"
+                headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+                headers["Cross-Origin-Opener-Policy"] = "same-origin"
+                if self.hsts:
+                    headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+                if is_static:
+                    headers.setdefault("Cache-Control", "public, max-age=86400")
+                else:
+                    headers["Cache-Control"] = "no-store"
+            await send(message)
+
+        await next_app(scope, receive, send_with_headers)

@@ -1,0 +1,328 @@
+"""Sign-in, sessions, CSRF, throttling, password reset and the one-door role routing (R1, R2)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from app.models.tables import AccountToken, AuditEvent, User
+from tests.helpers import (
+    PASSWORD,
+    csrf_from,
+    ensure_csrf,
+    last_email_to,
+    link_in,
+    make_client,
+    make_clinician,
+    post_form,
+    sign_in,
+)
+
+
+def session_cookie(client) -> str | None:
+    """The session cookie the server set (ignoring any planted by the test)."""
+    values = [
+        c.value for c in client.cookies.jar if c.name == "sw_session" and c.domain.startswith("testserver")
+    ]
+    return values[-1] if values else None
+
+
+async def test_clinician_lands_on_calendar_and_client_on_portal(client, other_client, settings, clock):
+    clinician = await make_clinician(settings, clock.now())
+    person, _ = await make_client(settings, clock.now(), clinician)
+
+    response = await sign_in(client, clinician)
+    assert response.headers["location"] == "/calendar"
+    page = await client.get("/calendar")
+    assert page.status_code == 200 and "Calendar" in page.text
+
+    response = await sign_in(other_client, person)
+    assert response.headers["location"] == "/portal"
+    assert (await other_client.get("/portal")).status_code == 200
+
+
+async def test_wrong_role_pages_are_refused(client, other_client, settings, clock):
+    clinician = await make_clinician(settings, clock.now())
+    person, _ = await make_client(settings, clock.now(), clinician)
+    await sign_in(client, clinician)
+    await sign_in(other_client, person)
+    assert (await client.get("/portal")).status_code == 403
+    assert (await other_client.get("/calendar")).status_code == 403
+
+
+async def test_anonymous_is_sent_to_login_with_next(client):
+    response = await client.get("/calendar", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=%2Fcalendar"
+    htmx = await client.get("/calendar", headers={"HX-Request": "true"}, follow_redirects=False)
+    assert htmx.status_code == 200 and htmx.headers["HX-Redirect"].startswith("/login")
+
+
+async def test_session_id_changes_at_login_and_planted_ids_are_ignored(client, settings, clock):
+    clinician = await make_clinician(settings, clock.now())
+    client.cookies.set("sw_session", "attacker-chosen-id")
+    await sign_in(client, clinician)
+    issued = session_cookie(client)
+    assert issued and issued != "attacker-chosen-id"
+    first = issued
+    await post_form(client, "/logout")
+    await sign_in(client, clinician)
+    assert session_cookie(client) != first
+
+
+async def test_logout_kills_the_server_side_session(client, other_client, settings, clock):
+    clinician = await make_clinician(settings, clock.now())
+    await sign_in(client, clinician)
+    stolen = session_cookie(client)
+    await post_form(client, "/logout")
+    other_client.cookies.set("sw_session", stolen, domain="testserver.local")
+    response = await other_client.get("/calendar", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"].startswith("/login")
+
+
+async def test_csrf_missing_or_wrong_is_refused_and_htmx_header_is_accepted(client, settings, clock):
+    clinician = await make_clinician(settings, clock.now())
+    await ensure_csrf(client)
+    missing = await client.post("/login", data={"email": clinician.email, "password": PASSWORD})
+    assert missing.status_code == 403
+    assert "Traceback" not in missing.text
+    wrong = await client.post(
+        "/login", data={"email": clinician.email, "password": PASSWORD, "_csrf_token": "x" * 80}
+    )
+    assert wrong.status_code == 403
+    htmx = await client.post(
+        "/login",
+        data={"email": clinician.email, "password": PASSWORD},
+        headers={"HX-Request": "true", "x-csrftoken": csrf_from(client)},
+    )
+    assert htmx.status_code == 200 and htmx.headers["HX-Redirect"] == "/calendar"
+
+
+async def test_cross_site_posts_are_refused_even_with_a_token(client, settings, clock):
+    clinician = await make_clinician(settings, clock.now())
+    response = await post_form(
+        client,
+        "/login",
+        {"email": clinician.email, "password": PASSWORD},
+        headers={"Sec-Fetch-Site": "cross-site"},
+    )
+    assert response.status_code == 403
+
+
+async def test_login_failure_is_the_same_for_unknown_and_known_emails(client, settings, clock):
+    clinician = await make_clinician(settings, clock.now())
+    known = await post_form(client, "/login", {"email": clinician.email, "password": "wrong password!"})
+    unknown = await post_form(
+        client, "/login", {"email": "nobody@example.test", "password": "wrong password!"}
+    )
+    assert known.status_code == unknown.status_code == 200
+    assert "don&#39;t match an account" in known.text
+    strip = lambda text: text.replace(clinician.email, "").replace("nobody@example.test", "")  # noqa: E731
+    assert strip(known.text) == strip(unknown.text)
+    failures = await AuditEvent.count().where(AuditEvent.action == "login_failed")
+    assert failures == 2
+
+
+async def test_throttling_locks_an_account_without_revealing_it(client, settings, clock):
+    clinician = await make_clinician(settings, clock.now())
+    for _ in range(settings.login_attempts_per_account):
+        await post_form(client, "/login", {"email": clinician.email, "password": "not the password"})
+    locked = await post_form(client, "/login", {"email": clinician.email, "password": PASSWORD})
+    assert "Too many sign-in attempts" in locked.text
+    assert session_cookie(client) is None
+    for _ in range(settings.login_attempts_per_account):
+        await post_form(client, "/login", {"email": "ghost@example.test", "password": "not the password"})
+    ghost = await post_form(client, "/login", {"email": "ghost@example.test", "password": PASSWORD})
+    assert "Too many sign-in attempts" in ghost.text
+    assert await AuditEvent.count().where(AuditEvent.action == "login_throttled") == 2
+
+
+async def test_throttling_is_shared_across_app_instances(client, settings, clock, redis):
+    """Counters live in Redis, so a second web process sees the same failures."""
+    from app.web.app import create_app
+    from tests.conftest import browser, running
+
+    clinician = await make_clinician(settings, clock.now())
+    for _ in range(settings.login_attempts_per_account):
+        await post_form(client, "/login", {"email": clinician.email, "password": "not the password"})
+    second_app = create_app(settings, clock=clock)
+    async with running(second_app), browser(second_app) as second:
+        response = await post_form(second, "/login", {"email": clinician.email, "password": PASSWORD})
+    assert "Too many sign-in attempts" in response.text
+
+
+async def test_password_reset_round_trip_single_use(client, settings, clock):
+    clinician = await make_clinician(settings, clock.now())
+    response = await post_form(client, "/password/forgot", {"email": clinician.email.upper()})
+    assert "Check your email" in response.text
+    message = await last_email_to(clinician.email)
+    path = link_in(message.text_body, "/password/reset/")
+    token = path.rsplit("/", 1)[1]
+    stored = await AccountToken.objects().first()
+    assert token not in stored.token_hash and len(stored.token_hash) == 64
+
+    page = await client.get(path)
+    assert "Choose a new password" in page.text
+    new_password = "a brand new harbour lantern"
+    done = await post_form(client, path, {"password": new_password, "password_confirm": new_password})
+    assert done.status_code == 303 and done.headers["location"] == "/login?notice=password-reset"
+    again = await post_form(client, path, {"password": new_password, "password_confirm": new_password})
+    assert "already been used" in again.text
+
+    old = await post_form(client, "/login", {"email": clinician.email, "password": PASSWORD})
+    assert "don&#39;t match" in old.text
+    ok = await post_form(client, "/login", {"email": clinician.email, "password": new_password})
+    assert ok.status_code == 303
+
+
+async def test_reset_link_expires_after_24_hours(client, settings, clock):
+    clinician = await make_clinician(settings, clock.now())
+    await post_form(client, "/password/forgot", {"email": clinician.email})
+    path = link_in((await last_email_to(clinician.email)).text_body, "/password/reset/")
+    clock.advance(hours=24, seconds=1)
+    page = await client.get(path)
+    assert "expired" in page.text
+    assert "Email me a new link" in page.text
+
+
+async def test_a_new_reset_link_kills_the_old_one(client, settings, clock):
+    clinician = await make_clinician(settings, clock.now())
+    await post_form(client, "/password/forgot", {"email": clinician.email})
+    first = link_in((await last_email_to(clinician.email)).text_body, "/password/reset/")
+    await post_form(client, "/password/forgot", {"email": clinician.email})
+    second = link_in((await last_email_to(clinician.email)).text_body, "/password/reset/")
+    assert first != second
+    assert "already been used" in (await client.get(first)).text
+    assert "Choose a new password" in (await client.get(second)).text
+
+
+async def test_forgot_password_gives_the_same_page_for_unknown_emails(client, settings, clock):
+    clinician = await make_clinician(settings, clock.now())
+    known = await post_form(client, "/password/forgot", {"email": clinician.email})
+    unknown = await post_form(client, "/password/forgot", {"email": "nobody@example.test"})
+    assert known.status_code == unknown.status_code == 200
+    assert known.text.replace(clinician.email, "X") == unknown.text.replace("nobody@example.test", "X")
+    assert await last_email_to("nobody@example.test") is None
+
+
+async def test_reset_links_use_the_configured_base_url_not_the_host_header(client, settings, clock):
+    clinician = await make_clinician(settings, clock.now())
+    await post_form(client, "/password/forgot", {"email": clinician.email}, headers={"Host": "evil.example"})
+    message = await last_email_to(clinician.email)
+    assert "http://testserver.local/password/reset/" in message.text_body
+    assert "evil.example" not in message.text_body
+
+
+async def test_password_reset_signs_out_every_session(client, other_client, settings, clock):
+    clinician = await make_clinician(settings, clock.now())
+    await sign_in(other_client, clinician)
+    await post_form(client, "/password/forgot", {"email": clinician.email})
+    path = link_in((await last_email_to(clinician.email)).text_body, "/password/reset/")
+    await post_form(
+        client, path, {"password": "another long passphrase", "password_confirm": "another long passphrase"}
+    )
+    response = await other_client.get("/calendar", follow_redirects=False)
+    assert response.status_code == 303
+
+
+async def test_password_change_keeps_this_session_and_ends_the_others(client, other_client, settings, clock):
+    clinician = await make_clinician(settings, clock.now())
+    await sign_in(client, clinician)
+    await sign_in(other_client, clinician)
+    bad = await post_form(
+        client,
+        "/account/password",
+        {"current_password": "nope", "new_password": "x", "new_password_confirm": "x"},
+    )
+    assert "Use at least 10 characters" in bad.text
+    done = await post_form(
+        client,
+        "/account/password",
+        {
+            "current_password": PASSWORD,
+            "new_password": "quiet river morning tea",
+            "new_password_confirm": "quiet river morning tea",
+        },
+    )
+    assert done.status_code == 303
+    assert (await client.get("/calendar")).status_code == 200
+    assert (await other_client.get("/calendar", follow_redirects=False)).status_code == 303
+    user = await User.objects().where(User.id == clinician.user.id).first()
+    assert user.password_hash.startswith("$argon2id$")
+
+
+async def test_idle_and_absolute_session_timeouts(client, settings, clock):
+    clinician = await make_clinician(settings, clock.now())
+    await sign_in(client, clinician)
+    clock.advance(seconds=settings.clinician_idle_timeout - 10)
+    assert (await client.get("/calendar")).status_code == 200
+    clock.advance(seconds=settings.clinician_idle_timeout - 10)
+    assert (await client.get("/calendar")).status_code == 200, "activity extends the idle timeout"
+    clock.advance(seconds=settings.clinician_idle_timeout + 1)
+    assert (await client.get("/calendar", follow_redirects=False)).status_code == 303
+
+    await sign_in(client, clinician)
+    for _ in range(60):
+        clock.advance(minutes=13)
+        response = await client.get("/calendar", follow_redirects=False)
+        if response.status_code != 200:
+            break
+    assert clock.now() - timedelta(hours=12) <= clock.now()
+    assert response.status_code == 303, "12 hours is the absolute limit even when active"
+
+
+async def test_signup_confirm_and_land_on_calendar(client, settings, clock):
+    form = {
+        "practice_name": "Quiet Pines",
+        "name": "Ruth Ames",
+        "email": "ruth@example.test",
+        "password": "pine needles and rain",
+        "time_zone": "America/Chicago",
+    }
+    response = await post_form(client, "/signup", form)
+    assert "Check your email" in response.text
+    assert (
+        await post_form(client, "/login", {"email": form["email"], "password": form["password"]})
+    ).status_code == 200
+    path = link_in((await last_email_to("ruth@example.test")).text_body, "/signup/confirm/")
+    page = await client.get(path)
+    assert "Confirm and sign in" in page.text
+    confirmed = await post_form(client, path)
+    assert confirmed.status_code == 303 and confirmed.headers["location"] == "/calendar"
+    calendar = await client.get("/calendar")
+    assert "Ruth Ames" in calendar.text
+
+
+async def test_signup_with_a_known_email_looks_the_same(client, settings, clock):
+    clinician = await make_clinician(settings, clock.now())
+    form = {
+        "practice_name": "Other",
+        "name": "Someone",
+        "password": "pine needles and rain",
+        "time_zone": "America/Chicago",
+    }
+    known = await post_form(client, "/signup", {**form, "email": clinician.email})
+    unknown = await post_form(client, "/signup", {**form, "email": "new@example.test"})
+    assert known.text.replace(clinician.email, "X") == unknown.text.replace("new@example.test", "X")
+    note = await last_email_to(clinician.email)
+    assert "already has an account" in note.text_body
+
+
+async def test_signup_bad_input_is_shown_next_to_fields(client):
+    response = await post_form(
+        client,
+        "/signup",
+        {
+            "practice_name": "",
+            "name": "<b>Bo</b>",
+            "email": "not-an-email",
+            "password": "short",
+            "time_zone": "Mars/Base",
+        },
+    )
+    assert response.status_code == 200
+    assert "Practice name is required." in response.text
+    assert "Enter an email address like" in response.text
+    assert "Use at least 10 characters." in response.text
+    assert "Choose your time zone from the list." in response.text
+    assert "&lt;b&gt;Bo&lt;/b&gt;" in response.text and "<b>Bo</b>" not in response.text
+    assert 'aria-invalid="true"' in response.text

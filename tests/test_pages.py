@@ -1,0 +1,68 @@
+"""Security headers, error pages and the health check."""
+
+from __future__ import annotations
+
+from tests.helpers import make_clinician, sign_in
+
+
+async def test_security_headers_on_pages(client):
+    response = await client.get("/login")
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]
+    assert "frame-ancestors 'none'" in csp and "object-src 'none'" in csp
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["content-type"].startswith("text/html")
+    assert '"historyCacheSize": 0' in response.text.replace("&#34;", '"')
+
+
+async def test_static_files_are_cacheable_and_htmx_is_vendored(client):
+    response = await client.get("/static/vendor/htmx-2.0.11.min.js")
+    assert response.status_code == 200 and "htmx" in response.text[:2000]
+    assert "max-age" in response.headers["cache-control"]
+
+
+async def test_not_found_page_is_html_without_a_traceback(client):
+    response = await client.get("/no/such/page")
+    assert response.status_code == 404
+    assert "Not found" in response.text and "Traceback" not in response.text
+
+
+async def test_bad_path_parameter_is_a_400_page(client, settings, clock):
+    response = await client.get("/dev/mailbox/not-a-number")
+    assert response.status_code in (400, 404)
+    assert "Traceback" not in response.text
+
+
+async def test_server_errors_render_a_page_without_details(client, app, monkeypatch, settings, clock):
+    clinician = await make_clinician(settings, clock.now())
+    await sign_in(client, clinician)
+
+    async def explode(*args, **kwargs):
+        raise RuntimeError("secret internals: password=hunter2")
+
+    monkeypatch.setattr("app.web.placeholders.render", explode)
+    response = await client.get("/calendar")
+    assert response.status_code == 500
+    assert "Something went wrong" in response.text
+    assert "hunter2" not in response.text and "Traceback" not in response.text
+
+
+async def test_healthz_reports_database_and_redis(client):
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": True, "redis": True}
+
+
+async def test_healthz_is_503_when_redis_is_down(db, settings, clock):
+    from dataclasses import replace
+
+    from app.web.app import create_app
+    from tests.conftest import browser, running
+
+    broken = create_app(replace(settings, redis_url="redis://127.0.0.1:1/0"), clock=clock)
+    async with running(broken), browser(broken) as client:
+        response = await client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["redis"] is False

@@ -1,0 +1,34 @@
+"""E-mail delivery jobs: send one outbox message; sweep messages whose job was lost."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import aiosmtplib
+from arq import Retry
+
+from app.services import email
+
+log = logging.getLogger(__name__)
+
+
+async def send_email(ctx: dict, message_id: int) -> str:
+    settings, clock = ctx["settings"], ctx["clock"]
+    try:
+        return await email.deliver(message_id, settings, clock.now())
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        attempt = ctx.get("job_try", 1)
+        log.warning("email %s: attempt %s failed: %s", message_id, attempt, exc)
+        raise Retry(defer=min(30 * 2**attempt, 3600)) from exc
+
+
+async def sweep_unsent_emails(ctx: dict) -> int:
+    """Re-queue messages that have waited over five minutes (Redis lost the job, or it failed)."""
+    settings, clock = ctx["settings"], ctx["clock"]
+    if not settings.smtp_url:
+        return 0
+    ids = await email.unsent_ids(clock.now() - timedelta(minutes=5))
+    for message_id in ids:
+        await ctx["redis"].enqueue_job("send_email", message_id, _job_id=f"email:{message_id}:sweep")
+    return len(ids)

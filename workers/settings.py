@@ -1,0 +1,43 @@
+"""arq worker settings: ``arq workers.settings.WorkerSettings`` (or ``python -m app worker``)."""
+
+from __future__ import annotations
+
+from arq import cron
+from arq.worker import func
+
+from app.clock import Clock
+from app.config import Settings
+from app.models.db import engine
+from app.services.queue import deserialize, redis_settings, serialize
+from workers.email import send_email, sweep_unsent_emails
+
+SETTINGS = Settings.from_env()
+
+
+async def startup(ctx: dict) -> None:
+    ctx.setdefault("settings", SETTINGS)
+    ctx.setdefault("clock", Clock())
+    settings: Settings = ctx["settings"]
+    ctx["pooled"] = settings.is_postgres and settings.use_db_pool
+    if ctx["pooled"]:
+        await engine().start_connection_pool(min_size=1, max_size=5)
+
+
+async def shutdown(ctx: dict) -> None:
+    if ctx.get("pooled"):
+        await engine().close_connection_pool()
+
+
+class WorkerSettings:
+    functions = [func(send_email, name="send_email", max_tries=8)]
+    cron_jobs = [cron(sweep_unsent_emails, minute=None, second=15, unique=True, run_at_startup=False)]
+    on_startup = startup
+    on_shutdown = shutdown
+    redis_settings = redis_settings(SETTINGS)
+    queue_name = SETTINGS.queue_name
+    job_serializer = serialize
+    job_deserializer = deserialize
+    job_timeout = 120
+    keep_result = 3600
+    health_check_interval = 30
+    max_jobs = 20
