@@ -1,7 +1,9 @@
 .PHONY: run test test-postgres lint format
 
+PORT ?= 8000
+
 run:            ## install, migrate, seed the demo and start web + worker
-	scripts/run
+	scripts/run --port $(PORT)
 
 test:           ## the whole suite on SQLite (set DATABASE_URL=postgres://… for PostgreSQL)
 	scripts/test

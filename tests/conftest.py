@@ -159,3 +159,166 @@ async def other_client(app):
     """A second browser against the same app (another person, or the same person elsewhere)."""
     async with browser(app) as test_client:
         yield test_client
+
+
+@pytest.fixture
+async def arq_pool(redis, settings):
+    from app.services.queue import connect
+
+    pool = await connect(settings)
+    yield pool
+    await pool.aclose()
+
+
+@pytest.fixture
+def run_worker(arq_pool, settings, clock):
+    """Run a real arq worker (burst mode) against the test Redis until the queue is empty."""
+    from arq.worker import Worker
+
+    from app.services.queue import deserialize, serialize
+    from workers.settings import WorkerSettings
+
+    async def run(*, worker_settings: Settings | None = None, max_jobs: int | None = None) -> Worker:
+        worker = Worker(
+            functions=WorkerSettings.functions,
+            redis_pool=arq_pool,
+            queue_name=settings.queue_name,
+            burst=True,
+            poll_delay=0,
+            handle_signals=False,
+            job_serializer=serialize,
+            job_deserializer=deserialize,
+            max_burst_jobs=max_jobs or -1,
+            ctx={"settings": worker_settings or settings, "clock": clock},
+            on_startup=WorkerSettings.on_startup,
+            on_shutdown=WorkerSettings.on_shutdown,
+            keep_result=0,
+        )
+        try:
+            await worker.main()
+        finally:
+            await worker.close()
+        return worker
+
+    return run
+
+
+class Mailbox:
+    """What a real SMTP server (aiosmtpd) received."""
+
+    def __init__(self) -> None:
+        self.messages: list = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd hook name
+        from email import message_from_bytes, policy
+
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    from aiosmtpd.controller import Controller
+
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    mailbox.url = f"smtp://127.0.0.1:{controller.port}"
+    yield mailbox
+    controller.stop()
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+PHONE = {"width": 390, "height": 844}
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture
+def live_server(db, redis, settings):
+    """The real app served by uvicorn in its own process, on the test database and Redis."""
+    import time
+    import urllib.request
+
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": DATABASE_URL,
+        "REDIS_URL": settings.redis_url,
+        "DEBUG": "1",
+        "BASE_URL": base_url,
+        "SECRET_KEY": settings.secret_key,
+        "PASSWORD_HASH_PROFILE": "fast",
+        "USE_DB_POOL": "0",
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app.asgi:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base_url}/healthz", timeout=1):  # noqa: S310 - loopback only
+                break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the live server did not start") from None
+            time.sleep(0.1)
+    yield base_url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+async def phone():
+    """A headless Chromium page at phone size (390×844, touch). Screenshots go to test-artifacts/."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is required in CI (apt-get install chromium)")
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    from playwright.async_api import async_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    async with async_playwright() as playwright:
+        browser_app = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
+        )
+        context = await browser_app.new_context(
+            viewport=PHONE, has_touch=True, is_mobile=True, device_scale_factor=2
+        )
+        page = await context.new_page()
+        page.set_default_timeout(10_000)
+        yield page
+        await context.close()
+        await browser_app.close()

@@ -1,0 +1,158 @@
+"""The command line: demo seed, create-clinician, and `python -m app run` serving web + worker."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+from app.models.tables import Appointment, Charge, Client, User
+from app.services.demo import CLIENT_EMAIL, CLINICIAN_EMAIL, seed
+from tests.conftest import DATABASE_URL, ROOT, free_port
+from tests.helpers import post_form
+
+
+async def test_demo_practice_has_varied_clients_and_a_month_of_sessions(client, settings, clock):
+    assert await seed(settings, clock.now()) is True
+    assert await seed(settings, clock.now()) is False, "seeding twice does nothing"
+    assert await Client.count() == 10
+    statuses = {row["status"] for row in await Appointment.select(Appointment.status)}
+    assert {"scheduled", "occurred"} <= statuses and len(statuses) >= 3
+    first = await Appointment.select(Appointment.starts_at).order_by(Appointment.starts_at).first()
+    last = (
+        await Appointment.select(Appointment.starts_at)
+        .order_by(Appointment.starts_at, ascending=False)
+        .first()
+    )
+    assert (last["starts_at"] - first["starts_at"]).days >= 25
+    assert await Charge.count() > 0
+    invited = await User.count().where((User.role == "client") & (User.password_hash.is_null()))
+    assert invited >= 2
+
+    for email, home in ((CLINICIAN_EMAIL, "/calendar"), (CLIENT_EMAIL, "/portal")):
+        response = await post_form(client, "/login", {"email": email, "password": settings.demo_password})
+        assert response.headers["location"] == home
+        await post_form(client, "/logout")
+
+
+def test_create_clinician_command(db):
+    env = {**os.environ, "DATABASE_URL": DATABASE_URL}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "app",
+            "create-clinician",
+            "--email",
+            "New@Example.test",
+            "--name",
+            "Nia Obi",
+            "--practice",
+            "Nia Obi Therapy",
+            "--time-zone",
+            "Europe/Dublin",
+            "--password",
+            "gentle tide pools",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    weak = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "app",
+            "create-clinician",
+            "--email",
+            "w@example.test",
+            "--name",
+            "W",
+            "--practice",
+            "W",
+            "--password",
+            "short",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert weak.returncode == 2 and "at least 10" in weak.stderr
+
+
+async def test_created_clinician_can_sign_in(client, db):
+    env = {**os.environ, "DATABASE_URL": DATABASE_URL}
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "app",
+            "create-clinician",
+            "--email",
+            "nia@example.test",
+            "--name",
+            "Nia Obi",
+            "--practice",
+            "Nia Obi Therapy",
+            "--password",
+            "gentle tide pools",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    response = await post_form(
+        client, "/login", {"email": "NIA@example.test", "password": "gentle tide pools"}
+    )
+    assert response.headers["location"] == "/calendar"
+
+
+def test_run_command_serves_the_app_and_prints_the_logins(tmp_path, redis):
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'run.sqlite'}",
+        "REDIS_URL": os.environ["TEST_REDIS_URL"],
+        "DEMO_PASSWORD": "a demo password here",
+    }
+    env.pop("SECRET_KEY", None)
+    env.pop("DEBUG", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "run", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output = []
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            output.append(line)
+            if "Press Ctrl-C" in line:
+                break
+        printed = "".join(output)
+        assert f"http://127.0.0.1:{port}" in printed
+        assert "maya@stillwater.test / a demo password here" in printed
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:  # noqa: S310
+                    assert response.status == 200
+                    break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise AssertionError("web server never answered /healthz")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as response:  # noqa: S310
+            assert "Sign in" in response.read().decode()
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

@@ -1,0 +1,81 @@
+"""E-mail: outbox written with the action, delivered by a real arq worker to a real SMTP server."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from app.models.tables import EmailMessage
+from tests.conftest import browser, free_port, running
+from tests.helpers import link_in, make_clinician, post_form
+
+
+async def test_reset_email_is_delivered_over_smtp_and_its_link_works(
+    db, redis, settings, clock, smtp_server, run_worker
+):
+    from app.web.app import create_app
+
+    smtp_settings = replace(settings, smtp_url=smtp_server.url)
+    clinician = await make_clinician(smtp_settings, clock.now())
+    application = create_app(smtp_settings, clock=clock)
+    async with running(application), browser(application) as client:
+        await post_form(client, "/password/forgot", {"email": clinician.email})
+        await run_worker(worker_settings=smtp_settings)
+        assert len(smtp_server.messages) == 1
+        message = smtp_server.messages[0]
+        assert message["To"] == clinician.email
+        assert message["Subject"] == "Reset your Stillwater password"
+        text = message.get_body(("plain",)).get_content()
+        html = message.get_body(("html",)).get_content()
+        path = link_in(text, "/password/reset/")
+        assert path in html
+        page = await client.get(path)
+        assert "Choose a new password" in page.text
+    stored = await EmailMessage.objects().first()
+    assert stored.sent_at is not None and stored.attempts == 1
+
+
+async def test_smtp_outage_keeps_the_message_and_a_later_run_sends_it(
+    db, redis, settings, clock, smtp_server, run_worker, arq_pool
+):
+    from app.web.app import create_app
+
+    dead = replace(settings, smtp_url=f"smtp://127.0.0.1:{free_port()}")
+    clinician = await make_clinician(settings, clock.now())
+    application = create_app(dead, clock=clock)
+    async with running(application), browser(application) as client:
+        await post_form(client, "/password/forgot", {"email": clinician.email})
+    await run_worker(worker_settings=dead, max_jobs=1)
+    stored = await EmailMessage.objects().first()
+    assert stored.sent_at is None and stored.attempts == 1
+    assert "Error" in stored.last_error or "refused" in stored.last_error.lower()
+
+    from workers.email import sweep_unsent_emails
+
+    live = replace(settings, smtp_url=smtp_server.url)
+    await redis.flushdb()  # the retry job is gone too, as after a Redis restart
+    clock.advance(minutes=6)
+    queued = await sweep_unsent_emails({"settings": live, "clock": clock, "redis": arq_pool})
+    assert queued == 1
+    await run_worker(worker_settings=live)
+    assert len(smtp_server.messages) == 1
+    assert (await EmailMessage.objects().first()).sent_at is not None
+
+
+async def test_without_smtp_the_message_stays_in_the_dev_mailbox(client, settings, clock, run_worker):
+    clinician = await make_clinician(settings, clock.now())
+    await post_form(client, "/password/forgot", {"email": clinician.email})
+    await run_worker()
+    mailbox = await client.get("/dev/mailbox/")
+    assert "Reset your Stillwater password" in mailbox.text
+    message = await EmailMessage.objects().first()
+    page = await client.get(f"/dev/mailbox/{message.id}")
+    assert "/password/reset/" in page.text
+    assert message.sent_at is None
+
+
+async def test_dev_mailbox_is_absent_outside_debug(db, redis, settings, clock):
+    from app.web.app import create_app
+
+    production = create_app(replace(settings, debug=False, secret_key="x" * 40), clock=clock)
+    async with running(production), browser(production) as client:
+        assert (await client.get("/dev/mailbox/")).status_code == 404
