@@ -244,7 +244,9 @@ async def test_password_change_keeps_this_session_and_ends_the_others(client, ot
         },
     )
     assert done.status_code == 303
-    assert (await client.get("/calendar")).status_code == 200
+    landing = await client.get("/calendar")
+    assert landing.status_code == 200 and "You were signed out on your other devices" in landing.text
+    assert "You were signed out on your other devices" not in (await client.get("/calendar")).text
     assert (await other_client.get("/calendar", follow_redirects=False)).status_code == 303
     user = await User.objects().where(User.id == clinician.user.id).first()
     assert user.password_hash.startswith("$argon2id$")

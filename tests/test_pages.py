@@ -66,3 +66,47 @@ async def test_healthz_is_503_when_redis_is_down(db, settings, clock):
         response = await client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["redis"] is False
+
+
+def test_the_app_refuses_to_start_with_the_default_secret_outside_debug(settings):
+    from dataclasses import replace
+
+    import pytest
+
+    from app.config import DEV_SECRET, ConfigError
+    from app.web.app import create_app
+
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        create_app(replace(settings, debug=False, secret_key=DEV_SECRET))
+    with pytest.raises(ConfigError):
+        create_app(replace(settings, debug=False, secret_key="short"))
+
+
+async def test_cookies_are_secure_host_only_outside_debug(db, redis, settings, clock):
+    from dataclasses import replace
+
+    from app.web.app import create_app
+    from tests.conftest import browser, running
+
+    production = replace(settings, debug=False, secret_key="s" * 48, base_url="https://testserver.local")
+    clinician = await make_clinician(production, clock.now())
+    application = create_app(production, clock=clock)
+    async with running(application), browser(application) as client:
+        client.base_url = "https://testserver.local"
+        page = await client.get("/login")
+        csrf_cookie = page.headers["set-cookie"]
+        assert (
+            csrf_cookie.startswith("__Host-csrftoken=")
+            and "Secure" in csrf_cookie
+            and "Path=/" in csrf_cookie
+        )
+        assert "strict-transport-security" in page.headers
+        token = client.cookies.get("__Host-csrftoken")
+        response = await client.post(
+            "/login", data={"email": clinician.email, "password": clinician.password, "_csrf_token": token}
+        )
+        session_cookie = response.headers["set-cookie"]
+        assert session_cookie.startswith("__Host-sw_session=")
+        for flag in ("Secure", "HttpOnly", "SameSite=lax", "Path=/"):
+            assert flag in session_cookie
+        assert "Domain" not in session_cookie

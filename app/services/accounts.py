@@ -21,6 +21,7 @@ from app.services import account_tokens, audit, email, throttle
 from app.services.account_tokens import Purpose
 from app.services.context import Actor, CurrentUser
 from app.services.passwords import hash_password, needs_rehash, verify_password
+from app.services.queue import JobQueue, email_job
 
 
 @dataclass(frozen=True)
@@ -107,10 +108,10 @@ async def create_clinician(data: NewClinician, *, now: datetime, settings: Setti
 
 
 async def sign_up_clinician(
-    data: NewClinician, *, now: datetime, settings: Settings, actor: Actor
-) -> int | None:
+    data: NewClinician, *, now: datetime, settings: Settings, actor: Actor, queue: JobQueue
+) -> None:
     """Start a practice. Always ends with "check your email": a confirmation link for a new address,
-    a "you already have an account" note for a known one. Returns the queued message id."""
+    a "you already have an account" note for a known one."""
     address = normalize_email(data.email)
     async with transaction():
         existing = await User.select(User.id, User.is_active).where(User.email == address).first()
@@ -125,19 +126,20 @@ async def sign_up_clinician(
                 now=now,
             )
             await audit.record("account_signup", actor=actor, at=now, object_type="user", object_id=user_id)
-            return message_id
-        # Same work as the new-account branch, so timing does not tell the two apart.
-        await hash_password(data.password, settings.password_hash_profile)
-        return await email.queue_email(
-            to=address,
-            subject="You already have a Stillwater account",
-            template="signup_existing",
-            context={
-                "login_link": f"{settings.base_url}/login",
-                "reset_link": f"{settings.base_url}/password/forgot",
-            },
-            now=now,
-        )
+        else:
+            # Same work as the new-account branch, so timing does not tell the two apart.
+            await hash_password(data.password, settings.password_hash_profile)
+            message_id = await email.queue_email(
+                to=address,
+                subject="You already have a Stillwater account",
+                template="signup_existing",
+                context={
+                    "login_link": f"{settings.base_url}/login",
+                    "reset_link": f"{settings.base_url}/password/forgot",
+                },
+                now=now,
+            )
+    await queue.enqueue_all([email_job(message_id)])
 
 
 async def confirm_sign_up(token: str, *, now: datetime, actor: Actor) -> CurrentUser | None:
@@ -212,15 +214,15 @@ async def sign_in(
 
 
 async def request_password_reset(
-    email_address: str, *, redis: Redis, settings: Settings, now: datetime, actor: Actor
-) -> int | None:
+    email_address: str, *, redis: Redis, settings: Settings, now: datetime, actor: Actor, queue: JobQueue
+) -> None:
     """E-mail a reset link if the address belongs to an active account. The caller shows the same
-    page either way. Returns the queued message id (for the caller to enqueue), if any."""
+    page either way."""
     address = normalize_email(email_address)
     if not await throttle.allow(redis, "reset-account", address, limit=5, window_seconds=3600):
-        return None
+        return
     if not await throttle.allow(redis, "reset-ip", actor.ip, limit=30, window_seconds=3600):
-        return None
+        return
     async with transaction():
         row = (
             await User.select(User.id, User.name)
@@ -233,7 +235,7 @@ async def request_password_reset(
             await audit.record(
                 "password_reset_requested", actor=actor, at=now, outcome="failure", detail="unknown_account"
             )
-            return None
+            return
         token = await account_tokens.issue(row["id"], Purpose.PASSWORD_RESET, now)
         message_id = await email.queue_email(
             to=address,
@@ -245,7 +247,7 @@ async def request_password_reset(
         await audit.record(
             "password_reset_requested", actor=actor, at=now, object_type="user", object_id=row["id"]
         )
-    return message_id
+    await queue.enqueue_all([email_job(message_id)])
 
 
 async def set_password(user_id: int, password: str, *, settings: Settings, now: datetime) -> None:

@@ -7,6 +7,7 @@ the work is not lost: the worker's cron sweeps find due charges and unsent email
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +44,21 @@ async def connect(settings: Settings) -> ArqRedis:
     )
 
 
+@dataclass(frozen=True)
+class QueuedJob:
+    """A job to enqueue once the transaction that made it necessary has committed."""
+
+    function: str
+    args: tuple[int | str, ...] = ()
+    job_id: str | None = None
+    defer_until: datetime | None = None
+    expires_seconds: int | None = None
+
+
+def email_job(message_id: int) -> QueuedJob:
+    return QueuedJob("send_email", (message_id,))
+
+
 class JobQueue:
     """Thin wrapper so services can enqueue without knowing arq's keyword names."""
 
@@ -74,3 +90,13 @@ class JobQueue:
             log.warning("could not enqueue %s%r; the sweep will pick it up", function, args, exc_info=True)
             return False
         return job is not None
+
+    async def enqueue_all(self, jobs: list[QueuedJob]) -> None:
+        for job in jobs:
+            await self.enqueue(
+                job.function,
+                *job.args,
+                job_id=job.job_id,
+                defer_until=job.defer_until,
+                expires_seconds=job.expires_seconds,
+            )

@@ -143,14 +143,13 @@ class AuthController(Controller):
                 {"errors": form.errors, "values": form.data, "time_zones": time_zone_names()},
             )
         rt = runtime(request)
-        message_id = await accounts.sign_up_clinician(
+        await accounts.sign_up_clinician(
             accounts.NewClinician(practice, name, address, password, time_zone),
             now=rt.clock.now(),
             settings=rt.settings,
             actor=actor_of(request),
+            queue=rt.queue,
         )
-        if message_id is not None:
-            await rt.queue.enqueue("send_email", message_id)
         return await render(request, "auth/check_email.html", {"email": address, "what": "signup"})
 
     @get("/signup/confirm/{token:str}")
@@ -179,11 +178,14 @@ class AuthController(Controller):
         if not form.ok:
             return await render(request, "auth/forgot.html", {"errors": form.errors, "values": form.data})
         rt = runtime(request)
-        message_id = await accounts.request_password_reset(
-            address, redis=rt.redis, settings=rt.settings, now=rt.clock.now(), actor=actor_of(request)
+        await accounts.request_password_reset(
+            address,
+            redis=rt.redis,
+            settings=rt.settings,
+            now=rt.clock.now(),
+            actor=actor_of(request),
+            queue=rt.queue,
         )
-        if message_id is not None:
-            await rt.queue.enqueue("send_email", message_id)
         return await render(request, "auth/check_email.html", {"email": address, "what": "reset"})
 
     @get("/password/reset/{token:str}")
