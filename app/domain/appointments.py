@@ -1,0 +1,38 @@
+"""Appointment rules: the status state machine (R3) and overlap detection."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from app.domain.statuses import AppointmentStatus as S
+
+# Statuses that say something about a session that has started: only once the start time has passed.
+NEEDS_START_PASSED = frozenset({S.OCCURRED, S.NO_SHOW, S.LATE_CANCELLED})
+
+# Every status can be corrected to every other one (a clinician fixes a wrong tap); the only rule is
+# about time. Kept as an explicit table so a future restriction is a one-line change.
+TRANSITIONS: dict[S, frozenset[S]] = {status: frozenset(S) - {status} for status in S}
+
+
+def transition_problem(current: str, new: str, *, starts_at: datetime, now: datetime) -> str | None:
+    """Why ``current`` -> ``new`` is not allowed now, or None when it is."""
+    try:
+        old_status, new_status = S(current), S(new)
+    except ValueError:
+        return "That isn't a status an appointment can have."
+    if new_status == old_status:
+        return f"The appointment is already {new_status.label}."
+    if new_status not in TRANSITIONS[old_status]:
+        return f"An appointment can't go from {old_status.label} to {new_status.label}."
+    if new_status in NEEDS_START_PASSED and now < starts_at:
+        return f"{new_status.label} can only be set once the session has started."
+    return None
+
+
+def overlaps(start: datetime, end: datetime, other_start: datetime, other_end: datetime) -> bool:
+    """True when two time ranges share any time; ranges that only touch at an edge do not overlap."""
+    return start < other_end and other_start < end
+
+
+# Statuses whose time slot is taken on the calendar (a cancelled session frees its slot).
+OCCUPIES_SLOT = frozenset({S.SCHEDULED, S.OCCURRED, S.NO_SHOW, S.LATE_CANCELLED})
