@@ -15,7 +15,7 @@ from app.domain.accounts import Role
 from app.domain.clients import RESENDS_PER_DAY, InvitationState, invitation_state
 from app.domain.statuses import AppointmentStatus, BillingType, ChargeStatus
 from app.domain.validation import normalize_email
-from app.models.db import transaction
+from app.models.db import engine, transaction
 from app.models.tables import (
     AccountToken,
     Appointment,
@@ -276,8 +276,12 @@ async def list_clients(
     term = search.strip()[:100]
     if term:
         pattern = f"%{term}%"
+        # SQLite's LIKE already ignores ASCII case; PostgreSQL needs ILIKE.
+        like = "ilike" if engine().engine_type == "postgres" else "like"
         query = query.where(
-            Client.name.ilike(pattern) | Client.email.ilike(pattern) | Client.phone.ilike(pattern)
+            getattr(Client.name, like)(pattern)
+            | getattr(Client.email, like)(pattern)
+            | getattr(Client.phone, like)(pattern)
         )
     clients = await query.order_by(Client.name)
     invitations = await invitations_of([c.user for c in clients if c.user], now)
