@@ -40,7 +40,12 @@ async def test_add_client_sends_an_invitation_and_shows_it_on_the_page(client, s
     response = await post_form(
         client,
         "/clients/new",
-        {"name": "Alex Rivera", "email": "Alex@Example.test", "phone": "555-0100", "billing_type": "self_pay"},
+        {
+            "name": "Alex Rivera",
+            "email": "Alex@Example.test",
+            "phone": "555-0100",
+            "billing_type": "self_pay",
+        },
     )
     assert response.status_code == 303
     page = await client.get(response.headers["location"])
@@ -62,11 +67,19 @@ async def test_bad_input_is_answered_next_to_the_field_and_nothing_is_saved(clie
     before = await counts()
     cases = [
         ({"name": "Sam", "email": "not-an-email"}, "email", "Enter an email address like name@example.com."),
-        ({"name": "Sam", "email": "TAKEN@example.test"}, "email", "You already have a client with this email"),
+        (
+            {"name": "Sam", "email": "TAKEN@example.test"},
+            "email",
+            "You already have a client with this email",
+        ),
         ({"name": "x" * 201, "email": "sam@example.test"}, "name", "Name must be at most 200 characters."),
         ({"name": "", "email": "sam@example.test"}, "name", "Name is required."),
         ({"name": "Sam", "email": "sam@example.test", "phone": "1" * 41}, "phone", "at most 40"),
-        ({"name": "Sam", "email": "sam@example.test", "billing_type": "barter"}, "billing_type", "valid billing"),
+        (
+            {"name": "Sam", "email": "sam@example.test", "billing_type": "barter"},
+            "billing_type",
+            "valid billing",
+        ),
     ]
     for data, field, message in cases:
         response = await post_form(client, "/clients/new", {"billing_type": "self_pay", **data})
@@ -96,7 +109,12 @@ async def test_dont_invite_yet_adds_the_client_without_an_email(client, settings
     response = await post_form(
         client,
         "/clients/new",
-        {"name": "Quiet One", "email": "quiet@example.test", "billing_type": "insurance", "dont_invite": "on"},
+        {
+            "name": "Quiet One",
+            "email": "quiet@example.test",
+            "billing_type": "insurance",
+            "dont_invite": "on",
+        },
     )
     page = await client.get(response.headers["location"])
     assert "Not invited yet" in page.text and "Send invitation" in page.text
@@ -107,13 +125,17 @@ async def test_dont_invite_yet_adds_the_client_without_an_email(client, settings
 
 async def test_search_and_archived_filter(client, settings, clock):
     clinician = await make_clinician(settings, clock.now())
-    _, alex = await make_client(settings, clock.now(), clinician, email="alex@example.test", name="Alex Rivera")
+    _, alex = await make_client(
+        settings, clock.now(), clinician, email="alex@example.test", name="Alex Rivera"
+    )
     await make_client(settings, clock.now(), clinician, email="sam@example.test", name="Sam Okafor")
     _, gone = await make_client(settings, clock.now(), clinician, email="lee@example.test", name="Lee Gone")
     await Client.update({Client.archived_at: clock.now()}).where(Client.id == gone)
     await sign_in(client, clinician)
     everyone = await client.get("/clients")
-    assert "Alex Rivera" in everyone.text and "Sam Okafor" in everyone.text and "Lee Gone" not in everyone.text
+    assert (
+        "Alex Rivera" in everyone.text and "Sam Okafor" in everyone.text and "Lee Gone" not in everyone.text
+    )
     found = await client.get("/clients?q=okaf", headers={"HX-Request": "true"})
     assert "Sam Okafor" in found.text and "Alex Rivera" not in found.text and "<html" not in found.text
     by_email = await client.get("/clients?q=ALEX@")
@@ -137,7 +159,12 @@ async def test_edit_details_keeps_the_email_and_rejects_overlong_notes(client, s
     ok = await post_form(
         client,
         f"/clients/{client_id}/edit",
-        {"name": "Alexandra Rivera", "phone": "555", "billing_type": "insurance", "internal_note": "Prefers mornings"},
+        {
+            "name": "Alexandra Rivera",
+            "phone": "555",
+            "billing_type": "insurance",
+            "internal_note": "Prefers mornings",
+        },
     )
     assert ok.status_code == 303
     page = await client.get(f"/clients/{client_id}")

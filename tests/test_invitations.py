@@ -12,7 +12,9 @@ NEW_PASSWORD = "maple lantern orbit seven"
 
 
 async def add_client(client, email="alex@example.test", name="Alex Rivera"):
-    response = await post_form(client, "/clients/new", {"name": name, "email": email, "billing_type": "self_pay"})
+    response = await post_form(
+        client, "/clients/new", {"name": name, "email": email, "billing_type": "self_pay"}
+    )
     assert response.status_code == 303, response.text
     return response.headers["location"]
 
@@ -45,9 +47,7 @@ async def test_invitation_round_trip_over_real_smtp(db, redis, settings, clock, 
         assert second != path
         dead = await person.get(path)
         assert "This link has already been used" in dead.text and "Email me a new link" in dead.text
-        refused = await post_form(
-            person, path, {"password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD}
-        )
+        refused = await post_form(person, path, {"password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD})
         assert "Choose a password" not in refused.text and "already been used" in refused.text
         assert (await User.objects().where(User.email == "alex@example.test").first()).password_hash is None
 
@@ -59,7 +59,9 @@ async def test_invitation_round_trip_over_real_smtp(db, redis, settings, clock, 
         # Password policy, answered next to the field; the link stays usable.
         weak = await post_form(person, second, {"password": "short", "password_confirm": "short"})
         assert 'id="f-password-error"' in weak.text and "at least 10 characters" in weak.text
-        mismatch = await post_form(person, second, {"password": NEW_PASSWORD, "password_confirm": "other one x"})
+        mismatch = await post_form(
+            person, second, {"password": NEW_PASSWORD, "password_confirm": "other one x"}
+        )
         assert 'id="f-password_confirm-error"' in mismatch.text
 
         done = await post_form(person, second, {"password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD})
@@ -89,7 +91,9 @@ async def test_invitation_expires_after_seven_days(client, other_client, setting
     clock.advance(hours=1)
     expired = await other_client.get(path)
     assert "This link has expired" in expired.text and "Email me a new link" in expired.text
-    refused = await post_form(other_client, path, {"password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD})
+    refused = await post_form(
+        other_client, path, {"password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD}
+    )
     assert "This link has expired" in refused.text
     await sign_in(client, clinician)
     assert "Invite expired" in (await client.get(client_page)).text
@@ -111,7 +115,12 @@ async def test_new_link_and_forgot_password_look_the_same_for_known_and_unknown(
 
     for url in ("/invite/new", "/password/forgot"):
         pages = []
-        for address in ("waiting@example.test", "active@example.test", "nobody@example.test", clinician.email):
+        for address in (
+            "waiting@example.test",
+            "active@example.test",
+            "nobody@example.test",
+            clinician.email,
+        ):
             response = await post_form(client, url, {"email": address})
             assert response.status_code == 200
             pages.append(normalise(response.text, address))

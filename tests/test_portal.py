@@ -18,7 +18,13 @@ async def test_portal_shows_sessions_charges_and_card_but_no_staff_notes(client,
     jordan = await make_clinician(settings, now, email="jordan@example.test", practice="Northside")
     person, at_maya = await make_client(settings, now, maya)
     rows = await Client.insert(
-        Client(clinician=jordan.user.clinician_id, user=person.user.id, name="Alex R", email=person.email, created_at=now)
+        Client(
+            clinician=jordan.user.clinician_id,
+            user=person.user.id,
+            name="Alex R",
+            email=person.email,
+            created_at=now,
+        )
     ).returning(Client.id)
     at_jordan = rows[0]["id"]
     await Client.update({Client.internal_note: "SECRET-NOTE anxious about money"}).where(Client.id == at_maya)
@@ -41,8 +47,14 @@ async def test_portal_shows_sessions_charges_and_card_but_no_staff_notes(client,
     )
     await PaymentMethod.insert(
         PaymentMethod(
-            user=person.user.id, gateway="sandbox", method_ref="pm_1", brand="visa", last4="4242",
-            exp_month=4, exp_year=2029, created_at=now,
+            user=person.user.id,
+            gateway="sandbox",
+            method_ref="pm_1",
+            brand="visa",
+            last4="4242",
+            exp_month=4,
+            exp_year=2029,
+            created_at=now,
         )
     )
     await sign_in(client, person)
@@ -66,8 +78,14 @@ async def test_client_updates_insurance_and_sees_the_practice_contact(client, se
     await sign_in(client, person)
     listing = await client.get("/portal/insurance")
     assert "mailto:maya@example.test" in listing.text and "Add insurance details" in listing.text
-    form = {"payer": "Blue Cross", "member_id": "M-1", "group_number": "G-9", "subscriber_name": "",
-            "subscriber_relationship": "self", "copay": "30"}
+    form = {
+        "payer": "Blue Cross",
+        "member_id": "M-1",
+        "group_number": "G-9",
+        "subscriber_name": "",
+        "subscriber_relationship": "self",
+        "copay": "30",
+    }
     bad = await post_form(client, f"/portal/insurance/{client_id}", {**form, "member_id": "9" * 81})
     assert 'id="f-member_id-error"' in bad.text and await InsuranceChange.count() == 0
     saved = await post_form(client, f"/portal/insurance/{client_id}", form)
@@ -84,7 +102,9 @@ async def test_profile_update_and_bad_time_zone(client, settings, clock):
     await sign_in(client, person)
     bad = await post_form(client, "/portal/profile", {"name": "Alex", "phone": "", "time_zone": "Mars/Base"})
     assert "Choose your time zone from the list." in bad.text
-    ok = await post_form(client, "/portal/profile", {"name": "Alex R.", "phone": "555", "time_zone": "Europe/Paris"})
+    ok = await post_form(
+        client, "/portal/profile", {"name": "Alex R.", "phone": "555", "time_zone": "Europe/Paris"}
+    )
     assert ok.status_code == 303
     user = await User.objects().where(User.id == person.user.id).first()
     assert (user.name, user.phone, user.time_zone) == ("Alex R.", "555", "Europe/Paris")
@@ -125,7 +145,12 @@ async def test_only_the_owner_gets_in(client, settings, clock, method, route):
     client_b, _ = await make_client(settings, now, clinician_b, email="bee@example.test", name="Bee")
     url = route.replace(OWNED, str(record_a))
     owner = clinician_a if route.startswith("/clients") else client_a
-    people = {"clinician A": clinician_a, "clinician B": clinician_b, "client A": client_a, "client B": client_b}
+    people = {
+        "clinician A": clinician_a,
+        "clinician B": clinician_b,
+        "client A": client_a,
+        "client B": client_b,
+    }
 
     async def attempt():
         if method == "GET":
@@ -152,4 +177,6 @@ async def test_only_the_owner_gets_in(client, settings, clock, method, route):
         else:
             # a page of one's own (list, profile): B gets theirs, never A's records
             assert response.status_code in (200, 303), (label, response.status_code)
-            assert "Alex Rivera" not in response.text and str(record_a) not in response.headers.get("location", "")
+            assert "Alex Rivera" not in response.text and str(record_a) not in response.headers.get(
+                "location", ""
+            )
