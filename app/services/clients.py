@@ -7,16 +7,26 @@ added by two clinicians has two client records and sees both practices in the po
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from app.config import Settings
 from app.domain.accounts import Role
-from app.domain.statuses import BillingType
+from app.domain.clients import RESENDS_PER_DAY, InvitationState, invitation_state
+from app.domain.statuses import AppointmentStatus, BillingType, ChargeStatus
 from app.domain.validation import normalize_email
-from app.models.db import transaction
-from app.models.tables import Client, Clinician, User
-from app.services import account_tokens, audit, email
+from app.models.db import engine, transaction
+from app.models.tables import (
+    AccountToken,
+    Appointment,
+    AuditEvent,
+    Charge,
+    Client,
+    Clinician,
+    InsurancePolicy,
+    User,
+)
+from app.services import account_tokens, appointments, audit, email
 from app.services.account_tokens import Purpose
 from app.services.context import Actor
 from app.services.queue import JobQueue, QueuedJob, email_job
@@ -140,3 +150,318 @@ async def invite_client(client_id: int, *, now: datetime, actor: Actor, settings
         clinician_id=practice.id,
     )
     return email_job(message_id)
+
+
+class ClientNotFound(Exception):
+    """No such client for this clinician (answer 404; never reveal another practice's records)."""
+
+
+@dataclass(frozen=True)
+class Invitation:
+    state: InvitationState
+    sent_at: datetime | None = None
+    opened_at: datetime | None = None
+    expires_at: datetime | None = None
+    resends_left: int = RESENDS_PER_DAY
+
+    @property
+    def can_resend(self) -> bool:
+        return self.state != InvitationState.ACCEPTED and self.resends_left > 0
+
+
+@dataclass(frozen=True)
+class ClientSummary:
+    id: int
+    name: str
+    email: str
+    phone: str
+    archived: bool
+    invitation: Invitation
+    next_session: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ClientDetail:
+    client: Client
+    insurance: InsurancePolicy | None
+    invitation: Invitation
+    appointments: list[Appointment]
+    charges: dict[int, Charge] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ArchivePlan:
+    """Exactly what archiving will do, shown before the clinician confirms."""
+
+    client: Client
+    future_sessions: list[Appointment]
+    pending_charges: list[Charge]
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes when the plan changes, so a stale confirmation is shown again instead of applied."""
+        return ",".join(str(a.id) for a in self.future_sessions)
+
+
+@dataclass(frozen=True)
+class ClientChanges:
+    name: str
+    phone: str
+    billing_type: str
+    internal_note: str
+
+
+async def own_client(clinician_id: int, client_id: int) -> Client:
+    """The clinician's client record, or ``ClientNotFound``: every query is scoped to the clinician."""
+    client = (
+        await Client.objects().where((Client.id == client_id) & (Client.clinician == clinician_id)).first()
+    )
+    if client is None:
+        raise ClientNotFound(client_id)
+    return client
+
+
+async def invitations_of(user_ids: list[int], now: datetime) -> dict[int, Invitation]:
+    """The invitation state of each client login, from its latest invitation link."""
+    if not user_ids:
+        return {}
+    users = await User.select(User.id, User.password_hash).where(User.id.is_in(user_ids))
+    tokens = (
+        await AccountToken.select(
+            AccountToken.user,
+            AccountToken.created_at,
+            AccountToken.opened_at,
+            AccountToken.expires_at,
+            AccountToken.used_at,
+            AccountToken.revoked_at,
+        )
+        .where((AccountToken.user.is_in(user_ids)) & (AccountToken.purpose == Purpose.INVITATION.value))
+        .order_by(AccountToken.id)
+    )
+    latest = {row["user"]: row for row in tokens}
+    result = {}
+    for user in users:
+        token = latest.get(user["id"])
+        result[user["id"]] = Invitation(
+            state=invitation_state(
+                has_password=user["password_hash"] is not None,
+                sent_at=token["created_at"] if token else None,
+                opened_at=token["opened_at"] if token else None,
+                expires_at=token["expires_at"] if token else None,
+                used=bool(token and (token["used_at"] or token["revoked_at"])),
+                now=now,
+            ),
+            sent_at=token["created_at"] if token else None,
+            opened_at=token["opened_at"] if token else None,
+            expires_at=token["expires_at"] if token else None,
+        )
+    return result
+
+
+async def resends_left(client_id: int, now: datetime) -> int:
+    used = await AuditEvent.count().where(
+        (AuditEvent.action == "invitation_resent")
+        & (AuditEvent.client_id == client_id)
+        & (AuditEvent.at > now - timedelta(days=1))
+    )
+    return max(0, RESENDS_PER_DAY - used)
+
+
+async def list_clients(
+    clinician_id: int, *, now: datetime, search: str = "", archived: bool = False
+) -> list[ClientSummary]:
+    """The clinician's clients (active or archived), optionally filtered by name, email or phone."""
+    query = Client.objects().where(Client.clinician == clinician_id)
+    query = query.where(Client.archived_at.is_not_null() if archived else Client.archived_at.is_null())
+    term = search.strip()[:100]
+    if term:
+        pattern = f"%{term}%"
+        # SQLite's LIKE already ignores ASCII case; PostgreSQL needs ILIKE.
+        like = "ilike" if engine().engine_type == "postgres" else "like"
+        query = query.where(
+            getattr(Client.name, like)(pattern)
+            | getattr(Client.email, like)(pattern)
+            | getattr(Client.phone, like)(pattern)
+        )
+    clients = await query.order_by(Client.name)
+    invitations = await invitations_of([c.user for c in clients if c.user], now)
+    upcoming = (
+        await Appointment.select(Appointment.client, Appointment.starts_at)
+        .where(
+            (Appointment.clinician == clinician_id)
+            & (Appointment.status == AppointmentStatus.SCHEDULED.value)
+            & (Appointment.starts_at >= now)
+        )
+        .order_by(Appointment.starts_at, ascending=False)
+    )
+    next_session = {row["client"]: row["starts_at"] for row in upcoming}
+    return [
+        ClientSummary(
+            id=c.id,
+            name=c.name,
+            email=c.email,
+            phone=c.phone,
+            archived=c.archived_at is not None,
+            invitation=invitations.get(c.user, Invitation(InvitationState.NOT_SENT)),
+            next_session=next_session.get(c.id),
+        )
+        for c in clients
+    ]
+
+
+async def client_detail(clinician_id: int, client_id: int, *, now: datetime) -> ClientDetail:
+    """Everything on the client's page for their clinician."""
+    client = await own_client(clinician_id, client_id)
+    insurance = await InsurancePolicy.objects().where(InsurancePolicy.client == client_id).first()
+    invitation = (await invitations_of([client.user], now)).get(client.user) if client.user else None
+    invitation = invitation or Invitation(InvitationState.NOT_SENT)
+    invitation = Invitation(
+        invitation.state,
+        invitation.sent_at,
+        invitation.opened_at,
+        invitation.expires_at,
+        await resends_left(client_id, now),
+    )
+    sessions = (
+        await Appointment.objects()
+        .where((Appointment.client == client_id) & (Appointment.clinician == clinician_id))
+        .order_by(Appointment.starts_at, ascending=False)
+        .limit(200)
+    )
+    charges = await Charge.objects().where((Charge.client == client_id) & (Charge.clinician == clinician_id))
+    return ClientDetail(client, insurance, invitation, sessions, {c.appointment: c for c in charges})
+
+
+async def update_client(
+    clinician_id: int, client_id: int, changes: ClientChanges, *, now: datetime, actor: Actor
+) -> None:
+    """Change a client's contact and billing details (the email is their login and stays)."""
+    async with transaction():
+        await own_client(clinician_id, client_id)
+        await Client.update(
+            {
+                Client.name: changes.name,
+                Client.phone: changes.phone,
+                Client.billing_type: changes.billing_type,
+                Client.internal_note: changes.internal_note,
+            }
+        ).where((Client.id == client_id) & (Client.clinician == clinician_id))
+        await audit.record(
+            "client_updated",
+            actor=actor,
+            at=now,
+            object_type="client",
+            object_id=client_id,
+            client_id=client_id,
+            clinician_id=clinician_id,
+        )
+
+
+async def resend_invitation(
+    clinician_id: int, client_id: int, *, now: datetime, actor: Actor, settings: Settings, queue: JobQueue
+) -> None:
+    """A fresh invitation link (the earlier one stops working); at most ``RESENDS_PER_DAY`` a day."""
+    async with transaction():
+        client = await own_client(clinician_id, client_id)
+        if client.archived_at is not None:
+            raise ClientError("invite", "This client is archived. Restore them before inviting.")
+        user = await User.select(User.password_hash).where(User.id == client.user).first()
+        if user is None:
+            raise ClientError("invite", "This client has no login to invite.")
+        if user["password_hash"] is not None:
+            raise ClientError("invite", "This client already uses the portal.")
+        if await resends_left(client_id, now) <= 0:
+            raise ClientError(
+                "invite", f"You can resend an invitation {RESENDS_PER_DAY} times a day. Try again tomorrow."
+            )
+        job = await invite_client(client_id, now=now, actor=actor, settings=settings)
+        await audit.record(
+            "invitation_resent",
+            actor=actor,
+            at=now,
+            object_type="client",
+            object_id=client_id,
+            client_id=client_id,
+            clinician_id=clinician_id,
+        )
+    await queue.enqueue_all([job])
+
+
+async def archive_plan(clinician_id: int, client_id: int, *, now: datetime) -> ArchivePlan:
+    client = await own_client(clinician_id, client_id)
+    future = (
+        await Appointment.objects()
+        .where(
+            (Appointment.client == client_id)
+            & (Appointment.clinician == clinician_id)
+            & (Appointment.status == AppointmentStatus.SCHEDULED.value)
+            & (Appointment.starts_at >= now)
+        )
+        .order_by(Appointment.starts_at)
+    )
+    pending = await Charge.objects().where(
+        (Charge.client == client_id)
+        & (Charge.clinician == clinician_id)
+        & (Charge.status == ChargeStatus.SCHEDULED.value)
+    )
+    return ArchivePlan(client, future, pending)
+
+
+async def archive_client(
+    clinician_id: int,
+    client_id: int,
+    *,
+    confirmed_plan: str,
+    now: datetime,
+    actor: Actor,
+    settings: Settings,
+    queue: JobQueue,
+) -> ArchivePlan | None:
+    """Archive after confirmation: cancel future sessions through the status service (their charges
+    follow), kill open invitation links. Returns the fresh plan instead if it changed meanwhile."""
+    async with transaction():
+        plan = await archive_plan(clinician_id, client_id, now=now)
+        if plan.client.archived_at is not None:
+            return None
+        if plan.fingerprint != confirmed_plan:
+            return plan
+        jobs: list[QueuedJob] = []
+        for appointment in plan.future_sessions:
+            jobs += await appointments.apply_status_change(
+                appointment, AppointmentStatus.CANCELLED.value, now=now, actor=actor, settings=settings
+            )
+        await Client.update({Client.archived_at: now}).where(Client.id == client_id)
+        await AccountToken.update({AccountToken.revoked_at: now}).where(
+            (AccountToken.client == client_id)
+            & (AccountToken.used_at.is_null())
+            & (AccountToken.revoked_at.is_null())
+        )
+        await audit.record(
+            "client_archived",
+            actor=actor,
+            at=now,
+            object_type="client",
+            object_id=client_id,
+            client_id=client_id,
+            clinician_id=clinician_id,
+            detail=f"cancelled={len(plan.future_sessions)}",
+        )
+    await queue.enqueue_all(jobs)
+    return None
+
+
+async def restore_client(clinician_id: int, client_id: int, *, now: datetime, actor: Actor) -> None:
+    async with transaction():
+        await own_client(clinician_id, client_id)
+        await Client.update({Client.archived_at: None}).where(
+            (Client.id == client_id) & (Client.clinician == clinician_id)
+        )
+        await audit.record(
+            "client_restored",
+            actor=actor,
+            at=now,
+            object_type="client",
+            object_id=client_id,
+            client_id=client_id,
+            clinician_id=clinician_id,
+        )

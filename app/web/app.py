@@ -24,9 +24,12 @@ from app.models.db import engine
 from app.services import queue as job_queue
 from app.services.sessions import SessionStore
 from app.web.auth import AuthController
+from app.web.clients import ClientsController
 from app.web.errors import EXCEPTION_HANDLERS
+from app.web.invitations import InvitationsController
 from app.web.middleware import FetchMetadataMiddleware, SecurityHeadersMiddleware, SessionMiddleware
-from app.web.placeholders import calendar, portal
+from app.web.placeholders import calendar
+from app.web.portal import PortalController
 from app.web.runtime import Runtime
 from app.web.system import DevMailboxController, healthz
 
@@ -107,7 +110,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         DevMailboxController,
         healthz,
         calendar,
-        portal,
+        ClientsController,
+        InvitationsController,
+        PortalController,
         create_static_files_router(path="/static", directories=[ROOT / "static"], name="static"),
     ]
     return Litestar(

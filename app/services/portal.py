@@ -1,0 +1,221 @@
+"""The client portal: what a signed-in client sees, across every practice that has a client record
+for their login. Every query starts from the login's own client records, so another person's id
+finds nothing (404). Internal notes and staff-only status words never leave this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from app.domain.accounts import valid_time_zone
+from app.domain.clients import portal_status_label
+from app.domain.statuses import AppointmentStatus, ChargeStatus
+from app.models.db import transaction
+from app.models.tables import Appointment, Charge, Client, PaymentMethod, User
+from app.services import audit, insurance
+from app.services.context import Actor
+
+
+class NotYours(Exception):
+    """The record does not belong to this login (answer 404)."""
+
+
+@dataclass(frozen=True)
+class Practice:
+    client_id: int
+    practice_name: str
+    insurance_email: str
+    time_zone: str
+    billing_type: str
+    archived: bool
+
+
+@dataclass(frozen=True)
+class ChargeView:
+    amount_minor: int
+    currency: str
+    status: str
+    status_label: str
+    due_at: datetime | None
+    succeeded_at: datetime | None
+
+    @property
+    def pending(self) -> bool:
+        return self.status == ChargeStatus.SCHEDULED.value
+
+
+@dataclass(frozen=True)
+class SessionView:
+    id: int
+    practice_name: str
+    starts_at: datetime
+    duration_minutes: int
+    status_label: str
+    status_key: str
+    charge: ChargeView | None = None
+
+
+@dataclass(frozen=True)
+class Card:
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+
+
+@dataclass(frozen=True)
+class Overview:
+    practices: list[Practice]
+    upcoming: list[SessionView]
+    past: list[SessionView]
+    card: Card | None
+
+
+async def practices_of(user_id: int) -> list[Practice]:
+    rows = (
+        await Client.select(
+            Client.id,
+            Client.billing_type,
+            Client.archived_at,
+            Client.clinician.practice_name,
+            Client.clinician.insurance_email,
+            Client.clinician.time_zone,
+        )
+        .where(Client.user == user_id)
+        .order_by(Client.id)
+    )
+    return [
+        Practice(
+            client_id=r["id"],
+            practice_name=r["clinician.practice_name"],
+            insurance_email=r["clinician.insurance_email"],
+            time_zone=r["clinician.time_zone"],
+            billing_type=r["billing_type"],
+            archived=r["archived_at"] is not None,
+        )
+        for r in rows
+    ]
+
+
+async def card_of(user_id: int) -> Card | None:
+    row = (
+        await PaymentMethod.select(
+            PaymentMethod.brand, PaymentMethod.last4, PaymentMethod.exp_month, PaymentMethod.exp_year
+        )
+        .where((PaymentMethod.user == user_id) & (PaymentMethod.removed_at.is_null()))
+        .order_by(PaymentMethod.id, ascending=False)
+        .first()
+    )
+    return Card(**row) if row else None
+
+
+def _charge_view(charge: Charge | None) -> ChargeView | None:
+    if charge is None:
+        return None
+    try:
+        label = ChargeStatus(charge.status).label
+    except ValueError:
+        label = charge.status
+    return ChargeView(
+        charge.amount_minor, charge.currency, charge.status, label, charge.due_at, charge.succeeded_at
+    )
+
+
+async def overview(user_id: int, *, now: datetime, past_limit: int = 50) -> Overview:
+    """Upcoming and past sessions with what was (or will be) charged, and the card on file."""
+    practices = await practices_of(user_id)
+    names = {p.client_id: p.practice_name for p in practices}
+    client_ids = list(names)
+    upcoming: list[SessionView] = []
+    past: list[SessionView] = []
+    if client_ids:
+        rows = (
+            await Appointment.objects()
+            .where(
+                (Appointment.client.is_in(client_ids))
+                & (Appointment.status == AppointmentStatus.SCHEDULED.value)
+                & (Appointment.starts_at >= now)
+            )
+            .order_by(Appointment.starts_at)
+        )
+        upcoming = [_session(a, names, None) for a in rows]
+        rows = (
+            await Appointment.objects()
+            .where((Appointment.client.is_in(client_ids)) & (Appointment.starts_at < now))
+            .order_by(Appointment.starts_at, ascending=False)
+            .limit(past_limit)
+        )
+        charges = {}
+        if rows:
+            found = await Charge.objects().where(
+                (Charge.client.is_in(client_ids)) & (Charge.appointment.is_in([a.id for a in rows]))
+            )
+            charges = {c.appointment: c for c in found}
+        past = [_session(a, names, charges.get(a.id)) for a in rows]
+    return Overview(practices, upcoming, past, await card_of(user_id))
+
+
+def _session(appointment: Appointment, names: dict[int, str], charge: Charge | None) -> SessionView:
+    label = portal_status_label(appointment.status)
+    return SessionView(
+        id=appointment.id,
+        practice_name=names.get(appointment.client, ""),
+        starts_at=appointment.starts_at,
+        duration_minutes=appointment.duration_minutes,
+        status_label=label,
+        status_key=label.lower(),
+        charge=_charge_view(charge),
+    )
+
+
+async def own_record(user_id: int, client_id: int) -> Client:
+    client = await Client.objects().where((Client.id == client_id) & (Client.user == user_id)).first()
+    if client is None:
+        raise NotYours(client_id)
+    return client
+
+
+async def insurance_pages(user_id: int) -> list[tuple[Practice, insurance.InsuranceDetails]]:
+    return [(p, await insurance.details_of(p.client_id)) for p in await practices_of(user_id)]
+
+
+async def insurance_form(user_id: int, client_id: int) -> tuple[Practice, insurance.InsuranceDetails]:
+    await own_record(user_id, client_id)
+    practice = next(p for p in await practices_of(user_id) if p.client_id == client_id)
+    return practice, await insurance.details_of(client_id)
+
+
+async def update_insurance(
+    user_id: int, client_id: int, details: insurance.InsuranceDetails, *, now: datetime, actor: Actor
+) -> int:
+    """The client edits their own insurance details for one practice."""
+    async with transaction():
+        client = await own_record(user_id, client_id)
+        return await insurance.apply_update(client, details, now=now, actor=actor)
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    email: str
+    phone: str
+    time_zone: str
+
+
+async def profile_of(user_id: int) -> Profile:
+    row = (
+        await User.select(User.name, User.email, User.phone, User.time_zone).where(User.id == user_id).first()
+    )
+    return Profile(**row)
+
+
+async def update_profile(user_id: int, profile: Profile, *, now: datetime, actor: Actor) -> None:
+    """Change the client's own name, phone and time zone (their email is their login)."""
+    if not valid_time_zone(profile.time_zone):
+        raise ValueError(profile.time_zone)
+    async with transaction():
+        await User.update(
+            {User.name: profile.name, User.phone: profile.phone, User.time_zone: profile.time_zone}
+        ).where((User.id == user_id) & (User.role == "client"))
+        await audit.record("profile_updated", actor=actor, at=now, object_type="user", object_id=user_id)

@@ -1,0 +1,288 @@
+"""The clinician's clients: list and search, add, the client page, details, insurance, invitation
+resend and archive. Every lookup is scoped to the signed-in clinician (another's id answers 404)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery, URLEncodedBody
+from litestar.response import Response, Template
+
+from app.domain.statuses import (
+    APPOINTMENT_STATUS_LABELS,
+    CHARGE_STATUS_LABELS,
+    AppointmentStatus,
+    ChargeStatus,
+)
+from app.domain.validation import Form
+from app.services import clients, insurance
+from app.services.clients import ClientChanges, ClientError, ClientNotFound, NewClient
+from app.web.guards import clinician_only
+from app.web.htmx import flash, redirect, render
+from app.web.runtime import actor_of, current_user, runtime
+
+FormBody = URLEncodedBody[dict[str, Any]]
+MAX_NOTE = 5000
+
+
+def status_labels() -> dict[str, dict[str, str]]:
+    return {
+        "appointment": {s.value: label for s, label in APPOINTMENT_STATUS_LABELS.items()},
+        "charge": {s.value: label for s, label in CHARGE_STATUS_LABELS.items()},
+    }
+
+
+def new_client_from(form: Form) -> NewClient:
+    return NewClient(
+        name=form.text("name", label="Name"),
+        email=form.email(),
+        phone=form.text("phone", label="Phone", required=False, max_length=40),
+        billing_type=form.choice("billing_type", insurance.BILLING_CHOICES, label="Billing type"),
+    )
+
+
+class ClientsController(Controller):
+    path = "/clients"
+    guards = [clinician_only]
+
+    @get("/", name="clients")
+    async def index(
+        self, request: Request, q: FromQuery[str] = "", show: FromQuery[str] = "active"
+    ) -> Template:
+        rt = runtime(request)
+        user = current_user(request)
+        archived = show == "archived"
+        rows = await clients.list_clients(user.clinician_id, now=rt.clock.now(), search=q, archived=archived)
+        return await render(
+            request,
+            "clients/index.html",
+            {"clients": rows, "q": q[:100], "show": "archived" if archived else "active"},
+            fragment="clients/_list.html",
+        )
+
+    @get("/new", name="client_new")
+    async def new_page(self, request: Request) -> Template:
+        return await render(request, "clients/new.html", {"values": {}, "billing": insurance.BILLING_CHOICES})
+
+    @post("/new")
+    async def create(self, request: Request, data: FormBody) -> Any:
+        form = Form.of(data)
+        new = new_client_from(form)
+        if form.ok:
+            rt = runtime(request)
+            try:
+                client_id = await clients.add_client(
+                    current_user(request).clinician_id,
+                    new,
+                    invite=not form.checkbox("dont_invite"),
+                    now=rt.clock.now(),
+                    actor=actor_of(request),
+                    settings=rt.settings,
+                    queue=rt.queue,
+                )
+            except ClientError as error:
+                form.error(error.field, error.message)
+            else:
+                await flash(
+                    request,
+                    f"{new.name} was added."
+                    + ("" if form.checkbox("dont_invite") else f" An invitation went to {new.email}."),
+                )
+                return redirect(request, f"/clients/{client_id}")
+        return await render(
+            request,
+            "clients/new.html",
+            {"values": form.data, "errors": form.errors, "billing": insurance.BILLING_CHOICES},
+        )
+
+    @get("/{client_id:int}", name="client_page")
+    async def show(self, request: Request, client_id: FromPath[int]) -> Template:
+        rt = runtime(request)
+        detail = await self._detail(request, client_id)
+        return await render(
+            request,
+            "clients/show.html",
+            {
+                "detail": detail,
+                "c": detail.client,
+                "now": rt.clock.now(),
+                "labels": status_labels(),
+                "coverage": insurance.COVERAGE_CHOICES,
+                "billing": insurance.BILLING_CHOICES,
+                "relationships": insurance.RELATIONSHIPS,
+                "scheduled": AppointmentStatus.SCHEDULED.value,
+                "charge_scheduled": ChargeStatus.SCHEDULED.value,
+            },
+        )
+
+    async def _detail(self, request: Request, client_id: int) -> clients.ClientDetail:
+        try:
+            return await clients.client_detail(
+                current_user(request).clinician_id, client_id, now=runtime(request).clock.now()
+            )
+        except ClientNotFound:
+            raise NotFoundException() from None
+
+    @get("/{client_id:int}/edit", name="client_edit")
+    async def edit_page(self, request: Request, client_id: FromPath[int]) -> Template:
+        client = (await self._detail(request, client_id)).client
+        values = {
+            "name": client.name,
+            "phone": client.phone,
+            "billing_type": client.billing_type,
+            "internal_note": client.internal_note,
+        }
+        return await render(
+            request,
+            "clients/edit.html",
+            {"c": client, "values": values, "billing": insurance.BILLING_CHOICES},
+        )
+
+    @post("/{client_id:int}/edit")
+    async def edit(self, request: Request, client_id: FromPath[int], data: FormBody) -> Any:
+        client = (await self._detail(request, client_id)).client
+        form = Form.of(data)
+        changes = ClientChanges(
+            name=form.text("name", label="Name"),
+            phone=form.text("phone", label="Phone", required=False, max_length=40),
+            billing_type=form.choice("billing_type", insurance.BILLING_CHOICES, label="Billing type"),
+            internal_note=form.text(
+                "internal_note", label="Private note", required=False, max_length=MAX_NOTE
+            ),
+        )
+        if form.ok:
+            rt = runtime(request)
+            await clients.update_client(
+                current_user(request).clinician_id,
+                client_id,
+                changes,
+                now=rt.clock.now(),
+                actor=actor_of(request),
+            )
+            await flash(request, "Details saved.")
+            return redirect(request, f"/clients/{client_id}")
+        return await render(
+            request,
+            "clients/edit.html",
+            {"c": client, "values": form.data, "errors": form.errors, "billing": insurance.BILLING_CHOICES},
+        )
+
+    @get("/{client_id:int}/insurance", name="client_insurance")
+    async def insurance_page(self, request: Request, client_id: FromPath[int]) -> Template:
+        client = (await self._detail(request, client_id)).client
+        details = await insurance.details_of(client_id)
+        return await render(
+            request,
+            "clients/insurance.html",
+            self._insurance_context(client, details, {}),
+        )
+
+    def _insurance_context(self, client, details, errors, values=None) -> dict[str, Any]:
+        return {
+            "c": client,
+            "details": details,
+            "values": values,
+            "errors": errors,
+            "coverage": insurance.COVERAGE_CHOICES,
+            "billing": insurance.BILLING_CHOICES,
+            "relationships": insurance.RELATIONSHIPS,
+        }
+
+    @post("/{client_id:int}/insurance")
+    async def update_insurance(self, request: Request, client_id: FromPath[int], data: FormBody) -> Any:
+        client = (await self._detail(request, client_id)).client
+        form = Form.of(data)
+        details = insurance.details_from_form(form)
+        coverage = form.choice("coverage_status", insurance.COVERAGE_CHOICES, label="Coverage status")
+        billing = form.choice("billing_type", insurance.BILLING_CHOICES, label="Billing type")
+        if form.ok:
+            rt = runtime(request)
+            changed = await insurance.update_insurance(
+                client,
+                details,
+                coverage_status=coverage,
+                billing_type=billing,
+                now=rt.clock.now(),
+                actor=actor_of(request),
+            )
+            await flash(request, "Insurance saved." if changed else "Nothing changed.")
+            return redirect(request, f"/clients/{client_id}")
+        return await render(
+            request,
+            "clients/insurance.html",
+            self._insurance_context(client, details, form.errors, form.data),
+        )
+
+    @post("/{client_id:int}/invite", name="client_resend")
+    async def resend(self, request: Request, client_id: FromPath[int]) -> Response:
+        rt = runtime(request)
+        try:
+            await clients.resend_invitation(
+                current_user(request).clinician_id,
+                client_id,
+                now=rt.clock.now(),
+                actor=actor_of(request),
+                settings=rt.settings,
+                queue=rt.queue,
+            )
+        except ClientNotFound:
+            raise NotFoundException() from None
+        except ClientError as error:
+            await flash(request, error.message)
+        else:
+            await flash(request, "A new invitation is on its way. The earlier link no longer works.")
+        return redirect(request, f"/clients/{client_id}")
+
+    @get("/{client_id:int}/archive", name="client_archive")
+    async def archive_page(self, request: Request, client_id: FromPath[int]) -> Template:
+        rt = runtime(request)
+        try:
+            plan = await clients.archive_plan(
+                current_user(request).clinician_id, client_id, now=rt.clock.now()
+            )
+        except ClientNotFound:
+            raise NotFoundException() from None
+        return await render(request, "clients/archive.html", {"plan": plan, "c": plan.client})
+
+    @post("/{client_id:int}/archive")
+    async def archive(self, request: Request, client_id: FromPath[int], data: FormBody) -> Any:
+        rt = runtime(request)
+        form = Form.of(data)
+        try:
+            changed = await clients.archive_client(
+                current_user(request).clinician_id,
+                client_id,
+                confirmed_plan=form.data.get("plan", ""),
+                now=rt.clock.now(),
+                actor=actor_of(request),
+                settings=rt.settings,
+                queue=rt.queue,
+            )
+        except ClientNotFound:
+            raise NotFoundException() from None
+        if changed is not None:
+            return await render(
+                request,
+                "clients/archive.html",
+                {
+                    "plan": changed,
+                    "c": changed.client,
+                    "changed": "Something changed since you opened this page. Check the list again.",
+                },
+            )
+        await flash(request, "Client archived.")
+        return redirect(request, f"/clients/{client_id}")
+
+    @post("/{client_id:int}/restore", name="client_restore")
+    async def restore(self, request: Request, client_id: FromPath[int]) -> Response:
+        rt = runtime(request)
+        try:
+            await clients.restore_client(
+                current_user(request).clinician_id, client_id, now=rt.clock.now(), actor=actor_of(request)
+            )
+        except ClientNotFound:
+            raise NotFoundException() from None
+        await flash(request, "Client restored to your active list.")
+        return redirect(request, f"/clients/{client_id}")

@@ -1,0 +1,117 @@
+"""The client portal (phone first): sessions and charges, insurance, profile. Card on file lives at
+``/portal/card`` (the charging area). Another person's record id answers 404."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery, URLEncodedBody
+from litestar.response import Template
+
+from app.domain.accounts import time_zone_names, valid_time_zone
+from app.domain.validation import Form
+from app.services import insurance, portal
+from app.services.portal import NotYours, Profile
+from app.web.guards import client_only
+from app.web.htmx import flash, redirect, render
+from app.web.runtime import actor_of, current_user, runtime
+
+FormBody = URLEncodedBody[dict[str, Any]]
+
+
+class PortalController(Controller):
+    path = "/portal"
+    guards = [client_only]
+
+    @get("/", name="portal")
+    async def index(self, request: Request, welcome: FromQuery[str] = "") -> Template:
+        rt = runtime(request)
+        user = current_user(request)
+        view = await portal.overview(user.id, now=rt.clock.now())
+        return await render(
+            request, "portal/index.html", {"view": view, "welcome": bool(welcome), "zone": user.time_zone}
+        )
+
+    @get("/insurance", name="portal_insurance")
+    async def insurance_list(self, request: Request) -> Template:
+        pages = await portal.insurance_pages(current_user(request).id)
+        return await render(
+            request, "portal/insurance.html", {"pages": pages, "relationships": insurance.RELATIONSHIPS}
+        )
+
+    @get("/insurance/{client_id:int}", name="portal_insurance_edit")
+    async def insurance_edit(self, request: Request, client_id: FromPath[int]) -> Template:
+        try:
+            practice, details = await portal.insurance_form(current_user(request).id, client_id)
+        except NotYours:
+            raise NotFoundException() from None
+        return await render(
+            request,
+            "portal/insurance_edit.html",
+            {"practice": practice, "details": details, "relationships": insurance.RELATIONSHIPS},
+        )
+
+    @post("/insurance/{client_id:int}")
+    async def insurance_save(self, request: Request, client_id: FromPath[int], data: FormBody) -> Any:
+        user = current_user(request)
+        try:
+            practice, _ = await portal.insurance_form(user.id, client_id)
+        except NotYours:
+            raise NotFoundException() from None
+        form = Form.of(data)
+        details = insurance.details_from_form(form)
+        if form.ok:
+            rt = runtime(request)
+            await portal.update_insurance(
+                user.id, client_id, details, now=rt.clock.now(), actor=actor_of(request)
+            )
+            await flash(request, f"Insurance details saved. {practice.practice_name} can see them now.")
+            return redirect(request, "/portal/insurance")
+        return await render(
+            request,
+            "portal/insurance_edit.html",
+            {
+                "practice": practice,
+                "details": details,
+                "values": form.data,
+                "errors": form.errors,
+                "relationships": insurance.RELATIONSHIPS,
+            },
+        )
+
+    @get("/profile", name="portal_profile")
+    async def profile_page(self, request: Request) -> Template:
+        profile = await portal.profile_of(current_user(request).id)
+        return await render(
+            request,
+            "portal/profile.html",
+            {"profile": profile, "values": profile.__dict__, "time_zones": time_zone_names()},
+        )
+
+    @post("/profile")
+    async def profile_save(self, request: Request, data: FormBody) -> Any:
+        user = current_user(request)
+        form = Form.of(data)
+        name = form.text("name", label="Name")
+        phone = form.text("phone", label="Phone", required=False, max_length=40)
+        time_zone = form.data.get("time_zone", "").strip()
+        if not valid_time_zone(time_zone):
+            form.error("time_zone", "Choose your time zone from the list.")
+        profile = await portal.profile_of(user.id)
+        if form.ok:
+            rt = runtime(request)
+            await portal.update_profile(
+                user.id,
+                Profile(name, profile.email, phone, time_zone),
+                now=rt.clock.now(),
+                actor=actor_of(request),
+            )
+            await flash(request, "Profile saved.")
+            return redirect(request, "/portal/profile")
+        return await render(
+            request,
+            "portal/profile.html",
+            {"profile": profile, "values": form.data, "errors": form.errors, "time_zones": time_zone_names()},
+        )
