@@ -23,10 +23,12 @@ from app.domain.practice import format_money
 from app.models.db import engine
 from app.services import queue as job_queue
 from app.services.sessions import SessionStore
+from app.web.appointments import AppointmentController
 from app.web.auth import AuthController
+from app.web.calendar import CalendarController
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.middleware import FetchMetadataMiddleware, SecurityHeadersMiddleware, SessionMiddleware
-from app.web.placeholders import calendar, portal
+from app.web.placeholders import portal
 from app.web.runtime import Runtime
 from app.web.system import DevMailboxController, healthz
 
@@ -106,7 +108,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         AuthController,
         DevMailboxController,
         healthz,
-        calendar,
+        CalendarController,
+        AppointmentController,
         portal,
         create_static_files_router(path="/static", directories=[ROOT / "static"], name="static"),
     ]
