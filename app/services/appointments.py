@@ -282,7 +282,9 @@ async def bookable_clients(clinician_id: int, query: str = "", *, limit: int = 5
     text = query.strip()
     if text:
         pattern = f"%{text}%"
-        condition = condition & (Client.name.ilike(pattern) | Client.email.ilike(pattern))
+        # SQLite's LIKE is already case-insensitive (and Piccolo warns about ILIKE there).
+        match = "ilike" if engine().engine_type == "postgres" else "like"
+        condition = condition & (getattr(Client.name, match)(pattern) | getattr(Client.email, match)(pattern))
     return (
         await Client.select(Client.id, Client.name, Client.email)
         .where(condition)
