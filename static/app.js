@@ -30,7 +30,26 @@
     });
   }
 
+  // Tell the server whether this is a wide screen, so /calendar opens the week view there and the
+  // day view on a phone. Without JavaScript the day view opens, with the week view one tap away.
+  function rememberScreenWidth() {
+    var wide = window.matchMedia("(min-width: 64rem)").matches ? "1" : "0";
+    document.cookie = "sw_wide=" + wide + "; path=/; max-age=31536000; SameSite=Lax";
+  }
+
+  // The calendar's appointment panel: open the dialog (a bottom sheet on phones) when htmx fills it.
+  function openDialogOnSwap(event) {
+    var target = event.detail && event.detail.target;
+    if (!target || target.id !== "dialog-body") return;
+    var dialog = target.closest("dialog");
+    if (dialog && !dialog.open) dialog.showModal();
+    var heading = target.querySelector("h2");
+    if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
+  }
+
   function init(root) { guessTimeZone(root); watchStrength(root); }
+  rememberScreenWidth();
+  document.addEventListener("htmx:afterSwap", openDialogOnSwap);
   document.addEventListener("DOMContentLoaded", function () { init(document); });
   document.addEventListener("htmx:load", function (event) { init(event.target); });
 })();

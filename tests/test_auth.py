@@ -291,7 +291,7 @@ async def test_signup_confirm_and_land_on_calendar(client, settings, clock):
     confirmed = await post_form(client, path)
     assert confirmed.status_code == 303 and confirmed.headers["location"] == "/calendar"
     calendar = await client.get("/calendar")
-    assert "Ruth Ames" in calendar.text
+    assert "Quiet Pines" in calendar.text and "Times in America/Chicago" in calendar.text
 
 
 async def test_signup_with_a_known_email_looks_the_same(client, settings, clock):

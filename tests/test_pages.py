@@ -42,7 +42,7 @@ async def test_server_errors_render_a_page_without_details(client, app, monkeypa
     async def explode(*args, **kwargs):
         raise RuntimeError("secret internals: password=hunter2")
 
-    monkeypatch.setattr("app.web.placeholders.render", explode)
+    monkeypatch.setattr("app.web.calendar.render", explode)
     response = await client.get("/calendar")
     assert response.status_code == 500
     assert "Something went wrong" in response.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from app.domain.statuses import AppointmentStatus as S
 
@@ -36,3 +37,26 @@ def overlaps(start: datetime, end: datetime, other_start: datetime, other_end: d
 
 # Statuses whose time slot is taken on the calendar (a cancelled session frees its slot).
 OCCUPIES_SLOT = frozenset({S.SCHEDULED, S.OCCURRED, S.NO_SHOW, S.LATE_CANCELLED})
+
+
+# What kind of session an appointment is; an intro is the short first meeting (R7).
+KINDS = {"regular": "Session", "intro": "Intro session"}
+
+
+def initials(name: str) -> str:
+    """'Alex Rivera' -> 'A.R.' for the calendar's privacy mode."""
+    parts = [part for part in (name or "").replace("-", " ").split() if part[:1].isalpha()]
+    return "".join(f"{part[0].upper()}." for part in parts[:3]) or "Client"
+
+
+def clash_message(clashes: list[tuple[str, datetime, datetime]], zone: ZoneInfo) -> str:
+    """Name the appointments a new time would overlap: 'This overlaps Alex Rivera, Mon 30 Nov 09:00–09:50.'"""
+    described = [
+        f"{name}, {start.astimezone(zone):%a %-d %b %H:%M}–{end.astimezone(zone):%H:%M}"
+        for name, start, end in clashes[:3]
+    ]
+    more = f" and {len(clashes) - 3} more" if len(clashes) > 3 else ""
+    return (
+        f"This overlaps {'; '.join(described)}{more}. Choose another time, or tick “Allow overlap” to "
+        "double-book on purpose."
+    )

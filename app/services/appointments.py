@@ -1,20 +1,36 @@
-"""Appointments: the one service that changes an appointment's status (R3).
+"""Appointments: the calendar's data, booking and rescheduling, and the one status service (R3).
 
 Every status change goes through ``apply_status_change``: it checks the rule, updates the row only if
 nobody changed it meanwhile, writes the status history and the audit log, and asks the charging
 service what to do — all in the caller's transaction. ``change_status`` is that, as one transaction,
 with the resulting jobs enqueued after commit.
+
+Reads for the calendar cost a constant number of queries whatever the number of appointments: one
+for the clinician, one for the visible range (client names joined), one for the "needs a status" count.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from app.config import Settings
-from app.domain.appointments import transition_problem
-from app.models.db import transaction
-from app.models.tables import Appointment, StatusChange
+from app.domain.appointments import KINDS, OCCUPIES_SLOT, clash_message, transition_problem
+from app.domain.calendar import (
+    MAX_SESSION_MINUTES,
+    View,
+    VisibleRange,
+    booking_window_problem,
+    parse_day,
+    visible_range,
+)
+from app.domain.statuses import AppointmentStatus
+from app.models.db import engine, transaction
+from app.models.tables import Appointment, Client, Clinician, StatusChange
 from app.services import audit, charges
+from app.services.clients import ClientError, NewClient, create_client
 from app.services.context import Actor
 from app.services.queue import JobQueue, QueuedJob
 
@@ -98,4 +114,379 @@ async def change_status(
         appointment = await get_for_clinician(appointment_id, clinician_id)
         jobs = await apply_status_change(appointment, new_status, now=now, actor=actor, settings=settings)
     await queue.enqueue_all(jobs)
+    return appointment
+
+
+# --- Reading the calendar -------------------------------------------------------------------------
+
+CALENDAR_COLUMNS = (
+    Appointment.id,
+    Appointment.starts_at,
+    Appointment.ends_at,
+    Appointment.duration_minutes,
+    Appointment.status,
+    Appointment.kind,
+    Appointment.fee_minor,
+    Appointment.currency,
+    Appointment.client.id.as_alias("client_id"),
+    Appointment.client.name.as_alias("client_name"),
+)
+
+
+@dataclass
+class Practice:
+    """The clinician settings the calendar and booking need."""
+
+    id: int
+    time_zone: str
+    currency: str
+    default_fee_minor: int
+    default_session_minutes: int
+    intro_fee_minor: int
+    intro_session_minutes: int
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone or "UTC")
+
+    def today(self, now: datetime) -> date:
+        return now.astimezone(self.zone).date()
+
+    def defaults_for(self, kind: str) -> tuple[int, int]:
+        """(minutes, fee) for a new session of ``kind``."""
+        if kind == "intro":
+            return self.intro_session_minutes, self.intro_fee_minor
+        return self.default_session_minutes, self.default_fee_minor
+
+
+async def practice_of(clinician_id: int) -> Practice:
+    row = (
+        await Clinician.select(
+            Clinician.id,
+            Clinician.time_zone,
+            Clinician.currency,
+            Clinician.default_fee_minor,
+            Clinician.default_session_minutes,
+            Clinician.intro_fee_minor,
+            Clinician.intro_session_minutes,
+        )
+        .where(Clinician.id == clinician_id)
+        .first()
+    )
+    if row is None:
+        raise AppointmentNotFound(clinician_id)
+    return Practice(**row)
+
+
+@dataclass
+class CalendarData:
+    practice: Practice
+    range: VisibleRange
+    appointments: list[dict[str, Any]]
+    needs_status_count: int
+    today: date
+    message: str | None = None
+
+
+async def calendar(clinician_id: int, view: View, day_text: str | None, *, now: datetime) -> CalendarData:
+    """The appointments of one calendar page (only the visible range), in three queries."""
+    practice = await practice_of(clinician_id)
+    today = practice.today(now)
+    anchor, message = parse_day(day_text, today=today)
+    shown = visible_range(view, anchor, practice.zone)
+    appointments = await appointments_between(clinician_id, shown.starts_at, shown.ends_at)
+    count = await needs_status_count(clinician_id, now=now)
+    return CalendarData(practice, shown, appointments, count, today, message)
+
+
+async def appointments_between(clinician_id: int, starts_at: datetime, ends_at: datetime) -> list[dict]:
+    """Every appointment of the clinician that shares time with [starts_at, ends_at), with client names."""
+    return (
+        await Appointment.select(*CALENDAR_COLUMNS)
+        .where(
+            (Appointment.clinician == clinician_id)
+            & (Appointment.starts_at < ends_at)
+            & (Appointment.ends_at > starts_at)
+        )
+        .order_by(Appointment.starts_at)
+        .order_by(Appointment.id)
+    )
+
+
+def _needs_status_filter(clinician_id: int, now: datetime):
+    return (
+        (Appointment.clinician == clinician_id)
+        & (Appointment.status == AppointmentStatus.SCHEDULED.value)
+        & (Appointment.ends_at <= now)
+    )
+
+
+async def needs_status_count(clinician_id: int, *, now: datetime) -> int:
+    """How many sessions have ended and are still Scheduled (shown in the navigation)."""
+    return await Appointment.count().where(_needs_status_filter(clinician_id, now))
+
+
+async def needs_status(clinician_id: int, *, now: datetime, limit: int = 200) -> list[dict]:
+    """Sessions that have ended and still say Scheduled, oldest first."""
+    return (
+        await Appointment.select(*CALENDAR_COLUMNS)
+        .where(_needs_status_filter(clinician_id, now))
+        .order_by(Appointment.starts_at)
+        .limit(limit)
+    )
+
+
+@dataclass
+class AppointmentDetail:
+    """What the appointment panel shows: the session, its client, its status history."""
+
+    appointment: dict[str, Any]
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def time_zone(self) -> str:
+        return self.appointment["time_zone"]
+
+
+async def detail(appointment_id: int, clinician_id: int) -> AppointmentDetail:
+    """One appointment of this clinician with its history; ``AppointmentNotFound`` otherwise."""
+    row = (
+        await Appointment.select(
+            *Appointment.all_columns(),
+            Appointment.client.name.as_alias("client_name"),
+            Appointment.client.email.as_alias("client_email"),
+            Appointment.clinician.time_zone.as_alias("time_zone"),
+        )
+        .where((Appointment.id == appointment_id) & (Appointment.clinician == clinician_id))
+        .first()
+    )
+    if row is None:
+        raise AppointmentNotFound(appointment_id)
+    history = (
+        await StatusChange.select(
+            StatusChange.from_status,
+            StatusChange.to_status,
+            StatusChange.changed_at,
+            StatusChange.changed_by.name.as_alias("changed_by_name"),
+        )
+        .where(StatusChange.appointment == appointment_id)
+        .order_by(StatusChange.changed_at, ascending=False)
+        .order_by(StatusChange.id, ascending=False)
+    )
+    return AppointmentDetail(row, history)
+
+
+async def bookable_clients(clinician_id: int, query: str = "", *, limit: int = 50) -> list[dict]:
+    """The clinician's current clients whose name or email contains ``query``, by name."""
+    condition = (Client.clinician == clinician_id) & Client.archived_at.is_null()
+    text = query.strip()
+    if text:
+        pattern = f"%{text}%"
+        # SQLite's LIKE is already case-insensitive (and Piccolo warns about ILIKE there).
+        match = "ilike" if engine().engine_type == "postgres" else "like"
+        condition = condition & (getattr(Client.name, match)(pattern) | getattr(Client.email, match)(pattern))
+    return (
+        await Client.select(Client.id, Client.name, Client.email)
+        .where(condition)
+        .order_by(Client.name)
+        .limit(limit)
+    )
+
+
+# --- Booking and rescheduling ---------------------------------------------------------------------
+
+
+class BookingProblem(Exception):
+    """A booking or reschedule can't be saved; ``field`` names the form field the message belongs to."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Booking:
+    """A single appointment to book: an existing client, or a new one added inline."""
+
+    starts_at: datetime
+    kind: str = "regular"
+    minutes: int | None = None
+    fee_minor: int | None = None
+    client_id: int | None = None
+    new_client: NewClient | None = None
+    allow_overlap: bool = False
+
+
+async def _lock_practice(clinician_id: int) -> None:
+    """Serialise bookings of one clinician so two at once can't both pass the overlap check.
+
+    SQLite write transactions are already exclusive (IMMEDIATE); PostgreSQL locks the clinician row.
+    """
+    if engine().engine_type == "postgres":
+        await Clinician.select(Clinician.id).where(Clinician.id == clinician_id).lock_rows("UPDATE")
+
+
+async def find_clashes(
+    clinician_id: int, starts_at: datetime, ends_at: datetime, *, exclude_id: int | None = None
+) -> list[tuple[str, datetime, datetime]]:
+    """The clinician's appointments holding a slot that overlaps [starts_at, ends_at); touching is fine."""
+    condition = (
+        (Appointment.clinician == clinician_id)
+        & Appointment.status.is_in([status.value for status in OCCUPIES_SLOT])
+        & (Appointment.starts_at < ends_at)
+        & (Appointment.ends_at > starts_at)
+    )
+    if exclude_id is not None:
+        condition = condition & (Appointment.id != exclude_id)
+    rows = (
+        await Appointment.select(
+            Appointment.client.name.as_alias("client_name"), Appointment.starts_at, Appointment.ends_at
+        )
+        .where(condition)
+        .order_by(Appointment.starts_at)
+    )
+    return [(row["client_name"], row["starts_at"], row["ends_at"]) for row in rows]
+
+
+def _check_length(minutes: int) -> None:
+    if minutes <= 0:
+        raise BookingProblem("minutes", "The length must be more than 0 minutes.")
+    if minutes > MAX_SESSION_MINUTES:
+        raise BookingProblem("minutes", f"The length must be at most {MAX_SESSION_MINUTES} minutes.")
+
+
+async def book_appointment(
+    clinician_id: int,
+    booking: Booking,
+    *,
+    now: datetime,
+    actor: Actor,
+    settings: Settings,
+    queue: JobQueue,
+) -> int:
+    """Book one appointment (adding the client first when new) in one transaction; returns its id.
+
+    Refuses, with a ``BookingProblem`` naming the field, a start too far away, a bad length, a client
+    who isn't this clinician's, and an overlap with another session unless ``allow_overlap``.
+    """
+    if booking.kind not in KINDS:
+        raise BookingProblem("kind", "Choose a session type.")
+    problem = booking_window_problem(booking.starts_at, now)
+    if problem:
+        raise BookingProblem("date", problem)
+    if booking.fee_minor is not None and booking.fee_minor < 0:
+        raise BookingProblem("fee", "The fee can't be negative.")
+    async with transaction():
+        await _lock_practice(clinician_id)
+        practice = await practice_of(clinician_id)
+        default_minutes, default_fee = practice.defaults_for(booking.kind)
+        minutes = booking.minutes if booking.minutes is not None else default_minutes
+        _check_length(minutes)
+        fee = booking.fee_minor if booking.fee_minor is not None else default_fee
+        ends_at = booking.starts_at + timedelta(minutes=minutes)
+        clashes = await find_clashes(clinician_id, booking.starts_at, ends_at)
+        if clashes and not booking.allow_overlap:
+            raise BookingProblem("overlap", clash_message(clashes, practice.zone))
+        jobs: list[QueuedJob] = []
+        if booking.new_client is not None:
+            try:
+                client_id, jobs = await create_client(
+                    clinician_id, booking.new_client, invite=True, now=now, actor=actor, settings=settings
+                )
+            except ClientError as error:
+                raise BookingProblem(f"new_{error.field}", error.message) from error
+        else:
+            client_id = booking.client_id
+            if client_id is None or not await Client.exists().where(
+                (Client.id == client_id) & (Client.clinician == clinician_id) & Client.archived_at.is_null()
+            ):
+                raise BookingProblem("client_id", "Choose one of your clients, or add a new one.")
+        rows = await Appointment.insert(
+            Appointment(
+                clinician=clinician_id,
+                client=client_id,
+                starts_at=booking.starts_at,
+                ends_at=ends_at,
+                duration_minutes=minutes,
+                fee_minor=fee,
+                currency=practice.currency,
+                kind=booking.kind,
+                status=AppointmentStatus.SCHEDULED.value,
+                booked_via="clinician",
+                created_at=now,
+                created_by=actor.user_id,
+            )
+        ).returning(Appointment.id)
+        appointment_id = rows[0]["id"]
+        await audit.record(
+            "appointment_booked",
+            actor=actor,
+            at=now,
+            object_type="appointment",
+            object_id=appointment_id,
+            client_id=client_id,
+            clinician_id=clinician_id,
+            detail="overlap allowed" if clashes else "",
+        )
+    await queue.enqueue_all(jobs)
+    return appointment_id
+
+
+async def reschedule(
+    appointment_id: int,
+    clinician_id: int,
+    *,
+    starts_at: datetime,
+    minutes: int,
+    allow_overlap: bool,
+    now: datetime,
+    actor: Actor,
+) -> Appointment:
+    """Move a Scheduled appointment to a new start and length, with the same overlap check as booking."""
+    problem = booking_window_problem(starts_at, now)
+    if problem:
+        raise BookingProblem("date", problem)
+    _check_length(minutes)
+    async with transaction():
+        await _lock_practice(clinician_id)
+        appointment = await get_for_clinician(appointment_id, clinician_id)
+        if appointment.status != AppointmentStatus.SCHEDULED:
+            label = AppointmentStatus(appointment.status).label
+            raise BookingProblem(
+                "form", f"This session is {label}; set it back to Scheduled before moving it."
+            )
+        ends_at = starts_at + timedelta(minutes=minutes)
+        clashes = await find_clashes(clinician_id, starts_at, ends_at, exclude_id=appointment_id)
+        if clashes and not allow_overlap:
+            practice = await practice_of(clinician_id)
+            raise BookingProblem("overlap", clash_message(clashes, practice.zone))
+        old_start = appointment.starts_at
+        changed = (
+            await Appointment.update(
+                {
+                    Appointment.starts_at: starts_at,
+                    Appointment.ends_at: ends_at,
+                    Appointment.duration_minutes: minutes,
+                    Appointment.changed_from_series: appointment.series is not None,
+                }
+            )
+            .where(
+                (Appointment.id == appointment_id) & (Appointment.status == AppointmentStatus.SCHEDULED.value)
+            )
+            .returning(Appointment.id)
+        )
+        if not changed:
+            raise BookingProblem("form", "Someone else changed this appointment just now. Reload and retry.")
+        await audit.record(
+            "appointment_rescheduled",
+            actor=actor,
+            at=now,
+            object_type="appointment",
+            object_id=appointment_id,
+            client_id=appointment.client,
+            clinician_id=clinician_id,
+            detail=f"{old_start:%Y-%m-%dT%H:%MZ}->{starts_at:%Y-%m-%dT%H:%MZ} {minutes}min",
+        )
+        appointment.starts_at, appointment.ends_at, appointment.duration_minutes = starts_at, ends_at, minutes
     return appointment

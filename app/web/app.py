@@ -23,12 +23,13 @@ from app.domain.practice import format_money
 from app.models.db import engine
 from app.services import queue as job_queue
 from app.services.sessions import SessionStore
+from app.web.appointments import AppointmentController
 from app.web.auth import AuthController
+from app.web.calendar import CalendarController
 from app.web.clients import ClientsController
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.invitations import InvitationsController
 from app.web.middleware import FetchMetadataMiddleware, SecurityHeadersMiddleware, SessionMiddleware
-from app.web.placeholders import calendar
 from app.web.portal import PortalController
 from app.web.runtime import Runtime
 from app.web.system import DevMailboxController, healthz
@@ -109,7 +110,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         AuthController,
         DevMailboxController,
         healthz,
-        calendar,
+        CalendarController,
+        AppointmentController,
         ClientsController,
         InvitationsController,
         PortalController,
