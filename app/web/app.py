@@ -27,6 +27,7 @@ from app.web.auth import AuthController
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.middleware import FetchMetadataMiddleware, SecurityHeadersMiddleware, SessionMiddleware
 from app.web.placeholders import calendar, portal
+from app.web.report import ReportController
 from app.web.runtime import Runtime
 from app.web.system import DevMailboxController, healthz
 
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         healthz,
         calendar,
         portal,
+        ReportController,
         create_static_files_router(path="/static", directories=[ROOT / "static"], name="static"),
     ]
     return Litestar(
