@@ -233,13 +233,14 @@ async def totals(filters: ReportFilters, practice: Practice, *, now: datetime) -
         label, states = CHARGE_GROUPS[key]
         present = [by_charge[state] for state in states if state in by_charge]
         column = "refunded" if key == "refunded" else "amount"
-        due_dates = [_dt(row["next_due"]) for row in present if row["next_due"] is not None]
+        scheduled = by_charge.get(C.SCHEDULED)
+        next_due = _dt(scheduled["next_due"]) if key == "pending" and scheduled else None
         return ChargeLine(
             key,
             label,
             sum(int(row["n"]) for row in present),
             sum(int(row[column] or 0) for row in present),
-            min(due_dates) if key == "pending" and due_dates else None,
+            next_due,
         )
 
     charges = {key: line(key) for key in CHARGE_GROUPS}
@@ -262,11 +263,10 @@ async def weekly_counts(filters: ReportFilters, practice: Practice) -> Chart:
     weeks = week_starts(filters.start, filters.end)
     where, args = _where(filters, practice)
     boundaries = [utc_bounds(week, week, practice.time_zone)[0] for week in weeks[1:]]
-    bucket = (
-        "CASE " + " ".join(f"WHEN a.starts_at < {{}} THEN {index}" for index in range(len(boundaries)))
-        if boundaries
-        else "CASE"
-    ) + f" ELSE {len(weeks) - 1} END"
+    bucket = "0"
+    if boundaries:
+        whens = " ".join(f"WHEN a.starts_at < {{}} THEN {index}" for index in range(len(boundaries)))
+        bucket = f"CASE {whens} ELSE {len(boundaries)} END"
     rows = await _raw(
         f"SELECT {bucket} AS week, a.status AS status, COUNT(*) AS n {FROM} {where} GROUP BY 1, 2",
         *boundaries,

@@ -54,7 +54,9 @@ class ReportController(Controller):
             "export_url": "/report.csv" + (f"?{view.filters.query(page=1)}" if not view.errors else ""),
         }
         headers = {"HX-Push-Url": url} if wants_fragment(request) else {}
-        return await render(request, "report/index.html", context, fragment="report/_report.html", headers=headers)
+        return await render(
+            request, "report/index.html", context, fragment="report/_report.html", headers=headers
+        )
 
     @get("/report.csv", name="report_csv")
     async def export(self, request: Request) -> Response:
