@@ -47,7 +47,7 @@ class ReportController(Controller):
             "report": view.report,
             "presets": list(PRESETS.items()),
             "statuses": [(status.value, status.label) for status in STATUS_ORDER],
-            "billing_types": [("", "Self-pay and insurance"), *BILLING_TYPES.items()],
+            "billing_types": [("", "All"), *BILLING_TYPES.items()],
             "client_options": [("", "All clients")] + [(str(cid), name) for cid, name in view.clients],
             "sorts": list(SORTS.items()),
             "status_labels": {status.value: status.label for status in AppointmentStatus},
