@@ -31,6 +31,7 @@ from app.web.errors import EXCEPTION_HANDLERS
 from app.web.invitations import InvitationsController
 from app.web.middleware import FetchMetadataMiddleware, SecurityHeadersMiddleware, SessionMiddleware
 from app.web.portal import PortalController
+from app.web.report import ReportController
 from app.web.runtime import Runtime
 from app.web.system import DevMailboxController, healthz
 
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         ClientsController,
         InvitationsController,
         PortalController,
+        ReportController,
         create_static_files_router(path="/static", directories=[ROOT / "static"], name="static"),
     ]
     return Litestar(

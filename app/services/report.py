@@ -1,0 +1,458 @@
+"""The appointments report (R8): totals, a weekly chart, a page of rows and the CSV export.
+
+Every query is scoped to one clinician (``a.clinician = …``), so an id from another practice in a
+filter simply matches nothing. Totals and the chart are SQL aggregates, and a page of rows is one
+query, so the number of queries does not grow with the number of appointments. The CSV streams in
+keyset pages of ``CSV_CHUNK`` rows, so a year of a busy practice never sits in memory at once.
+
+Benchmark (#9): ``tests/report_data.py`` seeds a busy year (``seed_practice_year``); time
+``report_page`` and a full ``csv_lines`` iteration over it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from app.domain.report import (
+    PAGE_SIZE,
+    Chart,
+    ParsedFilters,
+    ReportFilters,
+    chart_geometry,
+    csv_cell,
+    decimal_amount,
+    describe_delay,
+    parse_filters,
+    rate,
+    utc_bounds,
+    week_starts,
+)
+from app.domain.statuses import AppointmentStatus as S
+from app.domain.statuses import ChargeStatus as C
+from app.models.db import transaction
+from app.models.tables import Appointment, Client, Clinician
+from app.services import audit
+from app.services.context import Actor
+
+CSV_CHUNK = 500
+CSV_HEADER = [
+    "Date",
+    "Start",
+    "End",
+    "Client",
+    "Billing type",
+    "Status",
+    "Status set by",
+    "Status set at",
+    "Time to status",
+    "Fee",
+    "Currency",
+    "Charge",
+    "Charge amount",
+    "Refunded",
+    "Charged on",
+]
+
+# How the charge states roll up into the totals a clinician (and their accountant) reads.
+CHARGE_GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "succeeded": ("Succeeded", (C.SUCCEEDED, C.PARTIALLY_REFUNDED, C.REFUNDED)),
+    "pending": ("Pending", (C.SCHEDULED, C.PROCESSING)),
+    "failed": ("Failed or needs the client", (C.FAILED, C.REQUIRES_ACTION)),
+    "refunded": ("Refunded", (C.REFUNDED, C.PARTIALLY_REFUNDED)),
+    "waived": ("Waived", (C.WAIVED,)),
+}
+SORT_SQL = {
+    "date": "a.starts_at ASC, a.id ASC",
+    "-date": "a.starts_at DESC, a.id DESC",
+    "client": "LOWER(c.name) ASC, a.starts_at ASC, a.id ASC",
+    "-client": "LOWER(c.name) DESC, a.starts_at DESC, a.id DESC",
+}
+
+
+@dataclass(frozen=True)
+class Practice:
+    clinician_id: int
+    time_zone: str
+    currency: str
+
+
+@dataclass(frozen=True)
+class ChargeLine:
+    key: str
+    label: str
+    count: int
+    amount_minor: int
+    next_due_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Totals:
+    by_status: dict[str, int]
+    sessions: int
+    needing_status: int
+    occurred_fees_minor: int
+    with_outcome: int
+    no_show_rate: str
+    late_cancel_rate: str
+    charges: dict[str, ChargeLine]
+    net_collected_minor: int
+
+
+@dataclass(frozen=True)
+class Row:
+    """One appointment as the report shows it (and as the CSV writes it)."""
+
+    appointment_id: int
+    starts_at: datetime
+    ends_at: datetime
+    client_id: int
+    client_name: str
+    billing_type: str
+    status: str
+    set_by: str
+    set_at: datetime | None
+    fee_minor: int
+    currency: str
+    charge_status: str | None
+    charge_amount_minor: int | None
+    refunded_minor: int | None
+    charged_at: datetime | None
+
+    @property
+    def status_label(self) -> str:
+        return S(self.status).label
+
+    @property
+    def charge_label(self) -> str:
+        return C(self.charge_status).label if self.charge_status else ""
+
+    @property
+    def time_to_status(self) -> str:
+        if self.set_at is None:
+            return ""
+        return describe_delay((self.set_at - self.ends_at).total_seconds())
+
+
+@dataclass(frozen=True)
+class Report:
+    practice: Practice
+    filters: ReportFilters
+    totals: Totals
+    chart: Chart
+    rows: list[Row]
+    page: int
+    pages: int
+
+
+def _dt(value: Any) -> datetime | None:
+    """Aggregates come back from SQLite as text; columns as datetimes. Both become aware datetimes."""
+    if value is None or isinstance(value, datetime):
+        return value
+    parsed = datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo("UTC"))
+
+
+async def practice_of(clinician_id: int) -> Practice:
+    row = (
+        await Clinician.select(Clinician.time_zone, Clinician.currency)
+        .where(Clinician.id == clinician_id)
+        .first()
+    )
+    if row is None:
+        raise LookupError(clinician_id)
+    return Practice(clinician_id, row["time_zone"] or "UTC", row["currency"] or "USD")
+
+
+async def client_choices(clinician_id: int) -> list[tuple[int, str]]:
+    """The clinician's own clients for the filter (archived ones too: they have history)."""
+    rows = (
+        await Client.select(Client.id, Client.name)
+        .where(Client.clinician == clinician_id)
+        .order_by(Client.name)
+    )
+    return [(row["id"], row["name"]) for row in rows]
+
+
+FROM = "FROM appointment a JOIN client c ON c.id = a.client AND c.clinician = a.clinician"
+
+
+def _where(filters: ReportFilters, practice: Practice) -> tuple[str, list[Any]]:
+    """The WHERE clause shared by every report query (placeholders are Piccolo's ``{}``)."""
+    start, end = utc_bounds(filters.start, filters.end, practice.time_zone)
+    parts = ["a.clinician = {}", "a.starts_at >= {}", "a.starts_at < {}"]
+    args: list[Any] = [practice.clinician_id, start, end]
+    if filters.statuses:
+        parts.append("a.status IN (" + ", ".join("{}" for _ in filters.statuses) + ")")
+        args.extend(filters.statuses)
+    if filters.client_id is not None:
+        parts.append("a.client = {}")
+        args.append(filters.client_id)
+    if filters.billing_type:
+        parts.append("c.billing_type = {}")
+        args.append(filters.billing_type)
+    return "WHERE " + " AND ".join(parts), args
+
+
+async def _raw(sql: str, *args: Any) -> list[dict[str, Any]]:
+    return await Appointment.raw(sql, *args)
+
+
+async def totals(filters: ReportFilters, practice: Practice, *, now: datetime) -> Totals:
+    """Counts per status, fees and charge totals: two aggregate queries."""
+    where, args = _where(filters, practice)
+    status_rows = await _raw(
+        "SELECT a.status AS status, COUNT(*) AS n, SUM(a.fee_minor) AS fees, "
+        "SUM(CASE WHEN a.ends_at <= {} THEN 1 ELSE 0 END) AS past "
+        f"{FROM} {where} GROUP BY a.status",
+        now,
+        *args,
+    )
+    charge_rows = await _raw(
+        "SELECT ch.status AS status, COUNT(*) AS n, SUM(ch.amount_minor) AS amount, "
+        "SUM(ch.refunded_minor) AS refunded, MIN(ch.due_at) AS next_due "
+        f"{FROM} JOIN charge ch ON ch.appointment = a.id {where} GROUP BY ch.status",
+        *args,
+    )
+    by_status = {status.value: 0 for status in S}
+    occurred_fees = needing_status = 0
+    for row in status_rows:  # one row per status, at most five
+        by_status[row["status"]] = int(row["n"])
+        if row["status"] == S.OCCURRED:
+            occurred_fees = int(row["fees"] or 0)
+        if row["status"] == S.SCHEDULED:
+            needing_status = int(row["past"] or 0)
+    by_charge = {row["status"]: row for row in charge_rows}  # one row per charge state, at most nine
+
+    def line(key: str) -> ChargeLine:
+        label, states = CHARGE_GROUPS[key]
+        present = [by_charge[state] for state in states if state in by_charge]
+        column = "refunded" if key == "refunded" else "amount"
+        scheduled = by_charge.get(C.SCHEDULED)
+        next_due = _dt(scheduled["next_due"]) if key == "pending" and scheduled else None
+        return ChargeLine(
+            key,
+            label,
+            sum(int(row["n"]) for row in present),
+            sum(int(row[column] or 0) for row in present),
+            next_due,
+        )
+
+    charges = {key: line(key) for key in CHARGE_GROUPS}
+    with_outcome = sum(count for status, count in by_status.items() if status != S.SCHEDULED)
+    return Totals(
+        by_status=by_status,
+        sessions=sum(by_status.values()),
+        needing_status=needing_status,
+        occurred_fees_minor=occurred_fees,
+        with_outcome=with_outcome,
+        no_show_rate=rate(by_status[S.NO_SHOW], with_outcome),
+        late_cancel_rate=rate(by_status[S.LATE_CANCELLED], with_outcome),
+        charges=charges,
+        net_collected_minor=charges["succeeded"].amount_minor - charges["refunded"].amount_minor,
+    )
+
+
+async def weekly_counts(filters: ReportFilters, practice: Practice) -> Chart:
+    """Sessions per local week and status, bucketed in SQL by the UTC instants of local Mondays."""
+    weeks = week_starts(filters.start, filters.end)
+    where, args = _where(filters, practice)
+    boundaries = [utc_bounds(week, week, practice.time_zone)[0] for week in weeks[1:]]
+    bucket = "0"
+    if boundaries:
+        whens = " ".join(f"WHEN a.starts_at < {{}} THEN {index}" for index in range(len(boundaries)))
+        bucket = f"CASE {whens} ELSE {len(boundaries)} END"
+    rows = await _raw(
+        f"SELECT {bucket} AS week, a.status AS status, COUNT(*) AS n {FROM} {where} GROUP BY 1, 2",
+        *boundaries,
+        *args,
+    )
+    counts = {(weeks[int(row["week"])], row["status"]): int(row["n"]) for row in rows}
+    return chart_geometry(weeks, counts, filters.statuses)
+
+
+ROW_SELECT = (
+    "SELECT a.id AS appointment_id, a.starts_at, a.ends_at, a.status, a.fee_minor, a.currency, "
+    "c.id AS client_id, c.name AS client_name, c.billing_type, "
+    "ch.status AS charge_status, ch.amount_minor AS charge_amount_minor, ch.refunded_minor, "
+    "ch.succeeded_at AS charged_at, sc.changed_at AS set_at, u.name AS set_by_name, u.role AS set_by_role "
+    "FROM appointment a JOIN client c ON c.id = a.client AND c.clinician = a.clinician "
+    "LEFT JOIN charge ch ON ch.appointment = a.id "
+    "LEFT JOIN status_change sc ON sc.id = "
+    "(SELECT MAX(s2.id) FROM status_change s2 WHERE s2.appointment = a.id) "
+    "LEFT JOIN app_user u ON u.id = sc.changed_by "
+)
+
+
+def _row(raw: dict[str, Any]) -> Row:
+    set_at = _dt(raw["set_at"])
+    if set_at is None:
+        set_by = ""
+    else:
+        set_by = raw["set_by_name"] or ("Client" if raw["set_by_role"] == "client" else "Stillwater")
+    return Row(
+        appointment_id=raw["appointment_id"],
+        starts_at=_dt(raw["starts_at"]),  # type: ignore[arg-type]
+        ends_at=_dt(raw["ends_at"]),  # type: ignore[arg-type]
+        client_id=raw["client_id"],
+        client_name=raw["client_name"],
+        billing_type=raw["billing_type"],
+        status=raw["status"],
+        set_by=set_by,
+        set_at=set_at,
+        fee_minor=int(raw["fee_minor"]),
+        currency=raw["currency"],
+        charge_status=raw["charge_status"],
+        charge_amount_minor=raw["charge_amount_minor"],
+        refunded_minor=raw["refunded_minor"],
+        charged_at=_dt(raw["charged_at"]),
+    )
+
+
+async def page_of_rows(filters: ReportFilters, practice: Practice, *, page: int) -> list[Row]:
+    where, args = _where(filters, practice)
+    rows = await _raw(
+        f"{ROW_SELECT} {where} ORDER BY {SORT_SQL[filters.sort]} LIMIT {{}} OFFSET {{}}",
+        *args,
+        PAGE_SIZE,
+        (page - 1) * PAGE_SIZE,
+    )
+    return [_row(row) for row in rows]
+
+
+async def build_report(filters: ReportFilters, practice: Practice, *, now: datetime) -> Report:
+    """Totals, chart and one page of rows, in a fixed number of queries."""
+    summary = await totals(filters, practice, now=now)
+    chart = await weekly_counts(filters, practice)
+    pages = max(1, -(-summary.sessions // PAGE_SIZE))
+    page = min(filters.page, pages)
+    rows = await page_of_rows(filters, practice, page=page) if summary.sessions else []
+    return Report(practice, filters, summary, chart, rows, page, pages)
+
+
+@dataclass(frozen=True)
+class ReportPage:
+    """The filters as understood (with messages for bad values) and, when they are valid, the report."""
+
+    practice: Practice
+    filters: ReportFilters
+    errors: dict[str, str]
+    clients: list[tuple[int, str]]
+    report: Report | None
+
+
+async def _checked_filters(
+    raw: Mapping[str, Sequence[str]], clinician_id: int, now: datetime
+) -> tuple[Practice, ParsedFilters, list[tuple[int, str]]]:
+    practice = await practice_of(clinician_id)
+    parsed = parse_filters(raw, today_for(practice.time_zone, now))
+    clients = await client_choices(clinician_id)
+    client_id = parsed.filters.client_id
+    if client_id is not None and client_id not in {cid for cid, _ in clients}:
+        parsed.errors["client"] = "Choose one of your clients."
+    return practice, parsed, clients
+
+
+async def report_page(raw: Mapping[str, Sequence[str]], *, clinician_id: int, now: datetime) -> ReportPage:
+    """The report page for query parameters ``raw`` (name → values) of one clinician."""
+    practice, parsed, clients = await _checked_filters(raw, clinician_id, now)
+    report = await build_report(parsed.filters, practice, now=now) if parsed.ok else None
+    return ReportPage(practice, parsed.filters, parsed.errors, clients, report)
+
+
+async def rows_in_date_order(
+    filters: ReportFilters, practice: Practice, *, chunk: int = CSV_CHUNK
+) -> AsyncIterator[list[Row]]:
+    """Every selected row, oldest first, ``chunk`` at a time (keyset pagination on start time and id)."""
+    where, args = _where(filters, practice)
+    after: tuple[datetime, int] | None = None
+    while True:
+        keyset, keyset_args = "", []
+        if after is not None:
+            keyset = " AND (a.starts_at > {} OR (a.starts_at = {} AND a.id > {}))"
+            keyset_args = [after[0], after[0], after[1]]
+        raw = await _raw(
+            f"{ROW_SELECT} {where}{keyset} ORDER BY a.starts_at ASC, a.id ASC LIMIT {{}}",
+            *args,
+            *keyset_args,
+            chunk,
+        )
+        if not raw:
+            return
+        rows = [_row(row) for row in raw]
+        yield rows
+        if len(rows) < chunk:
+            return
+        after = (rows[-1].starts_at, rows[-1].appointment_id)
+
+
+def csv_record(row: Row, time_zone: str) -> list[str]:
+    """One CSV line's cells: ISO dates and times in the clinician's zone, amounts as plain decimals."""
+    zone = ZoneInfo(time_zone)
+    starts, ends = row.starts_at.astimezone(zone), row.ends_at.astimezone(zone)
+    cells: Sequence[object] = [
+        starts.date().isoformat(),
+        starts.strftime("%H:%M"),
+        ends.strftime("%H:%M"),
+        row.client_name,
+        "Insurance" if row.billing_type == "insurance" else "Self-pay",
+        row.status_label,
+        row.set_by,
+        row.set_at.astimezone(zone).isoformat(timespec="minutes") if row.set_at else "",
+        row.time_to_status,
+        decimal_amount(row.fee_minor),
+        row.currency,
+        row.charge_label,
+        decimal_amount(row.charge_amount_minor),
+        decimal_amount(row.refunded_minor) if row.refunded_minor else "",
+        row.charged_at.astimezone(zone).date().isoformat() if row.charged_at else "",
+    ]
+    return [csv_cell(cell) for cell in cells]
+
+
+def _csv_text(records: Sequence[Sequence[str]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(records)
+    return buffer.getvalue()
+
+
+async def csv_lines(
+    filters: ReportFilters, practice: Practice, *, chunk: int = CSV_CHUNK
+) -> AsyncIterator[str]:
+    """The CSV file as text chunks: a header row, then one line per selected appointment."""
+    yield _csv_text([CSV_HEADER])
+    async for rows in rows_in_date_order(filters, practice, chunk=chunk):
+        yield _csv_text([csv_record(row, practice.time_zone) for row in rows])
+
+
+def export_file_name(filters: ReportFilters) -> str:
+    return f"appointments-{filters.start.isoformat()}-to-{filters.end.isoformat()}.csv"
+
+
+async def start_export(
+    raw: Mapping[str, Sequence[str]], *, clinician_id: int, actor: Actor, now: datetime
+) -> tuple[Practice, ParsedFilters]:
+    """Check the filters and, when they are valid, audit the export (who exported which selection)."""
+    practice, parsed, _ = await _checked_filters(raw, clinician_id, now)
+    if parsed.ok:
+        filters = parsed.filters
+        async with transaction():
+            await audit.record(
+                "report_exported",
+                actor=actor,
+                at=now,
+                object_type="report",
+                client_id=filters.client_id,
+                clinician_id=clinician_id,
+                detail=f"{filters.start.isoformat()}..{filters.end.isoformat()} {filters.query()}"[:255],
+            )
+    return practice, parsed
+
+
+def today_for(practice_zone: str, now: datetime) -> date:
+    return now.astimezone(ZoneInfo(practice_zone or "UTC")).date()

@@ -1,0 +1,81 @@
+"""The appointments report page (R8) and its CSV export.
+
+Filters live in the query string: a report is a bookmarkable URL. htmx swaps ``#report`` and pushes
+the canonical URL of the filters it applied, so the back button steps through earlier reports.
+"""
+
+from __future__ import annotations
+
+from litestar import Controller, Request, get
+from litestar.response import Response, Stream, Template
+
+from app.domain.report import BILLING_TYPES, PRESETS, SORTS, STATUS_ORDER
+from app.domain.statuses import AppointmentStatus
+from app.services import report
+from app.web.guards import clinician_only
+from app.web.htmx import redirect, render, wants_fragment
+from app.web.runtime import actor_of, current_user, runtime
+
+CSV_BOM = "\ufeff"  # lets spreadsheet programs read the file as UTF-8 (accents in client names)
+
+
+def _query(request: Request) -> dict[str, list[str]]:
+    return request.query_params.dict()
+
+
+def _clinician_id(request: Request) -> int:
+    user = current_user(request)
+    assert user is not None and user.clinician_id is not None  # the guard lets only clinicians in
+    return user.clinician_id
+
+
+class ReportController(Controller):
+    path = "/"
+    guards = [clinician_only]
+
+    @get("/report", name="report")
+    async def page(self, request: Request) -> Template:
+        view = await report.report_page(
+            _query(request), clinician_id=_clinician_id(request), now=runtime(request).clock.now()
+        )
+        query = view.filters.query() if not view.errors else request.url.query
+        url = f"/report?{query}" if query else "/report"
+        context = {
+            "view": view,
+            "filters": view.filters,
+            "errors": view.errors,
+            "report": view.report,
+            "presets": list(PRESETS.items()),
+            "statuses": [(status.value, status.label) for status in STATUS_ORDER],
+            "billing_types": [("", "All"), *BILLING_TYPES.items()],
+            "client_options": [("", "All clients")] + [(str(cid), name) for cid, name in view.clients],
+            "sorts": list(SORTS.items()),
+            "status_labels": {status.value: status.label for status in AppointmentStatus},
+            "export_url": "/report.csv" + (f"?{view.filters.query(page=1)}" if not view.errors else ""),
+        }
+        headers = {"HX-Push-Url": url} if wants_fragment(request) else {}
+        return await render(
+            request, "report/index.html", context, fragment="report/_report.html", headers=headers
+        )
+
+    @get("/report.csv", name="report_csv")
+    async def export(self, request: Request) -> Response:
+        rt = runtime(request)
+        practice, parsed = await report.start_export(
+            _query(request), clinician_id=_clinician_id(request), actor=actor_of(request), now=rt.clock.now()
+        )
+        if not parsed.ok:
+            return redirect(request, f"/report?{request.url.query}")
+
+        async def content():
+            yield CSV_BOM
+            async for text in report.csv_lines(parsed.filters, practice):
+                yield text
+
+        return Stream(
+            content,
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="{report.export_file_name(parsed.filters)}"',
+            },
+        )
