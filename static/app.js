@@ -30,7 +30,60 @@
     });
   }
 
+  // Idle warning: a minute before automatic sign-out, offer "Stay signed in". The page says how many
+  // seconds its session has left; any htmx request or "Stay signed in" resets the count. The server
+  // enforces the timeout either way; this only warns, and leaves for the sign-in page when time is up.
+  function idleWarning() {
+    var box = document.getElementById("idle-warning");
+    if (!box) return;
+    var countdown = box.querySelector("[data-idle-countdown]");
+    var button = box.querySelector("[data-stay-signed-in]");
+    var deadline = 0;
+    var timer = null;
+    function csrfToken() {
+      try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["x-csrftoken"] || ""; }
+      catch (e) { return ""; }
+    }
+    function restart(secondsLeft) {
+      deadline = Date.now() + secondsLeft * 1000;
+      box.hidden = true;
+      tick();
+    }
+    function tick() {
+      clearTimeout(timer);
+      var left = Math.round((deadline - Date.now()) / 1000);
+      if (left <= 0) {
+        window.location.assign("/login?notice=timed-out&next=" + encodeURIComponent(window.location.pathname));
+        return;
+      }
+      if (left <= 60) {
+        if (box.hidden) { box.hidden = false; button.focus(); }
+        countdown.textContent = left + " second" + (left === 1 ? "" : "s");
+        timer = setTimeout(tick, 1000);
+      } else {
+        timer = setTimeout(tick, (left - 60) * 1000);
+      }
+    }
+    button.addEventListener("click", function () {
+      fetch("/account/session/refresh", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "x-csrftoken": csrfToken(), "Accept": "application/json" }
+      }).then(function (response) {
+        if (!response.ok) throw new Error("refresh failed");
+        return response.json();
+      }).then(function (body) {
+        if (body.seconds_left > 0) restart(body.seconds_left); else window.location.assign("/login?notice=timed-out");
+      }).catch(function () { window.location.assign("/login?notice=timed-out"); });
+    });
+    var idleSeconds = parseInt(box.getAttribute("data-idle-seconds"), 10) || 0;
+    var absoluteEnd = Date.now() + (parseInt(box.getAttribute("data-absolute-seconds-left"), 10) || 0) * 1000;
+    function activity() { restart(Math.min(idleSeconds, Math.round((absoluteEnd - Date.now()) / 1000))); }
+    document.addEventListener("htmx:afterRequest", activity);
+    activity();
+  }
+
   function init(root) { guessTimeZone(root); watchStrength(root); }
-  document.addEventListener("DOMContentLoaded", function () { init(document); });
+  document.addEventListener("DOMContentLoaded", function () { init(document); idleWarning(); });
   document.addEventListener("htmx:load", function (event) { init(event.target); });
 })();

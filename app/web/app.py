@@ -28,6 +28,7 @@ from app.web.errors import EXCEPTION_HANDLERS
 from app.web.middleware import FetchMetadataMiddleware, SecurityHeadersMiddleware, SessionMiddleware
 from app.web.placeholders import calendar, portal
 from app.web.runtime import Runtime
+from app.web.security import SecurityController
 from app.web.system import DevMailboxController, healthz
 
 HTMX_CONFIG = {
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     handlers = [
         AuthController,
+        SecurityController,
         DevMailboxController,
         healthz,
         calendar,
