@@ -23,8 +23,10 @@ from app.domain.practice import format_money
 from app.models.db import engine
 from app.services import queue as job_queue
 from app.services.sessions import SessionStore
+from app.web.audit import AuditController
 from app.web.auth import AuthController
 from app.web.errors import EXCEPTION_HANDLERS
+from app.web.exports import client_export, portal_export
 from app.web.middleware import FetchMetadataMiddleware, SecurityHeadersMiddleware, SessionMiddleware
 from app.web.placeholders import calendar, portal
 from app.web.runtime import Runtime
@@ -106,6 +108,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     handlers = [
         AuthController,
         SecurityController,
+        AuditController,
+        portal_export,
+        client_export,
         DevMailboxController,
         healthz,
         calendar,
