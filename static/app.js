@@ -44,6 +44,13 @@
       try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["x-csrftoken"] || ""; }
       catch (e) { return ""; }
     }
+    // Time is up: end the session on the server too (this browser's clock may have run ahead of it
+    // while asleep), then show the sign-in page with the reason.
+    function timedOut() {
+      var next = "/login?notice=timed-out&next=" + encodeURIComponent(window.location.pathname);
+      fetch("/logout", { method: "POST", credentials: "same-origin", headers: { "x-csrftoken": csrfToken() } })
+        .finally(function () { window.location.assign(next); });
+    }
     function restart(secondsLeft) {
       deadline = Date.now() + secondsLeft * 1000;
       box.hidden = true;
@@ -52,10 +59,7 @@
     function tick() {
       clearTimeout(timer);
       var left = Math.round((deadline - Date.now()) / 1000);
-      if (left <= 0) {
-        window.location.assign("/login?notice=timed-out&next=" + encodeURIComponent(window.location.pathname));
-        return;
-      }
+      if (left <= 0) { timedOut(); return; }
       if (left <= 60) {
         if (box.hidden) { box.hidden = false; button.focus(); }
         countdown.textContent = left + " second" + (left === 1 ? "" : "s");
@@ -73,8 +77,8 @@
         if (!response.ok) throw new Error("refresh failed");
         return response.json();
       }).then(function (body) {
-        if (body.seconds_left > 0) restart(body.seconds_left); else window.location.assign("/login?notice=timed-out");
-      }).catch(function () { window.location.assign("/login?notice=timed-out"); });
+        if (body.seconds_left > 0) restart(body.seconds_left); else timedOut();
+      }).catch(timedOut);
     });
     var idleSeconds = parseInt(box.getAttribute("data-idle-seconds"), 10) || 0;
     var absoluteEnd = Date.now() + (parseInt(box.getAttribute("data-absolute-seconds-left"), 10) || 0) * 1000;
