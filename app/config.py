@@ -25,6 +25,16 @@ def _bool(value: str | None, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _int(env: os._Environ[str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number of seconds.") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = field(default_factory=default_database_url)
@@ -67,6 +77,9 @@ class Settings:
             "demo_password": env.get("DEMO_PASSWORD") or cls.demo_password,
             "password_hash_profile": env.get("PASSWORD_HASH_PROFILE") or "strong",
             "use_db_pool": _bool(env.get("USE_DB_POOL"), default=True),
+            "clinician_idle_timeout": _int(env, "CLINICIAN_IDLE_TIMEOUT", cls.clinician_idle_timeout),
+            "client_idle_timeout": _int(env, "CLIENT_IDLE_TIMEOUT", cls.client_idle_timeout),
+            "session_absolute_timeout": _int(env, "SESSION_MAX_AGE", cls.session_absolute_timeout),
         }
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]
@@ -92,5 +105,14 @@ class Settings:
             raise ConfigError("PAYMENT_GATEWAY must be 'sandbox' or 'stripe'.")
         if self.payment_gateway == "stripe" and not self.stripe_api_key:
             raise ConfigError("PAYMENT_GATEWAY=stripe needs STRIPE_API_KEY.")
+        for name, value in (
+            ("CLINICIAN_IDLE_TIMEOUT", self.clinician_idle_timeout),
+            ("CLIENT_IDLE_TIMEOUT", self.client_idle_timeout),
+            ("SESSION_MAX_AGE", self.session_absolute_timeout),
+        ):
+            if value < 120:
+                raise ConfigError(f"{name} must be at least 120 seconds (the warning comes a minute before).")
+        if self.session_absolute_timeout < max(self.clinician_idle_timeout, self.client_idle_timeout):
+            raise ConfigError("SESSION_MAX_AGE must not be shorter than the idle timeouts.")
         if self.charge_delay < 0:
             raise ConfigError("CHARGE_DELAY must be a number of seconds, 0 or more.")

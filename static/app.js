@@ -47,9 +47,66 @@
     if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
   }
 
+  // Idle warning: a minute before automatic sign-out, offer "Stay signed in". The page says how many
+  // seconds its session has left; any htmx request or "Stay signed in" resets the count. The server
+  // enforces the timeout either way; this only warns, and leaves for the sign-in page when time is up.
+  function idleWarning() {
+    var box = document.getElementById("idle-warning");
+    if (!box) return;
+    var countdown = box.querySelector("[data-idle-countdown]");
+    var button = box.querySelector("[data-stay-signed-in]");
+    var deadline = 0;
+    var timer = null;
+    function csrfToken() {
+      try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["x-csrftoken"] || ""; }
+      catch (e) { return ""; }
+    }
+    // Time is up: end the session on the server too (this browser's clock may have run ahead of it
+    // while asleep), then show the sign-in page with the reason.
+    function timedOut() {
+      var next = "/login?notice=timed-out&next=" + encodeURIComponent(window.location.pathname);
+      fetch("/logout", { method: "POST", credentials: "same-origin", headers: { "x-csrftoken": csrfToken() } })
+        .finally(function () { window.location.assign(next); });
+    }
+    function restart(secondsLeft) {
+      deadline = Date.now() + secondsLeft * 1000;
+      box.hidden = true;
+      tick();
+    }
+    function tick() {
+      clearTimeout(timer);
+      var left = Math.round((deadline - Date.now()) / 1000);
+      if (left <= 0) { timedOut(); return; }
+      if (left <= 60) {
+        if (box.hidden) { box.hidden = false; button.focus(); }
+        countdown.textContent = left + " second" + (left === 1 ? "" : "s");
+        timer = setTimeout(tick, 1000);
+      } else {
+        timer = setTimeout(tick, (left - 60) * 1000);
+      }
+    }
+    button.addEventListener("click", function () {
+      fetch("/account/session/refresh", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "x-csrftoken": csrfToken(), "Accept": "application/json" }
+      }).then(function (response) {
+        if (!response.ok) throw new Error("refresh failed");
+        return response.json();
+      }).then(function (body) {
+        if (body.seconds_left > 0) restart(body.seconds_left); else timedOut();
+      }).catch(timedOut);
+    });
+    var idleSeconds = parseInt(box.getAttribute("data-idle-seconds"), 10) || 0;
+    var absoluteEnd = Date.now() + (parseInt(box.getAttribute("data-absolute-seconds-left"), 10) || 0) * 1000;
+    function activity() { restart(Math.min(idleSeconds, Math.round((absoluteEnd - Date.now()) / 1000))); }
+    document.addEventListener("htmx:afterRequest", activity);
+    activity();
+  }
+
   function init(root) { guessTimeZone(root); watchStrength(root); }
   rememberScreenWidth();
   document.addEventListener("htmx:afterSwap", openDialogOnSwap);
-  document.addEventListener("DOMContentLoaded", function () { init(document); });
+  document.addEventListener("DOMContentLoaded", function () { init(document); idleWarning(); });
   document.addEventListener("htmx:load", function (event) { init(event.target); });
 })();

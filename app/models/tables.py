@@ -36,6 +36,7 @@ class User(Table, tablename="app_user"):
     last_login_at = Timestamptz(null=True, default=None)
     totp_secret = Varchar(length=64, null=True, default=None)
     totp_enabled_at = Timestamptz(null=True, default=None)
+    totp_last_step = Integer(null=True, default=None)
 
 
 class Clinician(Table):
@@ -260,6 +261,17 @@ class EmailMessage(Table):
     last_error = Varchar(length=255, default="")
 
 
+class RecoveryCode(Table):
+    """A single-use two-factor recovery code. ``prefix`` (the first group) finds the row; the whole
+    code is kept only as an argon2 hash."""
+
+    user = ForeignKey(references=User, null=False, index=True)
+    prefix = Varchar(length=8)
+    code_hash = Varchar(length=255)
+    created_at = Timestamptz()
+    used_at = Timestamptz(null=True, default=None)
+
+
 class AuditEvent(Table):
     """Append-only record of sensitive actions: who, what, which record, when, outcome. No clinical text."""
 
@@ -293,6 +305,7 @@ ALL_TABLES: list[type[Table]] = [
     AccountToken,
     ChecklistItem,
     EmailMessage,
+    RecoveryCode,
     AuditEvent,
 ]
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from redis.asyncio import Redis
 
 from app.config import Settings
+from app.domain import two_factor as two_factor_rules
 from app.domain.accounts import Role
 from app.domain.practice import slugify
 from app.domain.validation import normalize_email
@@ -28,6 +29,7 @@ from app.services.queue import JobQueue, email_job
 class SignIn:
     user: CurrentUser | None
     throttled: bool = False
+    needs_code: int | None = None
 
 
 @dataclass(frozen=True)
@@ -153,14 +155,31 @@ async def confirm_sign_up(token: str, *, now: datetime, actor: Actor) -> Current
 
 
 async def sign_in(
-    email_address: str, password: str, *, redis: Redis, settings: Settings, now: datetime, actor: Actor
+    email_address: str,
+    password: str,
+    *,
+    redis: Redis,
+    settings: Settings,
+    now: datetime,
+    actor: Actor,
+    trust_token: str | None = None,
 ) -> SignIn:
-    """Check a password with per-account and per-IP throttling. Failures look the same for every cause."""
+    """Check a password with per-account and per-IP throttling. Failures look the same for every cause.
+
+    With two-factor sign-in on (and this browser not trusted) a right password is only the first
+    step: the result names the user whose code is needed instead of signing them in.
+    """
     address = normalize_email(email_address)
     window = settings.login_window_seconds
     account_failures = await throttle.count(redis, "login-account", address)
     ip_failures = await throttle.count(redis, "login-ip", actor.ip)
-    row = await User.select(User.id, User.password_hash, User.is_active).where(User.email == address).first()
+    row = (
+        await User.select(
+            User.id, User.password_hash, User.is_active, User.totp_enabled_at, User.password_changed_at
+        )
+        .where(User.email == address)
+        .first()
+    )
     if (
         account_failures >= settings.login_attempts_per_account
         or ip_failures >= settings.login_attempts_per_ip
@@ -191,11 +210,39 @@ async def sign_in(
 
     user_id = row["id"]
     await throttle.clear(redis, "login-account", address)
+    if needs_rehash(stored, settings.password_hash_profile):
+        async with transaction():
+            await User.update(
+                {User.password_hash: await hash_password(password, settings.password_hash_profile)}
+            ).where(User.id == user_id)
+    if row["totp_enabled_at"] is not None and not two_factor_rules.trusted(
+        trust_token,
+        settings.secret_key,
+        user_id,
+        now,
+        password_changed_at=row["password_changed_at"],
+        enabled_at=row["totp_enabled_at"],
+    ):
+        async with transaction():
+            await audit.record(
+                "login_password_ok",
+                actor=Actor(user_id, "", None, actor.ip, actor.user_agent),
+                at=now,
+                object_type="user",
+                object_id=user_id,
+                detail="code_required",
+            )
+        return SignIn(None, needs_code=user_id)
+    detail = "trusted_browser" if row["totp_enabled_at"] is not None else ""
+    return SignIn(await finish_sign_in(user_id, now=now, actor=actor, detail=detail))
+
+
+async def finish_sign_in(
+    user_id: int, *, now: datetime, actor: Actor, detail: str = ""
+) -> CurrentUser | None:
+    """Record a completed sign-in (after the password, and the code when one is needed)."""
     async with transaction():
-        changes: dict = {User.last_login_at: now}
-        if needs_rehash(stored, settings.password_hash_profile):
-            changes[User.password_hash] = await hash_password(password, settings.password_hash_profile)
-        await User.update(changes).where(User.id == user_id)
+        await User.update({User.last_login_at: now}).where(User.id == user_id)
         user = await current_user(user_id)
         await audit.record(
             "login_succeeded",
@@ -209,8 +256,9 @@ async def sign_in(
             at=now,
             object_type="user",
             object_id=user_id,
+            detail=detail,
         )
-    return SignIn(user)
+    return user
 
 
 async def request_password_reset(

@@ -1,6 +1,8 @@
 """The audit log: one append-only row per sensitive action (who, what, which record, when, outcome).
 
 Never put clinical text or card data in ``detail``: it is for short codes (a status pair, a reason code).
+``ACTIONS`` names every action the audit trail page knows how to show; add yours there. A client record
+view is one call: ``await audit.record_view(client_id, actor=..., at=now)`` (see ``record_view``).
 """
 
 from __future__ import annotations
@@ -9,6 +11,73 @@ from datetime import datetime
 
 from app.models.tables import AuditEvent
 from app.services.context import Actor
+
+ACTIONS: dict[str, str] = {
+    # signing in and out
+    "login_succeeded": "Signed in",
+    "login_password_ok": "Password accepted, code asked for",
+    "login_failed": "Sign-in failed",
+    "login_code_failed": "Wrong two-step code",
+    "login_throttled": "Sign-in blocked (too many attempts)",
+    "recovery_code_used": "Recovery code used",
+    "session_ended": "Signed out a device",
+    "sessions_ended_elsewhere": "Signed out everywhere else",
+    # account and security changes
+    "account_signup": "Practice sign-up started",
+    "account_confirmed": "Account confirmed",
+    "password_change": "Password changed",
+    "password_reset_requested": "Password reset requested",
+    "password_reset": "Password reset",
+    "two_factor_enabled": "Two-step sign-in turned on",
+    "two_factor_enable": "Two-step set-up refused",
+    "two_factor_disabled": "Two-step sign-in turned off",
+    "two_factor_disable": "Turning off two-step refused",
+    "recovery_codes_regenerated": "New recovery codes",
+    "two_factor_requirement_changed": "Two-step requirement changed",
+    # clients
+    "client_created": "Client added",
+    "client_viewed": "Client record viewed",
+    "client_updated": "Client record changed",
+    "client_archived": "Client archived",
+    "client_restored": "Client restored",
+    "invitation_sent": "Portal invitation sent",
+    "invitation_accepted": "Portal invitation accepted",
+    "insurance_updated": "Insurance details changed",
+    # sessions and charges
+    "appointment_created": "Appointment booked",
+    "appointment_status_changed": "Appointment status changed",
+    "charge_scheduled": "Charge scheduled",
+    "charge_cancelled": "Charge cancelled",
+    "charge_succeeded": "Charge succeeded",
+    "charge_failed": "Charge failed",
+    "charge_refunded": "Charge refunded",
+    "charge_waived": "Charge waived",
+    # exports and the trail itself
+    "records_exported": "Client records exported",
+    "audit_viewed": "Audit trail viewed",
+    "audit_exported": "Audit trail exported",
+}
+
+
+def label(action: str) -> str:
+    """The audit trail's words for an action (its code when not listed)."""
+    return ACTIONS.get(action, action.replace("_", " ").capitalize())
+
+
+async def record_view(
+    client_id: int, *, actor: Actor, at: datetime, what: str = "client", clinician_id: int | None = None
+) -> None:
+    """One line for "someone looked at this client's record" (``what``: which page, a short code)."""
+    await record(
+        "client_viewed",
+        actor=actor,
+        at=at,
+        object_type="client",
+        object_id=client_id,
+        client_id=client_id,
+        clinician_id=clinician_id,
+        detail=what,
+    )
 
 
 async def record(

@@ -24,15 +24,18 @@ from app.models.db import engine
 from app.services import queue as job_queue
 from app.services.sessions import SessionStore
 from app.web.appointments import AppointmentController
+from app.web.audit import AuditController
 from app.web.auth import AuthController
 from app.web.calendar import CalendarController
 from app.web.clients import ClientsController
 from app.web.errors import EXCEPTION_HANDLERS
+from app.web.exports import client_export, portal_export
 from app.web.invitations import InvitationsController
 from app.web.middleware import FetchMetadataMiddleware, SecurityHeadersMiddleware, SessionMiddleware
 from app.web.portal import PortalController
 from app.web.report import ReportController
 from app.web.runtime import Runtime
+from app.web.security import SecurityController
 from app.web.system import DevMailboxController, healthz
 
 HTMX_CONFIG = {
@@ -109,6 +112,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     handlers = [
         AuthController,
+        SecurityController,
+        AuditController,
+        portal_export,
+        client_export,
         DevMailboxController,
         healthz,
         CalendarController,

@@ -10,13 +10,21 @@ from litestar.response import Redirect, Response, Template
 
 from app.domain.accounts import password_problem, time_zone_names, valid_time_zone
 from app.domain.validation import Form
-from app.services import accounts
+from app.services import accounts, two_factor
 from app.services.account_tokens import LinkState, Purpose, check
 from app.services.context import CurrentUser
 from app.web.guards import signed_in
 from app.web.htmx import flash, redirect, render
 from app.web.middleware import session_cookie_name
 from app.web.runtime import actor_of, current_session, current_user, runtime
+from app.web.security import (
+    ENROL_URL,
+    clear_pending_cookie,
+    pending_cookie_name,
+    set_pending_cookie,
+    set_trust_cookie,
+    trust_cookie_name,
+)
 
 FormBody = URLEncodedBody[dict[str, Any]]
 
@@ -24,6 +32,7 @@ NOTICES = {
     "signed-out": "You're signed out.",
     "password-reset": "Your password was changed. Sign in with the new one.",
     "timed-out": "You were signed out after a period of inactivity.",
+    "code-expired": "That sign-in took too long. Enter your email and password again.",
 }
 
 
@@ -39,8 +48,11 @@ def safe_next(value: str | None) -> str | None:
 
 
 async def start_session(request: Request, user: CurrentUser, to: str) -> Response:
-    """Sign ``user`` in with a brand-new session id (the old one, if any, is destroyed)."""
+    """Sign ``user`` in with a brand-new session id (the old one, if any, is destroyed). A clinician
+    whose practice requires two-factor sign-in and who has not set it up goes to set it up first."""
     rt = runtime(request)
+    if await two_factor.must_enrol(user):
+        to = ENROL_URL
     cookie = session_cookie_name(rt.settings)
     await rt.sessions.destroy(request.cookies.get(cookie))
     token, _ = await rt.sessions.create(
@@ -94,7 +106,13 @@ class AuthController(Controller):
                 settings=rt.settings,
                 now=rt.clock.now(),
                 actor=actor_of(request),
+                trust_token=request.cookies.get(trust_cookie_name(rt.settings)),
             )
+            if result.needs_code is not None:
+                token = await two_factor.start_pending(
+                    rt.redis, result.needs_code, next_path or "", now=rt.clock.now()
+                )
+                return set_pending_cookie(redirect(request, "/login/code"), token, rt.settings)
             if result.user is not None:
                 return await start_session(request, result.user, next_path or home_for(result.user))
             form.errors["form"] = (
@@ -107,6 +125,53 @@ class AuthController(Controller):
             "auth/login.html",
             {"form": form, "errors": form.errors, "next": next_path or ""},
             status_code=200,
+        )
+
+    @get("/login/code", name="login_code")
+    async def code_page(self, request: Request) -> Any:
+        rt = runtime(request)
+        token = request.cookies.get(pending_cookie_name(rt.settings))
+        if not await two_factor.pending_exists(rt.redis, token, now=rt.clock.now()):
+            return Redirect(path="/login?notice=code-expired", status_code=303)
+        return await render(request, "security/code.html", {})
+
+    @post("/login/code")
+    async def code(self, request: Request, data: FormBody) -> Any:
+        """The second sign-in step: a code from the authenticator app, or a recovery code."""
+        rt = runtime(request)
+        form = Form.of(data)
+        entered = form.data.get("code", "").strip()
+        if not entered:
+            form.error("code", "Enter the 6-digit code from your app, or a recovery code.")
+        cookie = pending_cookie_name(rt.settings)
+        if form.ok:
+            result = await two_factor.verify_sign_in_code(
+                rt.redis,
+                request.cookies.get(cookie),
+                entered,
+                settings=rt.settings,
+                now=rt.clock.now(),
+                actor=actor_of(request),
+            )
+            if result.expired:
+                return clear_pending_cookie(redirect(request, "/login?notice=code-expired"), rt.settings)
+            if result.user is not None:
+                response = await start_session(
+                    request, result.user, result.next_path or home_for(result.user)
+                )
+                if form.checkbox("trust"):
+                    token = await two_factor.trust_browser(
+                        result.user.id, settings=rt.settings, now=rt.clock.now()
+                    )
+                    set_trust_cookie(response, token, rt.settings)
+                return clear_pending_cookie(response, rt.settings)
+            form.errors["code"] = (
+                "Too many wrong codes. Wait 15 minutes and try again."
+                if result.throttled
+                else "That code doesn't match. Codes change every 30 seconds and work once."
+            )
+        return await render(
+            request, "security/code.html", {"errors": form.errors, "trust": form.checkbox("trust")}
         )
 
     @post("/logout", name="logout")

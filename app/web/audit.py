@@ -1,0 +1,99 @@
+"""The audit trail page for clinicians (``/audit``) and its CSV export (``/audit/export``)."""
+
+from __future__ import annotations
+
+from datetime import date
+from urllib.parse import urlencode
+
+from litestar import Controller, Request, get
+from litestar.response import Response, Template
+
+from app.services import audit_trail
+from app.services.audit_trail import TrailFilters
+from app.web.guards import clinician_only
+from app.web.htmx import render
+from app.web.runtime import actor_of, current_user, runtime
+
+FILTER_NAMES = ("client", "person", "action", "from", "to")
+
+
+def parse_filters(query: dict[str, str]) -> tuple[TrailFilters, dict[str, str]]:
+    """Filters from the query string; a bad value is reported next to its field and ignored."""
+    errors: dict[str, str] = {}
+
+    def number(name: str) -> int | None:
+        raw = query.get(name, "").strip()
+        if not raw:
+            return None
+        if not raw.isdigit():
+            errors[name] = "Choose from the list."
+            return None
+        return int(raw)
+
+    def day(name: str, label: str) -> date | None:
+        raw = query.get(name, "").strip()
+        if not raw:
+            return None
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            errors[name] = f"{label} must be a date like 2026-11-30."
+            return None
+
+    filters = TrailFilters(
+        client_id=number("client"),
+        person_id=number("person"),
+        action=query.get("action", "").strip()[:64],
+        date_from=day("from", "From"),
+        date_to=day("to", "To"),
+    )
+    if filters.date_from and filters.date_to and filters.date_to < filters.date_from:
+        errors["to"] = "To must be on or after From."
+    return filters, errors
+
+
+def _query(request: Request) -> dict[str, str]:
+    return {name: request.query_params.get(name) or "" for name in (*FILTER_NAMES, "page")}
+
+
+class AuditController(Controller):
+    path = "/audit"
+    guards = [clinician_only]
+
+    @get("/", name="audit")
+    async def trail(self, request: Request) -> Template:
+        rt = runtime(request)
+        user = current_user(request)
+        query = _query(request)
+        filters, errors = parse_filters(query)
+        page_raw = query.get("page", "")
+        page = int(page_raw) if page_raw.isdigit() else 1
+        trail = await audit_trail.read(user, filters, page, now=rt.clock.now(), actor=actor_of(request))
+        kept = {name: query[name] for name in FILTER_NAMES if query[name]}
+        return await render(
+            request,
+            "audit/index.html",
+            {
+                "trail": trail,
+                "choices": await audit_trail.choices(user),
+                "values": query,
+                "errors": errors,
+                "filter_query": urlencode(kept),
+                "page_link": lambda n: "/audit?" + urlencode({**kept, "page": n}),
+            },
+            fragment="audit/_results.html",
+        )
+
+    @get("/export", name="audit_export")
+    async def export(self, request: Request) -> Response:
+        rt = runtime(request)
+        filters, _ = parse_filters(_query(request))
+        text = await audit_trail.export_csv(
+            current_user(request), filters, now=rt.clock.now(), actor=actor_of(request)
+        )
+        stamp = rt.clock.now().strftime("%Y-%m-%d")
+        return Response(
+            content=text.encode("utf-8"),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="audit-trail-{stamp}.csv"'},
+        )
