@@ -10,7 +10,6 @@ import pytest
 from app.domain.report import (
     ReportFilters,
     chart_geometry,
-    csv_cell,
     decimal_amount,
     describe_delay,
     parse_filters,
@@ -19,6 +18,7 @@ from app.domain.report import (
     utc_bounds,
     week_starts,
 )
+from app.domain.spreadsheets import safe_cell
 
 MONDAY = date(2026, 11, 30)
 
@@ -130,13 +130,13 @@ def test_time_to_status_reads_like_a_person_would_say_it():
 
 @pytest.mark.parametrize("text", ["=HYPERLINK(1)", "+1 555 0100", "-2+3", "@SUM(A1)", "\tx", "\rx"])
 def test_csv_cells_that_a_spreadsheet_would_run_get_a_leading_quote(text):
-    assert csv_cell(text) == "'" + text
+    assert safe_cell(text) == "'" + text
 
 
 def test_ordinary_csv_cells_are_unchanged():
-    assert csv_cell("Alex Rivera") == "Alex Rivera"
-    assert csv_cell("150.00") == "150.00"
-    assert csv_cell(None) == ""
+    assert safe_cell("Alex Rivera") == "Alex Rivera"
+    assert safe_cell("150.00") == "150.00"
+    assert safe_cell(None) == ""
     assert decimal_amount(15000) == "150.00"
     assert decimal_amount(5) == "0.05"
     assert decimal_amount(None) == ""

@@ -204,19 +204,6 @@ def describe_delay(seconds: float | None) -> str:
     return f"{text} {direction}"
 
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value: object) -> str:
-    """A spreadsheet-safe cell: text that a spreadsheet would run as a formula gets a leading quote."""
-    if value is None:
-        return ""
-    text = str(value)
-    if text.startswith(FORMULA_STARTS):
-        return "'" + text
-    return text
-
-
 def decimal_amount(amount_minor: int | None) -> str:
     """'150.00' from 15000: an amount a spreadsheet reads as a number, without a currency symbol."""
     if amount_minor is None:

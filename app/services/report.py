@@ -25,7 +25,6 @@ from app.domain.report import (
     ParsedFilters,
     ReportFilters,
     chart_geometry,
-    csv_cell,
     decimal_amount,
     describe_delay,
     parse_filters,
@@ -33,6 +32,7 @@ from app.domain.report import (
     utc_bounds,
     week_starts,
 )
+from app.domain.spreadsheets import safe_cell
 from app.domain.statuses import AppointmentStatus as S
 from app.domain.statuses import ChargeStatus as C
 from app.models.db import transaction
@@ -412,7 +412,7 @@ def csv_record(row: Row, time_zone: str) -> list[str]:
         decimal_amount(row.refunded_minor) if row.refunded_minor else "",
         row.charged_at.astimezone(zone).date().isoformat() if row.charged_at else "",
     ]
-    return [csv_cell(cell) for cell in cells]
+    return [safe_cell(cell) for cell in cells]
 
 
 def _csv_text(records: Sequence[Sequence[str]]) -> str:
