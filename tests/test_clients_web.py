@@ -258,3 +258,16 @@ async def test_archive_shows_exactly_what_happens_then_cancels_future_sessions(c
     assert "Alex Rivera" in (await client.get("/clients?show=archived")).text
     await post_form(client, f"/clients/{client_id}/restore")
     assert "Alex Rivera" in (await client.get("/clients")).text
+
+
+async def test_opening_a_client_record_is_audited(client, settings, clock):
+    from app.models.tables import AuditEvent
+    from tests.helpers import make_client, make_clinician, sign_in
+
+    clinician = await make_clinician(settings, clock.now())
+    _, client_id = await make_client(settings, clock.now(), clinician)
+    await sign_in(client, clinician)
+    page = await client.get(f"/clients/{client_id}")
+    assert page.status_code == 200 and f"/clients/{client_id}/export" in page.text
+    views = await AuditEvent.objects().where(AuditEvent.action == "client_viewed")
+    assert [(v.client_id, v.actor_id, v.detail) for v in views] == [(client_id, clinician.user.id, "client")]

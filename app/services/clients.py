@@ -309,9 +309,13 @@ async def list_clients(
     ]
 
 
-async def client_detail(clinician_id: int, client_id: int, *, now: datetime) -> ClientDetail:
-    """Everything on the client's page for their clinician."""
+async def client_detail(
+    clinician_id: int, client_id: int, *, now: datetime, viewer: Actor | None = None, what: str = "client"
+) -> ClientDetail:
+    """Everything on the client's page for their clinician; a ``viewer`` is recorded in the audit log."""
     client = await own_client(clinician_id, client_id)
+    if viewer is not None:
+        await audit.record_view(client_id, actor=viewer, at=now, what=what, clinician_id=clinician_id)
     insurance = await InsurancePolicy.objects().where(InsurancePolicy.client == client_id).first()
     invitation = (await invitations_of([client.user], now)).get(client.user) if client.user else None
     invitation = invitation or Invitation(InvitationState.NOT_SENT)

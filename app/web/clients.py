@@ -117,17 +117,22 @@ class ClientsController(Controller):
             },
         )
 
-    async def _detail(self, request: Request, client_id: int) -> clients.ClientDetail:
+    async def _detail(self, request: Request, client_id: int, what: str = "client") -> clients.ClientDetail:
+        """The client's record for this clinician (404 for anyone else's); each read is audited."""
         try:
             return await clients.client_detail(
-                current_user(request).clinician_id, client_id, now=runtime(request).clock.now()
+                current_user(request).clinician_id,
+                client_id,
+                now=runtime(request).clock.now(),
+                viewer=actor_of(request),
+                what=what,
             )
         except ClientNotFound:
             raise NotFoundException() from None
 
     @get("/{client_id:int}/edit", name="client_edit")
     async def edit_page(self, request: Request, client_id: FromPath[int]) -> Template:
-        client = (await self._detail(request, client_id)).client
+        client = (await self._detail(request, client_id, "edit_page")).client
         values = {
             "name": client.name,
             "phone": client.phone,
@@ -142,7 +147,7 @@ class ClientsController(Controller):
 
     @post("/{client_id:int}/edit")
     async def edit(self, request: Request, client_id: FromPath[int], data: FormBody) -> Any:
-        client = (await self._detail(request, client_id)).client
+        client = (await self._detail(request, client_id, "edit")).client
         form = Form.of(data)
         changes = ClientChanges(
             name=form.text("name", label="Name"),
@@ -171,7 +176,7 @@ class ClientsController(Controller):
 
     @get("/{client_id:int}/insurance", name="client_insurance")
     async def insurance_page(self, request: Request, client_id: FromPath[int]) -> Template:
-        client = (await self._detail(request, client_id)).client
+        client = (await self._detail(request, client_id, "insurance_page")).client
         details = await insurance.details_of(client_id)
         return await render(
             request,
@@ -192,7 +197,7 @@ class ClientsController(Controller):
 
     @post("/{client_id:int}/insurance")
     async def update_insurance(self, request: Request, client_id: FromPath[int], data: FormBody) -> Any:
-        client = (await self._detail(request, client_id)).client
+        client = (await self._detail(request, client_id, "update_insurance")).client
         form = Form.of(data)
         details = insurance.details_from_form(form)
         coverage = form.choice("coverage_status", insurance.COVERAGE_CHOICES, label="Coverage status")
