@@ -328,3 +328,21 @@ async def test_signup_bad_input_is_shown_next_to_fields(client):
     assert "Choose your time zone from the list." in response.text
     assert "&lt;b&gt;Bo&lt;/b&gt;" in response.text and "<b>Bo</b>" not in response.text
     assert 'aria-invalid="true"' in response.text
+
+
+async def test_sign_out_and_timeouts_are_audited(client, settings, clock):
+    clinician = await make_clinician(settings, clock.now())
+    await sign_in(client, clinician)
+    await post_form(client, "/logout")
+    await sign_in(client, clinician)
+    clock.advance(seconds=settings.clinician_idle_timeout + 1)
+    await client.get("/calendar")
+    rows = (
+        await AuditEvent.objects()
+        .where(AuditEvent.action.is_in(["logout", "session_timed_out"]))
+        .order_by(AuditEvent.id)
+    )
+    assert [(row.action, row.detail, row.actor_id) for row in rows] == [
+        ("logout", "logout", clinician.user.id),
+        ("session_timed_out", "timeout_idle", clinician.user.id),
+    ]

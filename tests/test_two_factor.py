@@ -318,8 +318,11 @@ async def test_a_practice_can_require_it_for_the_clinician(client, settings, clo
     assert landing.headers["location"] == "/account/security/two-factor", "sent to set it up after sign-in"
     page = await client.get("/account/security/two-factor")
     assert "Your practice requires two-step sign-in" in page.text
+    skipped = await client.get("/calendar")
+    assert skipped.status_code == 303 and skipped.headers["location"] == "/account/security/two-factor"
 
     secret, _ = await enrol(client, maya, clock)
+    assert (await client.get("/calendar")).status_code == 200, "set up: every page is open again"
     clock.advance(minutes=1)
     refused = await post_form(
         client,

@@ -349,3 +349,16 @@ async def change_password(
         await set_password(user_id, new, settings=settings, now=now)
         await audit.record("password_change", actor=actor, at=now, object_type="user", object_id=user_id)
     return True
+
+
+async def record_session_end(user_id: int, how: str, *, now: datetime, actor: Actor | None = None) -> None:
+    """Audit a sign-out (``how``: ``logout``, ``timeout_idle``, ``timeout_absolute``)."""
+    async with transaction():
+        await audit.record(
+            "logout" if how == "logout" else "session_timed_out",
+            actor=actor or Actor(user_id=user_id),
+            at=now,
+            object_type="user",
+            object_id=user_id,
+            detail=how,
+        )

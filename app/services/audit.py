@@ -20,6 +20,8 @@ ACTIONS: dict[str, str] = {
     "login_code_failed": "Wrong two-step code",
     "login_throttled": "Sign-in blocked (too many attempts)",
     "recovery_code_used": "Recovery code used",
+    "logout": "Signed out",
+    "session_timed_out": "Signed out automatically (inactivity or 12-hour limit)",
     "session_ended": "Signed out a device",
     "sessions_ended_elsewhere": "Signed out everywhere else",
     # account and security changes

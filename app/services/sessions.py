@@ -33,10 +33,18 @@ class Session:
     ip: str = ""
     user_agent: str = ""
     flashes: list[str] = field(default_factory=list)
+    must_enrol_two_factor: bool = False
 
     @property
     def expires_at(self) -> float:
         return min(self.last_seen + self.idle_timeout, self.created_at + self.absolute_timeout)
+
+
+@dataclass(frozen=True)
+class Lookup:
+    live: Session | None = None
+    expired: Session | None = None
+    reason: str = ""
 
 
 class SessionStore:
@@ -51,7 +59,13 @@ class SessionStore:
         return self.settings.client_idle_timeout
 
     async def create(
-        self, user_id: int, role: str, *, ip: str = "", user_agent: str = ""
+        self,
+        user_id: int,
+        role: str,
+        *,
+        ip: str = "",
+        user_agent: str = "",
+        must_enrol_two_factor: bool = False,
     ) -> tuple[str, Session]:
         token = new_token()
         now = self.clock.now().timestamp()
@@ -65,6 +79,7 @@ class SessionStore:
             absolute_timeout=self.settings.session_absolute_timeout,
             ip=ip[:64],
             user_agent=user_agent[:255],
+            must_enrol_two_factor=must_enrol_two_factor,
         )
         await self._save(session)
         await self.redis.sadd(f"{USER_INDEX_PREFIX}{user_id}", session.key)
@@ -72,19 +87,24 @@ class SessionStore:
 
     async def load(self, token: str | None, *, touch: bool = True) -> Session | None:
         """The live session for a browser token, or None. Expired sessions are deleted."""
+        return (await self.resolve(token, touch=touch)).live
+
+    async def resolve(self, token: str | None, *, touch: bool = True) -> Lookup:
+        """Like ``load``, but also says which session just ran out (so the caller can record it)."""
         if not token or len(token) > 128:
-            return None
+            return Lookup()
         session = await self._get(token_hash(token))
         if session is None:
-            return None
+            return Lookup()
         now = self.clock.now().timestamp()
         if now >= session.expires_at:
             await self.destroy_key(session.user_id, session.key)
-            return None
+            idle = now >= session.last_seen + session.idle_timeout
+            return Lookup(expired=session, reason="idle" if idle else "absolute")
         if touch:
             session.last_seen = now
             await self._save(session)
-        return session
+        return Lookup(live=session)
 
     async def save(self, session: Session) -> None:
         await self._save(session)

@@ -51,12 +51,17 @@ async def start_session(request: Request, user: CurrentUser, to: str) -> Respons
     """Sign ``user`` in with a brand-new session id (the old one, if any, is destroyed). A clinician
     whose practice requires two-factor sign-in and who has not set it up goes to set it up first."""
     rt = runtime(request)
-    if await two_factor.must_enrol(user):
+    must_enrol = await two_factor.must_enrol(user)
+    if must_enrol:
         to = ENROL_URL
     cookie = session_cookie_name(rt.settings)
     await rt.sessions.destroy(request.cookies.get(cookie))
     token, _ = await rt.sessions.create(
-        user.id, user.role, ip=actor_of(request).ip, user_agent=request.headers.get("user-agent", "")
+        user.id,
+        user.role,
+        ip=actor_of(request).ip,
+        user_agent=request.headers.get("user-agent", ""),
+        must_enrol_two_factor=must_enrol,
     )
     response = redirect(request, to)
     response.set_cookie(
@@ -178,7 +183,10 @@ class AuthController(Controller):
     async def logout(self, request: Request) -> Response:
         rt = runtime(request)
         cookie = session_cookie_name(rt.settings)
+        user = current_user(request)
         await rt.sessions.destroy(request.cookies.get(cookie))
+        if user is not None:
+            await accounts.record_session_end(user.id, "logout", now=rt.clock.now(), actor=actor_of(request))
         response = redirect(request, "/login?notice=signed-out")
         response.delete_cookie(cookie, path="/")
         response.headers["Clear-Site-Data"] = '"cache", "storage"'

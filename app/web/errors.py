@@ -16,6 +16,7 @@ from litestar.exceptions import (
 )
 from litestar.response import Response, Template
 
+from app.web.guards import ENROL_URL, TwoFactorEnrolmentRequired
 from app.web.htmx import redirect
 
 log = logging.getLogger("stillwater.web")
@@ -53,6 +54,10 @@ def on_not_authorized(request: Request, exc: NotAuthorizedException) -> Response
     return redirect(request, target)
 
 
+def on_enrolment_required(request: Request, exc: TwoFactorEnrolmentRequired) -> Response:
+    return redirect(request, ENROL_URL)
+
+
 def on_forbidden(request: Request, exc: PermissionDeniedException) -> Template:
     detail = (
         "Your form expired or came from another site. Reload the page and try again."
@@ -84,6 +89,7 @@ def on_server_error(request: Request, exc: Exception) -> Template:
 
 
 EXCEPTION_HANDLERS = {
+    TwoFactorEnrolmentRequired: on_enrolment_required,
     NotAuthorizedException: on_not_authorized,
     PermissionDeniedException: on_forbidden,
     NotFoundException: on_not_found,

@@ -6,7 +6,13 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
-from app.web.runtime import current_user
+from app.web.runtime import current_session, current_user
+
+ENROL_URL = "/account/security/two-factor"
+
+
+class TwoFactorEnrolmentRequired(Exception):
+    """The practice requires two-factor sign-in and this clinician has not set it up yet."""
 
 
 def signed_in(connection: ASGIConnection, _: BaseRouteHandler) -> None:
@@ -18,6 +24,9 @@ def clinician_only(connection: ASGIConnection, handler: BaseRouteHandler) -> Non
     signed_in(connection, handler)
     if not current_user(connection).is_clinician:  # type: ignore[union-attr]
         raise PermissionDeniedException("This page is for clinicians.")
+    session = current_session(connection)
+    if session is not None and session.must_enrol_two_factor:
+        raise TwoFactorEnrolmentRequired()
 
 
 def client_only(connection: ASGIConnection, handler: BaseRouteHandler) -> None:

@@ -42,7 +42,12 @@ class SessionMiddleware(ASGIMiddleware):
         scope["user"] = None
         scope["auth"] = None
         token = _cookie(scope, session_cookie_name(runtime.settings))
-        session = await runtime.sessions.load(token)
+        lookup = await runtime.sessions.resolve(token)
+        if lookup.expired is not None:
+            await accounts.record_session_end(
+                lookup.expired.user_id, f"timeout_{lookup.reason}", now=runtime.clock.now()
+            )
+        session = lookup.live
         if session is not None:
             user = await accounts.current_user(session.user_id)
             if user is None:

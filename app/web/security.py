@@ -16,12 +16,11 @@ from app.domain.two_factor import TRUST_DAYS
 from app.domain.validation import Form
 from app.services import devices, two_factor
 from app.services.two_factor import PENDING_SECONDS, TwoFactorError
-from app.web.guards import signed_in
+from app.web.guards import ENROL_URL, signed_in
 from app.web.htmx import flash, redirect, render
 from app.web.runtime import actor_of, current_session, current_user, runtime
 
 FormBody = URLEncodedBody[dict[str, Any]]
-ENROL_URL = "/account/security/two-factor"
 
 
 def pending_cookie_name(settings: Settings) -> str:
@@ -120,6 +119,10 @@ class SecurityController(Controller):
             except TwoFactorError as problem:
                 form.error(problem.field, problem.message)
             else:
+                session = current_session(request)
+                if session is not None and session.must_enrol_two_factor:
+                    session.must_enrol_two_factor = False
+                    await rt.sessions.save(session)
                 return await render(
                     request, "security/recovery_codes.html", {"codes": codes, "first_time": True}
                 )
