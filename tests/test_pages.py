@@ -110,3 +110,16 @@ async def test_cookies_are_secure_host_only_outside_debug(db, redis, settings, c
         for flag in ("Secure", "HttpOnly", "SameSite=lax", "Path=/"):
             assert flag in session_cookie
         assert "Domain" not in session_cookie
+
+
+def test_the_stylesheet_has_balanced_blocks():
+    """Every rule and media block is closed (an unclosed @media swallows the rest of the file)."""
+    from tests.conftest import ROOT
+
+    depth = 0
+    for number, line in enumerate((ROOT / "static" / "app.css").read_text().splitlines(), 1):
+        depth += line.count("{") - line.count("}")
+        assert depth >= 0, f"extra closing brace at line {number}"
+        if line.startswith("/*"):
+            assert depth == 0, f"section at line {number} starts inside an open block"
+    assert depth == 0
