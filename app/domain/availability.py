@@ -146,3 +146,17 @@ def format_day_ranges(ranges: list[WorkingRange], weekday: int) -> str:
     """The inverse of ``parse_day_ranges``, for prefilling the settings form."""
     spans = sorted((r.start_minute, r.end_minute) for r in ranges if r.weekday == weekday)
     return ", ".join(f"{s // 60:02d}:{s % 60:02d}-{e // 60:02d}:{e % 60:02d}" for s, e in spans)
+
+
+@dataclass(frozen=True)
+class CancelRule:
+    """Whether a client may still cancel a session online, and until when (the practice's window)."""
+
+    allowed: bool
+    deadline: datetime
+    window_hours: int
+
+
+def cancel_rule(starts_at: datetime, window_hours: int, now: datetime) -> CancelRule:
+    deadline = starts_at - timedelta(hours=window_hours)
+    return CancelRule(now < deadline, deadline, window_hours)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from app.config import Settings
-from app.domain.availability import WorkingRange
+from app.domain.availability import WorkingRange, cancel_rule
 from app.domain.statuses import AppointmentStatus, BillingType
 from app.domain.validation import normalize_email
 from app.models.db import transaction
@@ -193,6 +193,16 @@ async def book_public(
     return appointment_id
 
 
+async def portal_records(user_id: int) -> list[int]:
+    """This login's current client records (one per practice), oldest first."""
+    rows = (
+        await Client.select(Client.id)
+        .where((Client.user == user_id) & Client.archived_at.is_null())
+        .order_by(Client.id)
+    )
+    return [r["id"] for r in rows]
+
+
 async def portal_practice(user_id: int, client_id: int) -> tuple[PracticeBooking, Client]:
     """The practice behind one of this login's client records (``LookupError`` when not theirs)."""
     client = await Client.objects().where((Client.id == client_id) & (Client.user == user_id)).first()
@@ -235,20 +245,6 @@ async def book_from_portal(
 
 
 # --- Cancelling from the portal -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CancelRule:
-    """Whether a client may still cancel a session online, and until when."""
-
-    allowed: bool
-    deadline: datetime
-    window_hours: int
-
-
-def cancel_rule(starts_at: datetime, window_hours: int, now: datetime) -> CancelRule:
-    deadline = starts_at - timedelta(hours=window_hours)
-    return CancelRule(now < deadline, deadline, window_hours)
 
 
 class CancelRefused(Exception):
