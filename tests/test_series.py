@@ -55,15 +55,19 @@ async def test_bad_counts_are_answered_next_to_the_field(client, settings, clock
     assert await Appointment.count() == 1
 
 
-async def test_preview_flags_clashes_and_hours_then_skip_and_move_book_in_one_go(
-    client, settings, clock
-):
+async def test_preview_flags_clashes_and_hours_then_skip_and_move_book_in_one_go(client, settings, clock):
     clinician, client_id, source = await setup(client, settings, clock)
-    _, other_id = await make_client(settings, clock.now(), clinician, email="sam@example.test", name="Sam Lee")
+    _, other_id = await make_client(
+        settings, clock.now(), clinician, email="sam@example.test", name="Sam Lee"
+    )
     clash_at = datetime(2026, 12, 14, 14, 30, tzinfo=UTC)  # Mon 14 Dec 09:30 New York
     await add_appointment(clinician, other_id, clash_at)
     await WorkingHours.insert(
-        *[WorkingHours(clinician=clinician.user.clinician_id, weekday=0, start_minute=8 * 60, end_minute=17 * 60)]
+        *[
+            WorkingHours(
+                clinician=clinician.user.clinician_id, weekday=0, start_minute=8 * 60, end_minute=17 * 60
+            )
+        ]
     )
     form = {"date": "2026-12-07", "time": "09:00", "minutes": "50", "fee": "150", "every": "1", "count": "4"}
     preview = await post_form(client, f"/appointments/{source}/book-next", {**form, "action": "preview"})
@@ -115,7 +119,14 @@ async def test_series_keeps_local_time_across_the_dst_change(client, settings, c
 
 
 async def book_weekly(client, source, count="6"):
-    form = {"date": "2026-12-07", "time": "09:00", "minutes": "50", "fee": "150", "every": "1", "count": count}
+    form = {
+        "date": "2026-12-07",
+        "time": "09:00",
+        "minutes": "50",
+        "fee": "150",
+        "every": "1",
+        "count": count,
+    }
     await post_form(client, f"/appointments/{source}/book-next", {**form, "action": "book"})
     return await Appointment.objects().where(Appointment.series.is_not_null()).order_by(Appointment.starts_at)
 
@@ -125,7 +136,9 @@ async def test_this_and_following_keeps_individual_changes_and_never_moves_the_p
     rows = await book_weekly(client, source)
     # The 4th session was moved on its own to 11:00 (reschedule marks it changed).
     moved = await post_form(
-        client, f"/appointments/{rows[3].id}/reschedule", {"date": "2026-12-28", "time": "11:00", "minutes": "50"}
+        client,
+        f"/appointments/{rows[3].id}/reschedule",
+        {"date": "2026-12-28", "time": "11:00", "minutes": "50"},
     )
     assert moved.status_code in (200, 303)
     clock.advance(days=8)  # the first occurrence is now in the past
@@ -161,7 +174,9 @@ async def test_this_and_following_keeps_individual_changes_and_never_moves_the_p
     assert changed.duration_minutes == 30 and changed.changed_from_series
 
     past = await post_form(
-        client, f"/appointments/{rows[0].id}/series", {"scope": "following", "time": "12:00", "minutes": "50", "fee": "1"}
+        client,
+        f"/appointments/{rows[0].id}/series",
+        {"scope": "following", "time": "12:00", "minutes": "50", "fee": "1"},
     )
     assert "past sessions are never moved" in past.text
 
@@ -169,10 +184,14 @@ async def test_this_and_following_keeps_individual_changes_and_never_moves_the_p
 async def test_edit_that_would_clash_is_refused_with_the_clash_named(client, settings, clock):
     clinician, _, source = await setup(client, settings, clock)
     rows = await book_weekly(client, source, count="3")
-    _, other_id = await make_client(settings, clock.now(), clinician, email="sam@example.test", name="Sam Lee")
+    _, other_id = await make_client(
+        settings, clock.now(), clinician, email="sam@example.test", name="Sam Lee"
+    )
     await add_appointment(clinician, other_id, datetime(2026, 12, 21, 16, 0, tzinfo=UTC))  # 11:00 NY
     response = await post_form(
-        client, f"/appointments/{rows[0].id}/series", {"scope": "following", "time": "11:00", "minutes": "50", "fee": "150"}
+        client,
+        f"/appointments/{rows[0].id}/series",
+        {"scope": "following", "time": "11:00", "minutes": "50", "fee": "150"},
     )
     assert "This overlaps Sam Lee, Mon 21 Dec 11:00" in response.text
     unchanged = await Appointment.objects().where(Appointment.id == rows[0].id).first()
@@ -182,9 +201,16 @@ async def test_edit_that_would_clash_is_refused_with_the_clash_named(client, set
 async def test_cancel_this_and_following_goes_through_the_status_service(client, settings, clock):
     _, _, source = await setup(client, settings, clock)
     rows = await book_weekly(client, source, count="4")
-    response = await post_form(client, f"/appointments/{rows[2].id}/series/cancel", {"cancel_scope": "following"})
+    response = await post_form(
+        client, f"/appointments/{rows[2].id}/series/cancel", {"cancel_scope": "following"}
+    )
     assert response.status_code in (200, 303)
-    statuses = [a.status for a in await Appointment.objects().where(Appointment.series.is_not_null()).order_by(Appointment.starts_at)]
+    statuses = [
+        a.status
+        for a in await Appointment.objects()
+        .where(Appointment.series.is_not_null())
+        .order_by(Appointment.starts_at)
+    ]
     assert statuses == ["scheduled", "scheduled", "cancelled", "cancelled"]
     history = await StatusChange.objects().where(StatusChange.to_status == "cancelled")
     assert sorted(h.appointment for h in history) == sorted([rows[2].id, rows[3].id])
