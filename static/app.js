@@ -8,7 +8,11 @@
       if (select.value) return;
       try {
         var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-        if (zone && select.querySelector('option[value="' + zone + '"]')) select.value = zone;
+        if (zone && select.querySelector('option[value="' + zone + '"]')) {
+          select.value = zone;
+          // The public booking page: show the slots in the visitor's zone straight away.
+          if (select.hasAttribute("data-submit-on-guess") && select.form) select.form.submit();
+        }
       } catch (e) { /* older browsers: the person chooses */ }
     });
   }

@@ -106,3 +106,57 @@ def is_free(
         return False
     start = start.astimezone(UTC)
     return start in free_slots(ranges, busy, rules, zone_name, now)
+
+
+def parse_day_ranges(text: str, weekday: int) -> tuple[list[WorkingRange], str | None]:
+    """Working ranges typed for one weekday, like ``09:00-12:00, 13:00-17:30``; blank means a day off.
+
+    Returns the ranges (overlaps are allowed: slots use the merged ranges) or a message for the field.
+    """
+    ranges: list[WorkingRange] = []
+    for part in [p.strip() for p in (text or "").replace(";", ",").split(",") if p.strip()]:
+        pieces = [x.strip() for x in part.replace("–", "-").split("-")]
+        if len(pieces) != 2:
+            return [], f"Write “{part}” as a start and end, like 09:00-12:00."
+        minutes = [_clock_minutes(x) for x in pieces]
+        if None in minutes:
+            return [], f"Write the times in “{part}” as HH:MM, like 09:00-12:00."
+        start, end = minutes
+        if end == 0:
+            end = 24 * 60
+        if end <= start:
+            return [], f"In “{part}” the end must be after the start."
+        ranges.append(WorkingRange(weekday, start, end))
+    if len(ranges) > 8:
+        return [], "At most 8 ranges a day."
+    return ranges, None
+
+
+def _clock_minutes(text: str) -> int | None:
+    hours, _, minutes = text.partition(":")
+    if not (hours.isdigit() and (minutes.isdigit() or minutes == "")) or len(hours) > 2 or len(minutes) > 2:
+        return None
+    hour, minute = int(hours), int(minutes or 0)
+    if hour > 23 or minute > 59:
+        return None
+    return hour * 60 + minute
+
+
+def format_day_ranges(ranges: list[WorkingRange], weekday: int) -> str:
+    """The inverse of ``parse_day_ranges``, for prefilling the settings form."""
+    spans = sorted((r.start_minute, r.end_minute) for r in ranges if r.weekday == weekday)
+    return ", ".join(f"{s // 60:02d}:{s % 60:02d}-{e // 60:02d}:{e % 60:02d}" for s, e in spans)
+
+
+@dataclass(frozen=True)
+class CancelRule:
+    """Whether a client may still cancel a session online, and until when (the practice's window)."""
+
+    allowed: bool
+    deadline: datetime
+    window_hours: int
+
+
+def cancel_rule(starts_at: datetime, window_hours: int, now: datetime) -> CancelRule:
+    deadline = starts_at - timedelta(hours=window_hours)
+    return CancelRule(now < deadline, deadline, window_hours)

@@ -59,6 +59,7 @@ class Clinician(Table):
     intro_fee_minor = Integer(default=0)
     cancellation_window_hours = Integer(default=48)
     require_two_factor = Boolean(default=False)
+    calendar_feed_enabled = Boolean(default=False)
     created_at = Timestamptz()
 
 
@@ -86,6 +87,7 @@ class Client(Table):
     coverage_updated_by = Integer(null=True, default=None)
     internal_note = Text(default="")
     archived_at = Timestamptz(null=True, default=None)
+    calendar_feed_key = Varchar(length=64, default="")
     created_at = Timestamptz()
 
 

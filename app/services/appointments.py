@@ -328,9 +328,17 @@ async def _lock_practice(clinician_id: int) -> None:
 
 
 async def find_clashes(
-    clinician_id: int, starts_at: datetime, ends_at: datetime, *, exclude_id: int | None = None
+    clinician_id: int,
+    starts_at: datetime,
+    ends_at: datetime,
+    *,
+    exclude_id: int | None = None,
+    exclude_ids: tuple[int, ...] = (),
 ) -> list[tuple[str, datetime, datetime]]:
-    """The clinician's appointments holding a slot that overlaps [starts_at, ends_at); touching is fine."""
+    """The clinician's appointments holding a slot that overlaps [starts_at, ends_at); touching is fine.
+
+    ``exclude_ids``: appointments moving in the same change (a series edit), which can't be in the way.
+    """
     condition = (
         (Appointment.clinician == clinician_id)
         & Appointment.status.is_in([status.value for status in OCCUPIES_SLOT])
@@ -339,6 +347,8 @@ async def find_clashes(
     )
     if exclude_id is not None:
         condition = condition & (Appointment.id != exclude_id)
+    if exclude_ids:
+        condition = condition & Appointment.id.not_in(list(exclude_ids))
     rows = (
         await Appointment.select(
             Appointment.client.name.as_alias("client_name"), Appointment.starts_at, Appointment.ends_at

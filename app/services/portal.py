@@ -5,10 +5,11 @@ finds nothing (404). Internal notes and staff-only status words never leave this
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from app.domain.accounts import valid_time_zone
+from app.domain.availability import cancel_rule
 from app.domain.clients import portal_status_label
 from app.domain.statuses import AppointmentStatus, ChargeStatus
 from app.models.db import transaction
@@ -29,6 +30,9 @@ class Practice:
     time_zone: str
     billing_type: str
     archived: bool
+    cancellation_window_hours: int = 48
+    contact_email: str = ""
+    contact_phone: str = ""
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,9 @@ class SessionView:
     status_label: str
     status_key: str
     charge: ChargeView | None = None
+    cancel_by: datetime | None = None
+    can_cancel: bool = False
+    practice: Practice | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,9 @@ async def practices_of(user_id: int) -> list[Practice]:
             Client.clinician.practice_name,
             Client.clinician.insurance_email,
             Client.clinician.time_zone,
+            Client.clinician.cancellation_window_hours,
+            Client.clinician.user.email.as_alias("contact_email"),
+            Client.clinician.user.phone.as_alias("contact_phone"),
         )
         .where(Client.user == user_id)
         .order_by(Client.id)
@@ -93,6 +103,9 @@ async def practices_of(user_id: int) -> list[Practice]:
             time_zone=r["clinician.time_zone"],
             billing_type=r["billing_type"],
             archived=r["archived_at"] is not None,
+            cancellation_window_hours=r["clinician.cancellation_window_hours"],
+            contact_email=r["contact_email"],
+            contact_phone=r["contact_phone"],
         )
         for r in rows
     ]
@@ -139,7 +152,8 @@ async def overview(user_id: int, *, now: datetime, past_limit: int = 50) -> Over
             )
             .order_by(Appointment.starts_at)
         )
-        upcoming = [_session(a, names, None) for a in rows]
+        by_client = {p.client_id: p for p in practices}
+        upcoming = [_upcoming(_session(a, names, None), by_client[a.client], now) for a in rows]
         rows = (
             await Appointment.objects()
             .where((Appointment.client.is_in(client_ids)) & (Appointment.starts_at < now))
@@ -154,6 +168,12 @@ async def overview(user_id: int, *, now: datetime, past_limit: int = 50) -> Over
             charges = {c.appointment: c for c in found}
         past = [_session(a, names, charges.get(a.id)) for a in rows]
     return Overview(practices, upcoming, past, await card_of(user_id))
+
+
+def _upcoming(session: SessionView, practice: Practice, now: datetime) -> SessionView:
+    """An upcoming session with whether the client may still cancel it online (the practice's window)."""
+    rule = cancel_rule(session.starts_at, practice.cancellation_window_hours, now)
+    return replace(session, cancel_by=rule.deadline, can_cancel=rule.allowed, practice=practice)
 
 
 def _session(appointment: Appointment, names: dict[int, str], charge: Charge | None) -> SessionView:

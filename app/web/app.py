@@ -26,6 +26,7 @@ from app.services.sessions import SessionStore
 from app.web.appointments import AppointmentController
 from app.web.audit import AuditController
 from app.web.auth import AuthController
+from app.web.booking import BOOKING_HANDLERS
 from app.web.calendar import CalendarController
 from app.web.clients import ClientsController
 from app.web.errors import EXCEPTION_HANDLERS
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         InvitationsController,
         PortalController,
         ReportController,
+        *BOOKING_HANDLERS,
         create_static_files_router(path="/static", directories=[ROOT / "static"], name="static"),
     ]
     return Litestar(

@@ -1,0 +1,129 @@
+"""A clinician's bookable time: working hours, what is already booked, and the slot rules (R5, R9).
+
+The pure computation is ``app.domain.availability``; this module reads its inputs from the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from app.domain.appointments import OCCUPIES_SLOT
+from app.domain.availability import Busy, SlotRules, WorkingRange, free_slots, is_free
+from app.models.tables import Appointment, Clinician, WorkingHours
+
+PRACTICE_COLUMNS = (
+    Clinician.id,
+    Clinician.practice_name,
+    Clinician.time_zone,
+    Clinician.currency,
+    Clinician.booking_slug,
+    Clinician.booking_enabled,
+    Clinician.new_clients_may_book,
+    Clinician.default_session_minutes,
+    Clinician.default_fee_minor,
+    Clinician.buffer_minutes,
+    Clinician.min_notice_hours,
+    Clinician.horizon_days,
+    Clinician.intro_session_minutes,
+    Clinician.intro_fee_minor,
+    Clinician.cancellation_window_hours,
+    Clinician.calendar_feed_enabled,
+    Clinician.insurance_email,
+    Clinician.user.email.as_alias("email"),
+    Clinician.user.phone.as_alias("phone"),
+    Clinician.user.name.as_alias("clinician_name"),
+)
+
+
+@dataclass(frozen=True)
+class PracticeBooking:
+    """What booking needs to know about one practice."""
+
+    id: int
+    practice_name: str
+    time_zone: str
+    currency: str
+    booking_slug: str
+    booking_enabled: bool
+    new_clients_may_book: bool
+    default_session_minutes: int
+    default_fee_minor: int
+    buffer_minutes: int
+    min_notice_hours: int
+    horizon_days: int
+    intro_session_minutes: int
+    intro_fee_minor: int
+    cancellation_window_hours: int
+    calendar_feed_enabled: bool
+    insurance_email: str
+    email: str
+    phone: str
+    clinician_name: str
+
+    @property
+    def offers_intro(self) -> bool:
+        return self.intro_session_minutes > 0
+
+    def session_types(self, *, new_client: bool) -> dict[str, tuple[int, int]]:
+        """Online session types, kind -> (minutes, fee). New clients start with the intro."""
+        types: dict[str, tuple[int, int]] = {}
+        if self.offers_intro:
+            types["intro"] = (self.intro_session_minutes, self.intro_fee_minor)
+        if not new_client or not self.offers_intro:
+            types["regular"] = (self.default_session_minutes, self.default_fee_minor)
+        return types
+
+    def rules(self, minutes: int) -> SlotRules:
+        return SlotRules(
+            session_minutes=minutes,
+            buffer_minutes=self.buffer_minutes,
+            min_notice_hours=self.min_notice_hours,
+            horizon_days=self.horizon_days,
+        )
+
+
+async def practice_by(*, clinician_id: int | None = None, slug: str | None = None) -> PracticeBooking | None:
+    query = Clinician.select(*PRACTICE_COLUMNS)
+    query = (
+        query.where(Clinician.id == clinician_id)
+        if clinician_id
+        else query.where(Clinician.booking_slug == slug)
+    )
+    row = await query.first()
+    return PracticeBooking(**row) if row else None
+
+
+async def working_ranges(clinician_id: int) -> list[WorkingRange]:
+    rows = await WorkingHours.select(
+        WorkingHours.weekday, WorkingHours.start_minute, WorkingHours.end_minute
+    ).where(WorkingHours.clinician == clinician_id)
+    return [WorkingRange(r["weekday"], r["start_minute"], r["end_minute"]) for r in rows]
+
+
+async def busy_times(clinician_id: int, starts_at: datetime, ends_at: datetime) -> list[Busy]:
+    rows = await Appointment.select(Appointment.starts_at, Appointment.ends_at).where(
+        (Appointment.clinician == clinician_id)
+        & Appointment.status.is_in([s.value for s in OCCUPIES_SLOT])
+        & (Appointment.starts_at < ends_at)
+        & (Appointment.ends_at > starts_at)
+    )
+    return [Busy(r["starts_at"], r["ends_at"]) for r in rows]
+
+
+async def open_slots(practice: PracticeBooking, minutes: int, now: datetime) -> list[datetime]:
+    """Every bookable start (UTC) from the minimum notice to the horizon."""
+    ranges = await working_ranges(practice.id)
+    if not ranges:
+        return []
+    busy = await busy_times(
+        practice.id, now - timedelta(days=1), now + timedelta(days=practice.horizon_days + 2)
+    )
+    return free_slots(ranges, busy, practice.rules(minutes), practice.time_zone, now)
+
+
+async def still_free(practice: PracticeBooking, starts_at: datetime, minutes: int, now: datetime) -> bool:
+    """Re-check one submitted start against the database as it is now (call inside the booking lock)."""
+    ranges = await working_ranges(practice.id)
+    busy = await busy_times(practice.id, starts_at - timedelta(days=1), starts_at + timedelta(days=1))
+    return is_free(starts_at, ranges, busy, practice.rules(minutes), practice.time_zone, now)

@@ -1,0 +1,160 @@
+"""Emails to a client about booked sessions, each with an ``.ics`` file, and the client's calendar feed.
+
+The feed address is ``/feed/<client id>/<token>.ics``; the token is an HMAC of a random per-client key
+with the app's secret, so neither the database alone nor guessing finds it. The clinician turns feeds on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from app.config import Settings
+from app.domain.ics import SessionEvent, calendar_bytes
+from app.domain.statuses import AppointmentStatus
+from app.models.tables import Appointment, Client, Clinician
+from app.services import email
+from app.services.queue import QueuedJob, email_job
+
+ICS_TYPE = "text/calendar"
+
+
+def _token(settings: Settings, client_id: int, key: str) -> str:
+    message = f"calendar-feed:{client_id}:{key}".encode()
+    return hmac.new(settings.secret_key.encode(), message, hashlib.sha256).hexdigest()[:40]
+
+
+async def feed_url(client_id: int, *, settings: Settings) -> str | None:
+    """The client's feed address if their clinician turned feeds on (creates the key on first use)."""
+    row = (
+        await Client.select(Client.calendar_feed_key, Client.clinician.calendar_feed_enabled.as_alias("on"))
+        .where(Client.id == client_id)
+        .first()
+    )
+    if row is None or not row["on"]:
+        return None
+    key = row["calendar_feed_key"]
+    if not key:
+        key = secrets.token_urlsafe(24)
+        await Client.update({Client.calendar_feed_key: key}).where(Client.id == client_id)
+    return f"{settings.base_url}/feed/{client_id}/{_token(settings, client_id, key)}.ics"
+
+
+def _event(appointment: dict, practice_name: str) -> SessionEvent:
+    return SessionEvent(
+        uid=f"appointment-{appointment['id']}@stillwater",
+        starts_at=appointment["starts_at"],
+        ends_at=appointment["ends_at"],
+        summary=f"Session with {practice_name}",
+        cancelled=appointment["status"] == AppointmentStatus.CANCELLED.value,
+    )
+
+
+async def feed(client_id: int, token: str, *, settings: Settings, now: datetime) -> bytes | None:
+    """The client's sessions as a calendar, or None for a wrong token or a feed that is off."""
+    row = (
+        await Client.select(
+            Client.calendar_feed_key,
+            Client.clinician.calendar_feed_enabled.as_alias("on"),
+            Client.clinician.practice_name.as_alias("practice_name"),
+        )
+        .where(Client.id == client_id)
+        .first()
+    )
+    if row is None or not row["on"] or not row["calendar_feed_key"]:
+        return None
+    if not hmac.compare_digest(token, _token(settings, client_id, row["calendar_feed_key"])):
+        return None
+    sessions = (
+        await Appointment.select(
+            Appointment.id, Appointment.starts_at, Appointment.ends_at, Appointment.status
+        )
+        .where(Appointment.client == client_id)
+        .order_by(Appointment.starts_at)
+    )
+    events = [_event(s, row["practice_name"]) for s in sessions]
+    return calendar_bytes(events, name=row["practice_name"], stamp=now)
+
+
+async def sessions_booked(
+    client_id: int,
+    appointment_ids: list[int],
+    *,
+    now: datetime,
+    settings: Settings,
+    series: bool = False,
+    by_client: bool = False,
+) -> QueuedJob:
+    """Write one email listing the booked sessions with an ``.ics`` attachment (caller's transaction)."""
+    client = (
+        await Client.select(
+            Client.name,
+            Client.email,
+            Client.user.time_zone.as_alias("zone"),
+            Client.clinician.id.as_alias("clinician_id"),
+        )
+        .where(Client.id == client_id)
+        .first()
+    )
+    practice = (
+        await Clinician.select(
+            Clinician.practice_name,
+            Clinician.time_zone,
+            Clinician.cancellation_window_hours,
+            Clinician.insurance_email,
+            Clinician.user.email.as_alias("email"),
+        )
+        .where(Clinician.id == client["clinician_id"])
+        .first()
+    )
+    sessions = (
+        await Appointment.select(
+            Appointment.id, Appointment.starts_at, Appointment.ends_at, Appointment.status
+        )
+        .where(Appointment.id.is_in(appointment_ids) & (Appointment.client == client_id))
+        .order_by(Appointment.starts_at)
+    )
+    zone = client["zone"] or practice["time_zone"]
+    events = [_event(s, practice["practice_name"]) for s in sessions]
+    attachment = email.Attachment(
+        "sessions.ics",
+        ICS_TYPE,
+        calendar_bytes(events, name=practice["practice_name"], stamp=now, method="PUBLISH"),
+    )
+    count = len(sessions)
+    subject = (
+        f"{count} sessions booked with {practice['practice_name']}"
+        if count > 1
+        else f"Session booked with {practice['practice_name']}"
+    )
+    message_id = await email.queue_email(
+        to=client["email"],
+        subject=subject,
+        template="sessions_booked",
+        context={
+            "name": client["name"],
+            "practice_name": practice["practice_name"],
+            "practice_email": practice["email"],
+            "insurance_email": practice["insurance_email"],
+            "dates": [_when(s, zone) for s in sessions],
+            "zone": zone,
+            "series": series,
+            "by_client": by_client,
+            "cancellation_window_hours": practice["cancellation_window_hours"],
+            "portal_link": f"{settings.base_url}/portal",
+            "feed_link": await feed_url(client_id, settings=settings),
+        },
+        now=now,
+        kind="sessions_booked",
+        attachments=[attachment],
+    )
+    return email_job(message_id)
+
+
+def _when(session: dict, zone: str) -> str:
+    tz = ZoneInfo(zone or "UTC")
+    start, end = session["starts_at"].astimezone(tz), session["ends_at"].astimezone(tz)
+    return f"{start:%A %-d %B %Y, %H:%M}–{end:%H:%M}"

@@ -1,0 +1,435 @@
+"""Online booking pages: the practice's booking settings, the public page ``/book/<slug>`` (no sign-in,
+rate-limited, with a honeypot), booking and cancelling from the portal, and the calendar feed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import NotFoundException, TooManyRequestsException
+from litestar.params import FromPath, FromQuery, URLEncodedBody
+from litestar.response import Template
+
+from app.domain.accounts import time_zone_names, valid_time_zone
+from app.domain.availability import format_day_ranges, parse_day_ranges
+from app.domain.practice import format_money, parse_money
+from app.domain.validation import Form
+from app.services import availability, booking, notices, throttle
+from app.services.availability import PracticeBooking
+from app.services.booking import TAKEN, BookingClosed, BookingSettings, CancelRefused, SlotTaken, Visitor
+from app.services.clients import ClientError
+from app.web.guards import client_only, clinician_only
+from app.web.htmx import flash, redirect, render
+from app.web.runtime import actor_of, client_ip, current_user, runtime
+from app.web.series import SeriesController
+
+FormBody = URLEncodedBody[dict[str, Any]]
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+SLOT_FORMAT = "%Y-%m-%dT%H:%MZ"
+DAYS_SHOWN = 7
+BILLING_CHOICES = {"self_pay": "I'll pay myself", "insurance": "I'd like to use insurance"}
+KIND_LABELS = {"intro": "Intro call", "regular": "Session"}
+PAGE_VIEWS_PER_10_MIN = 120
+BOOKINGS_PER_HOUR = 8
+
+
+# --- Settings -------------------------------------------------------------------------------------
+
+
+class BookingSettingsController(Controller):
+    path = "/settings/booking"
+    guards = [clinician_only]
+
+    async def _page(self, request: Request, practice: PracticeBooking, values, errors) -> Template:
+        return await render(
+            request,
+            "booking/settings.html",
+            {
+                "practice": practice,
+                "values": values,
+                "errors": errors,
+                "weekdays": WEEKDAYS,
+                "public_url": f"{runtime(request).settings.base_url}/book/{practice.booking_slug}",
+            },
+        )
+
+    @get("/", name="booking_settings")
+    async def show(self, request: Request) -> Template:
+        practice = await availability.practice_by(clinician_id=current_user(request).clinician_id)
+        ranges = await availability.working_ranges(practice.id)
+        values: dict[str, Any] = {
+            "default_session_minutes": practice.default_session_minutes,
+            "default_fee": format_money(practice.default_fee_minor, practice.currency)[1:],
+            "buffer_minutes": practice.buffer_minutes,
+            "min_notice_hours": practice.min_notice_hours,
+            "horizon_days": practice.horizon_days,
+            "intro_session_minutes": practice.intro_session_minutes,
+            "intro_fee": format_money(practice.intro_fee_minor, practice.currency)[1:],
+            "cancellation_window_hours": practice.cancellation_window_hours,
+            "booking_enabled": practice.booking_enabled,
+            "new_clients_may_book": practice.new_clients_may_book,
+            "calendar_feed_enabled": practice.calendar_feed_enabled,
+        }
+        for weekday in range(7):
+            values[f"hours_{weekday}"] = format_day_ranges(ranges, weekday)
+        return await self._page(request, practice, {k: str(v) for k, v in values.items()}, {})
+
+    @post("/", name="booking_settings_save")
+    async def save(self, request: Request, data: FormBody) -> Any:
+        user, rt = current_user(request), runtime(request)
+        practice = await availability.practice_by(clinician_id=user.clinician_id)
+        form = Form.of(data)
+        ranges = []
+        for weekday in range(7):
+            found, problem = parse_day_ranges(form.data.get(f"hours_{weekday}", ""), weekday)
+            if problem:
+                form.error(f"hours_{weekday}", problem)
+            ranges += found
+
+        def money(name: str, label: str) -> int:
+            amount = parse_money(form.data.get(name, ""))
+            if amount is None or amount < 0:
+                form.error(name, f"Enter the {label} like 150 or 0.")
+                return 0
+            return amount
+
+        values = BookingSettings(
+            default_session_minutes=form.integer(
+                "default_session_minutes", label="Session length", minimum=5, maximum=8 * 60
+            ),
+            default_fee_minor=money("default_fee", "session fee"),
+            buffer_minutes=form.integer("buffer_minutes", label="Buffer", minimum=0, maximum=240),
+            min_notice_hours=form.integer(
+                "min_notice_hours", label="Minimum notice", minimum=0, maximum=24 * 30
+            ),
+            horizon_days=form.integer("horizon_days", label="Booking horizon", minimum=1, maximum=365),
+            booking_enabled=form.checkbox("booking_enabled"),
+            new_clients_may_book=form.checkbox("new_clients_may_book"),
+            intro_session_minutes=form.integer(
+                "intro_session_minutes", label="Intro length", minimum=0, maximum=240
+            ),
+            intro_fee_minor=money("intro_fee", "intro fee"),
+            cancellation_window_hours=form.integer(
+                "cancellation_window_hours", label="Cancellation window", minimum=0, maximum=24 * 14
+            ),
+            calendar_feed_enabled=form.checkbox("calendar_feed_enabled"),
+        )
+        if form.ok:
+            await booking.save_settings(
+                practice.id, values, ranges, now=rt.clock.now(), actor=actor_of(request)
+            )
+            await flash(request, "Booking settings saved.")
+            return redirect(request, "/settings/booking")
+        return await self._page(request, practice, form.data, form.errors)
+
+
+# --- Slots on a page ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SlotDay:
+    day: date
+    slots: list[tuple[str, str]]  # (value, local label)
+
+
+def slot_days(slots: list[datetime], zone: str, first_day: date) -> list[SlotDay]:
+    """Group free slots by the viewer's local day, for ``DAYS_SHOWN`` days from ``first_day``."""
+    tz = ZoneInfo(zone)
+    days: dict[date, list[tuple[str, str]]] = {}
+    last_day = first_day + timedelta(days=DAYS_SHOWN)
+    for slot in slots:
+        local = slot.astimezone(tz)
+        if first_day <= local.date() < last_day:
+            days.setdefault(local.date(), []).append((slot.strftime(SLOT_FORMAT), local.strftime("%H:%M")))
+    return [SlotDay(day, items) for day, items in sorted(days.items())]
+
+
+def parse_slot(value: str) -> datetime | None:
+    """A submitted slot value, or None when it was tampered with."""
+    try:
+        return datetime.strptime((value or "").strip(), SLOT_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _viewer_zone(tz: str | None, fallback: str) -> str:
+    return tz if tz and valid_time_zone(tz) else fallback
+
+
+def _first_day(start: str | None, zone: str, now: datetime) -> date:
+    today = now.astimezone(ZoneInfo(zone)).date()
+    try:
+        chosen = date.fromisoformat(start or "")
+    except ValueError:
+        return today
+    return max(today, min(chosen, today + timedelta(days=400)))
+
+
+async def _slot_context(
+    practice: PracticeBooking, kind: str, zone: str, start: str | None, now: datetime, *, new_client: bool
+) -> dict[str, Any]:
+    types = practice.session_types(new_client=new_client)
+    if kind not in types:
+        kind = next(iter(types))
+    minutes, fee = types[kind]
+    slots = await availability.open_slots(practice, minutes, now)
+    first_day = _first_day(start, zone, now)
+    days = slot_days(slots, zone, first_day)
+    later = [
+        s for s in slots if s.astimezone(ZoneInfo(zone)).date() >= first_day + timedelta(days=DAYS_SHOWN)
+    ]
+    return {
+        "practice": practice,
+        "kind": kind,
+        "types": [(k, KIND_LABELS[k], m, format_money(f, practice.currency)) for k, (m, f) in types.items()],
+        "minutes": minutes,
+        "fee": fee,
+        "zone": zone,
+        "days": days,
+        "first_day": first_day,
+        "next_day": later[0].astimezone(ZoneInfo(zone)).date() if later else None,
+        "previous_day": first_day - timedelta(days=DAYS_SHOWN)
+        if first_day > now.astimezone(ZoneInfo(zone)).date()
+        else None,
+        "time_zones": time_zone_names(),
+    }
+
+
+# --- The public page ------------------------------------------------------------------------------
+
+
+class PublicBookingController(Controller):
+    path = "/book"
+
+    async def _practice(self, request: Request, slug: str) -> PracticeBooking:
+        rt = runtime(request)
+        allowed = await throttle.allow(
+            rt.redis,
+            "public-booking-view",
+            client_ip(request),
+            limit=PAGE_VIEWS_PER_10_MIN,
+            window_seconds=600,
+        )
+        if not allowed:
+            raise TooManyRequestsException()
+        practice = await availability.practice_by(slug=slug[:80])
+        if practice is None:
+            raise NotFoundException()
+        return practice
+
+    async def _page(self, request: Request, practice, kind, tz, start, values, errors, **extra) -> Template:
+        now = runtime(request).clock.now()
+        zone = _viewer_zone(tz, practice.time_zone)
+        context = await _slot_context(practice, kind, zone, start, now, new_client=True)
+        return await render(
+            request,
+            "booking/public.html",
+            {
+                **context,
+                "values": values,
+                "errors": errors,
+                "guess_zone": not tz,
+                "open": practice.booking_enabled and practice.new_clients_may_book,
+                "billing_choices": BILLING_CHOICES,
+                **extra,
+            },
+            status_code=extra.pop("status_code", 200),
+        )
+
+    @get("/{slug:str}", name="public_booking")
+    async def show(
+        self,
+        request: Request,
+        slug: FromPath[str],
+        kind: FromQuery[str] = "intro",
+        tz: FromQuery[str | None] = None,
+        start: FromQuery[str | None] = None,
+    ) -> Template:
+        practice = await self._practice(request, slug)
+        return await self._page(request, practice, kind, tz, start, {}, {})
+
+    @post("/{slug:str}", name="public_booking_book")
+    async def book(self, request: Request, slug: FromPath[str], data: FormBody) -> Template:
+        practice = await self._practice(request, slug)
+        rt = runtime(request)
+        form = Form.of(data)
+        kind, tz, start = form.data.get("kind", "intro"), form.data.get("tz"), form.data.get("start")
+        if not await throttle.allow(
+            rt.redis, "public-booking", client_ip(request), limit=BOOKINGS_PER_HOUR, window_seconds=3600
+        ):
+            raise TooManyRequestsException()
+        zone = _viewer_zone(tz, practice.time_zone)
+        if form.data.get("website", "").strip():  # the honeypot: people never see this field
+            return await self._done(request, practice, None, zone)
+        starts_at = parse_slot(form.data.get("slot", ""))
+        if not form.data.get("slot"):
+            form.error("slot", "Choose a time.")
+        elif starts_at is None:
+            form.error("slot", "That time isn't one we offered. Choose a time from the list.")
+        name = form.text("name", label="Your name")
+        address = form.email("email", label="Your email")
+        phone = form.text("phone", label="Phone", required=False, max_length=40)
+        billing = form.choice("billing_type", BILLING_CHOICES, label="How you'll pay", default="self_pay")
+        if not form.checkbox("agree"):
+            form.error("agree", "Please agree to the cancellation policy to book.")
+        if form.ok:
+            try:
+                await booking.book_public(
+                    practice.booking_slug,
+                    kind,
+                    starts_at,
+                    Visitor(name, address, phone, billing),
+                    now=rt.clock.now(),
+                    actor=actor_of(request),
+                    settings=rt.settings,
+                    queue=rt.queue,
+                )
+            except SlotTaken:
+                form.error("slot", TAKEN)
+                form.data.pop("slot", None)
+            except BookingClosed:
+                form.error("form", "Online booking isn't open for this session type. Contact the practice.")
+            except ClientError:
+                form.error("email", "We can't book with this email address. Please use another one.")
+            else:
+                return await self._done(request, practice, starts_at, zone)
+        return await self._page(request, practice, kind, zone, start, form.data, form.errors, status_code=422)
+
+    async def _done(self, request: Request, practice, starts_at: datetime | None, zone: str) -> Template:
+        return await render(
+            request, "booking/booked.html", {"practice": practice, "starts_at": starts_at, "zone": zone}
+        )
+
+
+# --- The portal -----------------------------------------------------------------------------------
+
+
+class PortalBookingController(Controller):
+    path = "/portal"
+    guards = [client_only]
+
+    async def _page(self, request, client_id, kind, start, values, errors, status_code=200) -> Template:
+        user = current_user(request)
+        try:
+            practice, client = await booking.portal_practice(user.id, client_id)
+        except LookupError:
+            raise NotFoundException() from None
+        now = runtime(request).clock.now()
+        context = await _slot_context(practice, kind, user.time_zone, start, now, new_client=False)
+        return await render(
+            request,
+            "booking/portal_book.html",
+            {
+                **context,
+                "client_id": client.id,
+                "values": values,
+                "errors": errors,
+                "open": practice.booking_enabled,
+            },
+            status_code=status_code,
+        )
+
+    @get("/book", name="portal_book")
+    async def show(
+        self,
+        request: Request,
+        practice: FromQuery[int | None] = None,
+        kind: FromQuery[str] = "regular",
+        start: FromQuery[str | None] = None,
+    ) -> Any:
+        if practice is None:
+            records = await booking.portal_records(current_user(request).id)
+            if not records:
+                raise NotFoundException()
+            practice = records[0]
+        return await self._page(request, practice, kind, start, {}, {})
+
+    @post("/book", name="portal_book_save")
+    async def book(self, request: Request, data: FormBody) -> Any:
+        user, rt = current_user(request), runtime(request)
+        form = Form.of(data)
+        raw_client = form.data.get("practice", "")
+        if not raw_client.isdigit():
+            raise NotFoundException()
+        client_id, kind = int(raw_client), form.data.get("kind", "regular")
+        starts_at = parse_slot(form.data.get("slot", ""))
+        if starts_at is None:
+            form.error("slot", "Choose a time from the list.")
+        else:
+            try:
+                await booking.book_from_portal(
+                    user.id,
+                    client_id,
+                    kind,
+                    starts_at,
+                    now=rt.clock.now(),
+                    actor=actor_of(request),
+                    settings=rt.settings,
+                    queue=rt.queue,
+                )
+            except LookupError:
+                raise NotFoundException() from None
+            except SlotTaken:
+                form.error("slot", TAKEN)
+            except BookingClosed:
+                form.error("form", "Online booking is closed for this session type. Contact your clinician.")
+            else:
+                local = starts_at.astimezone(ZoneInfo(user.time_zone))
+                await flash(request, f"Booked {local:%A %-d %B, %H:%M}. We emailed you the details.")
+                return redirect(request, "/portal")
+        return await self._page(
+            request, client_id, kind, form.data.get("start"), form.data, form.errors, status_code=422
+        )
+
+    @post("/sessions/{appointment_id:int}/cancel", name="portal_cancel")
+    async def cancel(self, request: Request, appointment_id: FromPath[int]) -> Any:
+        user, rt = current_user(request), runtime(request)
+        try:
+            appointment = await booking.cancel_from_portal(
+                user.id,
+                appointment_id,
+                now=rt.clock.now(),
+                actor=actor_of(request),
+                settings=rt.settings,
+                queue=rt.queue,
+            )
+        except LookupError:
+            raise NotFoundException() from None
+        except CancelRefused as refused:
+            await flash(request, refused.message)
+        else:
+            local = appointment.starts_at.astimezone(ZoneInfo(user.time_zone))
+            await flash(request, f"Cancelled your session on {local:%A %-d %B, %H:%M}.")
+        return redirect(request, "/portal")
+
+
+# --- The calendar feed ----------------------------------------------------------------------------
+
+
+@get("/feed/{client_id:int}/{token:str}", name="calendar_feed")
+async def calendar_feed(request: Request, client_id: FromPath[int], token: FromPath[str]) -> Response:
+    """A client's sessions as an iCalendar feed; a wrong token or a switched-off feed is a 404."""
+    rt = runtime(request)
+    body = await notices.feed(
+        client_id, token.removesuffix(".ics")[:64], settings=rt.settings, now=rt.clock.now()
+    )
+    if body is None:
+        raise NotFoundException()
+    return Response(
+        content=body,
+        media_type="text/calendar; charset=utf-8",
+        headers={"Cache-Control": "private, max-age=300"},
+    )
+
+
+# Registered in ``app.web.app``: the series pages live in ``app.web.series``.
+BOOKING_HANDLERS = [
+    SeriesController,
+    BookingSettingsController,
+    PublicBookingController,
+    PortalBookingController,
+    calendar_feed,
+]
