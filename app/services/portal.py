@@ -29,6 +29,8 @@ class Practice:
     time_zone: str
     billing_type: str
     archived: bool
+    licence_type: str = ""
+    currency: str = "USD"
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,8 @@ async def practices_of(user_id: int) -> list[Practice]:
             Client.clinician.practice_name,
             Client.clinician.insurance_email,
             Client.clinician.time_zone,
+            Client.clinician.licence_type,
+            Client.clinician.currency,
         )
         .where(Client.user == user_id)
         .order_by(Client.id)
@@ -93,6 +97,8 @@ async def practices_of(user_id: int) -> list[Practice]:
             time_zone=r["clinician.time_zone"],
             billing_type=r["billing_type"],
             archived=r["archived_at"] is not None,
+            licence_type=r["clinician.licence_type"],
+            currency=r["clinician.currency"],
         )
         for r in rows
     ]
@@ -193,6 +199,15 @@ async def update_insurance(
     async with transaction():
         client = await own_record(user_id, client_id)
         return await insurance.apply_update(client, details, now=now, actor=actor)
+
+
+async def save_self_check(
+    user_id: int, client_id: int, answers: dict, *, now: datetime, actor: Actor
+) -> None:
+    """The client saves their coverage self-check answers for one practice."""
+    async with transaction():
+        client = await own_record(user_id, client_id)
+        await insurance.apply_self_check(client, answers, now=now, actor=actor)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from app.services.sessions import SessionStore
 from app.web.appointments import AppointmentController
 from app.web.auth import AuthController
 from app.web.calendar import CalendarController
+from app.web.checklist import ChecklistController
 from app.web.clients import ClientsController
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.invitations import InvitationsController
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         ClientsController,
         InvitationsController,
         PortalController,
+        ChecklistController,
         create_static_files_router(path="/static", directories=[ROOT / "static"], name="static"),
     ]
     return Litestar(
