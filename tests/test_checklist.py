@@ -134,6 +134,7 @@ async def test_coverage_is_recorded_with_a_note_and_bad_input_keeps_what_was_typ
     cid = await new_client(client, clinician)
     coverage = item(await fragment(client, cid), cid, "insurance_discussed")
     assert "To do" in coverage and "mailto:maya@example.test" in coverage
+    assert '<option value="" selected>Choose the outcome…</option>' in coverage
     assert "hasn't answered the coverage self-check" in unescape(coverage)
 
     long_note = "n" * 1001
