@@ -58,6 +58,10 @@ async def test_portal_item_follows_the_password_and_offers_resend_until_then(cli
     cid = await new_client(client, clinician)
     portal = item(await fragment(client, cid), cid, "portal_access")
     assert "To do" in portal and "Invite sent" in portal and "Resend invite" in portal
+    # Without JavaScript the client page links to the checklist's own full page.
+    assert f'href="/checklist/{cid}"' in (await client.get(f"/clients/{cid}")).text
+    page = await client.get(f"/checklist/{cid}")
+    assert page.text.startswith("<!doctype html>") and "First-meeting checklist" in page.text
 
     resent = await post_form(client, f"/checklist/{cid}/invite", {"where": "client"}, htmx=True)
     assert resent.status_code == 200
