@@ -49,6 +49,7 @@ class Clinician(Table):
     default_fee_minor = Integer(default=15000)
     default_session_minutes = Integer(default=50)
     insurance_email = Varchar(length=254, default="")
+    licence_type = Varchar(length=120, default="")
     booking_slug = Varchar(length=80, unique=True)
     booking_enabled = Boolean(default=True)
     new_clients_may_book = Boolean(default=True)

@@ -1,7 +1,9 @@
 """Insurance details (R6): read and update, with one ``InsuranceChange`` row per changed field.
 
 Both the client (in the portal) and their clinician may edit the policy; only the clinician sets the
-coverage status. Callers pass a client record they have already checked access to.
+coverage status (with a note) and the billing type. Callers pass a client record they have already
+checked access to. Also here: the client's coverage self-check answers and the practice's
+insurance-questions contact (email and licence type).
 """
 
 from __future__ import annotations
@@ -9,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import datetime
 
-from app.domain.practice import parse_money
+from app.domain.insurance import MAX_COVERAGE_NOTE, MAX_PLAN_NOTES, copay_problem, dump_answers, load_answers
+from app.domain.practice import format_money, parse_money
 from app.domain.statuses import BillingType, CoverageStatus
 from app.domain.validation import Form
 from app.models.db import transaction
-from app.models.tables import Client, InsuranceChange, InsurancePolicy
+from app.models.tables import Client, Clinician, InsuranceChange, InsurancePolicy, User
 from app.services import audit
 from app.services.context import Actor
 
@@ -34,6 +37,7 @@ class InsuranceDetails:
     subscriber_name: str = ""
     subscriber_relationship: str = "self"
     copay_minor: int | None = None
+    plan_notes: str = ""
 
     @classmethod
     def of(cls, policy: InsurancePolicy | None) -> InsuranceDetails:
@@ -66,6 +70,7 @@ async def apply_update(
     *,
     coverage_status: str | None = None,
     billing_type: str | None = None,
+    coverage_note: str | None = None,
     now: datetime,
     actor: Actor,
 ) -> int:
@@ -78,7 +83,7 @@ async def apply_update(
         if getattr(old, f.name) != getattr(new, f.name)
     ]
     values = {f.name: getattr(new, f.name) for f in fields(InsuranceDetails)}
-    if policy is None:
+    if policy is None and changed:
         await InsurancePolicy.insert(
             InsurancePolicy(client=client.id, updated_at=now, updated_by=actor.user_id, **values)
         )
@@ -92,6 +97,15 @@ async def apply_update(
         client_changes.update(
             {
                 Client.coverage_status: coverage_status,
+                Client.coverage_updated_at: now,
+                Client.coverage_updated_by: actor.user_id,
+            }
+        )
+    if coverage_note is not None and coverage_note != client.coverage_note:
+        changed.append(("coverage_note", client.coverage_note, coverage_note))
+        client_changes.update(
+            {
+                Client.coverage_note: coverage_note,
                 Client.coverage_updated_at: now,
                 Client.coverage_updated_by: actor.user_id,
             }
@@ -132,13 +146,20 @@ async def update_insurance(
     *,
     coverage_status: str | None = None,
     billing_type: str | None = None,
+    coverage_note: str | None = None,
     now: datetime,
     actor: Actor,
 ) -> int:
     """``apply_update`` as one transaction."""
     async with transaction():
         return await apply_update(
-            client, new, coverage_status=coverage_status, billing_type=billing_type, now=now, actor=actor
+            client,
+            new,
+            coverage_status=coverage_status,
+            billing_type=billing_type,
+            coverage_note=coverage_note,
+            now=now,
+            actor=actor,
         )
 
 
@@ -146,17 +167,24 @@ COVERAGE_CHOICES = {status.value: status.label for status in CoverageStatus}
 BILLING_CHOICES = {BillingType.SELF_PAY.value: "Self-pay", BillingType.INSURANCE.value: "Insurance"}
 
 
-def details_from_form(form: Form) -> InsuranceDetails:
-    """Clean the insurance fields of a submitted form; problems are recorded on ``form``."""
+def details_from_form(form: Form, *, billing_type: str | None = None) -> InsuranceDetails:
+    """Clean the insurance fields of a submitted form; problems are recorded on ``form``.
+
+    With insurance billing the insurance company is required (the copay is what gets charged).
+    """
     copay_text = form.data.get("copay", "").strip()
     copay = None
     if copay_text:
         copay = parse_money(copay_text)
-        if copay is None or copay < 0 or copay > 100_000_00:
-            form.error("copay", "Enter the copay as an amount, like 25 or 25.50.")
+        problem = "Enter the copay as an amount, like 25 or 25.50." if copay is None else copay_problem(copay)
+        if problem:
+            form.error("copay", problem)
             copay = None
+    payer = form.text("payer", label="Insurance company", required=False, max_length=200)
+    if billing_type == BillingType.INSURANCE.value and not payer and "payer" not in form.errors:
+        form.error("payer", "Enter the insurance company, or choose self-pay billing.")
     return InsuranceDetails(
-        payer=form.text("payer", label="Insurance company", required=False, max_length=200),
+        payer=payer,
         member_id=form.text("member_id", label="Member ID", required=False, max_length=80),
         group_number=form.text("group_number", label="Group number", required=False, max_length=80),
         subscriber_name=form.text("subscriber_name", label="Subscriber", required=False, max_length=200),
@@ -164,4 +192,165 @@ def details_from_form(form: Form) -> InsuranceDetails:
             "subscriber_relationship", RELATIONSHIPS, label="Relationship", default="self"
         ),
         copay_minor=copay,
+        plan_notes=form.text("plan_notes", label="Plan notes", required=False, max_length=MAX_PLAN_NOTES),
     )
+
+
+def coverage_note_from_form(form: Form) -> str:
+    return form.text("coverage_note", label="Note", required=False, max_length=MAX_COVERAGE_NOTE)
+
+
+# --- History: who changed what -------------------------------------------------------------------
+
+FIELD_LABELS = {
+    "payer": "Insurance company",
+    "member_id": "Member ID",
+    "group_number": "Group number",
+    "subscriber_name": "Subscriber",
+    "subscriber_relationship": "Relationship",
+    "copay_minor": "Copay",
+    "plan_notes": "Plan notes",
+    "coverage_status": "Coverage status",
+    "coverage_note": "Coverage note",
+    "billing_type": "Billing",
+    "self_check": "Coverage self-check",
+}
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    field: str
+    old: str
+    new: str
+    by_name: str
+    by_id: int | None
+    at: datetime
+
+
+def _readable(name: str, value: str, currency: str) -> str:
+    if not value:
+        return "—"
+    if name == "copay_minor" and value.lstrip("-").isdigit():
+        return format_money(int(value), currency)
+    if name == "coverage_status":
+        return COVERAGE_CHOICES.get(value, value)
+    if name == "billing_type":
+        return BILLING_CHOICES.get(value, value)
+    if name == "subscriber_relationship":
+        return RELATIONSHIPS.get(value, value)
+    return value
+
+
+async def history_lines(client_id: int, *, currency: str = "USD", limit: int = 50) -> list[HistoryLine]:
+    """The client's insurance history, newest first, with readable values and who made each change."""
+    rows = await history_of(client_id, limit)
+    ids = list({row.changed_by for row in rows if row.changed_by is not None})
+    names = {}
+    if ids:
+        names = {
+            u["id"]: u["name"] or u["email"]
+            for u in await User.select(User.id, User.name, User.email).where(User.id.is_in(ids))
+        }
+    return [
+        HistoryLine(
+            field=FIELD_LABELS.get(row.field, row.field),
+            old=_readable(row.field, row.old_value, currency),
+            new=_readable(row.field, row.new_value, currency),
+            by_name=names.get(row.changed_by, "Stillwater"),
+            by_id=row.changed_by,
+            at=row.changed_at,
+        )
+        for row in rows
+    ]
+
+
+# --- The client's coverage self-check ------------------------------------------------------------
+
+
+async def self_check_of(client_id: int) -> tuple[dict, datetime | None]:
+    row = (
+        await InsurancePolicy.select(InsurancePolicy.self_check, InsurancePolicy.self_check_updated_at)
+        .where(InsurancePolicy.client == client_id)
+        .first()
+    )
+    if row is None:
+        return {}, None
+    return load_answers(row["self_check"]), row["self_check_updated_at"]
+
+
+async def apply_self_check(client: Client, answers: dict, *, now: datetime, actor: Actor) -> None:
+    """Save the client's self-check answers (inside the caller's transaction), with a history line."""
+    text = dump_answers(answers)
+    policy = await InsurancePolicy.objects().where(InsurancePolicy.client == client.id).first()
+    if policy is None:
+        await InsurancePolicy.insert(
+            InsurancePolicy(
+                client=client.id,
+                self_check=text,
+                self_check_updated_at=now,
+                updated_at=now,
+                updated_by=actor.user_id,
+            )
+        )
+    elif policy.self_check == text:
+        return
+    else:
+        await InsurancePolicy.update(
+            {InsurancePolicy.self_check: text, InsurancePolicy.self_check_updated_at: now}
+        ).where(InsurancePolicy.client == client.id)
+    await InsuranceChange.insert(
+        InsuranceChange(
+            client=client.id,
+            changed_by=actor.user_id,
+            changed_at=now,
+            field="self_check",
+            old_value="",
+            new_value=f"{len(answers)} answers saved",
+        )
+    )
+    await audit.record(
+        "coverage_self_check_saved",
+        actor=actor,
+        at=now,
+        object_type="client",
+        object_id=client.id,
+        client_id=client.id,
+        clinician_id=client.clinician,
+    )
+
+
+# --- The practice's insurance-questions contact --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InsuranceContact:
+    email: str
+    licence_type: str
+    practice_name: str
+
+
+async def contact_of(clinician_id: int) -> InsuranceContact:
+    row = (
+        await Clinician.select(Clinician.insurance_email, Clinician.licence_type, Clinician.practice_name)
+        .where(Clinician.id == clinician_id)
+        .first()
+    )
+    return InsuranceContact(row["insurance_email"], row["licence_type"], row["practice_name"])
+
+
+async def set_contact(
+    clinician_id: int, *, email: str, licence_type: str, now: datetime, actor: Actor
+) -> None:
+    """Set where clients send insurance questions, and the licence type they ask their insurer about."""
+    async with transaction():
+        await Clinician.update(
+            {Clinician.insurance_email: email, Clinician.licence_type: licence_type}
+        ).where(Clinician.id == clinician_id)
+        await audit.record(
+            "insurance_contact_updated",
+            actor=actor,
+            at=now,
+            object_type="clinician",
+            object_id=clinician_id,
+            clinician_id=clinician_id,
+        )

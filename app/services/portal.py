@@ -33,6 +33,8 @@ class Practice:
     cancellation_window_hours: int = 48
     contact_email: str = ""
     contact_phone: str = ""
+    licence_type: str = ""
+    currency: str = "USD"
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,8 @@ async def practices_of(user_id: int) -> list[Practice]:
             Client.clinician.cancellation_window_hours,
             Client.clinician.user.email.as_alias("contact_email"),
             Client.clinician.user.phone.as_alias("contact_phone"),
+            Client.clinician.licence_type,
+            Client.clinician.currency,
         )
         .where(Client.user == user_id)
         .order_by(Client.id)
@@ -106,6 +110,8 @@ async def practices_of(user_id: int) -> list[Practice]:
             cancellation_window_hours=r["clinician.cancellation_window_hours"],
             contact_email=r["contact_email"],
             contact_phone=r["contact_phone"],
+            licence_type=r["clinician.licence_type"],
+            currency=r["clinician.currency"],
         )
         for r in rows
     ]
@@ -213,6 +219,15 @@ async def update_insurance(
     async with transaction():
         client = await own_record(user_id, client_id)
         return await insurance.apply_update(client, details, now=now, actor=actor)
+
+
+async def save_self_check(
+    user_id: int, client_id: int, answers: dict, *, now: datetime, actor: Actor
+) -> None:
+    """The client saves their coverage self-check answers for one practice."""
+    async with transaction():
+        client = await own_record(user_id, client_id)
+        await insurance.apply_self_check(client, answers, now=now, actor=actor)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from app.web.audit import AuditController
 from app.web.auth import AuthController
 from app.web.booking import BOOKING_HANDLERS
 from app.web.calendar import CalendarController
+from app.web.checklist import ChecklistController
 from app.web.clients import ClientsController
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.exports import client_export, portal_export
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         PortalController,
         ReportController,
         *BOOKING_HANDLERS,
+        ChecklistController,
         create_static_files_router(path="/static", directories=[ROOT / "static"], name="static"),
     ]
     return Litestar(

@@ -181,7 +181,10 @@ class ClientsController(Controller):
         return await render(
             request,
             "clients/insurance.html",
-            self._insurance_context(client, details, {}),
+            {
+                **self._insurance_context(client, details, {}),
+                "history": await insurance.history_lines(client_id),
+            },
         )
 
     def _insurance_context(self, client, details, errors, values=None) -> dict[str, Any]:
@@ -199,9 +202,10 @@ class ClientsController(Controller):
     async def update_insurance(self, request: Request, client_id: FromPath[int], data: FormBody) -> Any:
         client = (await self._detail(request, client_id, "update_insurance")).client
         form = Form.of(data)
-        details = insurance.details_from_form(form)
-        coverage = form.choice("coverage_status", insurance.COVERAGE_CHOICES, label="Coverage status")
         billing = form.choice("billing_type", insurance.BILLING_CHOICES, label="Billing type")
+        details = insurance.details_from_form(form, billing_type=billing)
+        coverage = form.choice("coverage_status", insurance.COVERAGE_CHOICES, label="Coverage status")
+        note = insurance.coverage_note_from_form(form)
         if form.ok:
             rt = runtime(request)
             changed = await insurance.update_insurance(
@@ -209,6 +213,7 @@ class ClientsController(Controller):
                 details,
                 coverage_status=coverage,
                 billing_type=billing,
+                coverage_note=note,
                 now=rt.clock.now(),
                 actor=actor_of(request),
             )

@@ -11,6 +11,7 @@ from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Template
 
 from app.domain.accounts import time_zone_names, valid_time_zone
+from app.domain.insurance import clean_self_check, form_values, questions
 from app.domain.validation import Form
 from app.services import insurance, portal
 from app.services.portal import NotYours, Profile
@@ -50,7 +51,12 @@ class PortalController(Controller):
         return await render(
             request,
             "portal/insurance_edit.html",
-            {"practice": practice, "details": details, "relationships": insurance.RELATIONSHIPS},
+            {
+                "practice": practice,
+                "details": details,
+                "relationships": insurance.RELATIONSHIPS,
+                "history": await insurance.history_lines(client_id, currency=practice.currency),
+            },
         )
 
     @post("/insurance/{client_id:int}")
@@ -61,7 +67,7 @@ class PortalController(Controller):
         except NotYours:
             raise NotFoundException() from None
         form = Form.of(data)
-        details = insurance.details_from_form(form)
+        details = insurance.details_from_form(form, billing_type=practice.billing_type)
         if form.ok:
             rt = runtime(request)
             await portal.update_insurance(
@@ -80,6 +86,51 @@ class PortalController(Controller):
                 "relationships": insurance.RELATIONSHIPS,
             },
         )
+
+    @get("/insurance/{client_id:int}/self-check", name="portal_self_check")
+    async def self_check_page(self, request: Request, client_id: FromPath[int]) -> Template:
+        user = current_user(request)
+        try:
+            practice, _ = await portal.insurance_form(user.id, client_id)
+        except NotYours:
+            raise NotFoundException() from None
+        answers, saved_at = await insurance.self_check_of(client_id)
+        return await render(
+            request,
+            "portal/self_check.html",
+            self._self_check_context(practice, form_values(answers), {}, saved_at),
+        )
+
+    @post("/insurance/{client_id:int}/self-check")
+    async def self_check_save(self, request: Request, client_id: FromPath[int], data: FormBody) -> Any:
+        user = current_user(request)
+        try:
+            practice, _ = await portal.insurance_form(user.id, client_id)
+        except NotYours:
+            raise NotFoundException() from None
+        form = Form.of(data)
+        answers = clean_self_check(form, questions(practice.licence_type, practice.practice_name))
+        if form.ok:
+            rt = runtime(request)
+            await portal.save_self_check(
+                user.id, client_id, answers, now=rt.clock.now(), actor=actor_of(request)
+            )
+            await flash(request, f"Your answers are saved. {practice.practice_name} can see them now.")
+            return redirect(request, "/portal/insurance")
+        return await render(
+            request,
+            "portal/self_check.html",
+            self._self_check_context(practice, form.data, form.errors, None),
+        )
+
+    def _self_check_context(self, practice, values, errors, saved_at) -> dict[str, Any]:
+        return {
+            "practice": practice,
+            "questions": questions(practice.licence_type, practice.practice_name),
+            "values": values,
+            "errors": errors,
+            "saved_at": saved_at,
+        }
 
     @get("/profile", name="portal_profile")
     async def profile_page(self, request: Request) -> Template:

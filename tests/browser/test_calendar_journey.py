@@ -41,7 +41,7 @@ async def test_mark_a_session_occurred_from_the_calendar_on_a_phone(live_server,
     dialog = phone.locator("#appointment-dialog")
     await dialog.get_by_role("heading", name="Alex Rivera").wait_for()
     await screenshot(phone, "calendar-panel-phone")
-    await dialog.get_by_role("button", name="Occurred").click()
+    await dialog.get_by_role("button", name="Occurred", exact=True).click()
     await dialog.get_by_text("Scheduled → Occurred").wait_for()
     await dialog.get_by_role("button", name="Close").click()
     assert "Occurred" in await phone.locator(f"#appt-{appointment_id}").text_content()

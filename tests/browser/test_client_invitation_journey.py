@@ -21,7 +21,7 @@ async def test_clinician_invites_and_client_lands_in_portal(live_server, phone, 
     now = Clock().now()
     clinician = await make_clinician(settings, now)
     await sign_in(phone, live_server, clinician.email, PASSWORD)
-    await phone.get_by_role("link", name="Clients").click()
+    await phone.get_by_role("link", name="Clients", exact=True).click()
     await phone.get_by_role("link", name="Add client").click()
     await phone.get_by_label("Name").fill("Alex Rivera")
     await phone.get_by_label("Email").fill("alex@example.test")
