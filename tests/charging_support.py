@@ -12,7 +12,7 @@ from app.payments.sandbox import SandboxGateway
 from app.services import appointments, cards
 from app.services.context import Actor
 from app.services.queue import JobQueue
-from tests.helpers import Person, make_clinician, make_client
+from tests.helpers import Person, make_client, make_clinician
 
 VISA = "4242424242424242"
 DECLINE = "4000000000000002"
