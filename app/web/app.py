@@ -24,6 +24,7 @@ from app.models.db import engine
 from app.services import queue as job_queue
 from app.services.sessions import SessionStore
 from app.web.auth import AuthController
+from app.web.charges import AppointmentChargeController, PortalCardController, clinician_receipt
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.middleware import FetchMetadataMiddleware, SecurityHeadersMiddleware, SessionMiddleware
 from app.web.placeholders import calendar, portal
@@ -108,6 +109,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         healthz,
         calendar,
         portal,
+        AppointmentChargeController,
+        PortalCardController,
+        clinician_receipt,
         create_static_files_router(path="/static", directories=[ROOT / "static"], name="static"),
     ]
     return Litestar(
