@@ -424,11 +424,15 @@ async def test_unmarking_races_the_claim_never_charges_a_session_that_is_not_occ
         charge = await the_charge(appointment_id)
 
         async def unmark(i=i):
-            await asyncio.sleep((i % 4) * 0.002)  # vary who gets to the database first
+            await asyncio.sleep((i % 4) * 0.004)  # vary who gets to the database first
             with contextlib.suppress(StatusChangeRefused):
                 await mark(practice, "cancelled", clock.now(), instant, no_jobs)
 
-        await asyncio.gather(unmark(), run(charge, clock, instant, no_jobs))
+        async def claim(i=i, charge=charge):
+            await asyncio.sleep((3 - i % 4) * 0.004)
+            await run(charge, clock, instant, no_jobs)
+
+        await asyncio.gather(unmark(), claim())
         final = await the_charge(appointment_id)
         appointment = await Appointment.objects().where(Appointment.id == appointment_id).first()
         if final.status == C.SUCCEEDED:
