@@ -48,6 +48,7 @@ class Settings:
     stripe_api_key: str = ""
     stripe_api_base: str = ""
     charge_delay: int = 172800
+    charge_lease: int = 120
     demo_password: str = "stillwater-demo"  # noqa: S105 - documented demo default
     clinician_idle_timeout: int = 15 * 60
     client_idle_timeout: int = 30 * 60
@@ -74,6 +75,7 @@ class Settings:
             "stripe_api_key": env.get("STRIPE_API_KEY", ""),
             "stripe_api_base": env.get("STRIPE_API_BASE", ""),
             "charge_delay": int(env.get("CHARGE_DELAY") or cls.charge_delay),
+            "charge_lease": int(env.get("CHARGE_LEASE") or cls.charge_lease),
             "demo_password": env.get("DEMO_PASSWORD") or cls.demo_password,
             "password_hash_profile": env.get("PASSWORD_HASH_PROFILE") or "strong",
             "use_db_pool": _bool(env.get("USE_DB_POOL"), default=True),

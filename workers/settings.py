@@ -9,6 +9,7 @@ from app.clock import Clock
 from app.config import Settings
 from app.models.db import engine
 from app.services.queue import deserialize, redis_settings, serialize
+from workers.charging import charge_appointment, sweep_charges
 from workers.email import send_email, sweep_unsent_emails
 
 SETTINGS = Settings.from_env()
@@ -29,8 +30,14 @@ async def shutdown(ctx: dict) -> None:
 
 
 class WorkerSettings:
-    functions = [func(send_email, name="send_email", max_tries=8)]
-    cron_jobs = [cron(sweep_unsent_emails, minute=None, second=15, unique=True, run_at_startup=False)]
+    functions = [
+        func(send_email, name="send_email", max_tries=8),
+        func(charge_appointment, name="charge_appointment", max_tries=8, keep_result=0, timeout=90),
+    ]
+    cron_jobs = [
+        cron(sweep_unsent_emails, minute=None, second=15, unique=True, run_at_startup=False),
+        cron(sweep_charges, minute=None, second=45, unique=True, run_at_startup=True, timeout=90),
+    ]
     on_startup = startup
     on_shutdown = shutdown
     redis_settings = redis_settings(SETTINGS)

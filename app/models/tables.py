@@ -203,6 +203,7 @@ class Charge(Table):
     failure_code = Varchar(length=64, default="")
     failure_message = Varchar(length=255, default="")
     processing_started_at = Timestamptz(null=True, default=None)
+    claimed_until = Timestamptz(null=True, default=None)
     succeeded_at = Timestamptz(null=True, default=None)
     refunded_minor = Integer(default=0)
     waived_by = Integer(null=True, default=None)
@@ -221,6 +222,24 @@ class Refund(Table):
     gateway_reference = Varchar(length=120, null=True, default=None)
     created_at = Timestamptz()
     created_by = Integer(null=True, default=None)
+
+
+class SandboxPayment(Table):
+    """The sandbox gateway's own records (test mode only): payments, confirmations, refunds, customers.
+
+    Kept in the database so every process sees the same card processor and a repeated idempotency
+    key gets the stored answer, across restarts. Holds no card data, only test behaviour codes.
+    """
+
+    idempotency_key = Varchar(length=160, unique=True)
+    kind = Varchar(length=16)
+    reference = Varchar(length=120, index=True)
+    amount_minor = Integer(default=0)
+    currency = Varchar(length=3, default="USD")
+    method_ref = Varchar(length=120, default="")
+    status = Varchar(length=20, default="pending")
+    failure_code = Varchar(length=64, default="")
+    created_at = Timestamptz()
 
 
 class AccountToken(Table):
@@ -305,6 +324,7 @@ ALL_TABLES: list[type[Table]] = [
     PaymentMethod,
     Charge,
     Refund,
+    SandboxPayment,
     AccountToken,
     ChecklistItem,
     EmailMessage,

@@ -1,16 +1,81 @@
-"""Charging (R4): the charge that follows an appointment marked Occurred.
+"""Charging (R4): the charge that follows an appointment marked Occurred — at most once, ever.
 
-The status service calls ``on_status_change`` inside its transaction; whatever jobs it returns are
-enqueued after commit. The charging issue (#5) fills in scheduling, cancelling and processing.
+- The status service calls ``on_status_change`` inside its transaction. Marking Occurred creates or
+  re-activates the charge (generation + 1, due = now + CHARGE_DELAY) and returns a deferred job with
+  an id unique to that scheduling. Changing the status away cancels a charge that has not reached
+  the gateway; one that has (processing, paid) refuses the change until it is refunded.
+- ``run_charge`` (the job, and the sweep) claims the charge with one conditional UPDATE (still
+  scheduled, this generation, due, appointment still Occurred), commits, then talks to the gateway
+  with the key stored by the claim, then records the outcome with another conditional UPDATE.
+- A charge left in processing (crash, lost response, outage) is resumed only after its lease
+  expired, and always from the gateway's record of the stored reference/key, never as a new charge.
+- The database is the schedule; arq jobs are only a wake-up call (``sweep`` catches lost ones).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from app.config import Settings
+from app.domain import charges as rules
+from app.domain.statuses import AppointmentStatus
+from app.domain.statuses import ChargeStatus as C
+from app.models.db import is_unique_violation, transaction
+from app.models.tables import (
+    Appointment,
+    Charge,
+    Client,
+    Clinician,
+    InsurancePolicy,
+    PaymentMethod,
+    Refund,
+    User,
+)
+from app.payments.base import GatewayRefused, GatewayUnavailable, PaymentGateway, PaymentResult
+from app.services import audit
 from app.services.context import Actor
-from app.services.queue import QueuedJob
+from app.services.email import queue_email
+from app.services.queue import JobQueue, QueuedJob, email_job
+
+log = logging.getLogger(__name__)
+CHARGE_JOB = "charge_appointment"
+JOB_EXPIRY_EXTRA = 7 * 24 * 3600
+
+
+class ChargeNotFound(Exception):
+    """No charge (or appointment) for this clinician or client: answer 404."""
+
+
+class ChargeActionRefused(Exception):
+    """A waive, retry or refund that the charge's state does not allow; ``message`` is for people."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def charge_job(charge_id: int, generation: int, due: datetime | None, settings: Settings) -> QueuedJob:
+    return QueuedJob(
+        CHARGE_JOB,
+        (charge_id, generation),
+        job_id=rules.job_id(charge_id, generation),
+        defer_until=due,
+        expires_seconds=settings.charge_delay + JOB_EXPIRY_EXTRA,
+    )
+
+
+def _still_occurred(appointment_id: int):
+    return Charge.appointment.is_in(
+        Appointment.select(Appointment.id).where(
+            (Appointment.id == appointment_id) & (Appointment.status == AppointmentStatus.OCCURRED)
+        )
+    )
+
+
+# --- scheduling (inside the status service's transaction) -------------------------------------
 
 
 async def on_status_change(
@@ -23,4 +88,727 @@ async def on_status_change(
     settings: Settings,
 ) -> list[QueuedJob]:
     """React to a status change inside the caller's transaction; returns jobs to enqueue after commit."""
+    if new_status == AppointmentStatus.OCCURRED:
+        return await _schedule(appointment_id, now=now, actor=actor, settings=settings)
+    if old_status == AppointmentStatus.OCCURRED:
+        await _cancel_for_unmarked(appointment_id, now=now, actor=actor)
     return []
+
+
+async def amount_for(appointment: Appointment) -> int:
+    client = await Client.objects().where(Client.id == appointment.client).first()
+    policy = await InsurancePolicy.objects().where(InsurancePolicy.client == appointment.client).first()
+    return rules.charge_amount(
+        client.billing_type if client else "self_pay",
+        appointment.fee_minor,
+        policy.copay_minor if policy else None,
+    )
+
+
+async def _schedule(
+    appointment_id: int, *, now: datetime, actor: Actor, settings: Settings
+) -> list[QueuedJob]:
+    appointment = await Appointment.objects().where(Appointment.id == appointment_id).first()
+    amount = await amount_for(appointment)
+    due = rules.due_at(now, settings.charge_delay)
+    existing = await Charge.objects().where(Charge.appointment == appointment_id).first()
+    if existing is None:
+        if amount <= 0:
+            return []
+        rows = await Charge.insert(
+            Charge(
+                appointment=appointment_id,
+                client=appointment.client,
+                clinician=appointment.clinician,
+                amount_minor=amount,
+                currency=appointment.currency,
+                status=C.SCHEDULED,
+                due_at=due,
+                generation=1,
+                attempt_no=0,
+                created_at=now,
+                updated_at=now,
+            )
+        ).returning(Charge.id, Charge.generation)
+    else:
+        if existing.status not in rules.RESCHEDULABLE or amount <= 0:
+            return []
+        rows = (
+            await Charge.update(
+                {
+                    Charge.status: C.SCHEDULED,
+                    Charge.generation: Charge.generation + 1,
+                    Charge.due_at: due,
+                    Charge.amount_minor: amount,
+                    Charge.currency: appointment.currency,
+                    Charge.failure_code: "",
+                    Charge.failure_message: "",
+                    Charge.updated_at: now,
+                }
+            )
+            .where((Charge.id == existing.id) & Charge.status.is_in(list(rules.RESCHEDULABLE)))
+            .returning(Charge.id, Charge.generation)
+        )
+        if not rows:
+            return []
+    charge_id, generation = rows[0]["id"], rows[0]["generation"]
+    await audit.record(
+        "charge_scheduled",
+        actor=actor,
+        at=now,
+        object_type="charge",
+        object_id=charge_id,
+        client_id=appointment.client,
+        clinician_id=appointment.clinician,
+        detail=f"generation {generation}",
+    )
+    return [charge_job(charge_id, generation, due, settings)]
+
+
+async def _cancel_for_unmarked(appointment_id: int, *, now: datetime, actor: Actor) -> None:
+    cancelled = (
+        await Charge.update({Charge.status: C.CANCELLED, Charge.updated_at: now})
+        .where((Charge.appointment == appointment_id) & Charge.status.is_in(list(rules.CANCELLABLE)))
+        .returning(Charge.id, Charge.client, Charge.clinician)
+    )
+    if cancelled:
+        row = cancelled[0]
+        await audit.record(
+            "charge_cancelled",
+            actor=actor,
+            at=now,
+            object_type="charge",
+            object_id=row["id"],
+            client_id=row["client"],
+            clinician_id=row["clinician"],
+        )
+        return
+    charge = await Charge.objects().where(Charge.appointment == appointment_id).first()
+    if charge is not None and charge.status in rules.BLOCKS_UNMARKING:
+        from app.services.appointments import StatusChangeRefused
+
+        raise StatusChangeRefused(
+            "This session's charge has been paid or is being processed. "
+            "Refund it in full before changing the status."
+        )
+
+
+# --- processing (the job and the sweep) -----------------------------------------------------------
+
+
+async def _card_for_client(client_id: int) -> PaymentMethod | None:
+    client = await Client.objects().where(Client.id == client_id).first()
+    if client is None or client.user is None:
+        return None
+    return (
+        await PaymentMethod.objects()
+        .where((PaymentMethod.user == client.user) & PaymentMethod.removed_at.is_null())
+        .order_by(PaymentMethod.id, ascending=False)
+        .first()
+    )
+
+
+async def _claim(charge: Charge, *, now: datetime, settings: Settings) -> bool:
+    """The one conditional update that lets exactly one runner start this attempt."""
+    card = await _card_for_client(charge.client)
+    attempt = charge.attempt_no + 1
+    claimed = (
+        await Charge.update(
+            {
+                Charge.status: C.PROCESSING,
+                Charge.attempt_no: attempt,
+                Charge.idempotency_key: rules.idempotency_key(charge.id, attempt),
+                Charge.gateway_reference: None,
+                Charge.payment_method: card.id if card else None,
+                Charge.failure_code: "",
+                Charge.failure_message: "",
+                Charge.processing_started_at: now,
+                Charge.claimed_until: now + timedelta(seconds=settings.charge_lease),
+                Charge.updated_at: now,
+            }
+        )
+        .where(
+            (Charge.id == charge.id)
+            & (Charge.status == C.SCHEDULED)
+            & (Charge.generation == charge.generation)
+            & (Charge.attempt_no == charge.attempt_no)
+            & (Charge.due_at <= now)
+            & _still_occurred(charge.appointment)
+        )
+        .returning(Charge.id)
+    )
+    return bool(claimed)
+
+
+async def _take_over(charge: Charge, *, now: datetime, settings: Settings) -> bool:
+    """Resume an attempt left in processing once its runner's lease has run out (or was released)."""
+    lease_free = Charge.claimed_until.is_null() | (Charge.claimed_until <= now)
+    taken = (
+        await Charge.update({Charge.claimed_until: now + timedelta(seconds=settings.charge_lease)})
+        .where(
+            (Charge.id == charge.id)
+            & (Charge.status == C.PROCESSING)
+            & (Charge.attempt_no == charge.attempt_no)
+            & lease_free
+        )
+        .returning(Charge.id)
+    )
+    return bool(taken)
+
+
+async def run_charge(
+    charge_id: int,
+    generation: int | None,
+    *,
+    now: datetime,
+    settings: Settings,
+    gateway: PaymentGateway,
+    queue: JobQueue,
+) -> str:
+    """Charge one due charge (or resume an unfinished attempt). Safe to run any number of times.
+
+    Returns what happened (for logs): 'succeeded', 'failed', 'requires_action', or why nothing was
+    done. Raises ``GatewayUnavailable`` when the gateway could not be reached (retry later).
+    """
+    charge = await Charge.objects().where(Charge.id == charge_id).first()
+    if charge is None or (generation is not None and charge.generation != generation):
+        return "stale"
+    if charge.status == C.SCHEDULED:
+        if not await _claim(charge, now=now, settings=settings):
+            return "not_claimed"
+    elif charge.status == C.PROCESSING:
+        if not await _take_over(charge, now=now, settings=settings):
+            return "busy"
+    else:
+        return f"nothing_to_do:{charge.status}"
+    return await _attempt(charge_id, now=now, settings=settings, gateway=gateway, queue=queue)
+
+
+async def _attempt(
+    charge_id: int, *, now: datetime, settings: Settings, gateway: PaymentGateway, queue: JobQueue
+) -> str:
+    charge = await Charge.objects().where(Charge.id == charge_id).first()
+    attempt = charge.attempt_no
+    card = (
+        await PaymentMethod.objects().where(PaymentMethod.id == charge.payment_method).first()
+        if charge.payment_method
+        else None
+    )
+    if card is None:
+        result = PaymentResult("failed", "", "no_card")
+    else:
+        try:
+            reference = charge.gateway_reference
+            if not reference:
+                reference = await gateway.create_payment(
+                    amount_minor=charge.amount_minor,
+                    currency=charge.currency,
+                    customer_ref=card.customer_ref,
+                    method_ref=card.method_ref,
+                    idempotency_key=f"{charge.idempotency_key}:create",
+                    charge_id=charge.id,
+                )
+                await Charge.update({Charge.gateway_reference: reference}).where(
+                    (Charge.id == charge.id)
+                    & (Charge.status == C.PROCESSING)
+                    & (Charge.attempt_no == attempt)
+                )
+            result = await gateway.get_payment(reference)
+            if result.outcome == "pending":
+                result = await gateway.confirm_payment(
+                    reference, idempotency_key=f"{charge.idempotency_key}:confirm"
+                )
+            if result.outcome == "pending":
+                raise GatewayUnavailable("the gateway has not settled the payment yet")
+        except GatewayUnavailable:
+            # Release the lease so a retry (or the sweep) resumes this attempt from the gateway's record.
+            await Charge.update({Charge.claimed_until: None}).where(
+                (Charge.id == charge.id) & (Charge.status == C.PROCESSING) & (Charge.attempt_no == attempt)
+            )
+            raise
+        except GatewayRefused as exc:
+            log.warning("charge %s: gateway refused the request: %s", charge.id, exc)
+            result = PaymentResult("failed", charge.gateway_reference or "", "processing_error")
+    return await _record(charge, attempt, result, now=now, settings=settings, queue=queue)
+
+
+async def _record(
+    charge: Charge, attempt: int, result: PaymentResult, *, now: datetime, settings: Settings, queue: JobQueue
+) -> str:
+    status = {"succeeded": C.SUCCEEDED, "requires_action": C.REQUIRES_ACTION}.get(result.outcome, C.FAILED)
+    values = {
+        Charge.status: status,
+        Charge.claimed_until: None,
+        Charge.updated_at: now,
+        Charge.failure_code: result.failure_code if status != C.SUCCEEDED else "",
+        Charge.failure_message: (rules.failure_reason(result.failure_code) if status != C.SUCCEEDED else "")[
+            :255
+        ],
+    }
+    if result.reference:
+        values[Charge.gateway_reference] = result.reference
+    if status == C.SUCCEEDED:
+        values[Charge.succeeded_at] = now
+    jobs: list[QueuedJob] = []
+    async with transaction():
+        recorded = (
+            await Charge.update(values)
+            .where(
+                (Charge.id == charge.id) & (Charge.status == C.PROCESSING) & (Charge.attempt_no == attempt)
+            )
+            .returning(Charge.id)
+        )
+        if not recorded:
+            return "already_recorded"
+        await audit.record(
+            f"charge_{status.value}",
+            actor=Actor.system(),
+            at=now,
+            object_type="charge",
+            object_id=charge.id,
+            client_id=charge.client,
+            clinician_id=charge.clinician,
+            outcome="success" if status == C.SUCCEEDED else "failure",
+            detail=f"attempt {attempt} {result.failure_code}".strip(),
+        )
+        if status != C.SUCCEEDED:
+            jobs = await _failure_emails(charge.id, now=now, settings=settings)
+    await queue.enqueue_all(jobs)
+    return status.value
+
+
+async def _failure_emails(charge_id: int, *, now: datetime, settings: Settings) -> list[QueuedJob]:
+    """Tell the client (update your card) and the clinician, through the outbox."""
+    view = await _view(await Charge.objects().where(Charge.id == charge_id).first(), now=now)
+    context = {
+        "view": view,
+        "card_url": f"{settings.base_url}/portal/card",
+        "appointment_url": f"{settings.base_url}/calendar?appointment={view.appointment.id}",
+        "amount": view.amount_text,
+    }
+    client_id = await queue_email(
+        to=view.client.email,
+        subject=f"Your payment of {view.amount_text} didn't go through",
+        template="charge_failed_client",
+        context={**context, "when": view.session_text(view.client_zone)},
+        now=now,
+    )
+    clinician_id = await queue_email(
+        to=view.clinician_email,
+        subject=f"Charge failed: {view.client.name}, {view.amount_text}",
+        template="charge_failed_clinician",
+        context={**context, "when": view.session_text(view.clinician_zone)},
+        now=now,
+    )
+    return [email_job(client_id), email_job(clinician_id)]
+
+
+async def sweep(
+    *,
+    now: datetime,
+    settings: Settings,
+    gateway: PaymentGateway,
+    queue: JobQueue,
+    budget_seconds: float = 50,
+    limit: int = 200,
+) -> dict[str, int]:
+    """Charge due charges whose job went missing, resume stuck attempts, settle pending refunds."""
+    started = time.monotonic()
+    counts = {"charged": 0, "resumed": 0, "refunds": 0, "unavailable": 0}
+    due = (
+        await Charge.select(Charge.id, Charge.generation)
+        .where((Charge.status == C.SCHEDULED) & (Charge.due_at <= now))
+        .order_by(Charge.due_at)
+        .limit(limit)
+    )
+    stuck = (
+        await Charge.select(Charge.id, Charge.generation)
+        .where(
+            (Charge.status == C.PROCESSING) & (Charge.claimed_until.is_null() | (Charge.claimed_until <= now))
+        )
+        .limit(limit)
+    )
+    for kind, rows in (("charged", due), ("resumed", stuck)):
+        for row in rows:
+            if time.monotonic() - started > budget_seconds:
+                return counts
+            try:
+                outcome = await run_charge(
+                    row["id"], row["generation"], now=now, settings=settings, gateway=gateway, queue=queue
+                )
+            except GatewayUnavailable:
+                counts["unavailable"] += 1
+                continue
+            if outcome in {C.SUCCEEDED, C.FAILED, C.REQUIRES_ACTION}:
+                counts[kind] += 1
+    stale = now - timedelta(seconds=settings.charge_lease)
+    pending = await Refund.select(Refund.id).where(
+        (Refund.status == "pending") & (Refund.created_at <= stale)
+    )
+    for row in pending:
+        if await _settle_refund(row["id"], now=now, gateway=gateway) is not None:
+            counts["refunds"] += 1
+    return counts
+
+
+# --- clinician actions: retry, waive, refund --------------------------------------------------------
+
+
+async def _charge_for_clinician(appointment_id: int, clinician_id: int) -> Charge:
+    charge = (
+        await Charge.objects()
+        .where((Charge.appointment == appointment_id) & (Charge.clinician == clinician_id))
+        .first()
+    )
+    if charge is None:
+        raise ChargeNotFound(appointment_id)
+    return charge
+
+
+async def _reschedule_now(
+    charge: Charge, *, now: datetime, actor: Actor, settings: Settings
+) -> QueuedJob | None:
+    """Start a new attempt of a failed charge right away (new card, or "Retry charge")."""
+    rows = (
+        await Charge.update(
+            {
+                Charge.status: C.SCHEDULED,
+                Charge.generation: Charge.generation + 1,
+                Charge.due_at: now,
+                Charge.updated_at: now,
+            }
+        )
+        .where(
+            (Charge.id == charge.id)
+            & Charge.status.is_in(list(rules.RETRYABLE))
+            & _still_occurred(charge.appointment)
+        )
+        .returning(Charge.generation)
+    )
+    if not rows:
+        return None
+    await audit.record(
+        "charge_retry",
+        actor=actor,
+        at=now,
+        object_type="charge",
+        object_id=charge.id,
+        client_id=charge.client,
+        clinician_id=charge.clinician,
+    )
+    return charge_job(charge.id, rows[0]["generation"], None, settings)
+
+
+async def retry_charge(
+    appointment_id: int,
+    *,
+    clinician_id: int,
+    now: datetime,
+    actor: Actor,
+    settings: Settings,
+    queue: JobQueue,
+) -> Charge:
+    async with transaction():
+        charge = await _charge_for_clinician(appointment_id, clinician_id)
+        job = await _reschedule_now(charge, now=now, actor=actor, settings=settings)
+        if job is None:
+            raise ChargeActionRefused("Only a failed charge can be retried.")
+    await queue.enqueue_all([job])
+    return charge
+
+
+async def retry_failed_for_user(
+    user_id: int, *, now: datetime, actor: Actor, settings: Settings
+) -> list[QueuedJob]:
+    """Inside the caller's transaction: retry every failed charge of this client (a new card was saved)."""
+    client_ids = [row["id"] for row in await Client.select(Client.id).where(Client.user == user_id)]
+    if not client_ids:
+        return []
+    failed = await Charge.objects().where(
+        Charge.client.is_in(client_ids) & Charge.status.is_in(list(rules.RETRYABLE))
+    )
+    jobs = []
+    for charge in failed:
+        job = await _reschedule_now(charge, now=now, actor=actor, settings=settings)
+        if job:
+            jobs.append(job)
+    return jobs
+
+
+async def waive_charge(appointment_id: int, *, clinician_id: int, now: datetime, actor: Actor) -> Charge:
+    async with transaction():
+        charge = await _charge_for_clinician(appointment_id, clinician_id)
+        waived = (
+            await Charge.update(
+                {
+                    Charge.status: C.WAIVED,
+                    Charge.waived_by: actor.user_id,
+                    Charge.waived_at: now,
+                    Charge.updated_at: now,
+                }
+            )
+            .where((Charge.id == charge.id) & Charge.status.is_in(list(rules.WAIVABLE)))
+            .returning(Charge.id)
+        )
+        if not waived:
+            raise ChargeActionRefused("This charge can no longer be waived.")
+        await audit.record(
+            "charge_waived",
+            actor=actor,
+            at=now,
+            object_type="charge",
+            object_id=charge.id,
+            client_id=charge.client,
+            clinician_id=charge.clinician,
+            detail=f"{charge.status}->waived",
+        )
+    return charge
+
+
+async def refund_charge(
+    appointment_id: int,
+    amount_minor: int | None,
+    request_id: str,
+    *,
+    clinician_id: int,
+    now: datetime,
+    actor: Actor,
+    gateway: PaymentGateway,
+) -> Refund:
+    """Refund part or all of a paid charge; ``request_id`` (from the form) makes a double submit one."""
+    key = f"refund:{appointment_id}:{request_id}"
+    existing = await Refund.objects().where(Refund.idempotency_key == key).first()
+    if existing is None:
+        try:
+            async with transaction():
+                charge = await _charge_for_clinician(appointment_id, clinician_id)
+                problem = rules.refund_problem(
+                    charge.status, charge.amount_minor, charge.refunded_minor, amount_minor
+                )
+                if problem:
+                    raise ChargeActionRefused(problem)
+                reserved = (
+                    await Charge.update(
+                        {Charge.refunded_minor: Charge.refunded_minor + amount_minor, Charge.updated_at: now}
+                    )
+                    .where(
+                        (Charge.id == charge.id)
+                        & Charge.status.is_in(list(rules.REFUNDABLE))
+                        & (Charge.refunded_minor == charge.refunded_minor)
+                    )
+                    .returning(Charge.id)
+                )
+                if not reserved:
+                    raise ChargeActionRefused("The charge changed meanwhile. Reload and try again.")
+                await Refund.insert(
+                    Refund(
+                        charge=charge.id,
+                        amount_minor=amount_minor,
+                        idempotency_key=key,
+                        status="pending",
+                        created_at=now,
+                        created_by=actor.user_id,
+                    )
+                )
+                await audit.record(
+                    "refund_requested",
+                    actor=actor,
+                    at=now,
+                    object_type="charge",
+                    object_id=charge.id,
+                    client_id=charge.client,
+                    clinician_id=charge.clinician,
+                    detail=f"{amount_minor}",
+                )
+        except Exception as exc:
+            if not is_unique_violation(exc):
+                raise
+        existing = await Refund.objects().where(Refund.idempotency_key == key).first()
+        if existing is None:  # pragma: no cover - inserted above or by the concurrent twin
+            raise ChargeActionRefused("The refund could not be started. Try again.")
+    await _settle_refund(existing.id, now=now, gateway=gateway)
+    return await Refund.objects().where(Refund.id == existing.id).first()
+
+
+async def _settle_refund(refund_id: int, *, now: datetime, gateway: PaymentGateway) -> str | None:
+    refund = await Refund.objects().where(Refund.id == refund_id).first()
+    if refund is None or refund.status != "pending":
+        return None
+    charge = await Charge.objects().where(Charge.id == refund.charge).first()
+    try:
+        result = await gateway.refund(
+            charge.gateway_reference or "",
+            amount_minor=refund.amount_minor,
+            idempotency_key=refund.idempotency_key,
+        )
+        outcome, reference = result.outcome, result.reference
+    except GatewayUnavailable:
+        return None
+    except GatewayRefused:
+        outcome, reference = "failed", None
+    if outcome == "pending":
+        return None
+    async with transaction():
+        moved = (
+            await Refund.update({Refund.status: outcome, Refund.gateway_reference: reference})
+            .where((Refund.id == refund.id) & (Refund.status == "pending"))
+            .returning(Refund.id)
+        )
+        if not moved:
+            return None
+        if outcome == "succeeded":
+            fresh = await Charge.objects().where(Charge.id == charge.id).first()
+            settled = await Refund.select(Refund.amount_minor).where(
+                (Refund.charge == charge.id) & (Refund.status == "succeeded")
+            )
+            total = sum(row["amount_minor"] for row in settled)
+            await Charge.update(
+                {Charge.status: rules.status_after_refund(fresh.amount_minor, total), Charge.updated_at: now}
+            ).where(Charge.id == charge.id)
+        else:
+            await Charge.update({Charge.refunded_minor: Charge.refunded_minor - refund.amount_minor}).where(
+                Charge.id == charge.id
+            )
+        await audit.record(
+            f"refund_{outcome}",
+            actor=Actor.system(),
+            at=now,
+            object_type="charge",
+            object_id=charge.id,
+            client_id=charge.client,
+            clinician_id=charge.clinician,
+            outcome="success" if outcome == "succeeded" else "failure",
+            detail=f"{refund.amount_minor}",
+        )
+    return outcome
+
+
+# --- reading: the appointment panel, the portal, receipts ------------------------------------------
+
+
+@dataclass
+class ChargeView:
+    """A charge with what screens and emails show about it."""
+
+    charge: Charge
+    appointment: Appointment
+    client: Client
+    clinician_email: str
+    clinician_zone: str
+    client_zone: str
+    practice_name: str
+    card: PaymentMethod | None
+    refunds: list[Refund] = field(default_factory=list)
+    now: datetime | None = None
+
+    @property
+    def status(self) -> C:
+        return C(self.charge.status)
+
+    @property
+    def amount_text(self) -> str:
+        from app.domain.practice import format_money
+
+        return format_money(self.charge.amount_minor, self.charge.currency)
+
+    @property
+    def countdown(self) -> str:
+        return rules.countdown(self.charge.due_at, self.now).text if self.now else ""
+
+    @property
+    def refundable_minor(self) -> int:
+        return rules.refundable_minor(self.charge.amount_minor, self.charge.refunded_minor)
+
+    @property
+    def can_waive(self) -> bool:
+        return self.status in rules.WAIVABLE
+
+    @property
+    def can_retry(self) -> bool:
+        return self.status in rules.RETRYABLE
+
+    @property
+    def can_refund(self) -> bool:
+        return self.status in rules.REFUNDABLE and self.refundable_minor > 0
+
+    @property
+    def has_receipt(self) -> bool:
+        return self.charge.succeeded_at is not None
+
+    def session_text(self, zone: str) -> str:
+        from zoneinfo import ZoneInfo
+
+        return self.appointment.starts_at.astimezone(ZoneInfo(zone or "UTC")).strftime("%a %d %b %Y, %H:%M")
+
+
+async def _view(charge: Charge, *, now: datetime | None = None) -> ChargeView:
+    appointment = await Appointment.objects().where(Appointment.id == charge.appointment).first()
+    client = await Client.objects().where(Client.id == charge.client).first()
+    clinician = await Clinician.objects().where(Clinician.id == charge.clinician).first()
+    clinician_user = await User.objects().where(User.id == clinician.user).first()
+    client_user = await User.objects().where(User.id == client.user).first() if client.user else None
+    card = (
+        await PaymentMethod.objects().where(PaymentMethod.id == charge.payment_method).first()
+        if charge.payment_method
+        else await _card_for_client(charge.client)
+    )
+    refunds = await Refund.objects().where(Refund.charge == charge.id).order_by(Refund.id)
+    return ChargeView(
+        charge=charge,
+        appointment=appointment,
+        client=client,
+        clinician_email=clinician_user.email,
+        clinician_zone=clinician.time_zone,
+        client_zone=client_user.time_zone if client_user else clinician.time_zone,
+        practice_name=clinician.practice_name,
+        card=card,
+        refunds=list(refunds),
+        now=now,
+    )
+
+
+async def panel_for_clinician(
+    appointment_id: int, *, clinician_id: int, now: datetime
+) -> tuple[Appointment, ChargeView | None]:
+    """The appointment and its charge (None before it is marked Occurred) for the appointment panel."""
+    appointment = (
+        await Appointment.objects()
+        .where((Appointment.id == appointment_id) & (Appointment.clinician == clinician_id))
+        .first()
+    )
+    if appointment is None:
+        raise ChargeNotFound(appointment_id)
+    charge = await Charge.objects().where(Charge.appointment == appointment_id).first()
+    return appointment, (await _view(charge, now=now) if charge else None)
+
+
+async def for_client_user(user_id: int, *, now: datetime) -> list[ChargeView]:
+    """Every charge of this client (all their practices), newest session first: for the portal."""
+    client_ids = [row["id"] for row in await Client.select(Client.id).where(Client.user == user_id)]
+    if not client_ids:
+        return []
+    charges = (
+        await Charge.objects().where(Charge.client.is_in(client_ids)).order_by(Charge.due_at, ascending=False)
+    )
+    return [await _view(charge, now=now) for charge in charges]
+
+
+async def receipt_for_clinician(charge_id: int, *, clinician_id: int) -> ChargeView:
+    charge = (
+        await Charge.objects().where((Charge.id == charge_id) & (Charge.clinician == clinician_id)).first()
+    )
+    if charge is None or charge.succeeded_at is None:
+        raise ChargeNotFound(charge_id)
+    return await _view(charge)
+
+
+async def receipt_for_client(charge_id: int, *, user_id: int) -> ChargeView:
+    client_ids = [row["id"] for row in await Client.select(Client.id).where(Client.user == user_id)]
+    charge = (
+        await Charge.objects().where((Charge.id == charge_id) & Charge.client.is_in(client_ids)).first()
+        if client_ids
+        else None
+    )
+    if charge is None or charge.succeeded_at is None:
+        raise ChargeNotFound(charge_id)
+    return await _view(charge)

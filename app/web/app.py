@@ -28,6 +28,7 @@ from app.web.audit import AuditController
 from app.web.auth import AuthController
 from app.web.booking import BOOKING_HANDLERS
 from app.web.calendar import CalendarController
+from app.web.charges import AppointmentChargeController, PortalCardController, clinician_receipt
 from app.web.checklist import ChecklistController
 from app.web.clients import ClientsController
 from app.web.errors import EXCEPTION_HANDLERS
@@ -122,9 +123,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         healthz,
         CalendarController,
         AppointmentController,
+        AppointmentChargeController,
+        clinician_receipt,
         ClientsController,
         InvitationsController,
         PortalController,
+        PortalCardController,
         ReportController,
         *BOOKING_HANDLERS,
         ChecklistController,

@@ -1,0 +1,134 @@
+"""Charge rules (R4, R10): the charge state machine, the amount, keys and failure reasons. Pure.
+
+A charge moves scheduled → processing → succeeded | failed | requires_action; scheduled, failed and
+requires_action can be cancelled (session un-marked) or waived (clinician); failed and requires_action
+can be scheduled again (new card, "Retry charge"); succeeded → partially_refunded → refunded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from app.domain.statuses import BillingType
+from app.domain.statuses import ChargeStatus as C
+
+TRANSITIONS: dict[C, frozenset[C]] = {
+    C.SCHEDULED: frozenset({C.PROCESSING, C.CANCELLED, C.WAIVED, C.SCHEDULED}),
+    C.PROCESSING: frozenset({C.SUCCEEDED, C.FAILED, C.REQUIRES_ACTION}),
+    C.FAILED: frozenset({C.SCHEDULED, C.CANCELLED, C.WAIVED}),
+    C.REQUIRES_ACTION: frozenset({C.SCHEDULED, C.CANCELLED, C.WAIVED}),
+    C.CANCELLED: frozenset({C.SCHEDULED}),
+    C.WAIVED: frozenset(),
+    C.SUCCEEDED: frozenset({C.PARTIALLY_REFUNDED, C.REFUNDED}),
+    C.PARTIALLY_REFUNDED: frozenset({C.PARTIALLY_REFUNDED, C.REFUNDED}),
+    C.REFUNDED: frozenset(),
+}
+
+# A charge that has not touched the gateway yet, or whose last attempt ended: un-marking cancels it.
+CANCELLABLE = frozenset({C.SCHEDULED, C.FAILED, C.REQUIRES_ACTION})
+WAIVABLE = CANCELLABLE
+RETRYABLE = frozenset({C.FAILED, C.REQUIRES_ACTION})
+# Money has moved (or may be moving): the session can't be un-marked until it is refunded.
+BLOCKS_UNMARKING = frozenset({C.PROCESSING, C.SUCCEEDED, C.PARTIALLY_REFUNDED})
+REFUNDABLE = frozenset({C.SUCCEEDED, C.PARTIALLY_REFUNDED})
+# Marking Occurred again re-activates a charge in these states (a waived or paid one stays as it is).
+RESCHEDULABLE = frozenset({C.CANCELLED})
+
+FAILURE_REASONS = {
+    "card_declined": "The card was declined.",
+    "insufficient_funds": "The card has insufficient funds.",
+    "authentication_required": "The card's bank asked the cardholder to confirm this payment.",
+    "expired_card": "The card has expired.",
+    "no_card": "There is no card on file.",
+    "incorrect_cvc": "The card's security code was wrong.",
+    "processing_error": "The card processor could not process the card.",
+}
+
+
+def can_transition(current: str, new: str) -> bool:
+    try:
+        return C(new) in TRANSITIONS[C(current)]
+    except ValueError:
+        return False
+
+
+def charge_amount(billing_type: str, fee_minor: int, copay_minor: int | None) -> int:
+    """The amount to charge for an occurred session: the fee (self-pay) or the copay (insurance).
+
+    An insurance client without a copay on file owes nothing through the app (0): the clinician
+    records the copay first. Never negative.
+    """
+    if billing_type == BillingType.INSURANCE:
+        return max(0, copay_minor or 0)
+    return max(0, fee_minor)
+
+
+def due_at(marked_at: datetime, delay_seconds: int) -> datetime:
+    return marked_at + timedelta(seconds=delay_seconds)
+
+
+def idempotency_key(charge_id: int, attempt_no: int) -> str:
+    """The gateway key of one attempt; stored on the charge before the first gateway call."""
+    return f"charge:{charge_id}:attempt:{attempt_no}"
+
+
+def job_id(charge_id: int, generation: int) -> str:
+    """One arq job id per scheduling, so a re-marked charge is never deduplicated against an old job."""
+    return f"charge:{charge_id}:{generation}"
+
+
+def failure_reason(code: str) -> str:
+    return FAILURE_REASONS.get(code, "The card could not be charged.")
+
+
+def retry_delay(job_try: int) -> int:
+    """Seconds before retrying after a transient gateway error: 10, 20, 40 … capped at 10 minutes."""
+    return min(10 * 2 ** max(0, job_try - 1), 600)
+
+
+def refundable_minor(amount_minor: int, refunded_minor: int) -> int:
+    return max(0, amount_minor - refunded_minor)
+
+
+def status_after_refund(amount_minor: int, refunded_minor: int) -> C:
+    return C.REFUNDED if refunded_minor >= amount_minor else C.PARTIALLY_REFUNDED
+
+
+def refund_problem(status: str, amount_minor: int, refunded_minor: int, requested: int | None) -> str | None:
+    """Why this refund can't be made, or None."""
+    if status not in REFUNDABLE:
+        return "Only a paid charge can be refunded."
+    left = refundable_minor(amount_minor, refunded_minor)
+    if requested is None or requested <= 0:
+        return "Enter an amount greater than zero."
+    if requested > left:
+        return "That is more than what is left to refund."
+    return None
+
+
+@dataclass(frozen=True)
+class Countdown:
+    """How long until a pending charge runs, in words ("in 1 day 23 hours")."""
+
+    seconds: int
+
+    @property
+    def text(self) -> str:
+        if self.seconds <= 0:
+            return "any moment now"
+        minutes = self.seconds // 60
+        days, rest = divmod(minutes, 24 * 60)
+        hours, minutes = divmod(rest, 60)
+        parts = []
+        if days:
+            parts.append(f"{days} day{'s' if days != 1 else ''}")
+        if hours:
+            parts.append(f"{hours} hour{'s' if hours != 1 else ''}")
+        if not days and (minutes or not parts):
+            parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
+        return "in " + " ".join(parts)
+
+
+def countdown(due: datetime, now: datetime) -> Countdown:
+    return Countdown(int((due - now).total_seconds()))

@@ -1,0 +1,179 @@
+"""The Stripe gateway, through the official ``stripe`` package.
+
+Cards are saved with a SetupIntent (``usage=off_session``) on a Stripe customer; a charge is a
+PaymentIntent created without confirming (its id is stored by the caller) and then confirmed
+off-session. Every POST carries an idempotency key derived from the charge's stored key, because the
+SDK would otherwise invent a new one per call. Timeouts and network retries are explicit: 20 s per
+try, 2 SDK retries with the same key, well inside the worker's job timeout.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import stripe
+
+from app.payments.base import (
+    CardRejected,
+    GatewayRefused,
+    GatewayUnavailable,
+    PaymentResult,
+    RefundResult,
+    SavedCard,
+)
+
+TRANSIENT = (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError)
+
+
+def _failure_code(error: Any) -> str:
+    if not error:
+        return ""
+    get = error.get if isinstance(error, dict) else lambda k, d=None: getattr(error, k, d)
+    return get("decline_code", None) or get("code", None) or "card_declined"
+
+
+class StripeGateway:
+    name = "stripe"
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        api_base: str | None = None,
+        timeout: float = 20,
+        max_network_retries: int = 2,
+    ) -> None:
+        self.client = stripe.StripeClient(
+            api_key,
+            base_addresses={"api": api_base} if api_base else None,  # type: ignore[arg-type]
+            http_client=stripe.HTTPXClient(timeout=timeout),
+            max_network_retries=max_network_retries,
+        )
+
+    async def _call(self, coroutine):
+        try:
+            return await coroutine
+        except TRANSIENT as exc:
+            raise GatewayUnavailable(f"stripe: {type(exc).__name__}") from exc
+        except stripe.IdempotencyError as exc:
+            raise GatewayRefused(f"stripe: idempotency error: {exc.user_message or exc}") from exc
+
+    async def create_customer(self, *, idempotency_key: str, user_id: int) -> str:
+        customer = await self._call(
+            self.client.v1.customers.create_async(
+                {"metadata": {"user_id": str(user_id)}}, {"idempotency_key": idempotency_key}
+            )
+        )
+        return customer.id
+
+    async def start_card_setup(self, customer_ref: str, *, idempotency_key: str) -> tuple[str, str]:
+        """A SetupIntent for saving a card for later off-session use: (id, client secret for Stripe.js)."""
+        intent = await self._call(
+            self.client.v1.setup_intents.create_async(
+                {"customer": customer_ref, "usage": "off_session", "payment_method_types": ["card"]},
+                {"idempotency_key": idempotency_key},
+            )
+        )
+        return intent.id, intent.client_secret or ""
+
+    async def finish_card_setup(self, setup_intent_id: str) -> SavedCard:
+        """Read back a confirmed SetupIntent: the card's references, brand, last four and expiry."""
+        intent = await self._call(self.client.v1.setup_intents.retrieve_async(setup_intent_id))
+        if intent.status != "succeeded" or not intent.payment_method:
+            raise CardRejected("The card was not confirmed. Try again or use another card.")
+        method_id = (
+            intent.payment_method if isinstance(intent.payment_method, str) else intent.payment_method.id
+        )
+        method = await self._call(self.client.v1.payment_methods.retrieve_async(method_id))
+        card = method.card
+        customer = intent.customer if isinstance(intent.customer, str) else intent.customer.id
+        return SavedCard(
+            customer_ref=customer,
+            method_ref=method.id,
+            brand=(card.brand or "card").title(),
+            last4=card.last4,
+            exp_month=int(card.exp_month),
+            exp_year=int(card.exp_year),
+        )
+
+    async def create_payment(
+        self,
+        *,
+        amount_minor: int,
+        currency: str,
+        customer_ref: str,
+        method_ref: str,
+        idempotency_key: str,
+        charge_id: int,
+    ) -> str:
+        intent = await self._call(
+            self.client.v1.payment_intents.create_async(
+                {
+                    "amount": amount_minor,
+                    "currency": currency.lower(),
+                    "customer": customer_ref,
+                    "payment_method": method_ref,
+                    "payment_method_types": ["card"],
+                    "metadata": {"charge_id": str(charge_id)},
+                },
+                {"idempotency_key": idempotency_key},
+            )
+        )
+        return intent.id
+
+    @staticmethod
+    def _result(intent: Any) -> PaymentResult:
+        status = intent.status
+        error = getattr(intent, "last_payment_error", None)
+        code = _failure_code(error)
+        if status == "succeeded":
+            return PaymentResult("succeeded", intent.id)
+        if status == "requires_action" or (
+            status == "requires_payment_method" and code == "authentication_required"
+        ):
+            return PaymentResult("requires_action", intent.id, "authentication_required")
+        if status == "requires_payment_method" and error:
+            return PaymentResult("failed", intent.id, code, getattr(error, "message", "") or "")
+        if status == "canceled":
+            return PaymentResult("failed", intent.id, "canceled")
+        if status == "processing":
+            raise GatewayUnavailable("stripe: payment still processing")
+        return PaymentResult("pending", intent.id)
+
+    async def confirm_payment(self, reference: str, *, idempotency_key: str) -> PaymentResult:
+        try:
+            intent = await self._call(
+                self.client.v1.payment_intents.confirm_async(
+                    reference, {"off_session": True}, {"idempotency_key": idempotency_key}
+                )
+            )
+        except stripe.CardError as exc:
+            code = _failure_code(exc.error) if exc.error else (exc.code or "card_declined")
+            if code == "authentication_required" or exc.code == "authentication_required":
+                return PaymentResult("requires_action", reference, "authentication_required")
+            return PaymentResult("failed", reference, code, exc.user_message or "")
+        except stripe.InvalidRequestError as exc:
+            raise GatewayRefused(f"stripe: {exc.user_message or exc}") from exc
+        return self._result(intent)
+
+    async def get_payment(self, reference: str) -> PaymentResult:
+        try:
+            intent = await self._call(self.client.v1.payment_intents.retrieve_async(reference))
+        except stripe.InvalidRequestError as exc:
+            raise GatewayRefused(f"stripe: {exc.user_message or exc}") from exc
+        return self._result(intent)
+
+    async def refund(self, reference: str, *, amount_minor: int, idempotency_key: str) -> RefundResult:
+        try:
+            refund = await self._call(
+                self.client.v1.refunds.create_async(
+                    {"payment_intent": reference, "amount": amount_minor},
+                    {"idempotency_key": idempotency_key},
+                )
+            )
+        except stripe.InvalidRequestError as exc:
+            raise GatewayRefused(f"stripe: {exc.user_message or exc}") from exc
+        outcome = {"succeeded": "succeeded", "failed": "failed", "canceled": "failed"}.get(
+            refund.status, "pending"
+        )
+        return RefundResult(outcome, refund.id, getattr(refund, "failure_reason", "") or "")  # type: ignore[arg-type]

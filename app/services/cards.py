@@ -1,0 +1,98 @@
+"""The client's card on file: added or replaced through the gateway; only references, brand, last four
+and expiry are stored. Saving a new card retries the client's failed charges at once (R4).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from app.config import Settings
+from app.models.db import transaction
+from app.models.tables import PaymentMethod
+from app.payments.base import PaymentGateway, SavedCard
+from app.services import audit, charges
+from app.services.context import Actor
+from app.services.queue import JobQueue
+
+
+async def card_on_file(user_id: int) -> PaymentMethod | None:
+    return (
+        await PaymentMethod.objects()
+        .where((PaymentMethod.user == user_id) & PaymentMethod.removed_at.is_null())
+        .order_by(PaymentMethod.id, ascending=False)
+        .first()
+    )
+
+
+async def customer_ref_for(user_id: int, gateway: PaymentGateway) -> str:
+    """The gateway customer of this person: the one already used, or a new one (idempotent per person)."""
+    previous = (
+        await PaymentMethod.objects()
+        .where((PaymentMethod.user == user_id) & (PaymentMethod.gateway == gateway.name))
+        .order_by(PaymentMethod.id, ascending=False)
+        .first()
+    )
+    if previous is not None and previous.customer_ref:
+        return previous.customer_ref
+    return await gateway.create_customer(idempotency_key=f"customer:user:{user_id}", user_id=user_id)
+
+
+async def save_card(
+    user_id: int,
+    card: SavedCard,
+    *,
+    gateway_name: str,
+    now: datetime,
+    actor: Actor,
+    settings: Settings,
+    queue: JobQueue,
+) -> PaymentMethod:
+    """Replace the card on file with ``card`` (already saved at the gateway) and retry failed charges."""
+    async with transaction():
+        await PaymentMethod.update({PaymentMethod.removed_at: now}).where(
+            (PaymentMethod.user == user_id) & PaymentMethod.removed_at.is_null()
+        )
+        rows = await PaymentMethod.insert(
+            PaymentMethod(
+                user=user_id,
+                gateway=gateway_name,
+                customer_ref=card.customer_ref,
+                method_ref=card.method_ref,
+                brand=card.brand,
+                last4=card.last4,
+                exp_month=card.exp_month,
+                exp_year=card.exp_year,
+                created_at=now,
+            )
+        ).returning(PaymentMethod.id)
+        await audit.record(
+            "card_saved",
+            actor=actor,
+            at=now,
+            object_type="payment_method",
+            object_id=rows[0]["id"],
+            detail=card.brand,
+        )
+        jobs = await charges.retry_failed_for_user(user_id, now=now, actor=actor, settings=settings)
+    await queue.enqueue_all(jobs)
+    return await PaymentMethod.objects().where(PaymentMethod.id == rows[0]["id"]).first()
+
+
+async def save_sandbox_card(
+    user_id: int,
+    number: str,
+    exp_month: int,
+    exp_year: int,
+    *,
+    gateway,
+    now: datetime,
+    actor: Actor,
+    settings: Settings,
+    queue: JobQueue,
+) -> PaymentMethod:
+    """The sandbox's card form: tokenise a test number, then save it (raises ``CardRejected``)."""
+    customer = await customer_ref_for(user_id, gateway)
+    card = gateway.save_test_card(customer, number, exp_month, exp_year)
+    return await save_card(
+        user_id, card, gateway_name=gateway.name, now=now, actor=actor, settings=settings, queue=queue
+    )

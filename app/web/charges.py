@@ -1,0 +1,210 @@
+"""Charges on screen: the appointment panel's charge (clinician: countdown, waive, retry, refund,
+receipt) and the client's card on file and receipts. Every query is scoped to the signed-in person."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, URLEncodedBody
+from litestar.response import Response, Template
+
+from app.domain.practice import format_money, parse_money
+from app.domain.validation import Form
+from app.payments import gateway_for
+from app.payments.base import CardRejected, GatewayUnavailable
+from app.services import cards, charges
+from app.web.guards import client_only, clinician_only
+from app.web.htmx import redirect, render
+from app.web.runtime import actor_of, current_user, runtime
+
+FormBody = URLEncodedBody[dict[str, Any]]
+REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{8,40}$")
+
+
+async def _panel(
+    request: Request, appointment_id: int, *, message: str = "", errors: dict | None = None
+) -> Template:
+    user = current_user(request)
+    try:
+        appointment, view = await charges.panel_for_clinician(
+            appointment_id, clinician_id=user.clinician_id, now=runtime(request).clock.now()
+        )
+    except charges.ChargeNotFound:
+        raise NotFoundException() from None
+    context = {
+        "appointment": appointment,
+        "view": view,
+        "message": message,
+        "errors": errors or {},
+        "request_id": secrets.token_urlsafe(12),
+        "zone": user.time_zone,
+    }
+    return await render(request, "charges/appointment.html", context, fragment="charges/_panel.html")
+
+
+class AppointmentChargeController(Controller):
+    """The charge section of a clinician's appointment panel."""
+
+    path = "/appointments/{appointment_id:int}/charge"
+    guards = [clinician_only]
+
+    @get("/", name="appointment_charge")
+    async def show(self, request: Request, appointment_id: FromPath[int]) -> Template:
+        return await _panel(request, appointment_id)
+
+    async def _done(self, request: Request, appointment_id: int, message: str) -> Template | Response:
+        if request.headers.get("hx-request") == "true":
+            return await _panel(request, appointment_id, message=message)
+        return redirect(request, f"/appointments/{appointment_id}/charge")
+
+    @post("/waive")
+    async def waive(self, request: Request, appointment_id: FromPath[int]) -> Template | Response:
+        user = current_user(request)
+        try:
+            await charges.waive_charge(
+                appointment_id,
+                clinician_id=user.clinician_id,
+                now=runtime(request).clock.now(),
+                actor=actor_of(request),
+            )
+        except charges.ChargeNotFound:
+            raise NotFoundException() from None
+        except charges.ChargeActionRefused as refused:
+            return await _panel(request, appointment_id, errors={"form": refused.message})
+        return await self._done(request, appointment_id, "Charge waived. The client will not be charged.")
+
+    @post("/retry")
+    async def retry(self, request: Request, appointment_id: FromPath[int]) -> Template | Response:
+        user, rt = current_user(request), runtime(request)
+        try:
+            await charges.retry_charge(
+                appointment_id,
+                clinician_id=user.clinician_id,
+                now=rt.clock.now(),
+                actor=actor_of(request),
+                settings=rt.settings,
+                queue=rt.queue,
+            )
+        except charges.ChargeNotFound:
+            raise NotFoundException() from None
+        except charges.ChargeActionRefused as refused:
+            return await _panel(request, appointment_id, errors={"form": refused.message})
+        return await self._done(request, appointment_id, "Trying the card again now.")
+
+    @post("/refund")
+    async def refund(
+        self, request: Request, appointment_id: FromPath[int], data: FormBody
+    ) -> Template | Response:
+        user, rt = current_user(request), runtime(request)
+        form = Form.of(data)
+        amount = parse_money(form.data.get("amount", ""))
+        if amount is None:
+            form.error("amount", "Enter an amount like 150 or 75.50.")
+        request_id = form.data.get("request_id", "")
+        if not REQUEST_ID.match(request_id):
+            form.error("form", "Reload the page and try again.")
+        if not form.ok:
+            return await _panel(request, appointment_id, errors=form.errors)
+        try:
+            refund = await charges.refund_charge(
+                appointment_id,
+                amount,
+                request_id,
+                clinician_id=user.clinician_id,
+                now=rt.clock.now(),
+                actor=actor_of(request),
+                gateway=gateway_for(rt.settings),
+            )
+        except charges.ChargeNotFound:
+            raise NotFoundException() from None
+        except charges.ChargeActionRefused as refused:
+            return await _panel(request, appointment_id, errors={"amount": refused.message})
+        done = "Refunded" if refund.status == "succeeded" else "Refund started for"
+        return await self._done(request, appointment_id, f"{done} {format_money(refund.amount_minor)}.")
+
+
+@get("/charges/{charge_id:int}/receipt", guards=[clinician_only], name="clinician_receipt")
+async def clinician_receipt(request: Request, charge_id: FromPath[int]) -> Template:
+    try:
+        view = await charges.receipt_for_clinician(charge_id, clinician_id=current_user(request).clinician_id)
+    except charges.ChargeNotFound:
+        raise NotFoundException() from None
+    return await render(
+        request, "charges/receipt.html", {"view": view, "zone": current_user(request).time_zone}
+    )
+
+
+class PortalCardController(Controller):
+    """The client's card on file and receipts."""
+
+    path = "/portal"
+    guards = [client_only]
+
+    async def _page(
+        self, request: Request, *, errors: dict | None = None, values: dict | None = None, saved=False
+    ):
+        user, rt = current_user(request), runtime(request)
+        context = {
+            "card": await cards.card_on_file(user.id),
+            "views": await charges.for_client_user(user.id, now=rt.clock.now()),
+            "gateway": rt.settings.payment_gateway,
+            "errors": errors or {},
+            "values": values or {},
+            "saved": saved,
+            "zone": user.time_zone,
+        }
+        return await render(request, "portal/card.html", context, fragment="portal/_card_form.html")
+
+    @get("/card", name="portal_card")
+    async def card(self, request: Request) -> Template:
+        return await self._page(request)
+
+    @post("/card")
+    async def save(self, request: Request, data: FormBody) -> Template | Response:
+        user, rt = current_user(request), runtime(request)
+        form = Form.of(data)
+        if rt.settings.payment_gateway != "sandbox":
+            raise NotFoundException()
+        number = form.text("number", label="Card number", max_length=30)
+        month = form.integer("exp_month", label="Expiry month", minimum=1, maximum=12)
+        year = form.integer("exp_year", label="Expiry year", minimum=2000, maximum=2100)
+        now = rt.clock.now()
+        if month and year and (year, month) < (now.year, now.month):
+            form.error("exp_year", "This card has expired.")
+        if form.ok:
+            try:
+                await cards.save_sandbox_card(
+                    user.id,
+                    number,
+                    month,
+                    year,
+                    gateway=gateway_for(rt.settings),
+                    now=now,
+                    actor=actor_of(request),
+                    settings=rt.settings,
+                    queue=rt.queue,
+                )
+            except CardRejected as rejected:
+                form.error("number", rejected.message)
+            except GatewayUnavailable:
+                form.error("form", "The card processor didn't answer. Try again in a minute.")
+        if not form.ok:
+            values = {k: v for k, v in form.data.items() if k in {"exp_month", "exp_year"}}
+            return await self._page(request, errors=form.errors, values=values)
+        if request.headers.get("hx-request") == "true":
+            return await self._page(request, saved=True)
+        return redirect(request, "/portal/card")
+
+    @get("/charges/{charge_id:int}/receipt", name="client_receipt")
+    async def receipt(self, request: Request, charge_id: FromPath[int]) -> Template:
+        try:
+            view = await charges.receipt_for_client(charge_id, user_id=current_user(request).id)
+        except charges.ChargeNotFound:
+            raise NotFoundException() from None
+        return await render(
+            request, "charges/receipt.html", {"view": view, "zone": current_user(request).time_zone}
+        )

@@ -1,0 +1,199 @@
+"""A local stand-in for the few Stripe API endpoints the Stripe gateway uses (tests only).
+
+Speaks form-encoded requests and JSON answers like api.stripe.com, stores objects in memory, replays
+the stored answer for a repeated Idempotency-Key (and refuses a key reused with other parameters),
+and can drop the response of a request it has processed (``lose_next``), as a broken connection would.
+Test payment methods: pm_card_visa, pm_card_chargeDeclined, pm_card_chargeDeclinedInsufficientFunds,
+pm_card_authenticationRequired.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl
+
+CARDS = {
+    "pm_card_visa": ("visa", "4242", None),
+    "pm_card_chargeDeclined": ("visa", "0002", ("card_declined", None)),
+    "pm_card_chargeDeclinedInsufficientFunds": ("visa", "9995", ("card_declined", "insufficient_funds")),
+    "pm_card_authenticationRequired": ("visa", "3184", ("authentication_required", None)),
+}
+
+
+class StripeStub:
+    def __init__(self) -> None:
+        self.objects: dict[str, dict] = {}
+        self.idempotent: dict[str, tuple[str, int, dict]] = {}
+        self.requests: list[tuple[str, str, str | None]] = []
+        self.lose_next: list[str] = []
+        self.lock = threading.Lock()
+        self.ids = itertools.count(1)
+        for pm, (brand, last4, _) in CARDS.items():
+            self.objects[pm] = {
+                "id": pm,
+                "object": "payment_method",
+                "type": "card",
+                "card": {"brand": brand, "last4": last4, "exp_month": 12, "exp_year": 2034},
+            }
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> StripeStub:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def new_id(self, prefix: str) -> str:
+        return f"{prefix}_stub{next(self.ids)}"
+
+    def charges(self) -> int:
+        """Payment intents that actually took money."""
+        return sum(
+            1 for o in self.objects.values() if o["object"] == "payment_intent" and o["status"] == "succeeded"
+        )
+
+    # --- endpoints -------------------------------------------------------------------------------
+
+    def handle(self, method: str, path: str, params: dict) -> tuple[int, dict]:
+        parts = path.strip("/").split("/")[1:]  # drop "v1"
+        if method == "GET":
+            obj = self.objects.get(parts[-1])
+            return (
+                (200, obj)
+                if obj
+                else (404, _error("invalid_request_error", "resource_missing", "No such object"))
+            )
+        if parts == ["customers"]:
+            obj = {"id": self.new_id("cus"), "object": "customer", "metadata": _sub(params, "metadata")}
+        elif parts == ["setup_intents"]:
+            sid = self.new_id("seti")
+            obj = {
+                "id": sid,
+                "object": "setup_intent",
+                "customer": params.get("customer"),
+                "status": "requires_payment_method",
+                "usage": params.get("usage"),
+                "client_secret": f"{sid}_secret",
+                "payment_method": None,
+            }
+        elif len(parts) == 3 and parts[0] == "setup_intents" and parts[2] == "confirm":
+            obj = self.objects[parts[1]]
+            obj.update(status="succeeded", payment_method=params["payment_method"])
+        elif parts == ["payment_intents"]:
+            if params.get("payment_method") not in CARDS:
+                return 400, _error("invalid_request_error", "resource_missing", "No such PaymentMethod")
+            obj = {
+                "id": self.new_id("pi"),
+                "object": "payment_intent",
+                "amount": int(params["amount"]),
+                "currency": params["currency"],
+                "customer": params.get("customer"),
+                "payment_method": params["payment_method"],
+                "metadata": _sub(params, "metadata"),
+                "status": "requires_confirmation",
+                "last_payment_error": None,
+            }
+        elif len(parts) == 3 and parts[0] == "payment_intents" and parts[2] == "confirm":
+            obj = self.objects.get(parts[1])
+            if obj is None:
+                return 404, _error("invalid_request_error", "resource_missing", "No such payment_intent")
+            if obj["status"] not in ("requires_confirmation", "requires_payment_method"):
+                return 400, _error(
+                    "invalid_request_error", "payment_intent_unexpected_state", "Already confirmed"
+                )
+            failure = CARDS[obj["payment_method"]][2]
+            if failure is None:
+                obj["status"] = "succeeded"
+            else:
+                code, decline = failure
+                error = {
+                    "code": code,
+                    "decline_code": decline,
+                    "message": "Your card was declined.",
+                    "type": "card_error",
+                }
+                obj.update(status="requires_payment_method", last_payment_error=error)
+                return 402, {"error": {**error, "payment_intent": obj}}
+        elif parts == ["refunds"]:
+            intent = self.objects.get(params.get("payment_intent", ""))
+            if intent is None or intent["status"] != "succeeded":
+                return 400, _error("invalid_request_error", "charge_not_refundable", "Not refundable")
+            obj = {
+                "id": self.new_id("re"),
+                "object": "refund",
+                "amount": int(params["amount"]),
+                "payment_intent": intent["id"],
+                "status": "succeeded",
+            }
+        else:
+            return 404, _error("invalid_request_error", "unknown_endpoint", f"Unknown {path}")
+        self.objects[obj["id"]] = obj
+        return 200, obj
+
+    def _handler(self):
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def _serve(self, method: str) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length).decode() if length else ""
+                params = dict(parse_qsl(body, keep_blank_values=True))
+                key = self.headers.get("Idempotency-Key")
+                with stub.lock:
+                    stub.requests.append((method, self.path, key))
+                    fingerprint = f"{method} {self.path} {sorted(params.items())}"
+                    if method == "POST" and key and key in stub.idempotent:
+                        stored_fp, status, payload = stub.idempotent[key]
+                        if stored_fp != fingerprint:
+                            status, payload = (
+                                400,
+                                _error(
+                                    "idempotency_error",
+                                    None,
+                                    "Keys for idempotent requests can only be used with the same parameters",
+                                ),
+                            )
+                    else:
+                        status, payload = stub.handle(method, self.path, params)
+                        if method == "POST" and key:
+                            stub.idempotent[key] = (fingerprint, status, json.loads(json.dumps(payload)))
+                    lose = any(fragment in self.path for fragment in stub.lose_next)
+                    if lose:
+                        stub.lose_next = [f for f in stub.lose_next if f not in self.path]
+                if lose:
+                    self.close_connection = True
+                    return
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Request-Id", f"req_{len(stub.requests)}")
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server hook name
+                self._serve("GET")
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server hook name
+                self._serve("POST")
+
+        return Handler
+
+
+def _sub(params: dict, name: str) -> dict:
+    prefix = f"{name}["
+    return {k[len(prefix) : -1]: v for k, v in params.items() if k.startswith(prefix)}
+
+
+def _error(kind: str, code: str | None, message: str) -> dict:
+    return {"error": {"type": kind, "code": code, "message": message}}

@@ -1,0 +1,130 @@
+"""Charge screens: the appointment panel's charge (countdown, waive, retry, refund, receipt), the client's
+card on file, scoping (another's id → 404) and CSRF."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from app.domain.statuses import ChargeStatus as C
+from app.payments.sandbox import SandboxGateway
+from app.services import charges
+from app.services.queue import JobQueue
+from tests.charging_support import DECLINE, make_practice, mark, the_charge
+from tests.helpers import make_clinician, post_form, sign_in
+
+
+def visible(html: str) -> str:
+    """The text a person reads (tags removed, spaces collapsed)."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+async def test_clinician_sees_the_pending_charge_and_can_waive_it(app, client, other_client, settings, clock):
+    queue = JobQueue(None, settings.queue_name)
+    practice = await make_practice(settings, clock.now(), queue)
+    url = f"/appointments/{practice.appointment_id}/charge"
+    await sign_in(client, practice.clinician)
+    before = await client.get(url, headers={"HX-Request": "true"})
+    assert before.status_code == 200 and "48 hours after you mark this session Occurred" in before.text
+    await mark(practice, "occurred", clock.now(), settings, queue)
+    clock.advance(minutes=1)
+    panel = await client.get(url, headers={"HX-Request": "true"})
+    text = visible(panel.text)
+    assert "$150.00 will be charged on Wed 02 Dec 2026, 09:00 ( in 1 day 23 hours )" in text  # New York time
+    assert "Visa ending 4242" in text
+    assert "<html" not in panel.text
+    assert "<html" in (await client.get(url)).text  # a normal GET is the full page
+
+    assert (
+        await client.post(f"{url}/waive", headers={"HX-Request": "true"})
+    ).status_code == 403  # no CSRF token
+    waived = await post_form(client, f"{url}/waive", htmx=True)
+    assert "Charge waived" in waived.text and "Waive charge" not in waived.text
+    assert (await the_charge(practice.appointment_id)).status == C.WAIVED
+
+    stranger = await make_clinician(settings, clock.now(), email="sam@example.test")
+    await sign_in(other_client, stranger)
+    assert (await other_client.get(url)).status_code == 404
+    assert (await post_form(other_client, f"{url}/retry")).status_code == 404
+
+
+async def test_refund_and_receipts_for_both_sides(app, client, other_client, settings, clock):
+    queue = JobQueue(None, settings.queue_name)
+    practice = await make_practice(settings, clock.now(), queue)
+    await mark(practice, "occurred", clock.now(), settings, queue)
+    clock.advance(seconds=settings.charge_delay)
+    charge = await the_charge(practice.appointment_id)
+    await charges.run_charge(
+        charge.id,
+        charge.generation,
+        now=clock.now(),
+        settings=settings,
+        gateway=SandboxGateway(),
+        queue=queue,
+    )
+    url = f"/appointments/{practice.appointment_id}/charge"
+    await sign_in(client, practice.clinician)
+    panel = await client.get(url, headers={"HX-Request": "true"})
+    assert "Paid" in panel.text and f"/charges/{charge.id}/receipt" in panel.text
+    bad = await post_form(client, f"{url}/refund", {"amount": "abc", "request_id": "abcdefgh12"}, htmx=True)
+    assert bad.status_code == 200 and "Enter an amount like 150" in bad.text
+    too_much = await post_form(
+        client, f"{url}/refund", {"amount": "151", "request_id": "abcdefgh12"}, htmx=True
+    )
+    assert "more than what is left" in too_much.text
+    done = await post_form(client, f"{url}/refund", {"amount": "50", "request_id": "abcdefgh13"}, htmx=True)
+    assert "Refunded $50.00" in done.text
+    assert (await the_charge(practice.appointment_id)).status == C.PARTIALLY_REFUNDED
+    receipt = await client.get(f"/charges/{charge.id}/receipt")
+    assert "Receipt" in receipt.text and "$150.00" in receipt.text and "Refunded" in receipt.text
+
+    await sign_in(other_client, practice.client)
+    portal = await other_client.get("/portal/card")
+    assert "Visa ending 4242" in portal.text and f"/portal/charges/{charge.id}/receipt" in portal.text
+    assert (await other_client.get(f"/portal/charges/{charge.id}/receipt")).status_code == 200
+    assert (await other_client.get(f"/portal/charges/{charge.id + 1}/receipt")).status_code == 404
+    assert (await other_client.get(url)).status_code == 403
+
+
+async def test_client_card_form_errors_and_a_new_card_retries_a_declined_charge(
+    app, client, settings, clock, arq_pool
+):
+    queue = JobQueue(arq_pool, settings.queue_name)
+    practice = await make_practice(settings, clock.now(), queue, card=DECLINE)
+    await mark(practice, "occurred", clock.now() - timedelta(hours=1), settings, queue)
+    clock.advance(seconds=settings.charge_delay)
+    charge = await the_charge(practice.appointment_id)
+    await charges.run_charge(
+        charge.id,
+        charge.generation,
+        now=clock.now(),
+        settings=settings,
+        gateway=SandboxGateway(),
+        queue=queue,
+    )
+    await sign_in(client, practice.client)
+    page = await client.get("/portal/card")
+    assert "Visa ending 0002" in page.text and "The card was declined." in page.text
+    wrong = await post_form(
+        client,
+        "/portal/card",
+        {"number": "4111 1111 1111 1112", "exp_month": "12", "exp_year": "2030"},
+        htmx=True,
+    )
+    assert 'id="f-number-error"' in wrong.text and "use a test card number" in wrong.text
+    assert 'value="2030"' in wrong.text
+    expired = await post_form(
+        client,
+        "/portal/card",
+        {"number": "4242424242424242", "exp_month": "1", "exp_year": "2020"},
+        htmx=True,
+    )
+    assert "This card has expired." in expired.text
+    saved = await post_form(
+        client,
+        "/portal/card",
+        {"number": "4242 4242 4242 4242", "exp_month": "12", "exp_year": "2030"},
+        htmx=True,
+    )
+    assert "Card saved." in saved.text and "Visa ending 4242" in saved.text
+    assert (await the_charge(practice.appointment_id)).status == C.SCHEDULED  # retried at once

@@ -1,0 +1,62 @@
+"""Charge rules without a database: amounts, the state machine, keys, refunds, the countdown."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from app.domain import charges as rules
+from app.domain.statuses import ChargeStatus as C
+
+
+def test_self_pay_is_charged_the_session_fee_and_insurance_the_copay():
+    assert rules.charge_amount("self_pay", 15000, 2500) == 15000
+    assert rules.charge_amount("insurance", 15000, 2500) == 2500
+    assert rules.charge_amount("insurance", 15000, None) == 0
+    assert rules.charge_amount("self_pay", -5, None) == 0
+
+
+def test_charge_state_machine():
+    assert rules.can_transition(C.SCHEDULED, C.PROCESSING)
+    assert rules.can_transition(C.PROCESSING, C.SUCCEEDED)
+    assert rules.can_transition(C.FAILED, C.SCHEDULED)
+    assert rules.can_transition(C.SUCCEEDED, C.REFUNDED)
+    assert not rules.can_transition(C.SUCCEEDED, C.PROCESSING)
+    assert not rules.can_transition(C.PROCESSING, C.CANCELLED)
+    assert not rules.can_transition(C.WAIVED, C.SCHEDULED)
+    assert not rules.can_transition(C.REFUNDED, C.SUCCEEDED)
+    assert not rules.can_transition("nonsense", C.SCHEDULED)
+    # nothing that may have moved money can be cancelled by un-marking
+    assert rules.CANCELLABLE.isdisjoint(rules.BLOCKS_UNMARKING)
+    for status in rules.CANCELLABLE:
+        assert rules.can_transition(status, C.CANCELLED)
+
+
+def test_due_time_keys_and_job_ids():
+    marked = datetime(2026, 11, 30, 14, 5, tzinfo=UTC)
+    assert rules.due_at(marked, 172800) == marked + timedelta(hours=48)
+    assert rules.idempotency_key(7, 2) == "charge:7:attempt:2"
+    assert rules.job_id(7, 1) != rules.job_id(7, 2)
+
+
+def test_refund_rules():
+    assert rules.refund_problem(C.SUCCEEDED, 15000, 0, 15000) is None
+    assert rules.refund_problem(C.PARTIALLY_REFUNDED, 15000, 5000, 10000) is None
+    assert (
+        rules.refund_problem(C.PARTIALLY_REFUNDED, 15000, 5000, 10001)
+        == "That is more than what is left to refund."
+    )
+    assert rules.refund_problem(C.SCHEDULED, 15000, 0, 100) == "Only a paid charge can be refunded."
+    assert rules.refund_problem(C.SUCCEEDED, 15000, 0, 0) == "Enter an amount greater than zero."
+    assert rules.status_after_refund(15000, 15000) == C.REFUNDED
+    assert rules.status_after_refund(15000, 100) == C.PARTIALLY_REFUNDED
+
+
+def test_countdown_and_backoff():
+    now = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)
+    assert rules.countdown(now + timedelta(hours=47, minutes=59), now).text == "in 1 day 23 hours"
+    assert rules.countdown(now + timedelta(minutes=5), now).text == "in 5 minutes"
+    assert rules.countdown(now - timedelta(minutes=1), now).text == "any moment now"
+    assert [rules.retry_delay(n) for n in (1, 2, 3)] == [10, 20, 40]
+    assert rules.retry_delay(50) == 600
+    assert "declined" in rules.failure_reason("card_declined")
+    assert rules.failure_reason("something_new") == "The card could not be charged."

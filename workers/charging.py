@@ -1,0 +1,45 @@
+"""Charging jobs: charge one appointment's charge (ids only); sweep every minute for lost work."""
+
+from __future__ import annotations
+
+import logging
+
+from arq import Retry
+
+from app.domain.charges import retry_delay
+from app.payments import gateway_for
+from app.payments.base import GatewayUnavailable
+from app.services import charges
+from app.services.queue import JobQueue
+
+log = logging.getLogger(__name__)
+
+
+def _parts(ctx: dict):
+    settings = ctx["settings"]
+    if "gateway" not in ctx:
+        ctx["gateway"] = gateway_for(settings)
+    return settings, ctx["clock"], ctx["gateway"], JobQueue(ctx["redis"], settings.queue_name)
+
+
+async def charge_appointment(ctx: dict, charge_id: int, generation: int) -> str:
+    settings, clock, gateway, queue = _parts(ctx)
+    try:
+        outcome = await charges.run_charge(
+            charge_id, generation, now=clock.now(), settings=settings, gateway=gateway, queue=queue
+        )
+    except GatewayUnavailable as exc:
+        attempt = ctx.get("job_try", 1)
+        log.warning("charge %s: gateway unavailable (try %s): %s", charge_id, attempt, exc)
+        raise Retry(defer=retry_delay(attempt)) from exc
+    log.info("charge %s generation %s: %s", charge_id, generation, outcome)
+    return outcome
+
+
+async def sweep_charges(ctx: dict) -> dict[str, int]:
+    """Due charges whose job went missing, attempts stuck in processing, refunds left pending."""
+    settings, clock, gateway, queue = _parts(ctx)
+    counts = await charges.sweep(now=clock.now(), settings=settings, gateway=gateway, queue=queue)
+    if any(counts.values()):
+        log.info("charge sweep: %s", counts)
+    return counts
