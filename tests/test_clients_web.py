@@ -8,6 +8,7 @@ from app.models.tables import (
     AccountToken,
     Appointment,
     AuditEvent,
+    Charge,
     Client,
     EmailMessage,
     InsuranceChange,
@@ -231,9 +232,24 @@ async def test_archive_shows_exactly_what_happens_then_cancels_future_sessions(c
     now = clock.now()
     future = [await add_appointment(clinician, client_id, now + timedelta(days=d)) for d in (1, 8)]
     past = await add_appointment(clinician, client_id, now - timedelta(days=6), status="occurred")
+    paid = await add_appointment(clinician, client_id, now - timedelta(days=13), status="occurred")
+    for appointment_id, status in ((past, "scheduled"), (paid, "succeeded")):
+        await Charge.insert(
+            Charge(
+                appointment=appointment_id,
+                client=client_id,
+                clinician=clinician.user.clinician_id,
+                amount_minor=15000,
+                status=status,
+                due_at=now + timedelta(hours=1),
+                created_at=now,
+                updated_at=now,
+            )
+        )
     await sign_in(client, clinician)
     confirm = await client.get(f"/clients/{client_id}/archive")
     assert "2 upcoming sessions will be cancelled" in confirm.text
+    assert "1 charge not yet collected will be cancelled" in confirm.text
     assert "Tue 01 Dec 2026, 09:00" in confirm.text and "Tue 08 Dec 2026, 09:00" in confirm.text
     assert await Client.count().where(Client.archived_at.is_not_null()) == 0  # looking changes nothing
 
@@ -249,8 +265,10 @@ async def test_archive_shows_exactly_what_happens_then_cancels_future_sessions(c
     done = await post_form(client, f"/clients/{client_id}/archive", {"plan": plan})
     assert done.status_code == 303
     statuses = {a.id: a.status for a in await Appointment.objects()}
-    assert statuses[past] == "occurred"
-    assert [s for i, s in statuses.items() if i != past] == ["cancelled"] * 3
+    assert statuses[past] == statuses[paid] == "occurred"
+    assert [s for i, s in statuses.items() if i not in (past, paid)] == ["cancelled"] * 3
+    charge_states = {c.appointment: c.status for c in await Charge.objects()}
+    assert charge_states == {past: "cancelled", paid: "succeeded"}, "uncollected charges cancelled, paid kept"
     assert await StatusChange.count().where(StatusChange.to_status == "cancelled") == 3
     assert await AuditEvent.count().where(AuditEvent.action == "client_archived") == 1
     page = await client.get(f"/clients/{client_id}")

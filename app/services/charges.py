@@ -165,14 +165,15 @@ async def _schedule(
     return [charge_job(charge_id, generation, due, settings)]
 
 
-async def _cancel_for_unmarked(appointment_id: int, *, now: datetime, actor: Actor) -> None:
+async def _cancel_where(condition, *, now: datetime, actor: Actor, detail: str = "") -> int:
+    """Cancel every still-collectable charge matching ``condition`` (compare-and-set, so a charge a
+    worker has just claimed is left alone); one audit row each. Returns how many were cancelled."""
     cancelled = (
         await Charge.update({Charge.status: C.CANCELLED, Charge.updated_at: now})
-        .where((Charge.appointment == appointment_id) & Charge.status.is_in(list(rules.CANCELLABLE)))
+        .where(condition & Charge.status.is_in(list(rules.CANCELLABLE)))
         .returning(Charge.id, Charge.client, Charge.clinician)
     )
-    if cancelled:
-        row = cancelled[0]
+    for row in cancelled:
         await audit.record(
             "charge_cancelled",
             actor=actor,
@@ -181,7 +182,23 @@ async def _cancel_for_unmarked(appointment_id: int, *, now: datetime, actor: Act
             object_id=row["id"],
             client_id=row["client"],
             clinician_id=row["clinician"],
+            detail=detail,
         )
+    return len(cancelled)
+
+
+async def cancel_pending_for_client(client_id: int, *, clinician_id: int, now: datetime, actor: Actor) -> int:
+    """Archiving a client: charges not yet collected are cancelled (inside the caller's transaction)."""
+    return await _cancel_where(
+        (Charge.client == client_id) & (Charge.clinician == clinician_id),
+        now=now,
+        actor=actor,
+        detail="archived",
+    )
+
+
+async def _cancel_for_unmarked(appointment_id: int, *, now: datetime, actor: Actor) -> None:
+    if await _cancel_where(Charge.appointment == appointment_id, now=now, actor=actor):
         return
     charge = await Charge.objects().where(Charge.appointment == appointment_id).first()
     if charge is not None and charge.status in rules.BLOCKS_UNMARKING:

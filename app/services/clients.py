@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from app.config import Settings
+from app.domain import charges as charge_rules
 from app.domain.accounts import Role
 from app.domain.clients import RESENDS_PER_DAY, InvitationState, invitation_state
-from app.domain.statuses import AppointmentStatus, BillingType, ChargeStatus
+from app.domain.statuses import AppointmentStatus, BillingType
 from app.domain.validation import normalize_email
 from app.models.db import engine, transaction
 from app.models.tables import (
@@ -26,7 +27,7 @@ from app.models.tables import (
     InsurancePolicy,
     User,
 )
-from app.services import account_tokens, appointments, audit, email
+from app.services import account_tokens, appointments, audit, charges, email
 from app.services.account_tokens import Purpose
 from app.services.context import Actor
 from app.services.queue import JobQueue, QueuedJob, email_job
@@ -406,7 +407,7 @@ async def archive_plan(clinician_id: int, client_id: int, *, now: datetime) -> A
     pending = await Charge.objects().where(
         (Charge.client == client_id)
         & (Charge.clinician == clinician_id)
-        & (Charge.status == ChargeStatus.SCHEDULED.value)
+        & Charge.status.is_in(list(charge_rules.CANCELLABLE))
     )
     return ArchivePlan(client, future, pending)
 
@@ -421,8 +422,8 @@ async def archive_client(
     settings: Settings,
     queue: JobQueue,
 ) -> ArchivePlan | None:
-    """Archive after confirmation: cancel future sessions through the status service (their charges
-    follow), kill open invitation links. Returns the fresh plan instead if it changed meanwhile."""
+    """Archive after confirmation: cancel future sessions through the status service, cancel charges
+    not yet collected, kill open invitation links. Returns the fresh plan instead if it changed meanwhile."""
     async with transaction():
         plan = await archive_plan(clinician_id, client_id, now=now)
         if plan.client.archived_at is not None:
@@ -434,6 +435,7 @@ async def archive_client(
             jobs += await appointments.apply_status_change(
                 appointment, AppointmentStatus.CANCELLED.value, now=now, actor=actor, settings=settings
             )
+        await charges.cancel_pending_for_client(client_id, clinician_id=clinician_id, now=now, actor=actor)
         await Client.update({Client.archived_at: now}).where(Client.id == client_id)
         await AccountToken.update({AccountToken.revoked_at: now}).where(
             (AccountToken.client == client_id)
@@ -448,7 +450,7 @@ async def archive_client(
             object_id=client_id,
             client_id=client_id,
             clinician_id=clinician_id,
-            detail=f"cancelled={len(plan.future_sessions)}",
+            detail=f"cancelled={len(plan.future_sessions)} charges={len(plan.pending_charges)}",
         )
     await queue.enqueue_all(jobs)
     return None
