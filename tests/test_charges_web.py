@@ -128,3 +128,29 @@ async def test_client_card_form_errors_and_a_new_card_retries_a_declined_charge(
     )
     assert "Card saved." in saved.text and "Visa ending 4242" in saved.text
     assert (await the_charge(practice.appointment_id)).status == C.SCHEDULED  # retried at once
+
+
+async def test_the_card_page_costs_the_same_queries_for_many_charges(client, settings, clock, arq_pool):
+    """Each charge's view is assembled from batched lookups, not a handful of queries per charge."""
+    from datetime import timedelta
+
+    from app.services.queue import JobQueue
+    from tests.charging_support import add_appointment, make_practice, mark
+    from tests.helpers import sign_in
+    from tests.querycount import count_queries
+
+    queue = JobQueue(arq_pool, settings.queue_name)
+    practice = await make_practice(settings, clock.now(), queue)
+    await mark(practice, "occurred", clock.now(), settings, queue)
+    await sign_in(client, practice.client)
+    with count_queries() as few:
+        assert (await client.get("/portal/card")).status_code == 200
+    for days in range(2, 9):
+        practice.appointment_id = await add_appointment(
+            practice.clinician, practice.client_id, clock.now() - timedelta(days=days)
+        )
+        await mark(practice, "occurred", clock.now(), settings, queue)
+    with count_queries() as many:
+        page = await client.get("/portal/card")
+    assert page.text.count("$150.00") >= 8
+    assert many.count == few.count

@@ -14,14 +14,7 @@ from app.services import audit, charges
 from app.services.context import Actor
 from app.services.queue import JobQueue
 
-
-async def card_on_file(user_id: int) -> PaymentMethod | None:
-    return (
-        await PaymentMethod.objects()
-        .where((PaymentMethod.user == user_id) & PaymentMethod.removed_at.is_null())
-        .order_by(PaymentMethod.id, ascending=False)
-        .first()
-    )
+card_on_file = charges.card_on_file
 
 
 async def customer_ref_for(user_id: int, gateway: PaymentGateway) -> str:

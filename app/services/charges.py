@@ -213,16 +213,21 @@ async def _cancel_for_unmarked(appointment_id: int, *, now: datetime, actor: Act
 # --- processing (the job and the sweep) -----------------------------------------------------------
 
 
+async def card_on_file(user_id: int) -> PaymentMethod | None:
+    """The person's current card (the newest one not removed), or None."""
+    return (
+        await PaymentMethod.objects()
+        .where((PaymentMethod.user == user_id) & PaymentMethod.removed_at.is_null())
+        .order_by(PaymentMethod.id, ascending=False)
+        .first()
+    )
+
+
 async def _card_for_client(client_id: int) -> PaymentMethod | None:
     client = await Client.objects().where(Client.id == client_id).first()
     if client is None or client.user is None:
         return None
-    return (
-        await PaymentMethod.objects()
-        .where((PaymentMethod.user == client.user) & PaymentMethod.removed_at.is_null())
-        .order_by(PaymentMethod.id, ascending=False)
-        .first()
-    )
+    return await card_on_file(client.user)
 
 
 async def _claim(charge: Charge, *, now: datetime, settings: Settings) -> bool:
@@ -759,29 +764,57 @@ class ChargeView:
 
 
 async def _view(charge: Charge, *, now: datetime | None = None) -> ChargeView:
-    appointment = await Appointment.objects().where(Appointment.id == charge.appointment).first()
-    client = await Client.objects().where(Client.id == charge.client).first()
-    clinician = await Clinician.objects().where(Clinician.id == charge.clinician).first()
-    clinician_user = await User.objects().where(User.id == clinician.user).first()
-    client_user = await User.objects().where(User.id == client.user).first() if client.user else None
-    card = (
-        await PaymentMethod.objects().where(PaymentMethod.id == charge.payment_method).first()
-        if charge.payment_method
-        else await _card_for_client(charge.client)
-    )
-    refunds = await Refund.objects().where(Refund.charge == charge.id).order_by(Refund.id)
-    return ChargeView(
-        charge=charge,
-        appointment=appointment,
-        client=client,
-        clinician_email=clinician_user.email,
-        clinician_zone=clinician.time_zone,
-        client_zone=client_user.time_zone if client_user else clinician.time_zone,
-        practice_name=clinician.practice_name,
-        card=card,
-        refunds=list(refunds),
-        now=now,
-    )
+    return (await _views([charge], now=now))[0]
+
+
+async def _views(charge_rows: list[Charge], *, now: datetime | None = None) -> list[ChargeView]:
+    """Screen views of many charges with a fixed number of queries (no query per charge)."""
+    if not charge_rows:
+        return []
+
+    async def by_id(table, ids) -> dict:
+        ids = list({i for i in ids if i is not None})
+        return {row.id: row for row in await table.objects().where(table.id.is_in(ids))} if ids else {}
+
+    appointments = await by_id(Appointment, [c.appointment for c in charge_rows])
+    clients = await by_id(Client, [c.client for c in charge_rows])
+    clinicians = await by_id(Clinician, [c.clinician for c in charge_rows])
+    users = await by_id(User, [c.user for c in clients.values()] + [c.user for c in clinicians.values()])
+    methods = await by_id(PaymentMethod, [c.payment_method for c in charge_rows])
+    current_cards: dict[int, PaymentMethod] = {}
+    client_user_ids = [c.user for c in clients.values() if c.user is not None]
+    if client_user_ids:
+        for method in (
+            await PaymentMethod.objects()
+            .where(PaymentMethod.user.is_in(client_user_ids) & PaymentMethod.removed_at.is_null())
+            .order_by(PaymentMethod.id)
+        ):
+            current_cards[method.user] = method  # ascending ids: the newest wins
+    refunds: dict[int, list[Refund]] = {}
+    for refund in (
+        await Refund.objects().where(Refund.charge.is_in([c.id for c in charge_rows])).order_by(Refund.id)
+    ):
+        refunds.setdefault(refund.charge, []).append(refund)
+    views = []
+    for charge in charge_rows:
+        client = clients[charge.client]
+        clinician = clinicians[charge.clinician]
+        client_user = users.get(client.user) if client.user else None
+        views.append(
+            ChargeView(
+                charge=charge,
+                appointment=appointments[charge.appointment],
+                client=client,
+                clinician_email=users[clinician.user].email,
+                clinician_zone=clinician.time_zone,
+                client_zone=client_user.time_zone if client_user else clinician.time_zone,
+                practice_name=clinician.practice_name,
+                card=methods.get(charge.payment_method) or current_cards.get(client.user),
+                refunds=refunds.get(charge.id, []),
+                now=now,
+            )
+        )
+    return views
 
 
 async def panel_for_clinician(
@@ -807,7 +840,7 @@ async def for_client_user(user_id: int, *, now: datetime) -> list[ChargeView]:
     charges = (
         await Charge.objects().where(Charge.client.is_in(client_ids)).order_by(Charge.due_at, ascending=False)
     )
-    return [await _view(charge, now=now) for charge in charges]
+    return await _views(list(charges), now=now)
 
 
 async def receipt_for_clinician(charge_id: int, *, clinician_id: int) -> ChargeView:

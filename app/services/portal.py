@@ -14,7 +14,7 @@ from app.domain.clients import portal_status_label
 from app.domain.statuses import AppointmentStatus, ChargeStatus
 from app.models.db import transaction
 from app.models.tables import Appointment, Charge, Client, PaymentMethod, User
-from app.services import audit, insurance
+from app.services import audit, charges, insurance
 from app.services.context import Actor
 
 
@@ -66,19 +66,11 @@ class SessionView:
 
 
 @dataclass(frozen=True)
-class Card:
-    brand: str
-    last4: str
-    exp_month: int
-    exp_year: int
-
-
-@dataclass(frozen=True)
 class Overview:
     practices: list[Practice]
     upcoming: list[SessionView]
     past: list[SessionView]
-    card: Card | None
+    card: PaymentMethod | None
 
 
 async def practices_of(user_id: int) -> list[Practice]:
@@ -115,18 +107,6 @@ async def practices_of(user_id: int) -> list[Practice]:
         )
         for r in rows
     ]
-
-
-async def card_of(user_id: int) -> Card | None:
-    row = (
-        await PaymentMethod.select(
-            PaymentMethod.brand, PaymentMethod.last4, PaymentMethod.exp_month, PaymentMethod.exp_year
-        )
-        .where((PaymentMethod.user == user_id) & (PaymentMethod.removed_at.is_null()))
-        .order_by(PaymentMethod.id, ascending=False)
-        .first()
-    )
-    return Card(**row) if row else None
 
 
 def _charge_view(charge: Charge | None) -> ChargeView | None:
@@ -166,14 +146,14 @@ async def overview(user_id: int, *, now: datetime, past_limit: int = 50) -> Over
             .order_by(Appointment.starts_at, ascending=False)
             .limit(past_limit)
         )
-        charges = {}
+        charge_of: dict[int, Charge] = {}
         if rows:
             found = await Charge.objects().where(
                 (Charge.client.is_in(client_ids)) & (Charge.appointment.is_in([a.id for a in rows]))
             )
-            charges = {c.appointment: c for c in found}
-        past = [_session(a, names, charges.get(a.id)) for a in rows]
-    return Overview(practices, upcoming, past, await card_of(user_id))
+            charge_of = {c.appointment: c for c in found}
+        past = [_session(a, names, charge_of.get(a.id)) for a in rows]
+    return Overview(practices, upcoming, past, await charges.card_on_file(user_id))
 
 
 def _upcoming(session: SessionView, practice: Practice, now: datetime) -> SessionView:
