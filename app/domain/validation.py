@@ -12,6 +12,15 @@ from dataclasses import dataclass, field
 EMAIL_RE = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]{2,}$")
 
 
+class FieldProblem(Exception):
+    """A rule refused some input; ``field`` names the form field the ``message`` belongs next to."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
 @dataclass
 class Form:
     """Raw submitted values plus the errors found while cleaning them."""

@@ -27,6 +27,7 @@ from app.domain.calendar import (
     visible_range,
 )
 from app.domain.statuses import AppointmentStatus
+from app.domain.validation import FieldProblem
 from app.models.db import engine, transaction
 from app.models.tables import Appointment, Client, Clinician, StatusChange
 from app.services import audit, charges
@@ -296,13 +297,8 @@ async def bookable_clients(clinician_id: int, query: str = "", *, limit: int = 5
 # --- Booking and rescheduling ---------------------------------------------------------------------
 
 
-class BookingProblem(Exception):
+class BookingProblem(FieldProblem):
     """A booking or reschedule can't be saved; ``field`` names the form field the message belongs to."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from app.domain.checklist import Checklist, Facts, Item, NotApplicable, Session,
 from app.domain.clients import RESENDS_PER_DAY, InvitationState
 from app.domain.insurance import load_answers, questions, summary
 from app.domain.statuses import AppointmentStatus
+from app.domain.validation import FieldProblem
 from app.models.db import transaction
 from app.models.tables import (
     Appointment,
@@ -47,13 +48,8 @@ CLIENT_COLUMNS = (
 )
 
 
-class ChecklistProblem(Exception):
+class ChecklistProblem(FieldProblem):
     """An action can't be done; ``field`` names where the message belongs."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True)

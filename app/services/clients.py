@@ -15,7 +15,7 @@ from app.domain import charges as charge_rules
 from app.domain.accounts import Role
 from app.domain.clients import RESENDS_PER_DAY, InvitationState, invitation_state
 from app.domain.statuses import AppointmentStatus, BillingType
-from app.domain.validation import normalize_email
+from app.domain.validation import FieldProblem, normalize_email
 from app.models.db import engine, transaction
 from app.models.tables import (
     AccountToken,
@@ -33,13 +33,8 @@ from app.services.context import Actor
 from app.services.queue import JobQueue, QueuedJob, email_job
 
 
-class ClientError(Exception):
+class ClientError(FieldProblem):
     """A client could not be added; ``field`` names the form field the message belongs to."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 
 from app.config import Settings
 from app.domain import two_factor as rules
+from app.domain.validation import FieldProblem
 from app.models.db import transaction
 from app.models.tables import Clinician, RecoveryCode, User
 from app.services import accounts, audit, throttle
@@ -33,13 +34,8 @@ PENDING_SECONDS = 5 * 60
 ENROL_SECONDS = 15 * 60
 
 
-class TwoFactorError(Exception):
+class TwoFactorError(FieldProblem):
     """A two-factor change was refused; ``field`` names the form field the message belongs to."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True)
