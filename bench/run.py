@@ -50,7 +50,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=2000)
     parser.add_argument("--appointments", type=int, default=100_000)
     parser.add_argument("--requests", type=float, default=1.0, help="multiply every endpoint's request count")
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--concurrency", type=int, default=4, help="connections the load generator keeps busy"
+    )
     parser.add_argument("--web-workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--arq-workers", type=int, default=2, help="arq worker processes for the charge run")
     parser.add_argument("--due-charges", type=int, default=10_000, help="charges the workers process")

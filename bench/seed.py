@@ -390,6 +390,9 @@ async def seed(scale: Scale, *, now: datetime, password_hash: str, password: str
         (Charge, charges),
     ):
         await bulk_insert(table, rows)
+    # A live database has planner statistics (autovacuum keeps them); a freshly bulk-loaded one has
+    # none until then, and the planner picks nested full scans without them.
+    await engine().run_ddl("ANALYZE")
     return Seeded(
         now=now,
         password=password,
