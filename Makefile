@@ -1,4 +1,4 @@
-.PHONY: run test test-postgres lint format
+.PHONY: run test test-postgres lint format bench
 
 PORT ?= 8000
 
@@ -16,3 +16,6 @@ lint:
 
 format:
 	scripts/bootstrap && .venv/bin/ruff format . && .venv/bin/ruff check --fix .
+
+bench:          ## seed 100,000 appointments into PostgreSQL "sw_bench", load the app, print the table (a few minutes)
+	scripts/bootstrap && .venv/bin/python -m bench $(BENCH_ARGS)

@@ -68,6 +68,9 @@ def local_time(value: datetime | None, zone: str = "UTC", fmt: str = "%a %d %b %
 def configure_templates(settings: Settings):
     def callback(template_engine) -> None:
         env = template_engine.engine
+        # Outside debug, templates don't change while the app runs: skip the file check (a stat per
+        # template and per include, every render) that Jinja does by default.
+        env.auto_reload = settings.debug
         env.globals.update(
             htmx_config=json.dumps(HTMX_CONFIG),
             debug=settings.debug,

@@ -1,0 +1,418 @@
+"""The benchmark run: migrate and seed, serve the app like production, load it, time the charge worker
+and the sweep, print one table and write it as JSON. See ``python -m bench --help`` and the README.
+
+It owns its database (default PostgreSQL ``sw_bench``, or a SQLite file with ``--sqlite``): the
+schema is dropped and migrated again at the start of every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+PASSWORD = "bench-password-1234"  # noqa: S105 - the seeded accounts' password, bench data only
+FULL_COUNTS = {
+    "floor": 1500,
+    "healthz": 600,
+    "login": 400,
+    "calendar": 300,
+    "panel": 300,
+    "status": 200,
+    "report_month": 150,
+    "report_year": 60,
+    "csv_year": 20,
+    "portal": 300,
+}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description="Stillwater benchmark")
+    parser.add_argument(
+        "--sqlite", action="store_true", help="seed and serve a SQLite file instead of PostgreSQL"
+    )
+    parser.add_argument("--database-url", help="default postgres://postgres@127.0.0.1:5432/sw_bench")
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12"))
+    parser.add_argument("--clinicians", type=int, default=20)
+    parser.add_argument("--clients", type=int, default=2000)
+    parser.add_argument("--appointments", type=int, default=100_000)
+    parser.add_argument("--requests", type=float, default=1.0, help="multiply every endpoint's request count")
+    parser.add_argument(
+        "--concurrency", type=int, default=4, help="connections the load generator keeps busy"
+    )
+    parser.add_argument("--web-workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--arq-workers", type=int, default=2, help="arq worker processes for the charge run")
+    parser.add_argument("--due-charges", type=int, default=10_000, help="charges the workers process")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
+    return parser.parse_args(argv)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def reset_database(url: str) -> None:
+    if url.startswith("postgres"):
+        subprocess.run(
+            ["psql", url, "-q", "-c", "DROP SCHEMA public CASCADE; CREATE SCHEMA public;"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    else:
+        Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+    subprocess.run(
+        [PYTHON, "-m", "app", "migrate"], cwd=ROOT, env=os.environ, check=True, stdout=subprocess.DEVNULL
+    )
+
+
+def serve(env: dict[str, str], port: int, workers: int) -> subprocess.Popen:
+    """uvicorn as in production: several worker processes, no access log, DEBUG off."""
+    command = [PYTHON, "-m", "uvicorn", "bench.asgi:app", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--workers", str(workers), "--no-access-log", "--log-level", "warning"]
+    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    import httpx
+
+    for _ in range(200):
+        if process.poll() is not None:
+            raise SystemExit("uvicorn exited early")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                # Every worker process must be up, not just the first to answer.
+                time.sleep(0.5 * workers)
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    process.terminate()
+    raise SystemExit("uvicorn did not answer /healthz")
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def pick_targets(seeded, now: datetime) -> dict[str, Any]:
+    """Dates, appointments and status-change candidates of the first clinician, from the seeded data."""
+    from app.domain.statuses import AppointmentStatus as S
+    from app.models.tables import Appointment, Charge
+
+    ids = seeded.appointment_ids_by_clinician[1]
+    rows = (
+        await Appointment.select(
+            Appointment.id, Appointment.starts_at, Appointment.ends_at, Appointment.status
+        )
+        .where(Appointment.id.is_in(ids))
+        .order_by(Appointment.id)
+    )
+    past = [r for r in rows if r["ends_at"] < now - timedelta(hours=1)]
+    charged = {r["appointment"] for r in await Charge.select(Charge.appointment).where(Charge.clinician == 1)}
+    toggles = [r["id"] for r in past if r["status"] != S.OCCURRED and r["id"] not in charged][-40:]
+    # The status change flips these between Scheduled and Occurred (which schedules, then cancels, a charge).
+    await Appointment.update({Appointment.status: S.SCHEDULED}).where(Appointment.id.is_in(toggles))
+    days = sorted({r["starts_at"].date() for r in rows})
+    step = max(1, len(days) // 40)
+    return {
+        "dates": [d.isoformat() for d in days[::step]],
+        "appointment_ids": [r["id"] for r in rows[:: max(1, len(rows) // 200)]],
+        "status_ids": toggles,
+    }
+
+
+def report_periods(now: datetime) -> tuple[dict[str, str], dict[str, str]]:
+    last_month_end = now.date().replace(day=1) - timedelta(days=1)
+    month = {"start": last_month_end.replace(day=1).isoformat(), "end": last_month_end.isoformat()}
+    year = {"start": (now.date() - timedelta(days=364)).isoformat(), "end": now.date().isoformat()}
+    return month, year
+
+
+async def charge_run(args, env: dict[str, str], settings) -> dict[str, Any]:
+    """``--due-charges`` settled charges are made due again and queued; the arq workers charge them."""
+    from app.domain.statuses import ChargeStatus as C
+    from app.models.tables import Charge, SandboxPayment
+    from app.services.charges import charge_job
+    from app.services.queue import JobQueue, connect
+    from bench.seed import progress
+
+    rows = (
+        await Charge.select(Charge.id, Charge.generation)
+        .where(Charge.status == C.SUCCEEDED)
+        .order_by(Charge.id)
+        .limit(args.due_charges)
+    )
+    ids = [r["id"] for r in rows]
+    workers = [
+        await asyncio.create_subprocess_exec(
+            PYTHON, "-m", "app", "worker", cwd=ROOT, env=env, stderr=subprocess.DEVNULL
+        )
+        for _ in range(args.arq_workers)
+    ]
+    redis = await connect(settings)
+    try:
+        health = f"{settings.queue_name}:health-check"
+        for _ in range(300):
+            if await redis.exists(health) and all(w.returncode is None for w in workers):
+                break
+            await asyncio.sleep(0.1)
+        now = datetime.now(UTC)
+        await Charge.update(
+            {
+                Charge.status: C.SCHEDULED,
+                Charge.generation: Charge.generation + 1,
+                Charge.due_at: now - timedelta(minutes=1),
+                Charge.attempt_no: 0,
+                Charge.idempotency_key: None,
+                Charge.gateway_reference: None,
+                Charge.succeeded_at: None,
+            }
+        ).where(Charge.id.is_in(ids))
+        jobs = [charge_job(r["id"], r["generation"] + 1, None, settings) for r in rows]
+        started = time.perf_counter()
+        queue = JobQueue(redis, settings.queue_name)
+        for start in range(0, len(jobs), 500):
+            await queue.enqueue_all(jobs[start : start + 500])
+        waiting = len(ids)
+        while waiting:
+            await asyncio.sleep(0.25)
+            waiting = await Charge.count().where(
+                Charge.id.is_in(ids) & Charge.status.is_in([C.SCHEDULED, C.PROCESSING])
+            )
+            progress("charges", len(ids) - waiting, len(ids))
+            if time.perf_counter() - started > 600:
+                raise SystemExit("the workers did not finish the charges in 10 minutes")
+        elapsed = time.perf_counter() - started
+        outcomes = dict(
+            Counter(r["status"] for r in await Charge.select(Charge.status).where(Charge.id.is_in(ids)))
+        )
+        payments = await SandboxPayment.count().where(SandboxPayment.kind == "payment")
+    finally:
+        for worker in workers:
+            if worker.returncode is None:
+                worker.terminate()
+            await worker.wait()
+        await redis.aclose()
+    return {
+        "charges": len(ids),
+        "seconds": round(elapsed, 2),
+        "per_second": round(len(ids) / elapsed, 1),
+        "workers": args.arq_workers,
+        "outcomes": outcomes,
+        "gateway_payments": payments,
+    }
+
+
+async def sweep_run(settings, seeded_charges: int) -> dict[str, Any]:
+    """The due-charge sweep (the worker's cron) over the whole charge table: idle, then one full batch."""
+    from app.domain.statuses import ChargeStatus as C
+    from app.models.tables import Charge
+    from app.payments.sandbox import SandboxGateway
+    from app.services import charges
+    from app.services.queue import JobQueue, connect
+
+    redis = await connect(settings)
+    queue = JobQueue(redis, settings.queue_name)
+    gateway = SandboxGateway()
+    try:
+        total = await Charge.count()
+        started = time.perf_counter()
+        idle = await charges.sweep(now=datetime.now(UTC), settings=settings, gateway=gateway, queue=queue)
+        idle_seconds = time.perf_counter() - started
+        batch = [
+            r["id"]
+            for r in await Charge.select(Charge.id)
+            .where(Charge.status == C.SUCCEEDED)
+            .order_by(Charge.id, ascending=False)
+            .limit(200)
+        ]
+        now = datetime.now(UTC)
+        await Charge.update(
+            {Charge.status: C.SCHEDULED, Charge.due_at: now - timedelta(minutes=1), Charge.attempt_no: 0}
+        ).where(Charge.id.is_in(batch))
+        started = time.perf_counter()
+        busy = await charges.sweep(now=now, settings=settings, gateway=gateway, queue=queue)
+        busy_seconds = time.perf_counter() - started
+    finally:
+        await redis.aclose()
+    per_charge = busy_seconds / max(busy["charged"], 1)
+    return {
+        "charges_in_table": total,
+        "idle_pass_ms": round(idle_seconds * 1000, 1),
+        "idle_counts": idle,
+        "batch": len(batch),
+        "batch_pass_s": round(busy_seconds, 2),
+        "batch_counts": busy,
+        "per_charge_ms": round(per_charge * 1000, 1),
+        "hundred_thousand_due_minutes": round(100_000 * per_charge / 60, 1),
+    }
+
+
+def print_report(results: dict[str, Any]) -> None:
+    rows = results["endpoints"]
+    floor = next(r for r in rows if r["endpoint"] == "floor (signed out)")["rps"]
+    columns = [("endpoint", 26), ("req/s", 8), ("p50 ms", 8), ("p99 ms", 8), ("×floor", 7), ("queries", 8)]
+    head = " ".join(
+        f"{name:<{width}}" if i == 0 else f"{name:>{width}}"
+        for i, (name, width) in enumerate([*columns, ("gzip B", 8)])
+    )
+    print("\n" + head)
+    print("-" * len(head))
+    for r in rows:
+        r["vs_floor"] = round(r["rps"] / floor, 3)
+        flags = []
+        if r["vs_floor"] < 0.2:
+            flags.append("<1/5 floor")
+        if r["p99_ms"] > 100:
+            flags.append("p99>100ms")
+        if r["errors"]:
+            flags.append(f"{r['errors']} errors")
+        print(
+            f"{r['endpoint']:<26} {r['rps']:>8.1f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} "
+            f"{r['vs_floor']:>7.2f} {r['queries']:>8} {r['bytes_gzip']:>8}  {' '.join(flags)}"
+        )
+    phone = results["phone_first_load"]
+    print(
+        f"\nPhone, first calendar load (gzip on the wire): {phone['total']:,} B "
+        f"(HTML {phone['html']:,}, "
+        + ", ".join(f"{k} {v:,}" for k, v in phone.items() if k not in {"html", "total"})
+        + ")"
+    )
+    charge = results.get("charge_worker")
+    if charge:
+        print(
+            f"Charge workers: {charge['charges']:,} due charges in {charge['seconds']} s = "
+            f"{charge['per_second']} charges/s with {charge['workers']} arq worker(s); "
+            f"outcomes {charge['outcomes']}"
+        )
+    sweep = results.get("sweep")
+    if sweep:
+        print(
+            f"Due-charge sweep over {sweep['charges_in_table']:,} charges: "
+            f"idle pass {sweep['idle_pass_ms']} ms; a batch of {sweep['batch']} due in "
+            f"{sweep['batch_pass_s']} s ({sweep['per_charge_ms']} ms each; 100,000 due would take "
+            f"the sweep alone {sweep['hundred_thousand_due_minutes']} min of work)"
+        )
+    print(f"Seeded: {results['seeded']}  (seeding took {results['seed_seconds']} s)")
+    print(f"Whole run: {results['total_seconds']} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    begun = time.perf_counter()
+    if args.sqlite:
+        url = args.database_url or f"sqlite:///{ROOT / 'var' / 'bench.sqlite'}"
+    else:
+        url = args.database_url or "postgres://postgres@127.0.0.1:5432/sw_bench"
+    os.environ["DATABASE_URL"] = url
+    os.environ["REDIS_URL"] = args.redis_url
+    os.environ["SECRET_KEY"] = secrets.token_urlsafe(48)
+    os.environ["DEBUG"] = "0"
+    os.environ["USE_DB_POOL"] = "1"
+    os.environ.pop("PASSWORD_HASH_PROFILE", None)
+    port = free_port()
+    os.environ["BASE_URL"] = f"http://127.0.0.1:{port}"
+    env = dict(os.environ)
+
+    from app.config import Settings
+
+    settings = Settings.from_env()
+    say(f"Database {url}; migrating …")
+    reset_database(url)
+
+    async def prepare():
+        import redis.asyncio as aioredis
+
+        from app.services.passwords import hash_password
+        from bench.seed import Scale, seed
+
+        client = aioredis.from_url(args.redis_url)
+        await client.flushdb()
+        await client.aclose()
+        now = datetime.now(UTC)
+        started = time.perf_counter()
+        seeded = await seed(
+            Scale(args.clinicians, args.clients, args.appointments),
+            now=now,
+            password_hash=await hash_password(PASSWORD),
+            password=PASSWORD,
+        )
+        seconds = time.perf_counter() - started
+        return seeded, seconds, await pick_targets(seeded, now), now
+
+    say("Seeding …")
+    seeded, seed_seconds, targets, now = asyncio.run(prepare())
+    month, year = report_periods(now)
+    config = {
+        "base_url": f"http://127.0.0.1:{port}",
+        "password": PASSWORD,
+        "clinician_email": seeded.clinician_emails[0],
+        "client_email": seeded.client_emails[0],
+        "report_month": month,
+        "report_year": year,
+        "concurrency": args.concurrency,
+        "counts": {k: max(1, int(v * args.requests)) for k, v in FULL_COUNTS.items()},
+        **targets,
+    }
+    say(f"Serving with {args.web_workers} uvicorn workers on port {port}; loading …")
+    server = serve(env, port, args.web_workers)
+    with tempfile.TemporaryDirectory() as folder:
+        config_path, out_path = Path(folder) / "config.json", Path(folder) / "out.json"
+        config_path.write_text(json.dumps(config))
+        try:
+            subprocess.run(
+                [PYTHON, "-m", "bench.load", str(config_path), str(out_path)], cwd=ROOT, check=True
+            )
+        finally:
+            stop(server)
+        results: dict[str, Any] = json.loads(out_path.read_text())
+
+    async def background_work():
+        from app.models.db import engine
+
+        pooled = settings.is_postgres
+        if pooled:
+            await engine().start_connection_pool(min_size=1, max_size=4)
+        try:
+            say(f"Charging {args.due_charges:,} due charges with {args.arq_workers} arq worker(s) …")
+            charge = await charge_run(args, env, settings) if args.due_charges else None
+            say("Timing the due-charge sweep …")
+            return charge, await sweep_run(settings, seeded.counts["charges"])
+        finally:
+            if pooled:
+                await engine().close_connection_pool()
+
+    results["charge_worker"], results["sweep"] = asyncio.run(background_work())
+    results["seeded"] = seeded.counts
+    results["seed_seconds"] = round(seed_seconds, 1)
+    results["database"] = "postgresql" if settings.is_postgres else "sqlite"
+    results["web_workers"] = args.web_workers
+    results["concurrency"] = args.concurrency
+    results["total_seconds"] = round(time.perf_counter() - begun, 1)
+    print_report(results)
+    Path(args.out).write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(f"Written to {args.out}")
+    return 0
