@@ -21,6 +21,10 @@ from app.web.htmx import redirect
 
 log = logging.getLogger("stillwater.web")
 
+# Record ids are PostgreSQL ``serial`` integers; a larger number in a URL names nothing (and would
+# overflow the database driver), so it answers 404 like any other unknown id.
+MAX_ID = 2**31 - 1
+
 MESSAGES = {
     400: (
         "That request didn't make sense",
@@ -44,6 +48,13 @@ def error_page(request: Request, status_code: int, detail: str | None = None) ->
         headers={"Cache-Control": "no-store"},
         media_type=MediaType.HTML,
     )
+
+
+def reject_impossible_ids(request: Request) -> None:
+    """``before_request`` hook: an integer id in the path outside 1…MAX_ID is not found."""
+    for value in request.path_params.values():
+        if isinstance(value, int) and not 0 < value <= MAX_ID:
+            raise NotFoundException()
 
 
 def on_not_authorized(request: Request, exc: NotAuthorizedException) -> Response:

@@ -36,7 +36,9 @@ RUN_AXE = """async () => {
 
 
 # The page has loaded and htmx has finished the requests it makes on load (counts, checklists, charges).
-SETTLED = "() => document.readyState === 'complete' && window.htmx && !document.querySelector('.htmx-request')"
+SETTLED = (
+    "() => document.readyState === 'complete' && window.htmx && !document.querySelector('.htmx-request')"
+)
 
 
 async def check(page, name: str, size: str, problems: list[str]) -> None:
