@@ -19,17 +19,19 @@ from datetime import timedelta
 from html.parser import HTMLParser
 from urllib.parse import quote, urlencode
 
+import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as run_settings
 from hypothesis import strategies as st
 from litestar.routes import HTTPRoute
 
 from app.clock import Clock
+from app.models.db import engine
 from app.models.tables import ALL_TABLES, Appointment, AuditEvent, Charge, Client, Clinician
 from app.services import demo
 from app.web.guards import client_only, clinician_only, signed_in
 from tests.charging_support import add_appointment
-from tests.conftest import browser
+from tests.conftest import IS_POSTGRES, browser
 from tests.helpers import Person, csrf_from, ensure_csrf, make_client, post_form
 
 EXAMPLES = 5
@@ -180,7 +182,17 @@ def routes(application) -> list[tuple[str, str, str, list[str], list[str]]]:
     return sorted(found)
 
 
-async def test_fuzzed_forms_and_parameters_never_fail_or_change_data_when_rejected(app, settings):
+@pytest.fixture
+async def pooled(app):
+    """On PostgreSQL, share a few connections (as production does) instead of one per query."""
+    if IS_POSTGRES:
+        await engine().start_connection_pool(min_size=1, max_size=4)
+    yield
+    if IS_POSTGRES:
+        await engine().close_connection_pool()
+
+
+async def test_fuzzed_forms_and_parameters_never_fail_or_change_data_when_rejected(app, pooled, settings):
     now = Clock().now()
     await demo.seed(settings, now)
     maya = await Clinician.objects().where(Clinician.user.email == demo.CLINICIAN_EMAIL).first()

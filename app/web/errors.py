@@ -16,14 +16,11 @@ from litestar.exceptions import (
 )
 from litestar.response import Response, Template
 
+from app.domain.validation import record_id
 from app.web.guards import ENROL_URL, TwoFactorEnrolmentRequired
 from app.web.htmx import redirect
 
 log = logging.getLogger("stillwater.web")
-
-# Record ids are PostgreSQL ``serial`` integers; a larger number in a URL names nothing (and would
-# overflow the database driver), so it answers 404 like any other unknown id.
-MAX_ID = 2**31 - 1
 
 MESSAGES = {
     400: (
@@ -51,9 +48,9 @@ def error_page(request: Request, status_code: int, detail: str | None = None) ->
 
 
 def reject_impossible_ids(request: Request) -> None:
-    """``before_request`` hook: an integer id in the path outside 1…MAX_ID is not found."""
+    """``before_request`` hook: an integer in the path that can't be a record id is not found."""
     for value in request.path_params.values():
-        if isinstance(value, int) and not 0 < value <= MAX_ID:
+        if isinstance(value, int) and record_id(value) is None:
             raise NotFoundException()
 
 
