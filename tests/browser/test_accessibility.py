@@ -138,6 +138,7 @@ async def test_every_main_page_passes_axe_at_phone_and_desktop_size(live_server,
                 await visit(page, live_server, path, name, size, problems)
             if email == demo.CLINICIAN_EMAIL:
                 await open_panel(page, live_server, appointment_id, size, problems)
+                await form_with_errors(page, live_server, size, problems)
             await context.close()
 
     await asyncio.gather(*(sweep(size) for size in SIZES))
@@ -154,3 +155,11 @@ async def open_panel(page, base_url: str, appointment_id: int, size: str, proble
     await cell.click()
     await page.locator("#appointment-dialog[open] h2").first.wait_for()
     await check(page, "appointment-panel", size, problems)
+
+
+async def form_with_errors(page, base_url: str, size: str, problems: list[str]) -> None:
+    """A form sent back with messages next to its fields (nothing filled in)."""
+    await page.goto(f"{base_url}/clients/new")
+    await page.get_by_role("button", name="Add client").click()
+    await page.locator("[aria-invalid=true]").first.wait_for()
+    await check(page, "client-new-errors", size, problems)
