@@ -241,9 +241,9 @@ PHONE = {"width": 390, "height": 844}
 ARTIFACTS = ROOT / "test-artifacts"
 
 
-@pytest.fixture
-def live_server(db, redis, settings):
-    """The real app served by uvicorn in its own process, on the test database and Redis."""
+def start_web(settings: Settings, **extra_env: str) -> tuple[subprocess.Popen, str]:
+    """Serve the real app with uvicorn in its own process, on the test database and Redis; wait until
+    ``/healthz`` answers. Returns the process and its base URL."""
     import time
     import urllib.request
 
@@ -258,6 +258,7 @@ def live_server(db, redis, settings):
         "SECRET_KEY": settings.secret_key,
         "PASSWORD_HASH_PROFILE": "fast",
         "USE_DB_POOL": "0",
+        **extra_env,
     }
     process = subprocess.Popen(
         [
@@ -283,8 +284,16 @@ def live_server(db, redis, settings):
                 break
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
                 raise RuntimeError("the live server did not start") from None
             time.sleep(0.1)
+    return process, base_url
+
+
+@pytest.fixture
+def live_server(db, redis, settings):
+    """The real app served by uvicorn in its own process, on the test database and Redis."""
+    process, base_url = start_web(settings)
     yield base_url
     process.terminate()
     process.wait(timeout=10)

@@ -9,6 +9,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+# Record ids are PostgreSQL ``serial`` integers: a number outside 1…MAX_ID names no record (and a
+# larger one would overflow the database driver), so it is treated like any unknown id.
+MAX_ID = 2**31 - 1
+
 EMAIL_RE = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]{2,}$")
 
 
@@ -92,3 +96,14 @@ class Form:
 def normalize_email(value: str) -> str:
     """Emails compare case-insensitively: store and look up the lower-cased, trimmed form."""
     return (value or "").strip().lower()
+
+
+def record_id(raw: str | int | None) -> int | None:
+    """The record id in ``raw`` (a form or query value), or None when it can't be one."""
+    if isinstance(raw, int):
+        value = raw
+    elif raw and raw.strip().isdigit() and len(raw.strip()) <= 10:
+        value = int(raw.strip())
+    else:
+        return None
+    return value if 0 < value <= MAX_ID else None

@@ -31,7 +31,7 @@ from app.web.calendar import CalendarController
 from app.web.charges import AppointmentChargeController, PortalCardController, clinician_receipt
 from app.web.checklist import ChecklistController
 from app.web.clients import ClientsController
-from app.web.errors import EXCEPTION_HANDLERS
+from app.web.errors import EXCEPTION_HANDLERS, reject_impossible_ids
 from app.web.exports import client_export, portal_export
 from app.web.invitations import InvitationsController
 from app.web.middleware import FetchMetadataMiddleware, SecurityHeadersMiddleware, SessionMiddleware
@@ -149,6 +149,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         ],
         plugins=[HTMXPlugin()],
         exception_handlers=EXCEPTION_HANDLERS,
+        before_request=reject_impossible_ids,
         compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6),
         debug=False,
         openapi_config=None,

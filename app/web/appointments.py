@@ -20,7 +20,7 @@ from app.domain.appointments import KINDS
 from app.domain.calendar import View, parse_local_start
 from app.domain.practice import format_money, parse_money
 from app.domain.statuses import APPOINTMENT_STATUS_LABELS
-from app.domain.validation import Form
+from app.domain.validation import Form, record_id
 from app.services import appointments
 from app.services.appointments import AppointmentNotFound, Booking, BookingProblem, StatusChangeRefused
 from app.services.clients import NewClient
@@ -177,8 +177,8 @@ class AppointmentController(Controller):
             name = form.text("new_name", label="Client's name")
             address = form.email("new_email", label="Client's email")
             new_client = NewClient(name, address)
-        elif client_choice.isdigit():
-            client_id = int(client_choice)
+        elif record_id(client_choice) is not None:
+            client_id = record_id(client_choice)
         else:
             form.error("client_id", "Choose a client, or add a new one.")
         if form.ok:

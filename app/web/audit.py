@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from litestar import Controller, Request, get
 from litestar.response import Response, Template
 
+from app.domain.validation import record_id
 from app.services import audit_trail
 from app.services.audit_trail import TrailFilters
 from app.web.guards import clinician_only
@@ -25,10 +26,9 @@ def parse_filters(query: dict[str, str]) -> tuple[TrailFilters, dict[str, str]]:
         raw = query.get(name, "").strip()
         if not raw:
             return None
-        if not raw.isdigit():
+        if record_id(raw) is None:
             errors[name] = "Choose from the list."
-            return None
-        return int(raw)
+        return record_id(raw)
 
     def day(name: str, label: str) -> date | None:
         raw = query.get(name, "").strip()
@@ -67,7 +67,7 @@ class AuditController(Controller):
         query = _query(request)
         filters, errors = parse_filters(query)
         page_raw = query.get("page", "")
-        page = int(page_raw) if page_raw.isdigit() else 1
+        page = record_id(page_raw) or 1
         trail = await audit_trail.read(user, filters, page, now=rt.clock.now(), actor=actor_of(request))
         kept = {name: query[name] for name in FILTER_NAMES if query[name]}
         return await render(

@@ -16,7 +16,7 @@ from litestar.response import Template
 from app.domain.accounts import time_zone_names, valid_time_zone
 from app.domain.availability import format_day_ranges, parse_day_ranges
 from app.domain.practice import format_money, parse_money
-from app.domain.validation import Form
+from app.domain.validation import Form, record_id
 from app.services import availability, booking, notices, throttle
 from app.services.availability import PracticeBooking
 from app.services.booking import TAKEN, BookingClosed, BookingSettings, CancelRefused, SlotTaken, Visitor
@@ -340,6 +340,8 @@ class PortalBookingController(Controller):
         kind: FromQuery[str] = "regular",
         start: FromQuery[str | None] = None,
     ) -> Any:
+        if practice is not None and record_id(practice) is None:
+            raise NotFoundException()
         if practice is None:
             records = await booking.portal_records(current_user(request).id)
             if not records:
@@ -351,10 +353,9 @@ class PortalBookingController(Controller):
     async def book(self, request: Request, data: FormBody) -> Any:
         user, rt = current_user(request), runtime(request)
         form = Form.of(data)
-        raw_client = form.data.get("practice", "")
-        if not raw_client.isdigit():
+        client_id, kind = record_id(form.data.get("practice")), form.data.get("kind", "regular")
+        if client_id is None:
             raise NotFoundException()
-        client_id, kind = int(raw_client), form.data.get("kind", "regular")
         starts_at = parse_slot(form.data.get("slot", ""))
         if starts_at is None:
             form.error("slot", "Choose a time from the list.")

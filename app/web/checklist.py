@@ -17,7 +17,7 @@ from litestar.response import Response, Template
 
 from app.domain.checklist import Item
 from app.domain.statuses import CoverageStatus
-from app.domain.validation import Form
+from app.domain.validation import Form, record_id
 from app.services import checklist, clients, insurance
 from app.services.checklist import ChecklistProblem
 from app.services.clients import ClientError, ClientNotFound
@@ -166,14 +166,14 @@ class ChecklistController(Controller):
     @post("/checklist/{client_id:int}/occurred", name="checklist_occurred")
     async def occurred(self, request: Request, client_id: FromPath[int], data: FormBody) -> Any:
         rt, form = runtime(request), Form.of(data)
-        appointment_id = form.data.get("appointment_id", "")
-        if not appointment_id.isdigit():
+        appointment_id = record_id(form.data.get("appointment_id"))
+        if appointment_id is None:
             raise NotFoundException()
         try:
             await checklist.mark_intro_occurred(
                 current_user(request).clinician_id,
                 client_id,
-                int(appointment_id),
+                appointment_id,
                 now=rt.clock.now(),
                 actor=actor_of(request),
                 settings=rt.settings,

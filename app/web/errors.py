@@ -16,6 +16,7 @@ from litestar.exceptions import (
 )
 from litestar.response import Response, Template
 
+from app.domain.validation import record_id
 from app.web.guards import ENROL_URL, TwoFactorEnrolmentRequired
 from app.web.htmx import redirect
 
@@ -44,6 +45,13 @@ def error_page(request: Request, status_code: int, detail: str | None = None) ->
         headers={"Cache-Control": "no-store"},
         media_type=MediaType.HTML,
     )
+
+
+def reject_impossible_ids(request: Request) -> None:
+    """``before_request`` hook: an integer in the path that can't be a record id is not found."""
+    for value in request.path_params.values():
+        if isinstance(value, int) and record_id(value) is None:
+            raise NotFoundException()
 
 
 def on_not_authorized(request: Request, exc: NotAuthorizedException) -> Response:
