@@ -156,3 +156,46 @@ def test_run_command_serves_the_app_and_prints_the_logins(tmp_path, redis):
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+async def test_demo_cards_pay_and_demo_payments_can_be_refunded(db, redis, settings, clock, arq_pool):
+    """Demo cards behave like the sandbox 4242 card, and the demo's paid charges exist at the sandbox."""
+    from datetime import timedelta
+
+    from app.payments.sandbox import SandboxGateway
+    from app.services import charges
+    from app.services.context import Actor
+    from app.services.queue import JobQueue
+
+    clock.advance(days=2, hours=8)  # Wednesday afternoon: Monday's and Tuesday's charges are still pending
+    await seed(settings, clock.now())
+    gateway = SandboxGateway()
+    paid = await Charge.objects().where(Charge.status == "succeeded").first()
+    refund = await charges.refund_charge(
+        paid.appointment,
+        paid.amount_minor,
+        "demo-refund",
+        clinician_id=paid.clinician,
+        now=clock.now(),
+        actor=Actor(role="clinician", clinician_id=paid.clinician),
+        gateway=gateway,
+    )
+    assert refund.status == "succeeded"
+    assert (await Charge.objects().where(Charge.id == paid.id).first()).status == "refunded"
+
+    pending = await Charge.objects().where(Charge.status == "scheduled")
+    with_card = [c for c in pending if c.payment_method is not None]
+    assert with_card
+    clock.advance(days=3)
+    await charges.sweep(
+        now=clock.now(), settings=settings, gateway=gateway, queue=JobQueue(arq_pool, settings.queue_name)
+    )
+    assert await Charge.count().where(Charge.status == "scheduled") == 0
+    newly_paid = await Charge.count().where(
+        (Charge.status == "succeeded") & (Charge.succeeded_at > clock.now() - timedelta(days=1))
+    )
+    assert newly_paid == len(with_card), "every demo client with a card pays"
+    failed = await Charge.objects().where(
+        Charge.id.is_in([c.id for c in pending if c.payment_method is None])
+    )
+    assert {c.status for c in failed} <= {"failed"}, "no card on file is a visible failure"

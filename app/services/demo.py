@@ -21,10 +21,12 @@ from app.models.tables import (
     Clinician,
     InsurancePolicy,
     PaymentMethod,
+    SandboxPayment,
     StatusChange,
     User,
     WorkingHours,
 )
+from app.payments.sandbox import SandboxGateway
 from app.services.accounts import NewClinician, create_clinician
 from app.services.passwords import hash_password
 from app.services.tokens import new_token, token_hash
@@ -146,16 +148,19 @@ async def seed(settings: Settings, now: datetime) -> bool:
                 )
             method_id = None
             if has_password:
+                card = SandboxGateway().save_test_card(
+                    f"cus_sbx_demo_{user_id}", "4242424242424242", 12, 2029
+                )
                 method_rows = await PaymentMethod.insert(
                     PaymentMethod(
                         user=user_id,
                         gateway="sandbox",
-                        customer_ref=f"cus_demo_{user_id}",
-                        method_ref=f"pm_demo_{user_id}",
-                        brand="visa",
-                        last4="4242",
-                        exp_month=12,
-                        exp_year=2029,
+                        customer_ref=card.customer_ref,
+                        method_ref=card.method_ref,
+                        brand=card.brand,
+                        last4=card.last4,
+                        exp_month=card.exp_month,
+                        exp_year=card.exp_year,
                         created_at=now,
                     )
                 ).returning(PaymentMethod.id)
@@ -279,3 +284,16 @@ async def _seed_sessions(
                     updated_at=marked_at,
                 )
             )
+            if succeeded:
+                # The sandbox processor's own record of the payment, so a demo charge can be refunded.
+                await SandboxPayment.insert(
+                    SandboxPayment(
+                        idempotency_key=f"charge:demo:{appointment_id}:1",
+                        kind="payment",
+                        reference=f"ch_demo_{appointment_id}",
+                        amount_minor=amount,
+                        currency=clinician.currency,
+                        status="succeeded",
+                        created_at=due,
+                    )
+                )
