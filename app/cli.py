@@ -1,4 +1,4 @@
-"""The command line (stable names, see DESIGN.md): run, worker, migrate, demo, create-clinician."""
+"""The command line (stable names, see DESIGN.md): run, serve, worker, migrate, demo, create-clinician."""
 
 from __future__ import annotations
 
@@ -117,17 +117,7 @@ def run(port: int) -> int:
     redis_process = ensure_redis(env)
     children = [
         subprocess.Popen(
-            [
-                PYTHON,
-                "-m",
-                "uvicorn",
-                "app.asgi:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-            ],
+            [PYTHON, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)],
             cwd=ROOT,
             env=env,
         ),
@@ -166,6 +156,14 @@ def run(port: int) -> int:
             redis_process.terminate()
             redis_process.wait(timeout=10)
     return 0 if stopping else 1
+
+
+def serve(host: str, port: int, workers: int) -> int:
+    """The web app alone, as production runs it (settings from the environment)."""
+    from app.serving import serve as serve_app
+
+    serve_app("app.asgi:app", host=host, port=port, workers=workers, access_log=False)
+    return 0
 
 
 def worker() -> int:
@@ -220,6 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     run_parser = commands.add_parser("run", help="migrate, seed the demo, start web + worker")
     run_parser.add_argument("--port", type=int, default=8000)
+    serve_parser = commands.add_parser("serve", help="start the web app only (production)")
+    serve_parser.add_argument("--host", default="127.0.0.1")
+    serve_parser.add_argument("--port", type=int, default=8000)
+    serve_parser.add_argument("--workers", type=int, default=1, help="web processes sharing the port")
     commands.add_parser("worker", help="start an arq worker")
     commands.add_parser("migrate", help="apply database migrations")
     commands.add_parser("demo", help="seed the demo practice")
@@ -233,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     os.chdir(Path(ROOT))
     if args.command == "run":
         return run(args.port)
+    if args.command == "serve":
+        return serve(args.host, args.port, args.workers)
     if args.command == "worker":
         return worker()
     if args.command == "migrate":

@@ -72,6 +72,10 @@ def say(text: str) -> None:
 
 def reset_database(url: str) -> None:
     if url.startswith("postgres"):
+        reachable = subprocess.run(["psql", url, "-qc", "SELECT 1"], capture_output=True)
+        if reachable.returncode != 0:  # first run: create the database
+            server, _, name = url.rpartition("/")
+            subprocess.run(["psql", f"{server}/postgres", "-qc", f'CREATE DATABASE "{name}"'], check=True)
         subprocess.run(
             ["psql", url, "-q", "-c", "DROP SCHEMA public CASCADE; CREATE SCHEMA public;"],
             check=True,
@@ -86,10 +90,14 @@ def reset_database(url: str) -> None:
 
 
 def serve(env: dict[str, str], port: int, workers: int) -> subprocess.Popen:
-    """uvicorn as in production: several worker processes, no access log, DEBUG off."""
-    command = [PYTHON, "-m", "uvicorn", "bench.asgi:app", "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--workers", str(workers), "--no-access-log", "--log-level", "warning"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    """The bench app served as ``python -m app serve`` serves production: several worker processes
+    sharing the port, no access log, DEBUG off."""
+    code = (
+        "from app.serving import serve;"
+        f"serve('bench.asgi:app', host='127.0.0.1', port={port}, workers={workers},"
+        " access_log=False, log_level='warning')"
+    )
+    process = subprocess.Popen([PYTHON, "-c", code], cwd=ROOT, env=env)
     import httpx
 
     for _ in range(200):

@@ -242,8 +242,8 @@ ARTIFACTS = ROOT / "test-artifacts"
 
 
 def start_web(settings: Settings, **extra_env: str) -> tuple[subprocess.Popen, str]:
-    """Serve the real app with uvicorn in its own process, on the test database and Redis; wait until
-    ``/healthz`` answers. Returns the process and its base URL."""
+    """Serve the real app (``python -m app serve``) in its own process, on the test database and
+    Redis; wait until ``/healthz`` answers. Returns the process and its base URL."""
     import time
     import urllib.request
 
@@ -261,19 +261,7 @@ def start_web(settings: Settings, **extra_env: str) -> tuple[subprocess.Popen, s
         **extra_env,
     }
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app.asgi:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
+        [sys.executable, "-m", "app", "serve", "--port", str(port)],
         cwd=ROOT,
         env=env,
     )
