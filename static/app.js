@@ -51,6 +51,21 @@
     if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
   }
 
+  // Day and week grids: tapping an empty part of a day opens "New appointment" at that hour.
+  // (Keyboard and no-script users have the "New appointment" button; the form asks for the time.)
+  function bookAtTappedHour(event) {
+    var day = event.target;
+    if (!day.classList || !day.classList.contains("cal-day") || !day.hasAttribute("data-book")) return;
+    var grid = day.closest(".cal-grid");
+    var hours = parseInt(getComputedStyle(grid).getPropertyValue("--hours"), 10);
+    var first = parseInt(grid.getAttribute("data-first-hour"), 10);
+    var box = day.getBoundingClientRect();
+    var offset = Math.floor(((event.clientY - box.top) / box.height) * hours);
+    var hour = first + Math.min(hours - 1, Math.max(0, offset));
+    var url = day.getAttribute("data-book") + "&time=" + (hour < 10 ? "0" : "") + hour + ":00";
+    window.htmx.ajax("GET", url, { target: "#dialog-body" });
+  }
+
   // Idle warning: a minute before automatic sign-out, offer "Stay signed in". The page says how many
   // seconds its session has left; any htmx request or "Stay signed in" resets the count. The server
   // enforces the timeout either way; this only warns, and leaves for the sign-in page when time is up.
@@ -129,6 +144,7 @@
   function init(root) { guessTimeZone(root); watchStrength(root); }
   rememberScreenWidth();
   document.addEventListener("htmx:afterSwap", openDialogOnSwap);
+  document.addEventListener("click", bookAtTappedHour);
   document.addEventListener("DOMContentLoaded", function () { init(document); idleWarning(); });
   document.addEventListener("htmx:load", function (event) { init(event.target); });
 })();

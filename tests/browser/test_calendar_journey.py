@@ -54,3 +54,23 @@ async def test_mark_a_session_occurred_from_the_calendar_on_a_phone(live_server,
     await phone.wait_for_url(f"**/calendar?view=week&date={last_week_day:%Y-%m-%d}")
     await phone.locator(f"#appt-{appointment_id}").wait_for()
     assert "Occurred" in await phone.locator(f"#appt-{appointment_id}").text_content()
+
+
+async def test_tapping_an_empty_hour_opens_the_booking_form_at_that_hour(live_server, phone, settings):
+    from app.clock import Clock
+
+    clinician = await make_clinician(settings, Clock().now())
+    await sign_in(phone, live_server, clinician.email, PASSWORD)
+    await phone.goto(f"{live_server}/calendar?view=day&date=2026-12-02")
+    grid = phone.locator(".cal-grid")
+    first_hour = int(await grid.get_attribute("data-first-hour"))
+    hours = await phone.locator(".cal-hour").count()
+    day = phone.locator(".cal-day[data-book]")
+    box = await day.bounding_box()
+    await day.click(position={"x": box["width"] / 2, "y": box["height"] / hours * 2.5})
+
+    dialog = phone.locator("#appointment-dialog")
+    await dialog.get_by_role("heading", name="New appointment").wait_for()
+    assert await dialog.get_by_label("Date").input_value() == "2026-12-02"
+    assert await dialog.get_by_label("Start").input_value() == f"{first_hour + 2:02d}:00"
+    await screenshot(phone, "calendar-tap-to-book-phone")
