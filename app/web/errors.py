@@ -47,8 +47,10 @@ def error_page(request: Request, status_code: int, detail: str | None = None) ->
     )
 
 
-def reject_impossible_ids(request: Request) -> None:
-    """``before_request`` hook: an integer in the path that can't be a record id is not found."""
+async def reject_impossible_ids(request: Request) -> None:
+    """``before_request`` hook: an integer in the path that can't be a record id is not found.
+
+    Async on purpose: Litestar runs a sync hook in a worker thread, a thread hop on every request."""
     for value in request.path_params.values():
         if isinstance(value, int) and record_id(value) is None:
             raise NotFoundException()

@@ -6,6 +6,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
+from app.services.context import CurrentUser
 from app.web.runtime import current_session, current_user
 
 ENROL_URL = "/account/security/two-factor"
@@ -15,21 +16,28 @@ class TwoFactorEnrolmentRequired(Exception):
     """The practice requires two-factor sign-in and this clinician has not set it up yet."""
 
 
-def signed_in(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    if current_user(connection) is None:
+def _user_or_refuse(connection: ASGIConnection) -> CurrentUser:
+    user = current_user(connection)
+    if user is None:
         raise NotAuthorizedException("Sign in to continue.")
+    return user
 
 
-def clinician_only(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
-    signed_in(connection, handler)
-    if not current_user(connection).is_clinician:  # type: ignore[union-attr]
+# Guards are async on purpose: Litestar runs a sync guard in a worker thread on every request.
+
+
+async def signed_in(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    _user_or_refuse(connection)
+
+
+async def clinician_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    if not _user_or_refuse(connection).is_clinician:
         raise PermissionDeniedException("This page is for clinicians.")
     session = current_session(connection)
     if session is not None and session.must_enrol_two_factor:
         raise TwoFactorEnrolmentRequired()
 
 
-def client_only(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
-    signed_in(connection, handler)
-    if not current_user(connection).is_client:  # type: ignore[union-attr]
+async def client_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    if not _user_or_refuse(connection).is_client:
         raise PermissionDeniedException("This page is for clients.")
