@@ -390,9 +390,10 @@ async def seed(scale: Scale, *, now: datetime, password_hash: str, password: str
         (Charge, charges),
     ):
         await bulk_insert(table, rows)
-    # A live database has planner statistics (autovacuum keeps them); a freshly bulk-loaded one has
-    # none until then, and the planner picks nested full scans without them.
-    await engine().run_ddl("ANALYZE")
+    # A live database has planner statistics and a visibility map (autovacuum keeps them); a freshly
+    # bulk-loaded one has neither until then: the planner picks nested full scans without statistics,
+    # and can't cost index-only scans without the map.
+    await engine().run_ddl("VACUUM ANALYZE" if engine().engine_type == "postgres" else "ANALYZE")
     return Seeded(
         now=now,
         password=password,

@@ -269,6 +269,22 @@ async def test_booking_an_existing_client_and_refusing_an_overlap_by_name(client
     assert await AuditEvent.count().where(AuditEvent.action == "appointment_booked") == 3
 
 
+async def test_the_longest_session_clashes_with_a_booking_in_its_last_minute(client, settings, clock):
+    clinician, client_id = await signed_in_clinician(client, settings, clock)
+    # 02:01–10:01 New York: eight hours, the most a session may last; it started long before 10:00.
+    await add_appointment(
+        clinician, client_id, datetime.fromisoformat("2026-12-03T07:01:00+00:00"), minutes=480
+    )
+    clash = await post_form(
+        client,
+        "/appointments",
+        {"client_id": str(client_id), "date": "2026-12-03", "time": "10:00"},
+        htmx=True,
+    )
+    assert "This overlaps Alex Rivera, Thu 3 Dec 02:01–10:01" in clash.text
+    assert await Appointment.count() == 1
+
+
 async def test_booking_a_new_client_inline_creates_the_client_and_invitation(
     client, settings, clock, arq_pool
 ):

@@ -31,6 +31,7 @@ from app.domain.validation import FieldProblem
 from app.models.db import engine, transaction
 from app.models.tables import Appointment, Client, Clinician, StatusChange
 from app.services import audit, charges
+from app.services.availability import overlapping
 from app.services.clients import ClientError, NewClient, create_client
 from app.services.context import Actor
 from app.services.queue import JobQueue, QueuedJob
@@ -204,11 +205,7 @@ async def appointments_between(clinician_id: int, starts_at: datetime, ends_at: 
     """Every appointment of the clinician that shares time with [starts_at, ends_at), with client names."""
     return (
         await Appointment.select(*CALENDAR_COLUMNS)
-        .where(
-            (Appointment.clinician == clinician_id)
-            & (Appointment.starts_at < ends_at)
-            & (Appointment.ends_at > starts_at)
-        )
+        .where((Appointment.clinician == clinician_id) & overlapping(starts_at, ends_at))
         .order_by(Appointment.starts_at)
         .order_by(Appointment.id)
     )
@@ -338,8 +335,7 @@ async def find_clashes(
     condition = (
         (Appointment.clinician == clinician_id)
         & Appointment.status.is_in([status.value for status in OCCUPIES_SLOT])
-        & (Appointment.starts_at < ends_at)
-        & (Appointment.ends_at > starts_at)
+        & overlapping(starts_at, ends_at)
     )
     if exclude_id is not None:
         condition = condition & (Appointment.id != exclude_id)

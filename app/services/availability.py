@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from app.domain.appointments import OCCUPIES_SLOT
 from app.domain.availability import Busy, SlotRules, WorkingRange, free_slots, is_free
+from app.domain.calendar import MAX_SESSION_MINUTES
 from app.models.tables import Appointment, Clinician, WorkingHours
 
 PRACTICE_COLUMNS = (
@@ -101,12 +102,25 @@ async def working_ranges(clinician_id: int) -> list[WorkingRange]:
     return [WorkingRange(r["weekday"], r["start_minute"], r["end_minute"]) for r in rows]
 
 
+def overlapping(starts_at: datetime, ends_at: datetime):
+    """Where condition: the appointment shares time with [starts_at, ends_at) (touching is fine).
+
+    No session is longer than ``MAX_SESSION_MINUTES``, so one reaching into the range started at most
+    that long before it: that lower bound lets the (clinician, starts_at) index read just the range
+    instead of every earlier appointment of the clinician.
+    """
+    return (
+        (Appointment.starts_at > starts_at - timedelta(minutes=MAX_SESSION_MINUTES))
+        & (Appointment.starts_at < ends_at)
+        & (Appointment.ends_at > starts_at)
+    )
+
+
 async def busy_times(clinician_id: int, starts_at: datetime, ends_at: datetime) -> list[Busy]:
     rows = await Appointment.select(Appointment.starts_at, Appointment.ends_at).where(
         (Appointment.clinician == clinician_id)
         & Appointment.status.is_in([s.value for s in OCCUPIES_SLOT])
-        & (Appointment.starts_at < ends_at)
-        & (Appointment.ends_at > starts_at)
+        & overlapping(starts_at, ends_at)
     )
     return [Busy(r["starts_at"], r["ends_at"]) for r in rows]
 

@@ -15,6 +15,7 @@ from litestar.response import Template
 
 from app.domain.accounts import time_zone_names, valid_time_zone
 from app.domain.availability import format_day_ranges, parse_day_ranges
+from app.domain.calendar import MAX_SESSION_MINUTES
 from app.domain.practice import format_money, parse_money
 from app.domain.validation import Form, record_id
 from app.services import availability, booking, notices, throttle
@@ -98,7 +99,7 @@ class BookingSettingsController(Controller):
 
         values = BookingSettings(
             default_session_minutes=form.integer(
-                "default_session_minutes", label="Session length", minimum=5, maximum=8 * 60
+                "default_session_minutes", label="Session length", minimum=5, maximum=MAX_SESSION_MINUTES
             ),
             default_fee_minor=money("default_fee", "session fee"),
             buffer_minutes=form.integer("buffer_minutes", label="Buffer", minimum=0, maximum=240),
