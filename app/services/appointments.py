@@ -97,7 +97,7 @@ async def apply_status_change(
     appointment.status = new_status
     appointment.status_changed_at = now
     return await charges.on_status_change(
-        appointment.id, old_status, new_status, now=now, actor=actor, settings=settings
+        appointment, old_status, new_status, now=now, actor=actor, settings=settings
     )
 
 

@@ -29,7 +29,6 @@ from app.models.tables import (
     Charge,
     Client,
     Clinician,
-    InsurancePolicy,
     PaymentMethod,
     Refund,
     User,
@@ -79,7 +78,7 @@ def _still_occurred(appointment_id: int):
 
 
 async def on_status_change(
-    appointment_id: int,
+    appointment: Appointment,
     old_status: str,
     new_status: str,
     *,
@@ -87,28 +86,32 @@ async def on_status_change(
     actor: Actor,
     settings: Settings,
 ) -> list[QueuedJob]:
-    """React to a status change inside the caller's transaction; returns jobs to enqueue after commit."""
+    """React to a status change of ``appointment`` (as read in the caller's transaction) inside that
+    transaction; returns jobs to enqueue after commit."""
     if new_status == AppointmentStatus.OCCURRED:
-        return await _schedule(appointment_id, now=now, actor=actor, settings=settings)
+        return await _schedule(appointment, now=now, actor=actor, settings=settings)
     if old_status == AppointmentStatus.OCCURRED:
-        await _cancel_for_unmarked(appointment_id, now=now, actor=actor)
+        await _cancel_for_unmarked(appointment.id, now=now, actor=actor)
     return []
 
 
+BILLING_SQL = (
+    "SELECT c.billing_type, p.copay_minor FROM client c "
+    "LEFT JOIN insurance_policy p ON p.client = c.id WHERE c.id = {}"
+)
+
+
 async def amount_for(appointment: Appointment) -> int:
-    client = await Client.objects().where(Client.id == appointment.client).first()
-    policy = await InsurancePolicy.objects().where(InsurancePolicy.client == appointment.client).first()
-    return rules.charge_amount(
-        client.billing_type if client else "self_pay",
-        appointment.fee_minor,
-        policy.copay_minor if policy else None,
-    )
+    """What the client pays for the session: the fee, or their copay when insurance bills (one query)."""
+    rows = await Client.raw(BILLING_SQL, appointment.client)
+    billing = rows[0] if rows else {"billing_type": "self_pay", "copay_minor": None}
+    return rules.charge_amount(billing["billing_type"], appointment.fee_minor, billing["copay_minor"])
 
 
 async def _schedule(
-    appointment_id: int, *, now: datetime, actor: Actor, settings: Settings
+    appointment: Appointment, *, now: datetime, actor: Actor, settings: Settings
 ) -> list[QueuedJob]:
-    appointment = await Appointment.objects().where(Appointment.id == appointment_id).first()
+    appointment_id = appointment.id
     amount = await amount_for(appointment)
     due = rules.due_at(now, settings.charge_delay)
     existing = await Charge.objects().where(Charge.appointment == appointment_id).first()
