@@ -25,7 +25,7 @@ from app.services import appointments
 from app.services.appointments import AppointmentNotFound, Booking, BookingProblem, StatusChangeRefused
 from app.services.clients import NewClient
 from app.web.auth import safe_next
-from app.web.calendar import STATUS_CHOICES, calendar_url, display_name, privacy_on
+from app.web.calendar import STATUS_CHOICES, calendar_url, cell_of, display_name, privacy_on
 from app.web.guards import clinician_only
 from app.web.htmx import flash, redirect, render, wants_fragment
 from app.web.runtime import actor_of, current_user, runtime
@@ -61,6 +61,7 @@ async def _panel_context(request: Request, appointment_id: int, **extra: Any) ->
         "now": runtime(request).clock.now(),
         "back_url": calendar_url(View.DAY, local_day),
         "display_name": lambda name: display_name(name, privacy),
+        "cell": cell_of(appointment, _zone(found.time_zone), privacy=privacy),
         **extra,
     }
 
