@@ -192,6 +192,11 @@ async def test_idle_timeouts_come_from_settings(db, redis, settings, clock, monk
     monkeypatch.setenv("CLINICIAN_IDLE_TIMEOUT", "soon")
     with pytest.raises(ConfigError, match="CLINICIAN_IDLE_TIMEOUT"):
         Settings.from_env()
+    monkeypatch.delenv("CLINICIAN_IDLE_TIMEOUT")
+    monkeypatch.setenv("CHARGE_DELAY", "48h")
+    with pytest.raises(ConfigError, match="CHARGE_DELAY must be a whole number of seconds"):
+        Settings.from_env()
+    monkeypatch.delenv("CHARGE_DELAY")
     with pytest.raises(ConfigError, match="at least 120"):
         replace(settings, client_idle_timeout=30).check()
 
