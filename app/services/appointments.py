@@ -311,7 +311,7 @@ class Booking:
     allow_overlap: bool = False
 
 
-async def _lock_practice(clinician_id: int) -> None:
+async def lock_practice(clinician_id: int) -> None:
     """Serialise bookings of one clinician so two at once can't both pass the overlap check.
 
     SQLite write transactions are already exclusive (IMMEDIATE); PostgreSQL locks the clinician row.
@@ -380,7 +380,7 @@ async def book_appointment(
     if booking.fee_minor is not None and booking.fee_minor < 0:
         raise BookingProblem("fee", "The fee can't be negative.")
     async with transaction():
-        await _lock_practice(clinician_id)
+        await lock_practice(clinician_id)
         practice = await practice_of(clinician_id)
         default_minutes, default_fee = practice.defaults_for(booking.kind)
         minutes = booking.minutes if booking.minutes is not None else default_minutes
@@ -451,7 +451,7 @@ async def reschedule(
         raise BookingProblem("date", problem)
     _check_length(minutes)
     async with transaction():
-        await _lock_practice(clinician_id)
+        await lock_practice(clinician_id)
         appointment = await get_for_clinician(appointment_id, clinician_id)
         if appointment.status != AppointmentStatus.SCHEDULED:
             label = AppointmentStatus(appointment.status).label

@@ -19,7 +19,7 @@ from app.domain.validation import normalize_email
 from app.models.db import transaction
 from app.models.tables import Appointment, Client, Clinician, WorkingHours
 from app.services import audit, notices
-from app.services.appointments import _lock_practice, apply_status_change
+from app.services.appointments import apply_status_change, lock_practice
 from app.services.availability import PracticeBooking, practice_by, still_free
 from app.services.clients import NewClient, create_client, invite_client
 from app.services.context import Actor
@@ -167,7 +167,7 @@ async def book_public(
     session_type = _session_type(practice, kind, new_client=True)
     address = normalize_email(visitor.email)
     async with transaction():
-        await _lock_practice(practice.id)
+        await lock_practice(practice.id)
         if not await still_free(practice, starts_at, session_type[0], now):
             raise SlotTaken(starts_at)
         jobs: list[QueuedJob] = []
@@ -231,7 +231,7 @@ async def book_from_portal(
         raise BookingClosed(client_id)
     session_type = _session_type(practice, kind, new_client=False)
     async with transaction():
-        await _lock_practice(practice.id)
+        await lock_practice(practice.id)
         if not await still_free(practice, starts_at, session_type[0], now):
             raise SlotTaken(starts_at)
         appointment_id = await _insert_appointment(

@@ -23,10 +23,10 @@ from app.services import audit, notices
 from app.services.appointments import (
     AppointmentNotFound,
     BookingProblem,
-    _lock_practice,
     apply_status_change,
     find_clashes,
     get_for_clinician,
+    lock_practice,
     practice_of,
 )
 from app.services.availability import working_ranges
@@ -164,7 +164,7 @@ async def book_series(
         field_name, message = next(iter(problems.items()))
         raise BookingProblem(field_name, message)
     async with transaction():
-        await _lock_practice(clinician_id)
+        await lock_practice(clinician_id)
         current = await plan(source_id, clinician_id, request, now=now)
         if current.blocking:
             raise SeriesBlocked(current)
@@ -292,7 +292,7 @@ async def edit_series(
     if change.fee_minor is not None and change.fee_minor < 0:
         raise BookingProblem("fee", "The fee can't be negative.")
     async with transaction():
-        await _lock_practice(clinician_id)
+        await lock_practice(clinician_id)
         chosen = await get_for_clinician(appointment_id, clinician_id)
         practice = await practice_of(clinician_id)
         if chosen.starts_at <= now:
