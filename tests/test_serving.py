@@ -12,6 +12,7 @@ import time
 import httpx
 import uvicorn
 
+from app.models.tables import AuditEvent
 from app.serving import listening_socket
 from tests.conftest import DATABASE_URL, ROOT, free_port
 
@@ -58,7 +59,7 @@ def test_connections_accepted_by_a_worker_process_have_nagle_off():
     assert child.exitcode == 0
 
 
-def test_serve_with_two_processes_answers_on_kept_alive_connections(db, redis, settings):
+async def test_serve_with_two_processes_answers_on_kept_alive_connections(db, redis, settings):
     port = free_port()
     env = {
         "PATH": "/usr/bin:/bin",
@@ -66,7 +67,8 @@ def test_serve_with_two_processes_answers_on_kept_alive_connections(db, redis, s
         "REDIS_URL": settings.redis_url,
         "SECRET_KEY": settings.secret_key,
         "BASE_URL": f"http://127.0.0.1:{port}",
-        "DEBUG": "0",
+        "DEBUG": "1",  # cookies without Secure, as this client speaks plain HTTP
+        "PASSWORD_HASH_PROFILE": "fast",
     }
     command = [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", "2"]
     process = subprocess.Popen(command, cwd=ROOT, env=env)
@@ -81,9 +83,18 @@ def test_serve_with_two_processes_answers_on_kept_alive_connections(db, redis, s
                 assert process.poll() is None, "serve exited"
                 time.sleep(0.1)
             answers = [client.get("/login") for _ in range(5)]
+            # Behind a reverse proxy on this host, the audit log and throttles see the visitor's address.
+            refused = client.post(
+                "/login",
+                data={"email": "nobody@example.test", "password": "wrong-password-123"},
+                headers={"x-csrftoken": client.cookies["csrftoken"], "x-forwarded-for": "203.0.113.7"},
+            )
         assert [a.status_code for a in answers] == [200] * 5
         assert all("Sign in" in a.text for a in answers)
+        assert refused.status_code == 200 and "Sign in" in refused.text
     finally:
         process.terminate()
         process.wait(timeout=20)
     assert process.returncode == 0
+    failed = await AuditEvent.objects().where(AuditEvent.action == "login_failed").first()
+    assert failed.ip == "203.0.113.7"
