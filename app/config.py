@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +60,7 @@ class Settings:
     login_attempts_per_ip: int = 30
     login_window_seconds: int = 15 * 60
     queue_name: str = "stillwater:queue"
+    data_keys: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -82,6 +84,7 @@ class Settings:
             "clinician_idle_timeout": _int(env, "CLINICIAN_IDLE_TIMEOUT", cls.clinician_idle_timeout),
             "client_idle_timeout": _int(env, "CLIENT_IDLE_TIMEOUT", cls.client_idle_timeout),
             "session_absolute_timeout": _int(env, "SESSION_MAX_AGE", cls.session_absolute_timeout),
+            "data_keys": tuple(key.strip() for key in env.get("DATA_KEYS", "").split(",") if key.strip()),
         }
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]
@@ -118,3 +121,11 @@ class Settings:
             raise ConfigError("SESSION_MAX_AGE must not be shorter than the idle timeouts.")
         if self.charge_delay < 0:
             raise ConfigError("CHARGE_DELAY must be a number of seconds, 0 or more.")
+        for key in self.data_keys:
+            try:
+                if len(base64.urlsafe_b64decode(key.encode())) != 32:
+                    raise ValueError
+            except ValueError:
+                raise ConfigError(
+                    "DATA_KEYS must be Fernet keys (32 bytes, URL-safe base64), separated by commas."
+                ) from None

@@ -4,11 +4,16 @@ trusted browsers, turning it off, and the practice requirement (issue #10)."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import timedelta
 
 import pyotp
+import pytest
+from cryptography.fernet import Fernet
 
+from app.config import ConfigError, Settings
 from app.models.tables import AuditEvent, Clinician, RecoveryCode, User
+from app.services.sealing import seal, unseal
 from tests.helpers import PASSWORD, make_client, make_clinician, post_form, sign_in
 
 CODE_ERROR = "That code doesn"
@@ -90,7 +95,9 @@ async def test_enrolment_needs_the_password_and_a_valid_code(client, settings, c
     codes = recovery_codes_on(done.text)
     assert len(set(codes)) == 10
     user = await User.objects().where(User.id == maya.user.id).first()
-    assert user.totp_enabled_at == clock.now() and user.totp_secret == secret
+    assert user.totp_enabled_at == clock.now()
+    assert user.totp_secret.startswith("sealed1:") and secret not in user.totp_secret, "sealed at rest"
+    assert unseal(user.totp_secret, settings) == secret
     stored = await RecoveryCode.objects().where(RecoveryCode.user == maya.user.id)
     assert len(stored) == 10
     assert all(row.code_hash.startswith("$argon2id$") for row in stored)
@@ -182,6 +189,43 @@ async def test_a_recovery_code_works_once(client, other_client, settings, clock)
     assert len(await actions("recovery_code_used")) == 2
     assert (await actions("login_succeeded"))[-1].detail == "recovery_code"
     assert "8 of 10 recovery codes left" in (await client.get("/account/security")).text
+
+
+async def test_a_secret_stored_before_sealing_still_works_and_is_sealed_on_use(
+    client, other_client, settings, clock
+):
+    maya = await make_clinician(settings, clock.now())
+    await sign_in(client, maya)
+    secret, _ = await enrol(client, maya, clock)
+    await User.update({User.totp_secret: secret}).where(User.id == maya.user.id)  # as before sealing
+    clock.advance(minutes=1)
+
+    await password_step(other_client, maya)
+    assert (await enter_code(other_client, pyotp.TOTP(secret).at(clock.now()))).status_code == 303
+    stored = (await User.select(User.totp_secret).where(User.id == maya.user.id).first())["totp_secret"]
+    assert stored.startswith("sealed1:") and unseal(stored, settings) == secret
+
+
+def test_data_keys_rotate_and_bad_keys_are_refused(settings):
+    old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    sealed_with_old = seal("JBSWY3DPEHPK3PXP", replace(settings, data_keys=(old_key,)))
+    rotated = replace(settings, data_keys=(new_key, old_key))
+    assert unseal(sealed_with_old, rotated) == "JBSWY3DPEHPK3PXP"
+    assert unseal(seal("JBSWY3DPEHPK3PXP", rotated), replace(settings, data_keys=(new_key,)))
+    with pytest.raises(ConfigError, match="DATA_KEYS must be Fernet keys"):
+        Settings(secret_key="x" * 40, debug=False, data_keys=("not-a-key",)).check()
+
+
+async def test_when_the_key_is_gone_recovery_codes_still_sign_in(client, other_client, settings, clock, app):
+    maya = await make_clinician(settings, clock.now())
+    await sign_in(client, maya)
+    secret, codes = await enrol(client, maya, clock)
+    app.state.runtime.settings = replace(settings, data_keys=(Fernet.generate_key().decode(),))
+    clock.advance(minutes=1)
+
+    await password_step(other_client, maya)
+    assert CODE_ERROR in (await enter_code(other_client, pyotp.TOTP(secret).at(clock.now()))).text
+    assert (await enter_code(other_client, codes[0])).status_code == 303
 
 
 async def test_the_code_step_is_throttled_like_the_password_step(client, other_client, settings, clock):

@@ -34,7 +34,7 @@ class User(Table, tablename="app_user"):
     is_active = Boolean(default=True)
     created_at = Timestamptz()
     last_login_at = Timestamptz(null=True, default=None)
-    totp_secret = Varchar(length=64, null=True, default=None)
+    totp_secret = Varchar(length=200, null=True, default=None)
     totp_enabled_at = Timestamptz(null=True, default=None)
     totp_last_step = Integer(null=True, default=None)
 

@@ -1,8 +1,8 @@
 """Two-factor sign-in with an authenticator app (TOTP), recovery codes and trusted browsers.
 
-- Enrolment: a new secret waits in Redis until the person proves, with their password and a code
-  from the app, that the app has it; only then is it stored on the user (with ten recovery codes,
-  shown once and kept as argon2 hashes).
+- Enrolment: a new secret waits in Redis (15 minutes) until the person proves, with their password
+  and a code from the app, that the app has it; only then is it stored on the user, sealed (see
+  ``sealing``), with ten recovery codes, shown once and kept as argon2 hashes.
 - Sign-in: after the right password, a short-lived "pending code" entry in Redis (not a session)
   remembers who is half-way in. The code step is throttled per account and per IP like the
   password step, refuses a code already used in its window and accepts one step of clock skew.
@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,10 +24,12 @@ from app.domain import two_factor as rules
 from app.domain.validation import FieldProblem
 from app.models.db import transaction
 from app.models.tables import Clinician, RecoveryCode, User
-from app.services import accounts, audit, throttle
+from app.services import accounts, audit, sealing, throttle
 from app.services.context import Actor, CurrentUser
 from app.services.passwords import hash_password, verify_password
 from app.services.tokens import new_token, token_hash
+
+log = logging.getLogger("stillwater.two_factor")
 
 PENDING_PREFIX = "sw:2fa-pending:"
 ENROL_PREFIX = "sw:2fa-enrol:"
@@ -159,7 +162,11 @@ async def complete_enrolment(
     hashed = await _hashed_recovery_codes(settings)
     async with transaction():
         await User.update(
-            {User.totp_secret: secret, User.totp_enabled_at: now, User.totp_last_step: step}
+            {
+                User.totp_secret: sealing.seal(secret, settings),
+                User.totp_enabled_at: now,
+                User.totp_last_step: step,
+            }
         ).where(User.id == user.id)
         codes = await _replace_recovery_codes(user.id, hashed, now=now)
         await audit.record("two_factor_enabled", actor=actor, at=now, object_type="user", object_id=user.id)
@@ -187,12 +194,21 @@ async def _use_code(user_id: int, code: str, *, now: datetime, settings: Setting
     if row is None or not row["totp_secret"]:
         return None
     if rules.looks_like_totp(code):
-        step = rules.matching_step(row["totp_secret"], code, now, after_step=row["totp_last_step"])
+        try:
+            secret = sealing.unseal(row["totp_secret"], settings)
+        except sealing.CannotOpen:
+            # DATA_KEYS (or SECRET_KEY, when it derives the key) changed: recovery codes still work.
+            log.warning("user %s: the two-step secret can't be opened with the configured keys", user_id)
+            return None
+        step = rules.matching_step(secret, code, now, after_step=row["totp_last_step"])
         if step is None:
             return None
+        spent: dict = {User.totp_last_step: step}
+        if not sealing.is_sealed(row["totp_secret"]):
+            spent[User.totp_secret] = sealing.seal(secret, settings)  # stored before sealing existed
         last = User.totp_last_step
         claimed = (
-            await User.update({User.totp_last_step: step})
+            await User.update(spent)
             .where((User.id == user_id) & (last.is_null() | (last < step)))
             .returning(User.id)
         )
