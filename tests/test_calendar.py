@@ -137,6 +137,7 @@ async def test_status_change_updates_panel_grid_cell_and_count_out_of_band(clien
     appointment_id = await add_appointment(clinician, client_id, clock.now() - timedelta(hours=2))
     page = (await client.get("/calendar")).text
     assert re.search(r'id="needs-status-count" class="count">1<', page)
+    assert "1 past session still says Scheduled" in page
 
     response = await post_form(
         client, f"/appointments/{appointment_id}/status", {"status": "occurred"}, htmx=True
@@ -147,6 +148,7 @@ async def test_status_change_updates_panel_grid_cell_and_count_out_of_band(clien
     cell = re.search(rf'<a id="appt-{appointment_id}"[^>]*hx-swap-oob="true"[^>]*>(.*?)</a>', body, re.S)
     assert cell and "Occurred" in cell.group(1)
     assert re.search(r'id="needs-status-count" class="count hidden" hx-swap-oob="true">0<', body)
+    assert '<p id="cal-needs" class="cal-needs" hidden hx-swap-oob="true"></p>' in body, "banner gone too"
     assert "Scheduled → <strong>Occurred</strong>" in body and "by Maya Chen" in body
     assert (await Appointment.objects().get(Appointment.id == appointment_id)).status == "occurred"
 

@@ -34,6 +34,7 @@ async def test_mark_a_session_occurred_from_the_calendar_on_a_phone(live_server,
     await phone.get_by_role("link", name="Previous week").click()
     await phone.wait_for_url(f"**/calendar?view=week&date={last_week_day:%Y-%m-%d}")
     await assert_fits_phone(phone)
+    assert "1 past session still says Scheduled" in await phone.locator("#cal-needs").inner_text()
 
     cell = phone.locator(f"#appt-{appointment_id}")
     assert "Scheduled" in await cell.text_content()
@@ -45,6 +46,7 @@ async def test_mark_a_session_occurred_from_the_calendar_on_a_phone(live_server,
     await dialog.get_by_text("Scheduled → Occurred").wait_for()
     await dialog.get_by_role("button", name="Close").click()
     assert "Occurred" in await phone.locator(f"#appt-{appointment_id}").text_content()
+    assert await phone.locator("#cal-needs").is_hidden(), "no session is waiting for a status any more"
     await screenshot(phone, "calendar-week-phone")
 
     await phone.get_by_role("link", name="Next week").click()
