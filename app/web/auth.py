@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
+from litestar.background_tasks import BackgroundTask
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Response, Template
 
@@ -251,7 +252,10 @@ class AuthController(Controller):
         if not form.ok:
             return await render(request, "auth/forgot.html", {"errors": form.errors, "values": form.data})
         rt = runtime(request)
-        await accounts.request_password_reset(
+        # After the page is sent: how long the answer takes must not tell whether the address has an
+        # account (a known one costs a token, an email and a job; an unknown one almost nothing).
+        work = BackgroundTask(
+            accounts.request_password_reset,
             address,
             redis=rt.redis,
             settings=rt.settings,
@@ -259,7 +263,9 @@ class AuthController(Controller):
             actor=actor_of(request),
             queue=rt.queue,
         )
-        return await render(request, "auth/check_email.html", {"email": address, "what": "reset"})
+        return await render(
+            request, "auth/check_email.html", {"email": address, "what": "reset"}, background=work
+        )
 
     @get("/password/reset/{token:str}")
     async def reset_page(self, request: Request, token: FromPath[str]) -> Template:

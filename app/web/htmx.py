@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import MediaType, Request
+from litestar.background_tasks import BackgroundTask
 from litestar.response import Redirect, Response, Template
 
 from app.web.runtime import current_session, current_user
@@ -28,8 +29,11 @@ async def render(
     fragment: str | None = None,
     status_code: int = 200,
     headers: dict[str, str] | None = None,
+    background: BackgroundTask | None = None,
 ) -> Template:
-    """Render ``page`` (a full document) or, for an htmx request, ``fragment`` (a ``_name.html`` file)."""
+    """Render ``page`` (a full document) or, for an htmx request, ``fragment`` (a ``_name.html`` file).
+
+    ``background`` runs after the response has been sent."""
     template = fragment if fragment and wants_fragment(request) else page
     merged = {"user": current_user(request), **(context or {})}
     session = current_session(request)
@@ -44,6 +48,7 @@ async def render(
         status_code=status_code,
         headers=response_headers,
         media_type=MediaType.HTML,
+        background=background,
     )
 
 

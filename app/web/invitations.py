@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
+from litestar.background_tasks import BackgroundTask
 from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Template
 
@@ -38,7 +39,10 @@ class InvitationsController(Controller):
                 request, "invitations/new_link.html", {"errors": form.errors, "values": form.data}
             )
         rt = runtime(request)
-        await invitations.request_new_link(
+        # After the page is sent: how long the answer takes must not tell whether the address has an
+        # account (a known one costs a token, an email and a job; an unknown one almost nothing).
+        work = BackgroundTask(
+            invitations.request_new_link,
             address,
             redis=rt.redis,
             settings=rt.settings,
@@ -46,7 +50,9 @@ class InvitationsController(Controller):
             actor=actor_of(request),
             queue=rt.queue,
         )
-        return await render(request, "auth/check_email.html", {"email": address, "what": "link"})
+        return await render(
+            request, "auth/check_email.html", {"email": address, "what": "link"}, background=work
+        )
 
     @get("/{token:str}", name="invitation")
     async def show(self, request: Request, token: FromPath[str]) -> Template:
