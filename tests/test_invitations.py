@@ -152,3 +152,34 @@ async def test_accepting_rotates_the_session_and_records_the_visit(client, setti
     assert (await client.get("/portal")).status_code == 200
     token = await AccountToken.objects().where(AccountToken.used_at.is_not_null()).first()
     assert token is not None and token.opened_at is not None
+
+
+async def test_two_practices_inviting_one_person_keep_their_own_links(client, other_client, settings, clock):
+    maya = await make_clinician(settings, clock.now())
+    sam = await make_clinician(
+        settings, clock.now(), email="sam@example.test", name="Sam Ortiz", practice="Harbor Light"
+    )
+    await sign_in(client, maya)
+    maya_page = await add_client(client)
+    maya_link = link_in((await last_email_to("alex@example.test")).text_body, "/invite/")
+    await post_form(client, "/logout")
+    await sign_in(client, sam)
+    sam_page = await add_client(client)
+    sam_link = link_in((await last_email_to("alex@example.test")).text_body, "/invite/")
+
+    # Sam's invitation did not kill Maya's, and Sam's list says nothing about Maya's link being opened.
+    assert "Choose a password" in (await other_client.get(maya_link)).text
+    assert "Invite sent" in (await client.get(sam_page)).text
+    await post_form(client, "/logout")
+    await sign_in(client, maya)
+    assert "Invite opened" in (await client.get(maya_page)).text
+
+    accepted = await post_form(
+        other_client, sam_link, {"password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD}
+    )
+    assert accepted.status_code == 303
+    # One password for both practices: Maya's link can't set it again, and her page shows the portal.
+    assert "Choose a password" not in (await other_client.get(maya_link)).text
+    assert "Portal active" in (await client.get(maya_page)).text
+    portal = await other_client.get("/portal")
+    assert "Calm Harbor" in portal.text and "Harbor Light" in portal.text

@@ -1,7 +1,8 @@
 """One-time links (invitations, password resets, sign-up confirmations).
 
 A token is 32 random bytes shown once in an e-mail; only its SHA-256 is stored. Issuing a new
-token revokes the user's earlier open tokens of the same purpose. Claiming is one conditional
+token revokes the user's earlier open tokens of the same purpose (for invitations: of the same
+client record). Claiming is one conditional
 UPDATE, so a link works exactly once even under double clicks.
 """
 
@@ -49,13 +50,19 @@ async def issue(
     client_id: int | None = None,
     created_by: int | None = None,
 ) -> str:
-    """Create a new link for ``user_id`` (inside the caller's transaction) and return the raw token."""
-    await AccountToken.update({AccountToken.revoked_at: now}).where(
+    """Create a new link for ``user_id`` (inside the caller's transaction) and return the raw token.
+
+    It revokes the user's earlier open links of this purpose; for an invitation, only those of the
+    same client record, so two practices inviting one person don't cancel each other's link."""
+    earlier = (
         (AccountToken.user == user_id)
         & (AccountToken.purpose == purpose.value)
         & (AccountToken.used_at.is_null())
         & (AccountToken.revoked_at.is_null())
     )
+    if client_id is not None:
+        earlier = earlier & (AccountToken.client == client_id)
+    await revoke(earlier, now)
     token = new_token()
     await AccountToken.insert(
         AccountToken(
@@ -69,6 +76,21 @@ async def issue(
         )
     )
     return token
+
+
+async def revoke(condition, now: datetime) -> None:
+    await AccountToken.update({AccountToken.revoked_at: now}).where(condition)
+
+
+async def revoke_open(user_id: int, purpose: Purpose, now: datetime) -> None:
+    """Kill every unused link of ``purpose`` the user still has (e.g. once their password is set)."""
+    await revoke(
+        (AccountToken.user == user_id)
+        & (AccountToken.purpose == purpose.value)
+        & (AccountToken.used_at.is_null())
+        & (AccountToken.revoked_at.is_null()),
+        now,
+    )
 
 
 async def check(token: str, purpose: Purpose, now: datetime) -> LinkCheck:

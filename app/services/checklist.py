@@ -97,7 +97,7 @@ async def _build(clinician_id: int, clients: list[dict], now: datetime) -> list[
             User.id.is_in(user_ids)
         )
         logins = {r["id"]: r for r in rows}
-    invitations = await invitations_of(user_ids, now)
+    invitations = await invitations_of({c["id"]: c["user"] for c in clients}, now)
     resent = await AuditEvent.select(AuditEvent.client_id).where(
         (AuditEvent.action == "invitation_resent")
         & (AuditEvent.client_id.is_in(ids))
@@ -186,7 +186,7 @@ async def _build(clinician_id: int, clients: list[dict], now: datetime) -> list[
         names = {r["id"]: r["name"] or r["email"] for r in rows}
     result = []
     for c, checklist in built:
-        invitation = invitations.get(c["user"]) or Invitation(InvitationState.NOT_SENT)
+        invitation = invitations.get(c["id"]) or Invitation(InvitationState.NOT_SENT)
         policy = policies.get(c["id"])
         answers = load_answers(policy["self_check"]) if policy else {}
         result.append(

@@ -7,6 +7,7 @@ added by two clinicians has two client records and sees both practices in the po
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -116,8 +117,8 @@ async def add_client(
 
 
 async def invite_client(client_id: int, *, now: datetime, actor: Actor, settings: Settings) -> QueuedJob:
-    """Issue a fresh invitation link (earlier ones die) and write the e-mail, inside the caller's
-    transaction. Returns the e-mail job to enqueue after commit."""
+    """Issue a fresh invitation link (this record's earlier ones die) and write the e-mail, inside
+    the caller's transaction. Returns the e-mail job to enqueue after commit."""
     client = await Client.objects(Client.clinician).where(Client.id == client_id).first()
     token = await account_tokens.issue(
         client.user, Purpose.INVITATION, now, client_id=client_id, created_by=actor.user_id
@@ -217,30 +218,35 @@ async def own_client(clinician_id: int, client_id: int) -> Client:
     return client
 
 
-async def invitations_of(user_ids: list[int], now: datetime) -> dict[int, Invitation]:
-    """The invitation state of each client login, from its latest invitation link."""
+async def invitations_of(logins: Mapping[int, int | None], now: datetime) -> dict[int, Invitation]:
+    """The invitation state of each client record (``logins``: client id -> its login's user id),
+    from that record's own latest link: a practice never sees another practice's invitations."""
+    user_ids = sorted({user for user in logins.values() if user})
     if not user_ids:
         return {}
     users = await User.select(User.id, User.password_hash).where(User.id.is_in(user_ids))
+    has_password = {row["id"]: row["password_hash"] is not None for row in users}
     tokens = (
         await AccountToken.select(
-            AccountToken.user,
+            AccountToken.client,
             AccountToken.created_at,
             AccountToken.opened_at,
             AccountToken.expires_at,
             AccountToken.used_at,
             AccountToken.revoked_at,
         )
-        .where((AccountToken.user.is_in(user_ids)) & (AccountToken.purpose == Purpose.INVITATION.value))
+        .where((AccountToken.client.is_in(list(logins))) & (AccountToken.purpose == Purpose.INVITATION.value))
         .order_by(AccountToken.id)
     )
-    latest = {row["user"]: row for row in tokens}
+    latest = {row["client"]: row for row in tokens}
     result = {}
-    for user in users:
-        token = latest.get(user["id"])
-        result[user["id"]] = Invitation(
+    for client_id, user_id in logins.items():
+        if user_id not in has_password:
+            continue
+        token = latest.get(client_id)
+        result[client_id] = Invitation(
             state=invitation_state(
-                has_password=user["password_hash"] is not None,
+                has_password=has_password[user_id],
                 sent_at=token["created_at"] if token else None,
                 opened_at=token["opened_at"] if token else None,
                 expires_at=token["expires_at"] if token else None,
@@ -280,7 +286,7 @@ async def list_clients(
             | getattr(Client.phone, like)(pattern)
         )
     clients = await query.order_by(Client.name)
-    invitations = await invitations_of([c.user for c in clients if c.user], now)
+    invitations = await invitations_of({c.id: c.user for c in clients}, now)
     upcoming = (
         await Appointment.select(Appointment.client, Appointment.starts_at)
         .where(
@@ -298,7 +304,7 @@ async def list_clients(
             email=c.email,
             phone=c.phone,
             archived=c.archived_at is not None,
-            invitation=invitations.get(c.user, Invitation(InvitationState.NOT_SENT)),
+            invitation=invitations.get(c.id, Invitation(InvitationState.NOT_SENT)),
             next_session=next_session.get(c.id),
         )
         for c in clients
@@ -313,7 +319,7 @@ async def client_detail(
     if viewer is not None:
         await audit.record_view(client_id, actor=viewer, at=now, what=what, clinician_id=clinician_id)
     insurance = await InsurancePolicy.objects().where(InsurancePolicy.client == client_id).first()
-    invitation = (await invitations_of([client.user], now)).get(client.user) if client.user else None
+    invitation = (await invitations_of({client_id: client.user}, now)).get(client_id)
     invitation = invitation or Invitation(InvitationState.NOT_SENT)
     invitation = Invitation(
         invitation.state,

@@ -56,6 +56,8 @@ async def accept_invitation(
         if row is None:
             return None
         await accounts.set_password(row.user, password, settings=settings, now=now)
+        # Other practices' invitations to this login are moot now (and would set the password again).
+        await account_tokens.revoke_open(row.user, Purpose.INVITATION, now)
         await User.update({User.last_login_at: now, User.is_active: True}).where(User.id == row.user)
         await audit.record(
             "invitation_accepted",
