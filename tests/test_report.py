@@ -189,6 +189,25 @@ async def test_filters_combine(november, clock):
     assert narrowed.report.chart.statuses == ("no_show",)
 
 
+async def test_chart_weeks_are_local_weeks_across_both_daylight_saving_changes(db, settings, clock):
+    now = clock.now()
+    maya = await make_clinician(settings, now)
+    cid = maya.user.clinician_id
+    alex = await add_client(cid, "Alex Rivera", now=now)
+    first_monday = datetime(2026, 1, 5)
+    for week in range(51):  # the first and the last minute of every local week of 2026 (New York)
+        monday = first_monday + timedelta(weeks=week)
+        for local in (monday, monday + timedelta(days=6, hours=23, minutes=59)):
+            await add_appointment(cid, alex, local.replace(tzinfo=NEW_YORK).astimezone(UTC))
+    practice = type("P", (), {"maya": maya})
+    view = await page_for(practice, clock, preset="custom", start="2026-01-05", end="2026-12-27")
+    chart = view.report.chart
+    assert len(chart.rows) == 51
+    assert [(row.week, row.total) for row in chart.rows] == [
+        ((first_monday + timedelta(weeks=week)).date(), 2) for week in range(51)
+    ]
+
+
 async def test_table_is_sorted_and_paginated(db, settings, clock):
     now = clock.now()
     maya = await make_clinician(settings, now)

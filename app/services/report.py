@@ -265,18 +265,30 @@ async def totals(filters: ReportFilters, practice: Practice, *, now: datetime) -
     )
 
 
+def _bucket(column: str, boundaries: Sequence[datetime], first: int = 0) -> tuple[str, list[Any]]:
+    """SQL for ``first`` + how many of the ascending ``boundaries`` are at or before ``column``.
+
+    A balanced tree of CASEs: about log2(n) comparisons a row, where a flat ``CASE WHEN … < b1 THEN 0
+    WHEN … < b2 THEN 1 …`` makes up to n (a year is 52 boundaries). Plain SQL for SQLite and PostgreSQL.
+    """
+    if not boundaries:
+        return str(first), []
+    middle = len(boundaries) // 2
+    below, below_args = _bucket(column, boundaries[:middle], first)
+    above, above_args = _bucket(column, boundaries[middle + 1 :], first + middle + 1)
+    sql = f"CASE WHEN {column} < {{}} THEN {below} ELSE {above} END"
+    return sql, [boundaries[middle], *below_args, *above_args]
+
+
 async def weekly_counts(filters: ReportFilters, practice: Practice) -> Chart:
     """Sessions per local week and status, bucketed in SQL by the UTC instants of local Mondays."""
     weeks = week_starts(filters.start, filters.end)
     where, args = _where(filters, practice)
     boundaries = [utc_bounds(week, week, practice.time_zone)[0] for week in weeks[1:]]
-    bucket = "0"
-    if boundaries:
-        whens = " ".join(f"WHEN a.starts_at < {{}} THEN {index}" for index in range(len(boundaries)))
-        bucket = f"CASE {whens} ELSE {len(boundaries)} END"
+    bucket, bucket_args = _bucket("a.starts_at", boundaries)
     rows = await _raw(
         f"SELECT {bucket} AS week, a.status AS status, COUNT(*) AS n {FROM} {where} GROUP BY 1, 2",
-        *boundaries,
+        *bucket_args,
         *args,
     )
     counts = {(weeks[int(row["week"])], row["status"]): int(row["n"]) for row in rows}
