@@ -1,7 +1,7 @@
 """The appointments report (R8): totals, a weekly chart, a page of rows and the CSV export.
 
 Every query is scoped to one clinician (``a.clinician = …``), so an id from another practice in a
-filter simply matches nothing. Totals and the chart are SQL aggregates, and a page of rows is one
+filter simply matches nothing. Totals and the chart are one SQL aggregate, and a page of rows is one
 query, so the number of queries does not grow with the number of appointments. The CSV streams in
 keyset pages of ``CSV_CHUNK`` rows, so a year of a busy practice never sits in memory at once.
 
@@ -210,61 +210,6 @@ async def _raw(sql: str, *args: Any) -> list[dict[str, Any]]:
     return await Appointment.raw(sql, *args)
 
 
-async def totals(filters: ReportFilters, practice: Practice, *, now: datetime) -> Totals:
-    """Counts per status, fees and charge totals: two aggregate queries."""
-    where, args = _where(filters, practice)
-    status_rows = await _raw(
-        "SELECT a.status AS status, COUNT(*) AS n, SUM(a.fee_minor) AS fees, "
-        "SUM(CASE WHEN a.ends_at <= {} THEN 1 ELSE 0 END) AS past "
-        f"{FROM} {where} GROUP BY a.status",
-        now,
-        *args,
-    )
-    charge_rows = await _raw(
-        "SELECT ch.status AS status, COUNT(*) AS n, SUM(ch.amount_minor) AS amount, "
-        "SUM(ch.refunded_minor) AS refunded, MIN(ch.due_at) AS next_due "
-        f"{FROM} JOIN charge ch ON ch.appointment = a.id {where} GROUP BY ch.status",
-        *args,
-    )
-    by_status = {status.value: 0 for status in S}
-    occurred_fees = needing_status = 0
-    for row in status_rows:  # one row per status, at most five
-        by_status[row["status"]] = int(row["n"])
-        if row["status"] == S.OCCURRED:
-            occurred_fees = int(row["fees"] or 0)
-        if row["status"] == S.SCHEDULED:
-            needing_status = int(row["past"] or 0)
-    by_charge = {row["status"]: row for row in charge_rows}  # one row per charge state, at most nine
-
-    def line(key: str) -> ChargeLine:
-        label, states = CHARGE_GROUPS[key]
-        present = [by_charge[state] for state in states if state in by_charge]
-        column = "refunded" if key == "refunded" else "amount"
-        scheduled = by_charge.get(C.SCHEDULED)
-        next_due = _dt(scheduled["next_due"]) if key == "pending" and scheduled else None
-        return ChargeLine(
-            key,
-            label,
-            sum(int(row["n"]) for row in present),
-            sum(int(row[column] or 0) for row in present),
-            next_due,
-        )
-
-    charges = {key: line(key) for key in CHARGE_GROUPS}
-    with_outcome = sum(count for status, count in by_status.items() if status != S.SCHEDULED)
-    return Totals(
-        by_status=by_status,
-        sessions=sum(by_status.values()),
-        needing_status=needing_status,
-        occurred_fees_minor=occurred_fees,
-        with_outcome=with_outcome,
-        no_show_rate=rate(by_status[S.NO_SHOW], with_outcome),
-        late_cancel_rate=rate(by_status[S.LATE_CANCELLED], with_outcome),
-        charges=charges,
-        net_collected_minor=charges["succeeded"].amount_minor - charges["refunded"].amount_minor,
-    )
-
-
 def _bucket(column: str, boundaries: Sequence[datetime], first: int = 0) -> tuple[str, list[Any]]:
     """SQL for ``first`` + how many of the ascending ``boundaries`` are at or before ``column``.
 
@@ -280,19 +225,80 @@ def _bucket(column: str, boundaries: Sequence[datetime], first: int = 0) -> tupl
     return sql, [boundaries[middle], *below_args, *above_args]
 
 
-async def weekly_counts(filters: ReportFilters, practice: Practice) -> Chart:
-    """Sessions per local week and status, bucketed in SQL by the UTC instants of local Mondays."""
+async def totals_and_chart(
+    filters: ReportFilters, practice: Practice, *, now: datetime
+) -> tuple[Totals, Chart]:
+    """Counts per status, fees, charge totals and the weekly chart, from one pass over the selection.
+
+    One aggregate query grouped by local week, status and charge state (a year: a few hundred groups)
+    reads each appointment and looks up its charge once, where separate queries for the status totals,
+    the charge totals and the chart read the range three times. Weeks are bucketed in SQL by the UTC
+    instants of local Mondays, so they follow the clinician's wall clock across DST.
+    """
     weeks = week_starts(filters.start, filters.end)
     where, args = _where(filters, practice)
     boundaries = [utc_bounds(week, week, practice.time_zone)[0] for week in weeks[1:]]
     bucket, bucket_args = _bucket("a.starts_at", boundaries)
     rows = await _raw(
-        f"SELECT {bucket} AS week, a.status AS status, COUNT(*) AS n {FROM} {where} GROUP BY 1, 2",
+        f"SELECT {bucket} AS week, a.status AS status, ch.status AS charge_status, COUNT(*) AS n, "
+        "SUM(a.fee_minor) AS fees, SUM(CASE WHEN a.ends_at <= {} THEN 1 ELSE 0 END) AS past, "
+        "SUM(ch.amount_minor) AS amount, SUM(ch.refunded_minor) AS refunded, MIN(ch.due_at) AS next_due "
+        f"{FROM} LEFT JOIN charge ch ON ch.appointment = a.id {where} GROUP BY 1, 2, 3",
         *bucket_args,
+        now,
         *args,
     )
-    counts = {(weeks[int(row["week"])], row["status"]): int(row["n"]) for row in rows}
-    return chart_geometry(weeks, counts, filters.statuses)
+    by_status = {status.value: 0 for status in S}
+    week_counts: dict[tuple[date, str], int] = {}
+    occurred_fees = needing_status = 0
+    # charge state -> [count, amount, refunded]; the earliest due time of a scheduled charge
+    by_charge: dict[str, list[int]] = {}
+    next_due: datetime | None = None
+    for row in rows:
+        status, n = row["status"], int(row["n"])
+        by_status[status] += n
+        key = (weeks[int(row["week"])], status)
+        week_counts[key] = week_counts.get(key, 0) + n
+        if status == S.OCCURRED:
+            occurred_fees += int(row["fees"] or 0)
+        elif status == S.SCHEDULED:
+            needing_status += int(row["past"] or 0)
+        charge_status = row["charge_status"]
+        if charge_status is None:
+            continue
+        sums = by_charge.setdefault(charge_status, [0, 0, 0])
+        sums[0] += n
+        sums[1] += int(row["amount"] or 0)
+        sums[2] += int(row["refunded"] or 0)
+        if charge_status == C.SCHEDULED and (due := _dt(row["next_due"])) is not None:
+            next_due = due if next_due is None else min(next_due, due)
+
+    def line(key: str) -> ChargeLine:
+        label, states = CHARGE_GROUPS[key]
+        present = [by_charge[state] for state in states if state in by_charge]
+        column = 2 if key == "refunded" else 1
+        return ChargeLine(
+            key,
+            label,
+            sum(sums[0] for sums in present),
+            sum(sums[column] for sums in present),
+            next_due if key == "pending" else None,
+        )
+
+    charges = {key: line(key) for key in CHARGE_GROUPS}
+    with_outcome = sum(count for status, count in by_status.items() if status != S.SCHEDULED)
+    summary = Totals(
+        by_status=by_status,
+        sessions=sum(by_status.values()),
+        needing_status=needing_status,
+        occurred_fees_minor=occurred_fees,
+        with_outcome=with_outcome,
+        no_show_rate=rate(by_status[S.NO_SHOW], with_outcome),
+        late_cancel_rate=rate(by_status[S.LATE_CANCELLED], with_outcome),
+        charges=charges,
+        net_collected_minor=charges["succeeded"].amount_minor - charges["refunded"].amount_minor,
+    )
+    return summary, chart_geometry(weeks, week_counts, filters.statuses)
 
 
 PAGE_COLUMNS = (
@@ -361,8 +367,7 @@ async def page_of_rows(filters: ReportFilters, practice: Practice, *, page: int)
 
 async def build_report(filters: ReportFilters, practice: Practice, *, now: datetime) -> Report:
     """Totals, chart and one page of rows, in a fixed number of queries."""
-    summary = await totals(filters, practice, now=now)
-    chart = await weekly_counts(filters, practice)
+    summary, chart = await totals_and_chart(filters, practice, now=now)
     pages = max(1, -(-summary.sessions // PAGE_SIZE))
     page = min(filters.page, pages)
     rows = await page_of_rows(filters, practice, page=page) if summary.sessions else []
