@@ -287,14 +287,16 @@ async def test_csv_export_matches_the_table_and_is_audited(client, november, clo
 
 async def test_csv_cells_cannot_become_spreadsheet_formulas(client, db, settings, clock):
     now = clock.now()
-    maya = await make_clinician(settings, now)
+    maya = await make_clinician(settings, now, name="=Maya Chen")
     names = ['=HYPERLINK("http://evil.test","x")', "+1 555 0100", "-2+3", "@SUM(A1)", "\tTabbed"]
     for index, name in enumerate(names):
         client_id = await add_client(maya.user.clinician_id, name, now=now)
-        await add_appointment(maya.user.clinician_id, client_id, ny(11, 2 + index, 10))
+        appointment = await add_appointment(maya.user.clinician_id, client_id, ny(11, 2 + index, 10))
+    await add_status_change(appointment, S.SCHEDULED, S.OCCURRED, by=maya.user.id, at=ny(11, 6, 11))
     await sign_in(client, maya)
     lines = read_csv((await client.get("/report.csv")).text)
     assert [line[3] for line in lines[1:]] == ["'" + name for name in names]
+    assert lines[-1][6:8] == ["'=Maya Chen", "2026-11-06T11:00-05:00"]  # who set the status is typed text too
 
 
 async def test_csv_streams_in_keyset_pages_without_losing_or_repeating_rows(db, settings, clock):
