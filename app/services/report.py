@@ -16,6 +16,7 @@ import io
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
+from functools import lru_cache
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -435,6 +436,12 @@ async def rows_in_date_order(
         after = (rows[-1].starts_at, rows[-1].appointment_id)
 
 
+@lru_cache(maxsize=1024)
+def _amount_cell(amount_minor: int | None) -> str:
+    """An amount's CSV cell; a practice charges a handful of distinct amounts, so they are cached."""
+    return safe_cell(decimal_amount(amount_minor))
+
+
 def csv_record(row: Row, zone: tzinfo) -> list[str]:
     """One CSV line's cells: ISO dates and times in the clinician's zone, amounts as plain decimals.
 
@@ -453,11 +460,11 @@ def csv_record(row: Row, zone: tzinfo) -> list[str]:
         safe_cell(row.set_by),
         set_at.astimezone(zone).isoformat(timespec="minutes") if set_at else "",
         row.time_to_status,
-        safe_cell(decimal_amount(row.fee_minor)),
+        _amount_cell(row.fee_minor),
         safe_cell(row.currency),
         row.charge_label,
-        safe_cell(decimal_amount(row.charge_amount_minor)),
-        safe_cell(decimal_amount(row.refunded_minor)) if row.refunded_minor else "",
+        _amount_cell(row.charge_amount_minor),
+        _amount_cell(row.refunded_minor) if row.refunded_minor else "",
         charged_at.astimezone(zone).date().isoformat() if charged_at else "",
     ]
 
