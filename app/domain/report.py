@@ -291,7 +291,7 @@ def chart_geometry(
     rows = []
     for index, (week, week_counts) in enumerate(zip(weeks, by_week, strict=True)):
         long_label = week.strftime("%d %b %Y")
-        label = long_label[:-5]
+        label = long_label[:-5]  # "23 Nov 2026" -> "23 Nov"
         x = float(label_width)
         segments = []
         for status, count in zip(order, week_counts, strict=True):

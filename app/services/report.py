@@ -62,6 +62,7 @@ CSV_HEADER = [
 
 STATUS_LABELS = {status.value: status.label for status in S}
 CHARGE_LABELS = {state.value: state.label for state in C}
+
 # How the charge states roll up into the totals a clinician (and their accountant) reads.
 CHARGE_GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     "succeeded": ("Succeeded", (C.SUCCEEDED, C.PARTIALLY_REFUNDED, C.REFUNDED)),
