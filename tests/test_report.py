@@ -189,6 +189,25 @@ async def test_filters_combine(november, clock):
     assert narrowed.report.chart.statuses == ("no_show",)
 
 
+async def test_chart_weeks_are_local_weeks_across_both_daylight_saving_changes(db, settings, clock):
+    now = clock.now()
+    maya = await make_clinician(settings, now)
+    cid = maya.user.clinician_id
+    alex = await add_client(cid, "Alex Rivera", now=now)
+    first_monday = datetime(2026, 1, 5)
+    for week in range(51):  # the first and the last minute of every local week of 2026 (New York)
+        monday = first_monday + timedelta(weeks=week)
+        for local in (monday, monday + timedelta(days=6, hours=23, minutes=59)):
+            await add_appointment(cid, alex, local.replace(tzinfo=NEW_YORK).astimezone(UTC))
+    practice = type("P", (), {"maya": maya})
+    view = await page_for(practice, clock, preset="custom", start="2026-01-05", end="2026-12-27")
+    chart = view.report.chart
+    assert len(chart.rows) == 51
+    assert [(row.week, row.total) for row in chart.rows] == [
+        ((first_monday + timedelta(weeks=week)).date(), 2) for week in range(51)
+    ]
+
+
 async def test_table_is_sorted_and_paginated(db, settings, clock):
     now = clock.now()
     maya = await make_clinician(settings, now)
@@ -268,14 +287,16 @@ async def test_csv_export_matches_the_table_and_is_audited(client, november, clo
 
 async def test_csv_cells_cannot_become_spreadsheet_formulas(client, db, settings, clock):
     now = clock.now()
-    maya = await make_clinician(settings, now)
+    maya = await make_clinician(settings, now, name="=Maya Chen")
     names = ['=HYPERLINK("http://evil.test","x")', "+1 555 0100", "-2+3", "@SUM(A1)", "\tTabbed"]
     for index, name in enumerate(names):
         client_id = await add_client(maya.user.clinician_id, name, now=now)
-        await add_appointment(maya.user.clinician_id, client_id, ny(11, 2 + index, 10))
+        appointment = await add_appointment(maya.user.clinician_id, client_id, ny(11, 2 + index, 10))
+    await add_status_change(appointment, S.SCHEDULED, S.OCCURRED, by=maya.user.id, at=ny(11, 6, 11))
     await sign_in(client, maya)
     lines = read_csv((await client.get("/report.csv")).text)
     assert [line[3] for line in lines[1:]] == ["'" + name for name in names]
+    assert lines[-1][6:8] == ["'=Maya Chen", "2026-11-06T11:00-05:00"]  # who set the status is typed text too
 
 
 async def test_csv_streams_in_keyset_pages_without_losing_or_repeating_rows(db, settings, clock):

@@ -158,6 +158,23 @@ def test_chart_rows_are_weeks_and_segments_follow_the_status_order():
     assert chart.rows[0].segments == () and not chart.empty
 
 
+def test_chart_carries_every_number_and_text_the_template_prints():
+    weeks = week_starts(date(2026, 11, 1), date(2026, 11, 30))
+    counts = {(weeks[1], "occurred"): 6, (weeks[1], "no_show"): 2, (weeks[2], "scheduled"): 1}
+    chart = chart_geometry(weeks, counts, width=360, label_width=60, total_width=40)
+    busiest = chart.rows[1]
+    assert (busiest.label, busiest.long_label, busiest.y) == ("02 Nov", "02 Nov 2026", chart.row_height)
+    occurred, no_show = busiest.segments
+    assert occurred.middle == pytest.approx(60 + 260 * 6 / 8 / 2)
+    assert no_show.middle == pytest.approx(no_show.x + no_show.width / 2, abs=0.01)
+    assert occurred.title == "Week of 02 Nov: 6 Occurred" and occurred.show_count
+    assert chart.statuses == ("occurred", "scheduled", "late_cancelled", "no_show", "cancelled")
+    assert busiest.counts == (6, 0, 0, 2, 0)  # the table's cells, zeros included
+    assert chart.rows[0].counts == (0, 0, 0, 0, 0) and chart.rows[2].counts == (0, 1, 0, 0, 0)
+    assert chart.bar_y + chart.bar_height <= chart.row_height
+    assert chart.bar_y < chart.text_y < chart.row_height
+
+
 def test_chart_only_draws_the_statuses_asked_for():
     weeks = [date(2026, 11, 23)]
     chart = chart_geometry(weeks, {(weeks[0], "occurred"): 3, (weeks[0], "cancelled"): 1}, ["cancelled"])

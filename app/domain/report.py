@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from typing import NamedTuple
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -223,28 +224,36 @@ def week_starts(start: date, end: date) -> list[date]:
     return weeks
 
 
-@dataclass(frozen=True)
-class Segment:
+class Segment(NamedTuple):
+    """One status's part of a week's bar (a named tuple: immutable and cheap to build, ~250 a year)."""
+
     status: str
     label: str
     count: int
     x: float
     width: float
     show_count: bool
+    middle: float  # where the count is centred
+    title: str  # the tooltip: "Week of 23 Nov: 4 Occurred"
 
 
-@dataclass(frozen=True)
-class ChartRow:
+class ChartRow(NamedTuple):
     week: date
-    label: str
-    y: float
+    label: str  # "23 Nov" beside the bar
+    long_label: str  # "23 Nov 2026" in the table
+    y: int
     total: int
     segments: tuple[Segment, ...]
+    counts: tuple[int, ...]  # one per ``Chart.statuses``, zeros included, for the table
 
 
 @dataclass(frozen=True)
 class Chart:
-    """A horizontal stacked bar per week: reads top to bottom on a phone, however many weeks."""
+    """A horizontal stacked bar per week: reads top to bottom on a phone, however many weeks.
+
+    Every number the template prints is here, so drawing a year (53 rows) is only printing. Each row
+    is positioned as a whole (``y``); bars and texts sit at ``bar_y`` and ``text_y`` within it.
+    """
 
     width: int
     height: int
@@ -252,6 +261,8 @@ class Chart:
     bar_width: int
     row_height: int
     bar_height: int
+    bar_y: int
+    text_y: int
     rows: tuple[ChartRow, ...]
     statuses: tuple[str, ...]
 
@@ -273,30 +284,45 @@ def chart_geometry(
 ) -> Chart:
     """Bar positions in SVG user units; the longest week fills the bar area, segments in STATUS_ORDER."""
     order = [s.value for s in STATUS_ORDER if statuses is None or not statuses or s.value in statuses]
+    labels = {status: AppointmentStatus(status).label for status in order}
     bar_width = width - label_width - total_width
-    totals = [sum(counts.get((week, status), 0) for status in order) for week in weeks]
-    longest = max(totals, default=0) or 1
+    by_week = [tuple(counts.get((week, status), 0) for status in order) for week in weeks]
+    longest = max((sum(row) for row in by_week), default=0) or 1
     rows = []
-    for index, (week, total) in enumerate(zip(weeks, totals, strict=True)):
+    for index, (week, week_counts) in enumerate(zip(weeks, by_week, strict=True)):
+        long_label = week.strftime("%d %b %Y")
+        label = long_label[:-5]  # "23 Nov 2026" -> "23 Nov"
         x = float(label_width)
         segments = []
-        for status in order:
-            count = counts.get((week, status), 0)
+        for status, count in zip(order, week_counts, strict=True):
             if not count:
                 continue
             segment_width = bar_width * count / longest
             segments.append(
                 Segment(
                     status,
-                    AppointmentStatus(status).label,
+                    labels[status],
                     count,
                     round(x, 2),
                     round(segment_width, 2),
                     segment_width >= 8 * len(str(count)) + 6,
+                    round(x + segment_width / 2, 2),
+                    f"Week of {label}: {count} {labels[status]}",
                 )
             )
             x += segment_width
-        rows.append(ChartRow(week, week.strftime("%d %b"), float(index * row_height), total, tuple(segments)))
+        rows.append(
+            ChartRow(
+                week,
+                label,
+                long_label,
+                index * row_height,
+                sum(week_counts),
+                tuple(segments),
+                week_counts,
+            )
+        )
+    bar_y = (row_height - bar_height) // 2
     return Chart(
         width=width,
         height=max(len(weeks), 1) * row_height,
@@ -304,6 +330,8 @@ def chart_geometry(
         bar_width=bar_width,
         row_height=row_height,
         bar_height=bar_height,
+        bar_y=bar_y,
+        text_y=bar_y + bar_height // 2 + 4,
         rows=tuple(rows),
         statuses=tuple(order),
     )
