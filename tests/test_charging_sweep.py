@@ -2,8 +2,9 @@
 
 After Redis lost its queue, one sweep queues the normal charge job of every due charge and the workers
 share them; a second sweep, or one while jobs are queued or running, adds nothing and charges nothing
-twice; a sweep reads bounded batches and a pass out of time leaves the rest to the next one; an attempt
-whose job was lost with the queue is resumed from the gateway's record, not charged again.
+twice; a sweep reads bounded batches and a pass out of time (or with Redis down) leaves the rest to
+the next one; an attempt whose job was lost with the queue is resumed from the gateway's record, not
+charged again.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -23,10 +25,12 @@ from app.payments.sandbox import SandboxGateway
 from app.services import charges
 from app.services.queue import JobQueue, connect, deserialize, serialize
 from tests.charging_support import Practice, add_appointment, gateway_charges, make_practice, mark, the_charge
+from tests.conftest import free_port
 from tests.querycount import count_queries
 from workers.settings import WorkerSettings
 
 SESSIONS = 24
+IN_FLIGHT_SESSIONS = 12  # one job at a time, with a sweep as each starts
 
 
 async def burst_worker(
@@ -145,14 +149,14 @@ async def test_a_sweep_again_or_while_jobs_are_queued_or_running_adds_no_job_and
     db, redis, arq_pool, settings, clock
 ):
     queue = JobQueue(arq_pool, settings.queue_name)
-    _, appointment_ids = await due_sessions(settings, clock, queue, SESSIONS)
+    _, appointment_ids = await due_sessions(settings, clock, queue, IN_FLIGHT_SESSIONS)
     rows = [await the_charge(appointment_id) for appointment_id in appointment_ids]
     assert (await sweep(clock, settings, queue))["queued"] == 0  # the markings' jobs are there
 
     await redis.flushdb()
-    assert (await sweep(clock, settings, queue))["queued"] == SESSIONS
+    assert (await sweep(clock, settings, queue))["queued"] == IN_FLIGHT_SESSIONS
     again = await sweep(clock, settings, queue)
-    assert again["due"] == SESSIONS and again["queued"] == 0
+    assert again["due"] == IN_FLIGHT_SESSIONS and again["queued"] == 0
     assert set(await redis.zrange(settings.queue_name, 0, -1)) == job_ids(rows)
     # arq's own enqueue of the same job (the status service's path) sees it as already queued.
     first = rows[0]
@@ -172,8 +176,8 @@ async def test_a_sweep_again_or_while_jobs_are_queued_or_running_adds_no_job_and
 
     # One job at a time, a sweep as each starts: that job is running, the others are queued or done.
     worker = await burst_worker(settings, clock, concurrency=1, on_job_start=sweep_while_a_job_runs)
-    assert len(during) == SESSIONS and {counts["queued"] for counts in during} == {0}
-    assert worker.jobs_complete == SESSIONS  # no job ran twice
+    assert len(during) == IN_FLIGHT_SESSIONS and {counts["queued"] for counts in during} == {0}
+    assert worker.jobs_complete == IN_FLIGHT_SESSIONS  # no job ran twice
     assert await payments_per_charge() == Counter({row.id: 1 for row in rows})
     assert {(await the_charge(a)).status for a in appointment_ids} == {C.SUCCEEDED}
 
@@ -250,3 +254,20 @@ async def test_an_attempt_whose_job_was_lost_with_the_queue_is_resumed_by_a_work
     assert done.status == C.SUCCEEDED and done.attempt_no == 1
     assert await gateway_charges() == 1
     assert await Charge.count() == 1
+
+
+async def test_with_redis_down_the_sweep_queues_nothing_and_the_next_pass_does(
+    db, redis, arq_pool, settings, clock
+):
+    queue = JobQueue(arq_pool, settings.queue_name)
+    _, appointment_ids = await due_sessions(settings, clock, queue, 3)
+    await redis.flushdb()
+    unreachable = replace(settings, redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    down = await connect(unreachable)
+    try:
+        counts = await sweep(clock, settings, JobQueue(down, settings.queue_name))
+    finally:
+        await down.aclose()
+    assert counts["due"] == 3 and counts["queued"] == 0  # logged; the cron job itself does not fail
+    assert (await sweep(clock, settings, queue))["queued"] == 3
+    assert await gateway_charges() == 0

@@ -458,7 +458,7 @@ async def sweep(
     gateway: PaymentGateway,
     queue: JobQueue,
     batch_size: int = SWEEP_BATCH,
-    budget_seconds: float = 40,
+    budget_seconds: float = 40,  # under the cron's minute, so one pass ends before the next begins
     inline_limit: int = SWEEP_INLINE_LIMIT,
 ) -> dict[str, int]:
     """The safety net behind the jobs (the worker's cron, every minute). Returns counts for the log.
