@@ -338,7 +338,11 @@ async def sweep_run(args, env: dict[str, str], settings) -> dict[str, Any]:
         for worker in workers:
             if worker.returncode is None:
                 worker.terminate()
-            await worker.wait()
+            try:
+                await asyncio.wait_for(worker.wait(), timeout=30)
+            except TimeoutError:
+                worker.kill()
+                await worker.wait()
         await redis.flushdb()
         await redis.aclose()
     rate = cleared / clear_seconds
