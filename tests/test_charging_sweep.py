@@ -4,7 +4,7 @@ After Redis lost its queue, one sweep queues the normal charge job of every due 
 share them; a second sweep, or one while jobs are queued or running, adds nothing and charges nothing
 twice; a sweep reads bounded batches and a pass out of time (or with Redis down) leaves the rest to
 the next one; an attempt whose job was lost with the queue is resumed from the gateway's record, not
-charged again.
+charged again; a due charge whose job a dead worker took before claiming it is charged by the sweep.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from arq.constants import in_progress_key_prefix
 from arq.worker import Worker
 
 from app.domain.statuses import ChargeStatus as C
@@ -24,7 +25,15 @@ from app.payments.base import GatewayUnavailable
 from app.payments.sandbox import SandboxGateway
 from app.services import charges
 from app.services.queue import JobQueue, connect, deserialize, serialize
-from tests.charging_support import Practice, add_appointment, gateway_charges, make_practice, mark, the_charge
+from tests.charging_support import (
+    Practice,
+    add_appointment,
+    fast_forward,
+    gateway_charges,
+    make_practice,
+    mark,
+    the_charge,
+)
 from tests.conftest import free_port
 from tests.querycount import count_queries
 from workers.settings import WorkerSettings
@@ -271,3 +280,26 @@ async def test_with_redis_down_the_sweep_queues_nothing_and_the_next_pass_does(
     assert counts["due"] == 3 and counts["queued"] == 0  # logged; the cron job itself does not fail
     assert (await sweep(clock, settings, queue))["queued"] == 3
     assert await gateway_charges() == 0
+
+
+async def test_a_due_charge_whose_job_a_dead_worker_took_before_claiming_is_charged_by_the_next_sweep(
+    db, redis, arq_pool, settings, clock, run_worker
+):
+    queue = JobQueue(arq_pool, settings.queue_name)
+    _, appointment_ids = await due_sessions(settings, clock, queue, 2)
+    taken, waiting = [await the_charge(appointment_id) for appointment_id in appointment_ids]
+    taken_job = f"charge:{taken.id}:{taken.generation}"
+    # A worker took the first job (arq's in-progress marker, held for the job timeout + 10 s) and was
+    # killed before the job claimed its charge.
+    await redis.psetex(in_progress_key_prefix + taken_job, 130_000, b"1")
+
+    counts = await sweep(clock, settings, queue)
+    assert counts["due"] == 2 and counts["queued"] == 0 and counts["resumed"] == 1
+    assert (await the_charge(taken.appointment)).status == C.SUCCEEDED
+    assert (await the_charge(waiting.appointment)).status == C.SCHEDULED  # its job is queued: a worker's
+
+    await redis.delete(in_progress_key_prefix + taken_job)  # arq's timeout ran out: the job runs again
+    await fast_forward(redis, settings)
+    await run_worker()
+    assert {(await the_charge(a)).status for a in appointment_ids} == {C.SUCCEEDED}
+    assert await payments_per_charge() == Counter({taken.id: 1, waiting.id: 1})

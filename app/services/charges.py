@@ -451,6 +451,28 @@ async def _due_batches(condition, *, now: datetime, size: int) -> AsyncIterator[
         after = rows[-1]["due_at"], rows[-1]["id"]
 
 
+async def _queue_due(
+    *, now: datetime, settings: Settings, queue: JobQueue, size: int, until: float, counts: dict[str, int]
+) -> list[dict]:
+    """Queue the job of every due charge and every released attempt, ``size`` rows at a time, until the
+    monotonic time ``until``. Returns the rows whose job a worker has taken although still unclaimed."""
+    taken = []
+    waiting = (
+        Charge.status == C.SCHEDULED,
+        (Charge.status == C.PROCESSING) & Charge.claimed_until.is_null(),
+    )
+    for condition in waiting:
+        async for rows in _due_batches(condition, now=now, size=size):
+            counts["due"] += len(rows)
+            jobs = [charge_job(row["id"], row["generation"], None, settings) for row in rows]
+            queued, running = await queue.enqueue_missing(jobs)
+            counts["queued"] += queued
+            taken += [row for row, job in zip(rows, jobs, strict=True) if job.job_id in running]
+            if time.monotonic() >= until:
+                return taken
+    return taken
+
+
 async def sweep(
     *,
     now: datetime,
@@ -464,8 +486,9 @@ async def sweep(
     """The safety net behind the jobs (the worker's cron, every minute). Returns counts for the log.
 
     - An attempt whose runner's lease ran out (the worker died) is resumed here, from the gateway's
-      record. Not as a job: arq keeps a dead worker's job "in progress" for its timeout, which would
-      hold back the same job id; and there are few (the jobs the dead workers held).
+      record; so is a due charge whose job a worker took but never claimed. Not as jobs: arq keeps a
+      dead worker's job "in progress" for its timeout (130 s), which holds back the same job id; and
+      there are few (at most the jobs the workers hold); the claim lets only one runner through.
     - A refund left pending (lost response) is settled here: there is no refund job, and they are few.
     - Every due charge, and every attempt its runner released (gateway unavailable), gets its normal
       charge job (``charge:{id}:{generation}``) queued, ``batch_size`` rows at a time, so every worker
@@ -475,24 +498,27 @@ async def sweep(
     """
     started = time.monotonic()
     counts = {"due": 0, "queued": 0, "resumed": 0, "refunds": 0, "unavailable": 0}
-    lease_expired = (
+
+    async def run_inline(rows) -> None:
+        for row in rows:
+            if time.monotonic() - started >= budget_seconds:
+                return
+            try:
+                outcome = await run_charge(
+                    row["id"], row["generation"], now=now, settings=settings, gateway=gateway, queue=queue
+                )
+            except GatewayUnavailable:
+                counts["unavailable"] += 1
+                continue
+            if outcome in {C.SUCCEEDED, C.FAILED, C.REQUIRES_ACTION}:
+                counts["resumed"] += 1
+
+    await run_inline(
         await Charge.select(Charge.id, Charge.generation)
         .where((Charge.status == C.PROCESSING) & (Charge.claimed_until <= now))
         .order_by(Charge.claimed_until)
         .limit(inline_limit)
     )
-    for row in lease_expired:
-        if time.monotonic() - started >= budget_seconds:
-            break
-        try:
-            outcome = await run_charge(
-                row["id"], row["generation"], now=now, settings=settings, gateway=gateway, queue=queue
-            )
-        except GatewayUnavailable:
-            counts["unavailable"] += 1
-            continue
-        if outcome in {C.SUCCEEDED, C.FAILED, C.REQUIRES_ACTION}:
-            counts["resumed"] += 1
     stale = now - timedelta(seconds=settings.charge_lease)
     pending = (
         await Refund.select(Refund.id)
@@ -503,21 +529,21 @@ async def sweep(
     for row in pending:
         if await _settle_refund(row["id"], now=now, gateway=gateway) is not None:
             counts["refunds"] += 1
-    waiting = (
-        Charge.status == C.SCHEDULED,
-        (Charge.status == C.PROCESSING) & Charge.claimed_until.is_null(),
-    )
+    taken: list[dict] = []
     try:
-        for condition in waiting:
-            async for rows in _due_batches(condition, now=now, size=batch_size):
-                counts["due"] += len(rows)
-                counts["queued"] += await queue.enqueue_missing(
-                    [charge_job(row["id"], row["generation"], None, settings) for row in rows]
-                )
-                if time.monotonic() - started >= budget_seconds:
-                    return counts
+        taken = await _queue_due(
+            now=now,
+            settings=settings,
+            queue=queue,
+            size=batch_size,
+            until=started + budget_seconds,
+            counts=counts,
+        )
     except QueueUnavailable as exc:
         log.warning("charge sweep: could not queue jobs, the next pass will: %s", exc)
+    # Still unclaimed although a worker took its job: that worker is (nearly always) dead, and arq
+    # would only run the job again after its timeout. The claim decides if it is alive after all.
+    await run_inline(taken[:inline_limit])
     return counts
 
 

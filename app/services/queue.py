@@ -14,7 +14,7 @@ from typing import Any
 
 import msgpack
 from arq.connections import ArqRedis, RedisSettings
-from arq.constants import expires_extra_ms, job_key_prefix
+from arq.constants import expires_extra_ms, in_progress_key_prefix, job_key_prefix
 from arq.jobs import serialize_job
 from redis.asyncio import ConnectionPool
 from redis.exceptions import RedisError
@@ -109,9 +109,10 @@ class JobQueue:
                 expires_seconds=job.expires_seconds,
             )
 
-    async def enqueue_missing(self, jobs: list[QueuedJob]) -> int:
-        """Queue, in one round trip, each job (with an id) that arq does not already hold; returns how
-        many were added to the queue. Raises ``QueueUnavailable`` when Redis does not answer.
+    async def enqueue_missing(self, jobs: list[QueuedJob]) -> tuple[int, set[str]]:
+        """Queue, in one round trip, each job (with an id) that arq does not already hold. Returns how
+        many were added to the queue, and the ids of those a worker has taken (arq's in-progress
+        marker). Raises ``QueueUnavailable`` when Redis does not answer.
 
         For sweeps over many rows. Per job, in one MULTI: ``SET arq:job:<id> … NX`` and ``ZADD <queue>
         NX``, the job as arq's ``enqueue_job`` writes it. A job already queued, deferred (a retry's
@@ -119,7 +120,7 @@ class JobQueue:
         whose queue entry was lost gets its entry back. Exactly-once comes from the database, not this.
         """
         if self.redis is None or not jobs:
-            return 0
+            return 0, set()
         now_ms = int(time.time() * 1000)
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
@@ -133,7 +134,9 @@ class JobQueue:
                     payload = serialize_job(job.function, job.args, {}, None, now_ms, serializer=serialize)
                     pipe.set(job_key_prefix + job.job_id, payload, px=expires_ms, nx=True)
                     pipe.zadd(self.queue_name, {job.job_id: score}, nx=True)
+                    pipe.exists(in_progress_key_prefix + job.job_id)
                 replies = await pipe.execute()
         except (RedisError, OSError) as exc:  # Redis down: the sweep stops queueing and tries next time.
             raise QueueUnavailable(str(exc)) from exc
-        return sum(replies[1::2])
+        running = {job.job_id for job, taken in zip(jobs, replies[2::3], strict=True) if taken}
+        return sum(replies[1::3]), running
