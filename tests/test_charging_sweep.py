@@ -184,8 +184,11 @@ async def test_a_sweep_again_or_while_jobs_are_queued_or_running_adds_no_job_and
         during.append(await sweep(clock, settings, queue))
 
     # One job at a time, a sweep as each starts: that job is running, the others are queued or done.
+    # The running job has not claimed its charge yet, as if its worker had died: the sweep runs it,
+    # and the job then finds it claimed.
     worker = await burst_worker(settings, clock, concurrency=1, on_job_start=sweep_while_a_job_runs)
     assert len(during) == IN_FLIGHT_SESSIONS and {counts["queued"] for counts in during} == {0}
+    assert {counts["resumed"] for counts in during} == {1}
     assert worker.jobs_complete == IN_FLIGHT_SESSIONS  # no job ran twice
     assert await payments_per_charge() == Counter({row.id: 1 for row in rows})
     assert {(await the_charge(a)).status for a in appointment_ids} == {C.SUCCEEDED}
