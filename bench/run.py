@@ -234,48 +234,134 @@ async def charge_run(args, env: dict[str, str], settings) -> dict[str, Any]:
     }
 
 
-async def sweep_run(settings, seeded_charges: int) -> dict[str, Any]:
-    """The due-charge sweep (the worker's cron) over the whole charge table: idle, then one full batch."""
+SWEEP_DUE = 100_000
+
+
+async def sweep_run(args, env: dict[str, str], settings) -> dict[str, Any]:
+    """The due-charge sweep (the worker's cron) after Redis lost its queue. An idle pass first (nothing
+    due); then the charge table is topped up to one charge per appointment (100,000 at full scale), up
+    to 100,000 of them are made due with no job queued, and the sweep's passes are timed until each due
+    charge has its job, then a repeat pass (every job already queued); then ``--arq-workers`` workers
+    clear the first ``--due-charges`` of those jobs, which gives their rate for all of them."""
+    from app.domain.statuses import AppointmentStatus as S
     from app.domain.statuses import ChargeStatus as C
-    from app.models.tables import Charge
+    from app.models.db import engine
+    from app.models.tables import Appointment, Charge
     from app.payments.sandbox import SandboxGateway
     from app.services import charges
     from app.services.queue import JobQueue, connect
+    from bench.seed import bulk_insert, progress
 
     redis = await connect(settings)
     queue = JobQueue(redis, settings.queue_name)
     gateway = SandboxGateway()
+
+    async def timed_pass() -> tuple[dict[str, int], float]:
+        started = time.perf_counter()
+        counts = await charges.sweep(now=datetime.now(UTC), settings=settings, gateway=gateway, queue=queue)
+        return counts, time.perf_counter() - started
+
+    workers = []
     try:
-        total = await Charge.count()
-        started = time.perf_counter()
-        idle = await charges.sweep(now=datetime.now(UTC), settings=settings, gateway=gateway, queue=queue)
-        idle_seconds = time.perf_counter() - started
-        batch = [
-            r["id"]
-            for r in await Charge.select(Charge.id)
-            .where(Charge.status == C.SUCCEEDED)
-            .order_by(Charge.id, ascending=False)
-            .limit(200)
-        ]
+        idle, idle_seconds = await timed_pass()
         now = datetime.now(UTC)
+        missing = await Appointment.select(
+            Appointment.id, Appointment.client, Appointment.clinician, Appointment.fee_minor
+        ).where(Appointment.id.not_in(Charge.select(Charge.appointment)))
+        last = await Charge.select(Charge.id).order_by(Charge.id, ascending=False).first()
+        first_id = (last["id"] if last else 0) + 1
+        await bulk_insert(
+            Charge,
+            [
+                dict(
+                    id=first_id + n,
+                    appointment=row["id"],
+                    client=row["client"],
+                    clinician=row["clinician"],
+                    amount_minor=row["fee_minor"],
+                    status=C.SCHEDULED,
+                    due_at=now - timedelta(minutes=1, seconds=n),  # overdue, each at its own moment
+                    created_at=now,
+                    updated_at=now,
+                )
+                for n, row in enumerate(missing)
+            ],
+        )
+        await Appointment.update({Appointment.status: S.OCCURRED}).where(Appointment.status != S.OCCURRED)
+        made_due = Charge.select(Charge.id).order_by(Charge.id).limit(SWEEP_DUE)
         await Charge.update(
-            {Charge.status: C.SCHEDULED, Charge.due_at: now - timedelta(minutes=1), Charge.attempt_no: 0}
-        ).where(Charge.id.is_in(batch))
+            {
+                Charge.status: C.SCHEDULED,
+                Charge.generation: Charge.generation + 1,
+                Charge.attempt_no: 0,
+                Charge.idempotency_key: None,
+                Charge.gateway_reference: None,
+                Charge.claimed_until: None,
+                Charge.succeeded_at: None,
+                Charge.refunded_minor: 0,
+                Charge.waived_by: None,
+                Charge.waived_at: None,
+            }
+        ).where(Charge.id.is_in(made_due))
+        await Charge.update({Charge.due_at: now - timedelta(minutes=1)}).where(
+            Charge.due_at > now - timedelta(minutes=1)
+        )
+        await engine().run_ddl("ANALYZE")  # as after seeding: a live database has statistics
+        total = await Charge.count()
+        due = await Charge.count().where(Charge.status == C.SCHEDULED)
+        await redis.flushdb()  # Redis lost its queue: no due charge has a job
+
+        queued, passes, queue_seconds = 0, 0, 0.0
+        while queued < due and passes < 10:
+            counts, seconds = await timed_pass()
+            queued, passes, queue_seconds = queued + counts["queued"], passes + 1, queue_seconds + seconds
+        jobs = await redis.zcard(settings.queue_name)
+        repeat, repeat_seconds = await timed_pass()
+
+        target = min(due, args.due_charges or due)
+        for _ in range(args.arq_workers):
+            workers.append(
+                await asyncio.create_subprocess_exec(
+                    PYTHON, "-m", "app", "worker", cwd=ROOT, env=env, stderr=subprocess.DEVNULL
+                )
+            )
         started = time.perf_counter()
-        busy = await charges.sweep(now=now, settings=settings, gateway=gateway, queue=queue)
-        busy_seconds = time.perf_counter() - started
+        cleared = 0
+        while cleared < target:
+            await asyncio.sleep(0.25)
+            cleared = due - await Charge.count().where(Charge.status.is_in([C.SCHEDULED, C.PROCESSING]))
+            progress("sweep's jobs", min(cleared, target), target)
+            if time.perf_counter() - started > 600:
+                raise SystemExit("the workers did not clear the sweep's jobs in 10 minutes")
+        clear_seconds = time.perf_counter() - started
     finally:
+        for worker in workers:
+            if worker.returncode is None:
+                worker.terminate()
+            try:
+                await asyncio.wait_for(worker.wait(), timeout=30)
+            except TimeoutError:
+                worker.kill()
+                await worker.wait()
+        await redis.flushdb()
         await redis.aclose()
-    per_charge = busy_seconds / max(busy["charged"], 1)
+    rate = cleared / clear_seconds
     return {
         "charges_in_table": total,
         "idle_pass_ms": round(idle_seconds * 1000, 1),
         "idle_counts": idle,
-        "batch": len(batch),
-        "batch_pass_s": round(busy_seconds, 2),
-        "batch_counts": busy,
-        "per_charge_ms": round(per_charge * 1000, 1),
-        "hundred_thousand_due_minutes": round(100_000 * per_charge / 60, 1),
+        "due": due,
+        "queue_passes": passes,
+        "queue_s": round(queue_seconds, 2),
+        "jobs_queued": jobs,
+        "jobs_per_second": round(jobs / queue_seconds),
+        "repeat_pass_s": round(repeat_seconds, 2),
+        "repeat_counts": repeat,
+        "workers": args.arq_workers,
+        "cleared": cleared,
+        "clear_s": round(clear_seconds, 2),
+        "cleared_per_second": round(rate, 1),
+        "all_due_minutes": round(due / rate / 60, 1),
     }
 
 
@@ -319,10 +405,12 @@ def print_report(results: dict[str, Any]) -> None:
     sweep = results.get("sweep")
     if sweep:
         print(
-            f"Due-charge sweep over {sweep['charges_in_table']:,} charges: "
-            f"idle pass {sweep['idle_pass_ms']} ms; a batch of {sweep['batch']} due in "
-            f"{sweep['batch_pass_s']} s ({sweep['per_charge_ms']} ms each; 100,000 due would take "
-            f"the sweep alone {sweep['hundred_thousand_due_minutes']} min of work)"
+            f"Due-charge sweep (idle pass {sweep['idle_pass_ms']} ms), after Redis lost its queue with "
+            f"{sweep['due']:,} due of {sweep['charges_in_table']:,} charges: queued {sweep['jobs_queued']:,} "
+            f"jobs in {sweep['queue_s']} s ({sweep['queue_passes']} pass(es), {sweep['jobs_per_second']:,} "
+            f"jobs/s), a repeat pass {sweep['repeat_pass_s']} s; {sweep['workers']} arq worker(s) cleared "
+            f"{sweep['cleared']:,} in {sweep['clear_s']} s = {sweep['cleared_per_second']}/s, all in "
+            f"≈{sweep['all_due_minutes']} min"
         )
     print(f"Seeded: {results['seeded']}  (seeding took {results['seed_seconds']} s)")
     print(f"Whole run: {results['total_seconds']} s")
@@ -408,7 +496,7 @@ def main(argv: list[str] | None = None) -> int:
             say(f"Charging {args.due_charges:,} due charges with {args.arq_workers} arq worker(s) …")
             charge = await charge_run(args, env, settings) if args.due_charges else None
             say("Timing the due-charge sweep …")
-            return charge, await sweep_run(settings, seeded.counts["charges"])
+            return charge, await sweep_run(args, env, settings)
         finally:
             if pooled:
                 await engine().close_connection_pool()

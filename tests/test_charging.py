@@ -172,8 +172,9 @@ async def test_redis_flushed_before_due_the_sweep_still_charges_once(
     await mark(practice, "occurred", clock.now(), settings, queue)
     await redis.flushdb()
     clock.advance(seconds=settings.charge_delay)
-    assert (await sweep(clock, settings, queue))["charged"] == 1
-    assert (await sweep(clock, settings, queue))["charged"] == 0
+    assert (await sweep(clock, settings, queue))["queued"] == 1
+    assert (await sweep(clock, settings, queue))["queued"] == 0
+    assert await gateway_charges() == 0  # queued for the workers, not charged in the sweep
     await run_worker()
     assert await gateway_charges() == 1
     assert (await the_charge(practice.appointment_id)).status == C.SUCCEEDED
@@ -192,6 +193,9 @@ async def test_transient_gateway_errors_retry_with_backoff_and_the_same_key(
     await run_worker(worker_settings=instant, max_jobs=1)
     retry_at = await redis.zscore(settings.queue_name, job_key)
     assert retry_at > time.time() * 1000 + 5000  # re-queued with a delay, not dropped
+    counts = await sweep(clock, instant, queue)  # the released attempt's job is waiting out its backoff
+    assert counts["due"] == 1 and counts["queued"] == 0 and counts["resumed"] == 0
+    assert await redis.zscore(settings.queue_name, job_key) == retry_at
     key = (await the_charge(practice.appointment_id)).idempotency_key
     monkeypatch.delenv("SANDBOX_FAULT")
     await redis.zadd(settings.queue_name, {job_key: int(time.time() * 1000)})

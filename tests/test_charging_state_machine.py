@@ -1,5 +1,6 @@
 """A Hypothesis state machine over status changes, clock moves, job runs (also stale and duplicate
-ones), sweeps, gateway faults, simulated crashes, card changes, waivers and retries.
+ones), sweeps (which queue jobs in a real Redis that a real arq worker then runs), gateway faults,
+simulated crashes, card changes, waivers and retries.
 
 Invariants after every step, for every appointment: the processor took money at most once; a charge
 that is processing or paid belongs to an appointment that is Occurred; money taken is recorded as paid
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import time
 from datetime import timedelta
 
 from hypothesis import HealthCheck, settings
@@ -24,14 +27,16 @@ from app.payments.base import GatewayUnavailable
 from app.payments.sandbox import SandboxGateway
 from app.services import charges
 from app.services.appointments import StatusChangeRefused
-from app.services.queue import JobQueue
+from app.services.queue import JobQueue, connect
 from tests.charging_support import DECLINE, NEEDS_AUTH, VISA, add_appointment, make_practice, mark, save_card
 from tests.conftest import DATABASE_URL, START, reset_database
+from tests.test_charging_sweep import burst_worker
 
 FAULTS = st.sampled_from([None, None, "unavailable", "lose_response"])
 APPOINTMENT = st.integers(min_value=0, max_value=1)
 SETTINGS = Settings(
     database_url=DATABASE_URL,
+    redis_url=os.environ["TEST_REDIS_URL"],
     secret_key="test-secret-key-that-is-long-enough-1234567890",
     password_hash_profile="fast",
     use_db_pool=False,
@@ -43,18 +48,22 @@ class ChargingMachine(RuleBasedStateMachine):
         super().__init__()
         self.loop = asyncio.new_event_loop()
         self.clock = FrozenClock(START)
-        self.queue = JobQueue(None, SETTINGS.queue_name)
+        self.queue = JobQueue(None, SETTINGS.queue_name)  # status changes and clinicians queue nothing
+        self.redis = self.run(connect(SETTINGS))
+        self.jobs = JobQueue(self.redis, SETTINGS.queue_name)  # what the sweep queues, a worker runs
 
     def run(self, coroutine):
         return self.loop.run_until_complete(coroutine)
 
     def teardown(self) -> None:
+        self.run(self.redis.aclose())
         self.loop.close()
 
     @initialize()
     def practice(self) -> None:
         async def setup():
             await reset_database()
+            await self.redis.flushdb()
             practice = await make_practice(SETTINGS, self.clock.now(), self.queue)
             second = await add_appointment(
                 practice.clinician, practice.client_id, self.clock.now() - timedelta(hours=2)
@@ -100,10 +109,19 @@ class ChargingMachine(RuleBasedStateMachine):
                 )
             )
 
-    @rule(fault=FAULTS)
-    def sweep(self, fault: str | None) -> None:
+    @rule(fault=FAULTS, after_the_delay=st.booleans())
+    def sweep(self, fault: str | None, after_the_delay: bool) -> None:
+        if after_the_delay:  # the next cron pass once whatever was marked is due
+            self.clock.advance(seconds=SETTINGS.charge_delay)
         gateway = SandboxGateway([fault] if fault else [])
-        self.run(charges.sweep(now=self.clock.now(), settings=SETTINGS, gateway=gateway, queue=self.queue))
+
+        async def sweep_then_work():
+            await charges.sweep(now=self.clock.now(), settings=SETTINGS, gateway=gateway, queue=self.jobs)
+            ready = await self.redis.zcount(SETTINGS.queue_name, "-inf", int(time.time() * 1000))
+            if ready:  # a retry waiting out its backoff stays queued (the worker stops at this count)
+                await burst_worker(SETTINGS, self.clock, gateway=gateway, max_jobs=ready)
+
+        self.run(sweep_then_work())
 
     @rule(index=APPOINTMENT)
     def worker_dies_after_claiming(self, index: int) -> None:

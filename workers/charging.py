@@ -37,7 +37,8 @@ async def charge_appointment(ctx: dict, charge_id: int, generation: int) -> str:
 
 
 async def sweep_charges(ctx: dict) -> dict[str, int]:
-    """Due charges whose job went missing, attempts stuck in processing, refunds left pending."""
+    """Queue the charge job of every due charge (lost jobs: all workers share the catch-up); resume
+    attempts whose worker died; settle refunds left pending."""
     settings, clock, gateway, queue = _parts(ctx)
     counts = await charges.sweep(now=clock.now(), settings=settings, gateway=gateway, queue=queue)
     if any(counts.values()):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from arq import cron
 from arq.worker import func
 
@@ -13,6 +16,8 @@ from workers.charging import charge_appointment, sweep_charges
 from workers.email import send_email, sweep_unsent_emails
 
 SETTINGS = Settings.from_env()
+POOL_CLOSE_SECONDS = 10
+log = logging.getLogger(__name__)
 
 
 async def startup(ctx: dict) -> None:
@@ -25,8 +30,18 @@ async def startup(ctx: dict) -> None:
 
 
 async def shutdown(ctx: dict) -> None:
-    if ctx.get("pooled"):
-        await engine().close_connection_pool()
+    """Close the database pool. A job cancelled by SIGTERM mid-query can leave its connection checked
+    out for good, and a graceful close then waits forever: after a while, close it hard (the server
+    rolls back whatever that job had open; arq runs the job again)."""
+    if not ctx.get("pooled"):
+        return
+    db = engine()
+    try:
+        await asyncio.wait_for(db.close_connection_pool(), timeout=POOL_CLOSE_SECONDS)
+    except TimeoutError:
+        log.warning("database connections still checked out after %s s; closing them", POOL_CLOSE_SECONDS)
+        db.pool.terminate()
+        db.pool = None
 
 
 class WorkerSettings:

@@ -9,13 +9,15 @@
   with the key stored by the claim, then records the outcome with another conditional UPDATE.
 - A charge left in processing (crash, lost response, outage) is resumed only after its lease
   expired, and always from the gateway's record of the stored reference/key, never as a new charge.
-- The database is the schedule; arq jobs are only a wake-up call (``sweep`` catches lost ones).
+- The database is the schedule; arq jobs are only a wake-up call. ``sweep`` queues the job again for
+  every due charge whose job was lost, so all workers share a catch-up.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -37,11 +39,13 @@ from app.payments.base import GatewayRefused, GatewayUnavailable, PaymentGateway
 from app.services import audit
 from app.services.context import Actor
 from app.services.email import queue_email
-from app.services.queue import JobQueue, QueuedJob, email_job
+from app.services.queue import JobQueue, QueuedJob, QueueUnavailable, email_job
 
 log = logging.getLogger(__name__)
 CHARGE_JOB = "charge_appointment"
 JOB_EXPIRY_EXTRA = 7 * 24 * 3600
+SWEEP_BATCH = 1000  # rows a sweep reads per query, and jobs it queues per Redis round trip
+SWEEP_INLINE_LIMIT = 100  # attempts resumed, refunds settled, in the sweep's own process per pass
 
 
 class ChargeNotFound(Exception):
@@ -428,35 +432,80 @@ async def _failure_emails(charge_id: int, *, now: datetime, settings: Settings) 
     return [email_job(client_id), email_job(clinician_id)]
 
 
+async def _due_batches(condition, *, now: datetime, size: int) -> AsyncIterator[list[dict]]:
+    """Charges matching ``condition`` and due by ``now``, oldest first, at most ``size`` rows a query:
+    keyset pages on (due_at, id), each a range scan of the (status, due_at) index from the last row."""
+    after: tuple[datetime, int] | None = None
+    while True:
+        where = condition & (Charge.due_at <= now)
+        if after is not None:
+            due, last_id = after
+            where &= (Charge.due_at >= due) & ((Charge.due_at > due) | (Charge.id > last_id))
+        rows = (
+            await Charge.select(Charge.id, Charge.generation, Charge.due_at)
+            .where(where)
+            .order_by(Charge.due_at, Charge.id)
+            .limit(size)
+        )
+        if rows:
+            yield rows
+        if len(rows) < size:
+            return
+        after = rows[-1]["due_at"], rows[-1]["id"]
+
+
+async def _queue_due(
+    *, now: datetime, settings: Settings, queue: JobQueue, size: int, until: float, counts: dict[str, int]
+) -> list[dict]:
+    """Queue the job of every due charge and every released attempt, ``size`` rows at a time, until the
+    monotonic time ``until``. Returns the rows whose job a worker has taken although still unclaimed."""
+    taken = []
+    waiting = (
+        Charge.status == C.SCHEDULED,
+        (Charge.status == C.PROCESSING) & Charge.claimed_until.is_null(),
+    )
+    for condition in waiting:
+        async for rows in _due_batches(condition, now=now, size=size):
+            counts["due"] += len(rows)
+            jobs = [charge_job(row["id"], row["generation"], None, settings) for row in rows]
+            queued, running = await queue.enqueue_missing(jobs)
+            counts["queued"] += queued
+            taken += [row for row, job in zip(rows, jobs, strict=True) if job.job_id in running]
+            if time.monotonic() >= until:
+                return taken
+    return taken
+
+
 async def sweep(
     *,
     now: datetime,
     settings: Settings,
     gateway: PaymentGateway,
     queue: JobQueue,
-    budget_seconds: float = 50,
-    limit: int = 200,
+    batch_size: int = SWEEP_BATCH,
+    budget_seconds: float = 40,  # under the cron's minute, so one pass ends before the next begins
+    inline_limit: int = SWEEP_INLINE_LIMIT,
 ) -> dict[str, int]:
-    """Charge due charges whose job went missing, resume stuck attempts, settle pending refunds."""
+    """The safety net behind the jobs (the worker's cron, every minute). Returns counts for the log.
+
+    - An attempt whose runner's lease ran out (the worker died) is resumed here, from the gateway's
+      record; so is a due charge whose job a worker took but never claimed. Not as jobs: arq keeps a
+      dead worker's job "in progress" for its timeout (130 s), which holds back the same job id; and
+      there are few (at most the jobs the workers hold); the claim lets only one runner through.
+    - A refund left pending (lost response) is settled here: there is no refund job, and they are few.
+    - Every due charge, and every attempt its runner released (gateway unavailable), gets its normal
+      charge job (``charge:{id}:{generation}``) queued, ``batch_size`` rows at a time, so every worker
+      shares a catch-up (after Redis lost its queue). A job arq already holds (queued, waiting out a
+      retry's backoff, running) is left as it is. After ``budget_seconds`` the pass stops queueing; the
+      next one carries on.
+    """
     started = time.monotonic()
-    counts = {"charged": 0, "resumed": 0, "refunds": 0, "unavailable": 0}
-    due = (
-        await Charge.select(Charge.id, Charge.generation)
-        .where((Charge.status == C.SCHEDULED) & (Charge.due_at <= now))
-        .order_by(Charge.due_at)
-        .limit(limit)
-    )
-    stuck = (
-        await Charge.select(Charge.id, Charge.generation)
-        .where(
-            (Charge.status == C.PROCESSING) & (Charge.claimed_until.is_null() | (Charge.claimed_until <= now))
-        )
-        .limit(limit)
-    )
-    for kind, rows in (("charged", due), ("resumed", stuck)):
+    counts = {"due": 0, "queued": 0, "resumed": 0, "refunds": 0, "unavailable": 0}
+
+    async def run_inline(rows) -> None:
         for row in rows:
-            if time.monotonic() - started > budget_seconds:
-                return counts
+            if time.monotonic() - started >= budget_seconds:
+                return
             try:
                 outcome = await run_charge(
                     row["id"], row["generation"], now=now, settings=settings, gateway=gateway, queue=queue
@@ -465,14 +514,39 @@ async def sweep(
                 counts["unavailable"] += 1
                 continue
             if outcome in {C.SUCCEEDED, C.FAILED, C.REQUIRES_ACTION}:
-                counts[kind] += 1
+                counts["resumed"] += 1
+
+    await run_inline(
+        await Charge.select(Charge.id, Charge.generation)
+        .where((Charge.status == C.PROCESSING) & (Charge.claimed_until <= now))
+        .order_by(Charge.claimed_until)
+        .limit(inline_limit)
+    )
     stale = now - timedelta(seconds=settings.charge_lease)
-    pending = await Refund.select(Refund.id).where(
-        (Refund.status == "pending") & (Refund.created_at <= stale)
+    pending = (
+        await Refund.select(Refund.id)
+        .where((Refund.status == "pending") & (Refund.created_at <= stale))
+        .order_by(Refund.id)
+        .limit(inline_limit)
     )
     for row in pending:
         if await _settle_refund(row["id"], now=now, gateway=gateway) is not None:
             counts["refunds"] += 1
+    taken: list[dict] = []
+    try:
+        taken = await _queue_due(
+            now=now,
+            settings=settings,
+            queue=queue,
+            size=batch_size,
+            until=started + budget_seconds,
+            counts=counts,
+        )
+    except QueueUnavailable as exc:
+        log.warning("charge sweep: could not queue jobs, the next pass will: %s", exc)
+    # Still unclaimed although a worker took its job: that worker is (nearly always) dead, and arq
+    # would only run the job again after its timeout. The claim decides if it is alive after all.
+    await run_inline(taken[:inline_limit])
     return counts
 
 

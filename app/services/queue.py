@@ -7,13 +7,17 @@ the work is not lost: the worker's cron sweeps find due charges and unsent email
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import msgpack
 from arq.connections import ArqRedis, RedisSettings
+from arq.constants import expires_extra_ms, in_progress_key_prefix, job_key_prefix
+from arq.jobs import serialize_job
 from redis.asyncio import ConnectionPool
+from redis.exceptions import RedisError
 
 from app.config import Settings
 
@@ -53,6 +57,10 @@ class QueuedJob:
     job_id: str | None = None
     defer_until: datetime | None = None
     expires_seconds: int | None = None
+
+
+class QueueUnavailable(Exception):
+    """Redis did not answer; nothing more can be queued right now."""
 
 
 def email_job(message_id: int) -> QueuedJob:
@@ -100,3 +108,35 @@ class JobQueue:
                 defer_until=job.defer_until,
                 expires_seconds=job.expires_seconds,
             )
+
+    async def enqueue_missing(self, jobs: list[QueuedJob]) -> tuple[int, set[str]]:
+        """Queue, in one round trip, each job (with an id) that arq does not already hold. Returns how
+        many were added to the queue, and the ids of those a worker has taken (arq's in-progress
+        marker). Raises ``QueueUnavailable`` when Redis does not answer.
+
+        For sweeps over many rows. Per job, in one MULTI: ``SET arq:job:<id> … NX`` and ``ZADD <queue>
+        NX``, the job as arq's ``enqueue_job`` writes it. A job already queued, deferred (a retry's
+        backoff) or running keeps its key and its place, so nothing is duplicated or run sooner; a job key
+        whose queue entry was lost gets its entry back. Exactly-once comes from the database, not this.
+        """
+        if self.redis is None or not jobs:
+            return 0, set()
+        now_ms = int(time.time() * 1000)
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                for job in jobs:
+                    score = int(job.defer_until.timestamp() * 1000) if job.defer_until else now_ms
+                    expires_ms = (
+                        job.expires_seconds * 1000
+                        if job.expires_seconds
+                        else max(score - now_ms, 0) + expires_extra_ms
+                    )
+                    payload = serialize_job(job.function, job.args, {}, None, now_ms, serializer=serialize)
+                    pipe.set(job_key_prefix + job.job_id, payload, px=expires_ms, nx=True)
+                    pipe.zadd(self.queue_name, {job.job_id: score}, nx=True)
+                    pipe.exists(in_progress_key_prefix + job.job_id)
+                replies = await pipe.execute()
+        except (RedisError, OSError) as exc:  # Redis down: the sweep stops queueing and tries next time.
+            raise QueueUnavailable(str(exc)) from exc
+        running = {job.job_id for job, taken in zip(jobs, replies[2::3], strict=True) if taken}
+        return sum(replies[1::3]), running
