@@ -158,7 +158,9 @@ def test_run_command_serves_the_app_and_prints_the_logins(tmp_path, redis):
         process.wait(timeout=20)
 
 
-async def test_demo_cards_pay_and_demo_payments_can_be_refunded(db, redis, settings, clock, arq_pool):
+async def test_demo_cards_pay_and_demo_payments_can_be_refunded(
+    db, redis, settings, clock, arq_pool, run_worker
+):
     """Demo cards behave like the sandbox 4242 card, and the demo's paid charges exist at the sandbox."""
     from datetime import timedelta
 
@@ -190,6 +192,7 @@ async def test_demo_cards_pay_and_demo_payments_can_be_refunded(db, redis, setti
     await charges.sweep(
         now=clock.now(), settings=settings, gateway=gateway, queue=JobQueue(arq_pool, settings.queue_name)
     )
+    await run_worker()  # the sweep queued their charge jobs
     assert await Charge.count().where(Charge.status == "scheduled") == 0
     newly_paid = await Charge.count().where(
         (Charge.status == "succeeded") & (Charge.succeeded_at > clock.now() - timedelta(days=1))
