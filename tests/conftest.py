@@ -170,35 +170,44 @@ async def arq_pool(redis, settings):
     await pool.aclose()
 
 
+async def burst_worker(settings: Settings, clock, *, redis_pool=None, ctx_extra=None, **options):
+    """Run a real arq worker (the app's functions) in burst mode until the queue is empty (or, roughly,
+    ``max_burst_jobs`` jobs: arq may count a finishing job twice). ``options`` go to ``Worker``."""
+    from arq.worker import Worker
+
+    from app.services.queue import connect, deserialize, serialize
+    from workers.settings import WorkerSettings
+
+    worker = Worker(
+        functions=WorkerSettings.functions,
+        redis_pool=redis_pool or await connect(settings),
+        queue_name=settings.queue_name,
+        burst=True,
+        poll_delay=0,
+        handle_signals=False,
+        job_serializer=serialize,
+        job_deserializer=deserialize,
+        ctx={"settings": settings, "clock": clock, **(ctx_extra or {})},
+        on_startup=WorkerSettings.on_startup,
+        on_shutdown=WorkerSettings.on_shutdown,
+        keep_result=0,
+        **options,
+    )
+    try:
+        await worker.main()
+    finally:
+        await worker.close()
+    return worker
+
+
 @pytest.fixture
 def run_worker(arq_pool, settings, clock):
     """Run a real arq worker (burst mode) against the test Redis until the queue is empty."""
-    from arq.worker import Worker
 
-    from app.services.queue import deserialize, serialize
-    from workers.settings import WorkerSettings
-
-    async def run(*, worker_settings: Settings | None = None, max_jobs: int | None = None) -> Worker:
-        worker = Worker(
-            functions=WorkerSettings.functions,
-            redis_pool=arq_pool,
-            queue_name=settings.queue_name,
-            burst=True,
-            poll_delay=0,
-            handle_signals=False,
-            job_serializer=serialize,
-            job_deserializer=deserialize,
-            max_burst_jobs=max_jobs or -1,
-            ctx={"settings": worker_settings or settings, "clock": clock},
-            on_startup=WorkerSettings.on_startup,
-            on_shutdown=WorkerSettings.on_shutdown,
-            keep_result=0,
+    async def run(*, worker_settings: Settings | None = None, max_jobs: int | None = None):
+        return await burst_worker(
+            worker_settings or settings, clock, redis_pool=arq_pool, max_burst_jobs=max_jobs or -1
         )
-        try:
-            await worker.main()
-        finally:
-            await worker.close()
-        return worker
 
     return run
 

@@ -24,7 +24,7 @@ from app.models.tables import Charge, SandboxPayment
 from app.payments.base import GatewayUnavailable
 from app.payments.sandbox import SandboxGateway
 from app.services import charges
-from app.services.queue import JobQueue, connect, deserialize, serialize
+from app.services.queue import JobQueue, connect
 from tests.charging_support import (
     Practice,
     add_appointment,
@@ -34,9 +34,9 @@ from tests.charging_support import (
     mark,
     the_charge,
 )
+from tests.conftest import burst_worker as run_burst_worker
 from tests.conftest import free_port
 from tests.querycount import count_queries
-from workers.settings import WorkerSettings
 
 SESSIONS = 24
 IN_FLIGHT_SESSIONS = 12  # one job at a time, with a sweep as each starts
@@ -51,32 +51,16 @@ async def burst_worker(
     gateway=None,
     on_job_start: Callable[[dict], Awaitable[None]] | None = None,
 ) -> Worker:
-    """A real arq worker (the app's functions, its own Redis connections) in burst mode: it stops when
-    the queue is empty or (roughly: arq may count a finishing job twice) after ``max_jobs`` jobs."""
-    ctx = {"settings": settings, "clock": clock, **({"gateway": gateway} if gateway else {})}
-    worker = Worker(
-        functions=WorkerSettings.functions,
-        redis_pool=await connect(settings),
-        queue_name=settings.queue_name,
-        burst=True,
-        poll_delay=0,
-        handle_signals=False,
-        job_serializer=serialize,
-        job_deserializer=deserialize,
+    """A real arq worker with its own Redis connections, ``concurrency`` jobs at a time."""
+    return await run_burst_worker(
+        settings,
+        clock,
+        ctx_extra={"gateway": gateway} if gateway else None,
         max_burst_jobs=max_jobs,
         max_jobs=concurrency,
         queue_read_limit=SESSIONS * 2,  # sees past jobs another worker is running
-        ctx=ctx,
-        on_startup=WorkerSettings.on_startup,
-        on_shutdown=WorkerSettings.on_shutdown,
         on_job_start=on_job_start,
-        keep_result=0,
     )
-    try:
-        await worker.main()
-    finally:
-        await worker.close()
-    return worker
 
 
 async def due_sessions(settings, clock, queue, count: int) -> tuple[Practice, list[int]]:
