@@ -99,9 +99,10 @@ def ensure_redis(env: dict[str, str]) -> subprocess.Popen | None:
 def demo(env: dict[str, str] | None = None) -> int:
     """Seed the demo practice if it is not there yet."""
     code = (
-        "import asyncio;from app.config import Settings;from app.clock import Clock;"
-        "from app.services.demo import seed;"
-        "print('Demo practice created.' if asyncio.run(seed(Settings.from_env(), Clock().now())) "
+        "import asyncio;from app.config import Settings;from app.clock import clock_starting_at;"
+        "from app.services.demo import seed;settings=Settings.from_env();"
+        "now=clock_starting_at(settings.clock_start).now();"
+        "print('Demo practice created.' if asyncio.run(seed(settings, now)) "
         "else 'Demo practice already present.')"
     )
     return subprocess.call([PYTHON, "-c", code], cwd=ROOT, env=env or _env_for_embedded())

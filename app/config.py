@@ -5,7 +5,10 @@ from __future__ import annotations
 import base64
 import os
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+
+from app.clock import parse_instant
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = ROOT / "var"
@@ -36,6 +39,18 @@ def _int(env: os._Environ[str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number of seconds.") from None
 
 
+def _instant(env: os._Environ[str], name: str) -> datetime | None:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        return parse_instant(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be an ISO 8601 instant with an offset, e.g. 2027-03-14T06:30Z."
+        ) from None
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = field(default_factory=default_database_url)
@@ -61,6 +76,7 @@ class Settings:
     login_window_seconds: int = 15 * 60
     queue_name: str = "stillwater:queue"
     data_keys: tuple[str, ...] = ()
+    clock_start: datetime | None = None
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -85,6 +101,7 @@ class Settings:
             "client_idle_timeout": _int(env, "CLIENT_IDLE_TIMEOUT", cls.client_idle_timeout),
             "session_absolute_timeout": _int(env, "SESSION_MAX_AGE", cls.session_absolute_timeout),
             "data_keys": tuple(key.strip() for key in env.get("DATA_KEYS", "").split(",") if key.strip()),
+            "clock_start": _instant(env, "CLOCK_START"),
         }
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]
@@ -106,6 +123,8 @@ class Settings:
                 "SECRET_KEY must be set to a random value of at least 32 characters "
                 "outside debug (DEBUG=1 allows the development default)."
             )
+        if self.clock_start and not self.debug:
+            raise ConfigError("CLOCK_START (running the app at another date) is for debug and tests only.")
         if self.payment_gateway not in {"sandbox", "stripe"}:
             raise ConfigError("PAYMENT_GATEWAY must be 'sandbox' or 'stripe'.")
         if self.payment_gateway == "stripe" and not self.stripe_api_key:

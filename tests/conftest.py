@@ -5,6 +5,9 @@ Environment:
 - DATABASE_URL: unset -> a SQLite file in a temporary folder; ``postgres://…`` -> that database is
   wiped and migrated at the start of the run (use a database meant for tests).
 - TEST_REDIS_URL: default ``redis://127.0.0.1:6379/15``; parallel runs must each use their own DB index.
+- TEST_NOW: the instant the tests live at (ISO 8601 with offset); default START below. The live
+  server and the browser run at it too, so no test depends on the real date or time of day. CI runs
+  the date-sensitive tests again at awkward instants (``scripts/test-dates``).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import httpx  # noqa: E402
 import pytest  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 
-from app.clock import FrozenClock  # noqa: E402
+from app.clock import FrozenClock, StartedClock, parse_instant  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.models.db import engine  # noqa: E402
 from app.models.tables import ALL_TABLES  # noqa: E402
@@ -43,7 +46,8 @@ DATABASE_URL = os.environ["DATABASE_URL"]
 IS_POSTGRES = DATABASE_URL.startswith(("postgres://", "postgresql://"))
 SQLITE_PATH = Path(DATABASE_URL.removeprefix("sqlite:///")) if not IS_POSTGRES else None
 SQLITE_TEMPLATE = _TMP / "migrated-template.sqlite"
-START = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)  # a Monday, 09:00 in New York
+DEFAULT_START = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)  # a Monday, 09:00 in New York
+START = parse_instant(os.environ["TEST_NOW"]) if os.environ.get("TEST_NOW") else DEFAULT_START
 
 
 def run_migrations() -> None:
@@ -267,6 +271,7 @@ def start_web(settings: Settings, **extra_env: str) -> tuple[subprocess.Popen, s
         "SECRET_KEY": settings.secret_key,
         "PASSWORD_HASH_PROFILE": "fast",
         "USE_DB_POOL": "0",
+        "CLOCK_START": START.isoformat(),
         **extra_env,
     }
     process = subprocess.Popen(
@@ -297,8 +302,15 @@ def live_server(db, redis, settings):
 
 
 @pytest.fixture
+def server_clock(live_server):
+    """The live server's time, to a second or so: it started at START and runs at the normal pace."""
+    return StartedClock(START)
+
+
+@pytest.fixture
 async def phone():
-    """A headless Chromium page at phone size (390×844, touch). Screenshots go to test-artifacts/."""
+    """A headless Chromium page at phone size (390×844, touch), its clock started at START like the
+    live server's. Screenshots go to test-artifacts/."""
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
             pytest.fail("Chromium is required in CI (apt-get install chromium)")
@@ -323,6 +335,7 @@ async def phone():
         context = await browser_app.new_context(
             viewport=PHONE, has_touch=True, is_mobile=True, device_scale_factor=2
         )
+        await context.clock.install(time=START)
         page = await context.new_page()
         page.set_default_timeout(10_000)
         yield page

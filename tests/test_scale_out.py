@@ -72,7 +72,9 @@ async def test_two_web_processes_and_two_workers_charge_every_session_once(db, r
         await save_card(Practice(clinician, person, client_id, 0), "4242424242424242", now, settings, queue)
         client_ids.append(client_id)
 
-    started = await asyncio.gather(*(asyncio.to_thread(start_web, settings, **PROCESS_ENV) for _ in "ab"))
+    started = await asyncio.gather(
+        *(asyncio.to_thread(start_web, settings, **PROCESS_ENV, CLOCK_START="") for _ in "ab")
+    )
     processes = [process for process, _ in started]
     web = [base_url for _, base_url in started]
     workers = [start_worker(settings, **PROCESS_ENV) for _ in "ab"]

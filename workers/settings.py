@@ -8,7 +8,7 @@ import logging
 from arq import cron
 from arq.worker import func
 
-from app.clock import Clock
+from app.clock import clock_starting_at
 from app.config import Settings
 from app.models.db import engine
 from app.services.queue import deserialize, redis_settings, serialize
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 async def startup(ctx: dict) -> None:
     ctx.setdefault("settings", SETTINGS)
-    ctx.setdefault("clock", Clock())
+    ctx.setdefault("clock", clock_starting_at(ctx["settings"].clock_start))
     settings: Settings = ctx["settings"]
     ctx["pooled"] = settings.is_postgres and settings.use_db_pool
     if ctx["pooled"]:

@@ -17,7 +17,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from app.clock import Clock
+from app.clock import Clock, clock_starting_at
 from app.config import ROOT, Settings
 from app.domain.practice import format_money
 from app.models.db import engine
@@ -84,7 +84,7 @@ def configure_templates(settings: Settings):
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     settings.check()
-    clock = clock or Clock()
+    clock = clock or clock_starting_at(settings.clock_start)
     logging.basicConfig(level=logging.INFO if settings.debug else logging.WARNING)
 
     @asynccontextmanager

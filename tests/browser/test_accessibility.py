@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from app.clock import Clock
 from app.models.tables import Appointment, Client, Clinician
 from app.services import demo
 from tests.browser.helpers import assert_fits_phone, screenshot, sign_in
@@ -67,8 +66,8 @@ async def visit(page, base_url: str, path: str, name: str, size: str, problems: 
     await check(page, name, size, problems)
 
 
-async def test_every_main_page_passes_axe_at_phone_and_desktop_size(live_server, phone, settings):
-    now = Clock().now()
+async def test_every_main_page_passes_axe_at_phone_and_desktop_size(live_server, phone, settings, clock):
+    now = clock.now()
     await demo.seed(settings, now)
     maya = await Clinician.objects().where(Clinician.user.email == demo.CLINICIAN_EMAIL).first()
     alex = await Client.objects().where(Client.email == demo.CLIENT_EMAIL).first()

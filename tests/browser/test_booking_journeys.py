@@ -17,10 +17,9 @@ pytestmark = pytest.mark.browser
 NY = ZoneInfo("America/New_York")
 
 
-async def test_book_a_weekly_series_of_six_from_the_panel_on_a_phone(live_server, phone, settings):
-    from app.clock import Clock
+async def test_book_a_weekly_series_of_six_from_the_panel_on_a_phone(live_server, phone, settings, clock):
 
-    now = Clock().now()
+    now = clock.now()
     clinician = await make_clinician(settings, now)
     _, client_id = await make_client(settings, now, clinician)
     tomorrow = (now.astimezone(NY) + timedelta(days=1)).date()
@@ -50,10 +49,9 @@ async def test_book_a_weekly_series_of_six_from_the_panel_on_a_phone(live_server
     assert await EmailMessage.count().where(EmailMessage.kind == "sessions_booked") == 1
 
 
-async def test_a_visitor_books_the_intro_call_on_a_phone(live_server, phone, settings):
-    from app.clock import Clock
+async def test_a_visitor_books_the_intro_call_on_a_phone(live_server, phone, settings, clock):
 
-    now = Clock().now()
+    now = clock.now()
     clinician = await make_clinician(settings, now)
     await WorkingHours.insert(
         *[

@@ -13,12 +13,10 @@ from tests.test_calendar import add_appointment
 pytestmark = pytest.mark.browser
 
 
-async def test_mark_a_session_occurred_from_the_calendar_on_a_phone(live_server, phone, settings):
+async def test_mark_a_session_occurred_from_the_calendar_on_a_phone(live_server, phone, settings, clock):
     from zoneinfo import ZoneInfo
 
-    from app.clock import Clock
-
-    now = Clock().now()
+    now = clock.now()
     clinician = await make_clinician(settings, now)
     _, client_id = await make_client(settings, now, clinician)
     last_week = now - timedelta(days=7)
@@ -58,10 +56,9 @@ async def test_mark_a_session_occurred_from_the_calendar_on_a_phone(live_server,
     assert "Occurred" in await phone.locator(f"#appt-{appointment_id}").text_content()
 
 
-async def test_tapping_an_empty_hour_opens_the_booking_form_at_that_hour(live_server, phone, settings):
-    from app.clock import Clock
+async def test_tapping_an_empty_hour_opens_the_booking_form_at_that_hour(live_server, phone, settings, clock):
 
-    clinician = await make_clinician(settings, Clock().now())
+    clinician = await make_clinician(settings, clock.now())
     await sign_in(phone, live_server, clinician.email, PASSWORD)
     await phone.goto(f"{live_server}/calendar?view=day&date=2026-12-02")
     grid = phone.locator(".cal-grid")

@@ -17,11 +17,9 @@ pytestmark = pytest.mark.browser
 
 
 async def test_clinician_completes_the_first_meeting_checklist_from_the_client_page(
-    live_server, phone, settings
+    live_server, phone, settings, clock
 ):
-    from app.clock import Clock
-
-    now = Clock().now()
+    now = clock.now()
     clinician = await make_clinician(settings, now)
     await sign_in(phone, live_server, clinician.email, PASSWORD)
     await phone.get_by_role("link", name="Clients", exact=True).click()

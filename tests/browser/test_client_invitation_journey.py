@@ -15,10 +15,9 @@ from tests.test_clients_web import add_appointment
 pytestmark = pytest.mark.browser
 
 
-async def test_clinician_invites_and_client_lands_in_portal(live_server, phone, settings):
-    from app.clock import Clock
+async def test_clinician_invites_and_client_lands_in_portal(live_server, phone, settings, clock):
 
-    now = Clock().now()
+    now = clock.now()
     clinician = await make_clinician(settings, now)
     await sign_in(phone, live_server, clinician.email, PASSWORD)
     await phone.get_by_role("link", name="Clients", exact=True).click()

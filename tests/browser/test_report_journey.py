@@ -16,10 +16,9 @@ from tests.report_data import add_appointment, add_client, add_status_change, se
 pytestmark = pytest.mark.browser
 
 
-async def test_report_filters_bookmark_and_back_at_phone_size(live_server, phone, settings):
-    from app.clock import Clock
+async def test_report_filters_bookmark_and_back_at_phone_size(live_server, phone, settings, clock):
 
-    now = Clock().now()
+    now = clock.now()
     maya = await make_clinician(settings, now)
     cid = maya.user.clinician_id
     alex = await add_client(cid, "Alex Rivera", now=now)

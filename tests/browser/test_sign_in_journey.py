@@ -10,10 +10,9 @@ from tests.helpers import PASSWORD, make_client, make_clinician
 pytestmark = pytest.mark.browser
 
 
-async def test_clinician_and_client_sign_in_at_phone_size(live_server, phone, settings):
-    from app.clock import Clock
+async def test_clinician_and_client_sign_in_at_phone_size(live_server, phone, settings, clock):
 
-    now = Clock().now()
+    now = clock.now()
     clinician = await make_clinician(settings, now)
     person, _ = await make_client(settings, now, clinician)
 

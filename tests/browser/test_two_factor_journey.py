@@ -12,21 +12,23 @@ from tests.helpers import PASSWORD, make_clinician
 pytestmark = pytest.mark.browser
 
 
-async def fresh_code(secret: str, used: set[str]) -> str:
-    """The current code, waiting for the next 30-second step if this one was already used."""
+async def fresh_code(secret: str, used: set[str], server_clock) -> str:
+    """The current code by the server's clock, waiting for the next 30-second step if this one was
+    already used."""
     import asyncio
 
     totp = pyotp.TOTP(secret)
-    while (code := totp.now()) in used:
+    while (code := totp.at(server_clock.now())) in used:
         await asyncio.sleep(1)
     used.add(code)
     return code
 
 
-async def test_enrol_in_two_step_sign_in_and_use_it_at_phone_size(live_server, phone, settings):
-    from app.clock import Clock
+async def test_enrol_in_two_step_sign_in_and_use_it_at_phone_size(
+    live_server, phone, settings, clock, server_clock
+):
 
-    maya = await make_clinician(settings, Clock().now())
+    maya = await make_clinician(settings, clock.now())
     await sign_in(phone, live_server, maya.email, PASSWORD)
     await phone.get_by_role("link", name="Account").click()
     await phone.wait_for_url("**/account")
@@ -43,7 +45,7 @@ async def test_enrol_in_two_step_sign_in_and_use_it_at_phone_size(live_server, p
     await phone.get_by_role("button", name="Turn on two-step sign-in").click()
     assert "That code doesn't match" in await phone.get_by_text("That code doesn't match").inner_text()
     await phone.get_by_label("Your password").fill(PASSWORD)
-    await phone.get_by_label("Code from the app").fill(await fresh_code(secret, used))
+    await phone.get_by_label("Code from the app").fill(await fresh_code(secret, used, server_clock))
     await phone.get_by_role("button", name="Turn on two-step sign-in").click()
     await phone.get_by_role("heading", name="Your recovery codes").wait_for()
     codes = await phone.get_by_role("list", name="Recovery codes").locator("li").all_inner_texts()
@@ -57,7 +59,7 @@ async def test_enrol_in_two_step_sign_in_and_use_it_at_phone_size(live_server, p
     await sign_in(phone, live_server, maya.email, PASSWORD)
     assert phone.url.endswith("/login/code")
     await assert_fits_phone(phone)
-    await phone.get_by_label("Code").fill(await fresh_code(secret, used))
+    await phone.get_by_label("Code").fill(await fresh_code(secret, used, server_clock))
     await phone.get_by_label("Trust this browser for 30 days").check()
     await screenshot(phone, "two-factor-code-step")
     await phone.get_by_role("button", name="Continue").click()
@@ -74,11 +76,9 @@ async def test_enrol_in_two_step_sign_in_and_use_it_at_phone_size(live_server, p
     assert phone.url.endswith("/calendar"), "a trusted browser skips the code"
 
 
-async def test_idle_warning_offers_to_stay_signed_in(live_server, phone, settings):
-    from app.clock import Clock
+async def test_idle_warning_offers_to_stay_signed_in(live_server, phone, settings, clock):
 
-    maya = await make_clinician(settings, Clock().now())
-    await phone.clock.install()
+    maya = await make_clinician(settings, clock.now())
     await sign_in(phone, live_server, maya.email, PASSWORD)
     warning = phone.get_by_role("alertdialog")
     assert not await warning.is_visible()
