@@ -1,4 +1,4 @@
-"""The command line (stable names, see DESIGN.md): run, serve, worker, migrate, demo, create-clinician."""
+"""The command line (stable names, in the README): run, serve, worker, migrate, demo, create-clinician."""
 
 from __future__ import annotations
 

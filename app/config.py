@@ -1,4 +1,4 @@
-"""Settings read from the environment (names are stable: see DESIGN.md, "Stable names")."""
+"""Settings read from the environment. The names are stable (scripts depend on them): see the README."""
 
 from __future__ import annotations
 

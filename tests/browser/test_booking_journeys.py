@@ -17,6 +17,7 @@ pytestmark = pytest.mark.browser
 NY = ZoneInfo("America/New_York")
 
 
+@pytest.mark.dates
 async def test_book_a_weekly_series_of_six_from_the_panel_on_a_phone(live_server, phone, settings, clock):
 
     now = clock.now()
@@ -49,6 +50,7 @@ async def test_book_a_weekly_series_of_six_from_the_panel_on_a_phone(live_server
     assert await EmailMessage.count().where(EmailMessage.kind == "sessions_booked") == 1
 
 
+@pytest.mark.dates
 async def test_a_visitor_books_the_intro_call_on_a_phone(live_server, phone, settings, clock):
 
     now = clock.now()

@@ -13,6 +13,7 @@ from tests.test_calendar import add_appointment
 pytestmark = pytest.mark.browser
 
 
+@pytest.mark.dates
 async def test_mark_a_session_occurred_from_the_calendar_on_a_phone(live_server, phone, settings, clock):
     from zoneinfo import ZoneInfo
 

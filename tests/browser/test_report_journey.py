@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.async_api import expect
@@ -16,16 +17,20 @@ from tests.report_data import add_appointment, add_client, add_status_change, se
 pytestmark = pytest.mark.browser
 
 
+@pytest.mark.dates
 async def test_report_filters_bookmark_and_back_at_phone_size(live_server, phone, settings, clock):
 
     now = clock.now()
     maya = await make_clinician(settings, now)
+    zone = ZoneInfo(maya.user.time_zone)
+    today = now.astimezone(zone).date()
     cid = maya.user.clinician_id
     alex = await add_client(cid, "Alex Rivera", now=now)
     blake = await add_client(cid, "Blake Moss", billing_type="insurance", now=now)
     for days in range(1, 12):
         client_id = alex if days % 2 else blake
-        starts = now.replace(hour=15, minute=0, second=0, microsecond=0) - timedelta(days=days)
+        local_start = datetime.combine(today - timedelta(days=days), time(10), zone)
+        starts = local_start.astimezone(UTC)
         appointment = await add_appointment(cid, client_id, starts)
         status = [S.OCCURRED, S.OCCURRED, S.NO_SHOW, S.LATE_CANCELLED, S.SCHEDULED][days % 5]
         if status != S.SCHEDULED:
@@ -42,6 +47,9 @@ async def test_report_filters_bookmark_and_back_at_phone_size(live_server, phone
     await phone.wait_for_url("**/report")
     await phone.get_by_label("Dates").select_option("custom")
     await phone.wait_for_url("**/report?preset=custom*")
+    first_day = (today - timedelta(days=11)).isoformat()
+    await phone.get_by_label("From").fill(first_day)
+    await phone.wait_for_url(f"**start={first_day}*")
     await assert_fits_phone(phone)
     await screenshot(phone, "report-phone")
     custom_url = phone.url
