@@ -108,7 +108,18 @@ def demo(env: dict[str, str] | None = None) -> int:
     return subprocess.call([PYTHON, "-c", code], cwd=ROOT, env=env or _env_for_embedded())
 
 
+WORKER_FIRST_WAIT = 1.0
+WORKER_LONGEST_WAIT = 30.0
+WORKER_HEALTHY_SECONDS = 60
+
+
+def start_worker(env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen([PYTHON, "-m", "app", "worker"], cwd=ROOT, env=env)
+
+
 def run(port: int) -> int:
+    """Migrate, seed the demo, then serve web + worker until Ctrl-C. A worker that dies is started
+    again (after 1 s, doubling up to 30 s while it keeps dying); the web server stays up meanwhile."""
     env = _env_for_embedded()
     env.setdefault("BASE_URL", f"http://127.0.0.1:{port}")
     if migrate() != 0:
@@ -116,14 +127,10 @@ def run(port: int) -> int:
     if demo(env) != 0:
         return 1
     redis_process = ensure_redis(env)
-    children = [
-        subprocess.Popen(
-            [PYTHON, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-        ),
-        subprocess.Popen([PYTHON, "-m", "app", "worker"], cwd=ROOT, env=env),
-    ]
+    web = subprocess.Popen(
+        [PYTHON, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT, env=env
+    )
+    jobs, jobs_started = start_worker(env), time.monotonic()
     password = env.get("DEMO_PASSWORD", "stillwater-demo")
     print(
         f"\nStillwater is running at {env['BASE_URL']}\n"
@@ -141,14 +148,27 @@ def run(port: int) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    restart_at: float | None = None
+    wait = WORKER_FIRST_WAIT
     try:
-        while not stopping and all(child.poll() is None for child in children):
+        while not stopping and web.poll() is None:
             time.sleep(0.3)
+            now = time.monotonic()
+            if restart_at is None and jobs.poll() is not None:
+                restart_at = now + wait
+                print(
+                    f"The worker stopped (exit {jobs.returncode}); restarting it in {wait:.0f} s.", flush=True
+                )
+                wait = min(wait * 2, WORKER_LONGEST_WAIT)
+            elif restart_at is not None and now >= restart_at and not stopping:
+                jobs, jobs_started, restart_at = start_worker(env), now, None
+            elif restart_at is None and now - jobs_started > WORKER_HEALTHY_SECONDS:
+                wait = WORKER_FIRST_WAIT
     finally:
-        for child in children:
+        for child in (web, jobs):
             if child.poll() is None:
                 child.terminate()
-        for child in children:
+        for child in (web, jobs):
             try:
                 child.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -168,15 +188,18 @@ def serve(host: str, port: int, workers: int) -> int:
 
 
 def worker() -> int:
+    """An arq worker that waits out Redis and database outages (see ``workers.outages``)."""
     import logging.config
 
-    from arq import run_worker
     from arq.logs import default_log_config
 
-    from workers.settings import WorkerSettings
+    from workers.outages import serve as serve_jobs
+    from workers.settings import SETTINGS, WorkerSettings
 
-    logging.config.dictConfig(default_log_config(verbose=False))
-    run_worker(WorkerSettings)  # type: ignore[arg-type]
+    config = default_log_config(verbose=False)
+    config["loggers"]["stillwater"] = {"level": "INFO", "handlers": ["arq.standard"]}
+    logging.config.dictConfig(config)
+    asyncio.run(serve_jobs(WorkerSettings, SETTINGS.redis_url))
     return 0
 
 

@@ -20,7 +20,8 @@ from tests.charging_support import gateway_charges, make_practice, mark, the_cha
 from tests.conftest import DATABASE_URL, ROOT
 
 
-def start_worker(settings, **extra: str) -> subprocess.Popen:
+def start_worker(settings, output=subprocess.DEVNULL, **extra: str) -> subprocess.Popen:
+    """``python -m app worker`` on the test database and ``settings``' Redis; its log goes to ``output``."""
     env = {
         **{k: v for k, v in os.environ.items() if k != "SANDBOX_FAULT"},
         "DATABASE_URL": DATABASE_URL,
@@ -36,8 +37,8 @@ def start_worker(settings, **extra: str) -> subprocess.Popen:
         [sys.executable, "-m", "app", "worker"],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=output,
+        stderr=output,
     )
 
 

@@ -11,6 +11,7 @@ from app.payments import gateway_for
 from app.payments.base import GatewayUnavailable
 from app.services import charges
 from app.services.queue import JobQueue
+from workers.outages import DATABASE, DATABASE_DOWN, job_backoff
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,10 @@ async def charge_appointment(ctx: dict, charge_id: int, generation: int) -> str:
         attempt = ctx.get("job_try", 1)
         log.warning("charge %s: gateway unavailable (try %s): %s", charge_id, attempt, exc)
         raise Retry(defer=retry_delay(attempt)) from exc
+    except DATABASE_DOWN as exc:  # the charge's state is in the database: run again once it answers
+        DATABASE.down(exc)
+        raise Retry(defer=job_backoff(ctx.get("job_try", 1))) from exc
+    DATABASE.up()
     log.info("charge %s generation %s: %s", charge_id, generation, outcome)
     return outcome
 
@@ -40,7 +45,12 @@ async def sweep_charges(ctx: dict) -> dict[str, int]:
     """Queue the charge job of every due charge (lost jobs: all workers share the catch-up); resume
     attempts whose worker died; settle refunds left pending."""
     settings, clock, gateway, queue = _parts(ctx)
-    counts = await charges.sweep(now=clock.now(), settings=settings, gateway=gateway, queue=queue)
+    try:
+        counts = await charges.sweep(now=clock.now(), settings=settings, gateway=gateway, queue=queue)
+    except DATABASE_DOWN as exc:  # the next sweep (or a restarted worker's first) catches up
+        DATABASE.down(exc)
+        return {}
+    DATABASE.up()
     if any(counts.values()):
         log.info("charge sweep: %s", counts)
     return counts

@@ -9,6 +9,7 @@ import aiosmtplib
 from arq import Retry
 
 from app.services import email
+from workers.outages import DATABASE, DATABASE_DOWN, POSTGRES_DOWN, database_answers, job_backoff
 
 log = logging.getLogger(__name__)
 
@@ -16,11 +17,18 @@ log = logging.getLogger(__name__)
 async def send_email(ctx: dict, message_id: int) -> str:
     settings, clock = ctx["settings"], ctx["clock"]
     try:
-        return await email.deliver(message_id, settings, clock.now())
+        outcome = await email.deliver(message_id, settings, clock.now())
+    except POSTGRES_DOWN as exc:
+        DATABASE.down(exc)
+        raise Retry(defer=job_backoff(ctx.get("job_try", 1))) from exc
     except (aiosmtplib.SMTPException, OSError) as exc:
         attempt = ctx.get("job_try", 1)
+        if isinstance(exc, OSError) and not await database_answers():  # not SMTP: the database is down
+            raise Retry(defer=job_backoff(attempt)) from exc
         log.warning("email %s: attempt %s failed: %s", message_id, attempt, exc)
         raise Retry(defer=min(30 * 2**attempt, 3600)) from exc
+    DATABASE.up()
+    return outcome
 
 
 async def sweep_unsent_emails(ctx: dict) -> int:
@@ -28,7 +36,11 @@ async def sweep_unsent_emails(ctx: dict) -> int:
     settings, clock = ctx["settings"], ctx["clock"]
     if not settings.smtp_url:
         return 0
-    ids = await email.unsent_ids(clock.now() - timedelta(minutes=5))
+    try:
+        ids = await email.unsent_ids(clock.now() - timedelta(minutes=5))
+    except DATABASE_DOWN as exc:
+        DATABASE.down(exc)
+        return 0
     for message_id in ids:
         await ctx["redis"].enqueue_job("send_email", message_id, _job_id=f"email:{message_id}:sweep")
     return len(ids)

@@ -26,7 +26,8 @@ async def startup(ctx: dict) -> None:
     settings: Settings = ctx["settings"]
     ctx["pooled"] = settings.is_postgres and settings.use_db_pool
     if ctx["pooled"]:
-        await engine().start_connection_pool(min_size=1, max_size=5)
+        # No floor: asyncpg would log a traceback each time it failed to restore one during an outage.
+        await engine().start_connection_pool(min_size=0, max_size=5)
 
 
 async def shutdown(ctx: dict) -> None:

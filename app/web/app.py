@@ -53,6 +53,7 @@ HTMX_CONFIG = {
         {"code": "204", "swap": False},
         {"code": "[23]..", "swap": True},
         {"code": "422", "swap": True},
+        {"code": "503", "swap": True, "error": True},  # "temporarily unavailable" into the flash area
         {"code": "[45]..", "swap": False, "error": True},
     ],
 }

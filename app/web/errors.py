@@ -15,6 +15,8 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.response import Response, Template
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.domain.validation import record_id
 from app.web.guards import ENROL_URL, TwoFactorEnrolmentRequired
@@ -32,17 +34,25 @@ MESSAGES = {
     405: ("Not allowed", "That action isn't available here."),
     429: ("Slow down", "Too many requests. Wait a minute and try again."),
     500: ("Something went wrong", "We've been notified. Your data is safe; try again in a moment."),
+    503: (
+        "Temporarily unavailable",
+        "Temporarily unavailable — nothing was lost. Stillwater can't reach one of its services right "
+        "now, so this request was not carried out. Try again in a minute.",
+    ),
 }
+FLASH_AREA = "#flashes"
 
 
-def error_page(request: Request, status_code: int, detail: str | None = None) -> Template:
+def error_page(
+    request: Request, status_code: int, detail: str | None = None, headers: dict[str, str] | None = None
+) -> Template:
     title, message = MESSAGES.get(status_code, MESSAGES[400 if status_code < 500 else 500])
     user = request.scope.get("user")
     return Template(
         template_name="errors/error.html",
         context={"status_code": status_code, "title": title, "message": detail or message, "user": user},
         status_code=status_code,
-        headers={"Cache-Control": "no-store"},
+        headers={"Cache-Control": "no-store", **(headers or {})},
         media_type=MediaType.HTML,
     )
 
@@ -93,6 +103,27 @@ def on_http_error(request: Request, exc: HTTPException) -> Template:
     return error_page(request, exc.status_code)
 
 
+def on_unavailable(request: Request, exc: Exception) -> Response:
+    """Redis (sessions, throttles) did not answer: a 503 that says so, raised before anything was saved.
+
+    A person gets the error page; an htmx request gets one line put into the page's flash area."""
+    log.warning("redis unavailable on %s %s: %s", request.method, request.url.path, exc)
+    headers = {"Retry-After": "30"}
+    if request.headers.get("hx-request") == "true":
+        return Response(
+            content=f'<p class="flash flash-error">{MESSAGES[503][1]}</p>',
+            status_code=503,
+            media_type=MediaType.HTML,
+            headers={
+                **headers,
+                "Cache-Control": "no-store",
+                "HX-Retarget": FLASH_AREA,
+                "HX-Reswap": "innerHTML",
+            },
+        )
+    return error_page(request, 503, headers=headers)
+
+
 def on_server_error(request: Request, exc: Exception) -> Template:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_page(request, 500)
@@ -106,5 +137,7 @@ EXCEPTION_HANDLERS = {
     ValidationException: on_validation,
     TooManyRequestsException: on_too_many,
     HTTPException: on_http_error,
+    RedisConnectionError: on_unavailable,
+    RedisTimeoutError: on_unavailable,
     Exception: on_server_error,
 }

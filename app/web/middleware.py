@@ -29,19 +29,26 @@ def _cookie(scope: Scope, name: str) -> str | None:
 
 
 class SessionMiddleware(ASGIMiddleware):
-    """Loads the server-side session and the signed-in user into ``scope['auth']`` / ``scope['user']``."""
+    """Loads the server-side session and the signed-in user into ``scope['auth']`` / ``scope['user']``.
+
+    Redis is reached before any handler runs (the session, or a ping when there is none), so a Redis
+    outage refuses the request whole (503, see ``errors.on_unavailable``) instead of half-applying it.
+    ``/healthz`` is left alone: it reports the outage itself."""
 
     scopes = (ScopeType.HTTP,)
 
     @staticmethod
     def should_bypass_for_scope(scope: Scope) -> bool:
-        return scope.get("path", "").startswith("/static/")
+        path = scope.get("path", "")
+        return path.startswith("/static/") or path == "/healthz"
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         runtime = scope["litestar_app"].state.runtime
         scope["user"] = None
         scope["auth"] = None
         token = _cookie(scope, session_cookie_name(runtime.settings))
+        if not token:
+            await runtime.redis.ping()
         lookup = await runtime.sessions.resolve(token)
         if lookup.expired is not None:
             await accounts.record_session_end(
