@@ -34,7 +34,12 @@ from app.web.clients import ClientsController
 from app.web.errors import EXCEPTION_HANDLERS, reject_impossible_ids
 from app.web.exports import client_export, portal_export
 from app.web.invitations import InvitationsController
-from app.web.middleware import FetchMetadataMiddleware, SecurityHeadersMiddleware, SessionMiddleware
+from app.web.middleware import (
+    AnswerHead,
+    FetchMetadataMiddleware,
+    SecurityHeadersMiddleware,
+    SessionMiddleware,
+)
 from app.web.portal import PortalController
 from app.web.report import ReportController
 from app.web.runtime import Runtime
@@ -137,7 +142,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         ChecklistController,
         create_static_files_router(path="/static", directories=[ROOT / "static"], name="static"),
     ]
-    return Litestar(
+    application = Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
         template_config=configure_templates(settings),
@@ -154,3 +159,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         debug=False,
         openapi_config=None,
     )
+    application.asgi_handler = AnswerHead(application.asgi_handler)
+    return application
