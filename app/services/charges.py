@@ -70,6 +70,11 @@ def charge_job(charge_id: int, generation: int, due: datetime | None, settings: 
     )
 
 
+def _client_active():
+    """Archived clients are never charged: a charge whose client was archived is cancelled, not collected."""
+    return Charge.client.is_in(Client.select(Client.id).where(Client.archived_at.is_null()))
+
+
 def _still_occurred(appointment_id: int):
     return Charge.appointment.is_in(
         Appointment.select(Appointment.id).where(
@@ -263,6 +268,7 @@ async def _claim(charge: Charge, *, now: datetime, settings: Settings) -> bool:
             & (Charge.attempt_no == charge.attempt_no)
             & (Charge.due_at <= now)
             & _still_occurred(charge.appointment)
+            & _client_active()
         )
         .returning(Charge.id)
     )
@@ -285,6 +291,22 @@ async def _take_over(charge: Charge, *, now: datetime, settings: Settings) -> bo
     return bool(taken)
 
 
+async def _cancel_if_client_archived(charge: Charge, *, now: datetime) -> bool:
+    """At charge time: a due charge of a client archived meanwhile is cancelled (audited), never collected."""
+    async with transaction():
+        return bool(
+            await _cancel_where(
+                (Charge.id == charge.id)
+                & (Charge.generation == charge.generation)
+                & (Charge.status == C.SCHEDULED)
+                & Charge.client.is_in(Client.select(Client.id).where(Client.archived_at.is_not_null())),
+                now=now,
+                actor=Actor.system(),
+                detail="archived",
+            )
+        )
+
+
 async def run_charge(
     charge_id: int,
     generation: int | None,
@@ -304,6 +326,8 @@ async def run_charge(
         return "stale"
     if charge.status == C.SCHEDULED:
         if not await _claim(charge, now=now, settings=settings):
+            if await _cancel_if_client_archived(charge, now=now):
+                return "cancelled:archived"
             return "not_claimed"
     elif charge.status == C.PROCESSING:
         if not await _take_over(charge, now=now, settings=settings):
@@ -581,6 +605,7 @@ async def _reschedule_now(
             (Charge.id == charge.id)
             & Charge.status.is_in(list(rules.RETRYABLE))
             & _still_occurred(charge.appointment)
+            & _client_active()
         )
         .returning(Charge.generation)
     )
