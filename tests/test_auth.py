@@ -6,7 +6,7 @@ import asyncio
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from app.models.tables import AccountToken, AuditEvent, EmailMessage, User
+from app.models.tables import AccountToken, AuditEvent, Client, EmailMessage, User
 from tests.helpers import (
     PASSWORD,
     csrf_from,
@@ -97,6 +97,55 @@ async def test_csrf_missing_or_wrong_is_refused_and_htmx_header_is_accepted(clie
         headers={"HX-Request": "true", "x-csrftoken": csrf_from(client)},
     )
     assert htmx.status_code == 200 and htmx.headers["HX-Redirect"] == "/calendar"
+
+
+def page_token(html: str) -> str:
+    """The token a page gives its forms and htmx (what a browser would send)."""
+    return html.split('name="_csrf_token" value="')[1].split('"')[0]
+
+
+async def test_a_planted_csrf_cookie_is_useless_against_a_signed_in_session(
+    client, other_client, settings, clock
+):
+    maya = await make_clinician(settings, clock.now())
+    await sign_in(client, maya)
+    # the attacker takes a real token from their own browser and plants it in Maya's (a sibling
+    # subdomain or plain http can set cookies), then makes her browser submit it
+    await other_client.get("/login")
+    planted = csrf_from(other_client)
+    client.cookies.set("csrftoken", planted, domain="testserver.local")
+    new_client = {"name": "Planted Person", "email": "planted@example.test", "billing_type": "self_pay"}
+    attack = await client.post("/clients/new", data={**new_client, "_csrf_token": planted})
+    assert attack.status_code == 403 and "Your form expired" in attack.text
+    by_htmx = await client.post(
+        "/clients/new", data=new_client, headers={"HX-Request": "true", "x-csrftoken": planted}
+    )
+    assert by_htmx.status_code == 403
+    assert await Client.count().where(Client.email == "planted@example.test") == 0
+
+    form = await client.get("/clients/new")  # Maya's own page carries her session's token
+    assert csrf_from(client) == page_token(form.text) != planted
+    done = await client.post("/clients/new", data={**new_client, "_csrf_token": page_token(form.text)})
+    assert done.status_code == 303
+    assert await Client.count().where(Client.email == "planted@example.test") == 1
+
+
+async def test_the_csrf_token_rotates_at_sign_in(client, settings, clock):
+    maya = await make_clinician(settings, clock.now())
+    signed_out = await ensure_csrf(client)
+    await sign_in(client, maya)
+    first = csrf_from(client)
+    assert first != signed_out
+    refused = await client.post("/account/sessions/end-others", data={"_csrf_token": signed_out})
+    assert refused.status_code == 403
+    assert (await post_form(client, "/account/sessions/end-others")).status_code == 303
+    await post_form(client, "/logout")
+    await sign_in(client, maya)
+    assert csrf_from(client) not in (first, signed_out)
+    stale = await client.post(
+        "/account/sessions/end-others", headers={"HX-Request": "true", "x-csrftoken": first}
+    )
+    assert stale.status_code == 403
 
 
 async def test_cross_site_posts_are_refused_even_with_a_token(client, settings, clock):

@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
-from litestar.config.csrf import CSRFConfig
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
@@ -31,6 +30,7 @@ from app.web.calendar import CalendarController
 from app.web.charges import AppointmentChargeController, PortalCardController, clinician_receipt
 from app.web.checklist import ChecklistController
 from app.web.clients import ClientsController
+from app.web.csrf import CsrfMiddleware
 from app.web.errors import EXCEPTION_HANDLERS, reject_impossible_ids
 from app.web.exports import client_export, portal_export
 from app.web.invitations import InvitationsController
@@ -112,15 +112,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 await engine().close_connection_pool()
             await redis.aclose()
 
-    csrf = CSRFConfig(
-        secret=settings.secret_key,
-        cookie_name="__Host-csrftoken" if settings.secure_cookies else "csrftoken",
-        cookie_secure=settings.secure_cookies,
-        cookie_samesite="lax",
-        cookie_httponly=False,
-        header_name="x-csrftoken",
-        exclude=["^/static/"],
-    )
     handlers = [
         AuthController,
         SecurityController,
@@ -146,11 +137,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         route_handlers=handlers,
         lifespan=[lifespan],
         template_config=configure_templates(settings),
-        csrf_config=csrf,
         middleware=[
             SecurityHeadersMiddleware(settings),
             FetchMetadataMiddleware(),
             SessionMiddleware(),
+            CsrfMiddleware(),
         ],
         plugins=[HTMXPlugin()],
         exception_handlers=EXCEPTION_HANDLERS,

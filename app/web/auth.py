@@ -14,6 +14,7 @@ from app.domain.validation import Form
 from app.services import accounts, two_factor
 from app.services.account_tokens import LinkState, Purpose, check
 from app.services.context import CurrentUser
+from app.web.csrf import set_session_token
 from app.web.guards import signed_in
 from app.web.htmx import flash, redirect, render
 from app.web.middleware import session_cookie_name
@@ -57,7 +58,7 @@ async def start_session(request: Request, user: CurrentUser, to: str) -> Respons
         to = ENROL_URL
     cookie = session_cookie_name(rt.settings)
     await rt.sessions.destroy(request.cookies.get(cookie))
-    token, _ = await rt.sessions.create(
+    token, session = await rt.sessions.create(
         user.id,
         user.role,
         ip=actor_of(request).ip,
@@ -73,7 +74,7 @@ async def start_session(request: Request, user: CurrentUser, to: str) -> Respons
         httponly=True,
         samesite="lax",
     )
-    return response
+    return set_session_token(response, session, rt.settings)
 
 
 class AuthController(Controller):

@@ -18,7 +18,7 @@ def session_cookie_name(settings: Settings) -> str:
     return "__Host-sw_session" if settings.secure_cookies else "sw_session"
 
 
-def _cookie(scope: Scope, name: str) -> str | None:
+def cookie_value(scope: Scope, name: str) -> str | None:
     for key, value in scope.get("headers", []):
         if key == b"cookie":
             for part in value.decode("latin-1").split(";"):
@@ -41,7 +41,7 @@ class SessionMiddleware(ASGIMiddleware):
         runtime = scope["litestar_app"].state.runtime
         scope["user"] = None
         scope["auth"] = None
-        token = _cookie(scope, session_cookie_name(runtime.settings))
+        token = cookie_value(scope, session_cookie_name(runtime.settings))
         lookup = await runtime.sessions.resolve(token)
         if lookup.expired is not None:
             await accounts.record_session_end(
