@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import timedelta
 from urllib.parse import urlencode
 
 from app.models.tables import AccountToken, AuditEvent, Client, EmailMessage, User
 from tests.helpers import (
     PASSWORD,
+    browser_at,
     csrf_from,
     ensure_csrf,
     last_email_to,
@@ -185,6 +187,32 @@ async def test_throttling_locks_an_account_without_revealing_it(client, settings
     ghost = await post_form(client, "/login", {"email": "ghost@example.test", "password": PASSWORD})
     assert "Too many sign-in attempts" in ghost.text
     assert await AuditEvent.count().where(AuditEvent.action == "login_throttled") == 2
+
+
+async def test_a_stranger_guessing_from_one_address_is_stopped_but_cannot_lock_the_owner_out(
+    app, settings, clock
+):
+    maya = await make_clinician(settings, clock.now())
+    free = settings.login_attempts_per_account
+    async with browser_at(app, "203.0.113.66") as stranger:
+        for _ in range(free):
+            wrong = await post_form(stranger, "/login", {"email": maya.email, "password": "guess guess"})
+            assert "match an account" in wrong.text
+        for guess in ["guess 1", "guess 2", PASSWORD, "guess 3"] * 5:
+            held = await post_form(stranger, "/login", {"email": maya.email, "password": guess})
+            assert held.status_code == 200
+            assert re.search(
+                r"Too many sign-in attempts\. Wait (1 minute|\d\d seconds) before trying again, or reset your"
+                r" password\.",
+                held.text,
+            )
+        assert session_cookie(stranger) is None, "even the right password is not checked while held"
+    assert await AuditEvent.count().where(AuditEvent.action == "login_failed") == free
+    assert await AuditEvent.count().where(AuditEvent.action == "login_throttled") == 20
+
+    async with browser_at(app, "198.51.100.20") as owner:
+        response = await post_form(owner, "/login", {"email": maya.email, "password": PASSWORD})
+        assert response.status_code == 303 and response.headers["location"] == "/calendar"
 
 
 async def test_throttling_is_shared_across_app_instances(client, settings, clock, redis):

@@ -10,6 +10,7 @@ from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Response, Template
 
 from app.domain.accounts import password_problem, time_zone_names, valid_time_zone
+from app.domain.sign_in_throttle import wait_text
 from app.domain.validation import Form
 from app.services import accounts, two_factor
 from app.services.account_tokens import LinkState, Purpose, check
@@ -36,6 +37,18 @@ NOTICES = {
     "timed-out": "You were signed out after a period of inactivity.",
     "code-expired": "That sign-in took too long. Enter your email and password again.",
 }
+
+
+def throttled_message(result: accounts.SignIn) -> str:
+    wait = wait_text(result.wait_seconds)
+    if result.throttled_by == "network":
+        return f"Too many sign-in attempts from your network. Wait {wait} and try again."
+    if result.throttled_by == "account":
+        return (
+            f"Too many sign-in attempts for this email from other places. Wait {wait} and try again "
+            "(a browser you trusted at two-step sign-in is not held up)."
+        )
+    return f"Too many sign-in attempts. Wait {wait} before trying again, or reset your password."
 
 
 def home_for(user: CurrentUser) -> str:
@@ -123,7 +136,7 @@ class AuthController(Controller):
             if result.user is not None:
                 return await start_session(request, result.user, next_path or home_for(result.user))
             form.errors["form"] = (
-                "Too many sign-in attempts. Wait 15 minutes, or reset your password."
+                throttled_message(result)
                 if result.throttled
                 else "That email and password don't match an account."
             )
