@@ -115,6 +115,26 @@ async def test_a_due_charge_of_a_client_archived_meanwhile_is_cancelled_by_the_w
     assert await gateway_charges() == 0
 
 
+async def test_a_failed_charge_of_an_archived_client_is_never_retried(db, redis, settings, clock, queue):
+    practice = await make_practice(settings, clock.now(), queue, card=DECLINE)
+    await mark(practice, "occurred", clock.now(), settings, queue)
+    clock.advance(seconds=settings.charge_delay)
+    assert await run(await the_charge(practice.appointment_id), clock, settings, queue) == C.FAILED
+    await Client.update({Client.archived_at: clock.now()}).where(Client.id == practice.client_id)
+    with pytest.raises(charges.ChargeActionRefused, match="archived clients are never charged"):
+        await charges.retry_charge(
+            practice.appointment_id,
+            clinician_id=practice.clinician.user.clinician_id,
+            now=clock.now(),
+            actor=practice.clinician_actor,
+            settings=settings,
+            queue=queue,
+        )
+    await save_card(practice, VISA, clock.now(), settings, queue)  # a new card retries failed charges
+    assert (await the_charge(practice.appointment_id)).status == C.FAILED
+    assert await gateway_charges() == 0
+
+
 async def test_occurred_cancelled_occurred_gives_one_charge_due_from_the_last_marking(
     db, redis, settings, clock, queue
 ):

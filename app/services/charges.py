@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 from app.config import Settings
 from app.domain import charges as rules
+from app.domain.appointments import ARCHIVED_CLIENT_OCCURRED
 from app.domain.statuses import AppointmentStatus
 from app.domain.statuses import ChargeStatus as C
 from app.models.db import is_unique_violation, transaction
@@ -636,6 +637,8 @@ async def retry_charge(
         charge = await _charge_for_clinician(appointment_id, clinician_id)
         job = await _reschedule_now(charge, now=now, actor=actor, settings=settings)
         if job is None:
+            if await Client.exists().where((Client.id == charge.client) & Client.archived_at.is_not_null()):
+                raise ChargeActionRefused(ARCHIVED_CLIENT_OCCURRED)
             raise ChargeActionRefused("Only a failed charge can be retried.")
     await queue.enqueue_all([job])
     return charge
