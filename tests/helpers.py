@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+import httpx
+
 from app.config import Settings
 from app.domain.accounts import Role
 from app.models.db import transaction
@@ -72,6 +74,13 @@ async def make_client(
             )
         ).returning(Client.id)
     return Person(await current_user(user_id)), client_rows[0]["id"]
+
+
+def browser_at(app, address: str) -> httpx.AsyncClient:
+    """A browser on another network: the app sees ``address`` as the source of its requests."""
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=(address, 50000)), base_url="http://testserver.local"
+    )
 
 
 def csrf_from(client) -> str:

@@ -38,6 +38,20 @@ def test_cancelling_and_rescheduling_are_allowed_before_the_start():
     assert transition_problem(S.CANCELLED, S.SCHEDULED, starts_at=T0, now=before) is None
 
 
+@pytest.mark.parametrize("old", [s for s in S if s != S.OCCURRED])
+def test_an_archived_clients_session_cannot_be_marked_occurred(old):
+    after = T0 + timedelta(minutes=1)
+    problem = transition_problem(old, S.OCCURRED, starts_at=T0, now=after, client_archived=True)
+    assert problem and "archived clients are never charged" in problem and "Restore" in problem
+    assert transition_problem(old, S.OCCURRED, starts_at=T0, now=after) is None
+
+
+@pytest.mark.parametrize("new", [s for s in S if s != S.OCCURRED])
+def test_an_archived_clients_other_statuses_can_still_be_recorded(new):
+    after = T0 + timedelta(minutes=1)
+    assert transition_problem(S.OCCURRED, new, starts_at=T0, now=after, client_archived=True) is None
+
+
 def test_unknown_status_is_refused():
     assert transition_problem(S.SCHEDULED, "paid", starts_at=T0, now=T0) is not None
 

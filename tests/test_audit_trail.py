@@ -159,7 +159,7 @@ async def test_csv_export_escapes_spreadsheet_formulas(client, settings, clock):
     await sign_in(client, maya)
     response = await client.get("/audit/export")
     assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
     assert "attachment" in response.headers["content-disposition"]
     table = list(csv.reader(io.StringIO(response.text)))
     assert table[0][0] == "When (UTC)"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from app.models.tables import AccountToken, AuditEvent, EmailMessage, User
+from app.models.tables import AccountToken, AuditEvent, Client, EmailMessage, User
 from tests.helpers import (
     PASSWORD,
+    browser_at,
     csrf_from,
     ensure_csrf,
     last_email_to,
@@ -99,6 +101,55 @@ async def test_csrf_missing_or_wrong_is_refused_and_htmx_header_is_accepted(clie
     assert htmx.status_code == 200 and htmx.headers["HX-Redirect"] == "/calendar"
 
 
+def page_token(html: str) -> str:
+    """The token a page gives its forms and htmx (what a browser would send)."""
+    return html.split('name="_csrf_token" value="')[1].split('"')[0]
+
+
+async def test_a_planted_csrf_cookie_is_useless_against_a_signed_in_session(
+    client, other_client, settings, clock
+):
+    maya = await make_clinician(settings, clock.now())
+    await sign_in(client, maya)
+    # the attacker takes a real token from their own browser and plants it in Maya's (a sibling
+    # subdomain or plain http can set cookies), then makes her browser submit it
+    await other_client.get("/login")
+    planted = csrf_from(other_client)
+    client.cookies.set("csrftoken", planted, domain="testserver.local")
+    new_client = {"name": "Planted Person", "email": "planted@example.test", "billing_type": "self_pay"}
+    attack = await client.post("/clients/new", data={**new_client, "_csrf_token": planted})
+    assert attack.status_code == 403 and "Your form expired" in attack.text
+    by_htmx = await client.post(
+        "/clients/new", data=new_client, headers={"HX-Request": "true", "x-csrftoken": planted}
+    )
+    assert by_htmx.status_code == 403
+    assert await Client.count().where(Client.email == "planted@example.test") == 0
+
+    form = await client.get("/clients/new")  # Maya's own page carries her session's token
+    assert csrf_from(client) == page_token(form.text) != planted
+    done = await client.post("/clients/new", data={**new_client, "_csrf_token": page_token(form.text)})
+    assert done.status_code == 303
+    assert await Client.count().where(Client.email == "planted@example.test") == 1
+
+
+async def test_the_csrf_token_rotates_at_sign_in(client, settings, clock):
+    maya = await make_clinician(settings, clock.now())
+    signed_out = await ensure_csrf(client)
+    await sign_in(client, maya)
+    first = csrf_from(client)
+    assert first != signed_out
+    refused = await client.post("/account/sessions/end-others", data={"_csrf_token": signed_out})
+    assert refused.status_code == 403
+    assert (await post_form(client, "/account/sessions/end-others")).status_code == 303
+    await post_form(client, "/logout")
+    await sign_in(client, maya)
+    assert csrf_from(client) not in (first, signed_out)
+    stale = await client.post(
+        "/account/sessions/end-others", headers={"HX-Request": "true", "x-csrftoken": first}
+    )
+    assert stale.status_code == 403
+
+
 async def test_cross_site_posts_are_refused_even_with_a_token(client, settings, clock):
     clinician = await make_clinician(settings, clock.now())
     response = await post_form(
@@ -136,6 +187,32 @@ async def test_throttling_locks_an_account_without_revealing_it(client, settings
     ghost = await post_form(client, "/login", {"email": "ghost@example.test", "password": PASSWORD})
     assert "Too many sign-in attempts" in ghost.text
     assert await AuditEvent.count().where(AuditEvent.action == "login_throttled") == 2
+
+
+async def test_a_stranger_guessing_from_one_address_is_stopped_but_cannot_lock_the_owner_out(
+    app, settings, clock
+):
+    maya = await make_clinician(settings, clock.now())
+    free = settings.login_attempts_per_account
+    async with browser_at(app, "203.0.113.66") as stranger:
+        for _ in range(free):
+            wrong = await post_form(stranger, "/login", {"email": maya.email, "password": "guess guess"})
+            assert "match an account" in wrong.text
+        for guess in ["guess 1", "guess 2", PASSWORD, "guess 3"] * 5:
+            held = await post_form(stranger, "/login", {"email": maya.email, "password": guess})
+            assert held.status_code == 200
+            assert re.search(
+                r"Too many sign-in attempts\. Wait (1 minute|\d\d seconds) before trying again, or reset your"
+                r" password\.",
+                held.text,
+            )
+        assert session_cookie(stranger) is None, "even the right password is not checked while held"
+    assert await AuditEvent.count().where(AuditEvent.action == "login_failed") == free
+    assert await AuditEvent.count().where(AuditEvent.action == "login_throttled") == 20
+
+    async with browser_at(app, "198.51.100.20") as owner:
+        response = await post_form(owner, "/login", {"email": maya.email, "password": PASSWORD})
+        assert response.status_code == 303 and response.headers["location"] == "/calendar"
 
 
 async def test_throttling_is_shared_across_app_instances(client, settings, clock, redis):

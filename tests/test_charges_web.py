@@ -7,10 +7,11 @@ import re
 from datetime import timedelta
 
 from app.domain.statuses import ChargeStatus as C
+from app.models.tables import Appointment
 from app.payments.sandbox import SandboxGateway
 from app.services import charges
 from app.services.queue import JobQueue
-from tests.charging_support import DECLINE, make_practice, mark, the_charge
+from tests.charging_support import DECLINE, gateway_charges, make_practice, mark, the_charge
 from tests.helpers import make_clinician, post_form, sign_in
 
 
@@ -154,3 +155,48 @@ async def test_the_card_page_costs_the_same_queries_for_many_charges(client, set
         page = await client.get("/portal/card")
     assert page.text.count("$150.00") >= 8
     assert many.count == few.count
+
+
+async def test_an_archived_client_is_never_charged_occurred_archive_scheduled_occurred(
+    app, client, settings, clock
+):
+    """The issue's path through the web: Occurred, archive (charge cancelled), back to Scheduled, then
+    Occurred again is refused in the panel; nothing is ever collected. Restoring is the way back."""
+    queue = JobQueue(None, settings.queue_name)
+    practice = await make_practice(settings, clock.now(), queue)
+    status_url = f"/appointments/{practice.appointment_id}/status"
+    await sign_in(client, practice.clinician)
+
+    async def set_status(status: str) -> str:
+        response = await post_form(client, status_url, {"status": status}, htmx=True)
+        assert response.status_code == 200
+        return visible(response.text)
+
+    await set_status("occurred")
+    assert (await the_charge(practice.appointment_id)).status == C.SCHEDULED
+    archive_page = await client.get(f"/clients/{practice.client_id}/archive")
+    plan = archive_page.text.split('name="plan" value="')[1].split('"')[0]
+    archived = await post_form(client, f"/clients/{practice.client_id}/archive", {"plan": plan})
+    assert archived.status_code == 303
+    assert (await the_charge(practice.appointment_id)).status == C.CANCELLED
+
+    await set_status("scheduled")
+    refused = await set_status("occurred")
+    assert "This client is archived, and archived clients are never charged." in refused
+    appointment = await Appointment.objects().where(Appointment.id == practice.appointment_id).first()
+    assert appointment.status == "scheduled"
+    charge = await the_charge(practice.appointment_id)
+    assert charge.status == C.CANCELLED
+
+    clock.advance(seconds=settings.charge_delay + 60)
+    await charges.sweep(now=clock.now(), settings=settings, gateway=SandboxGateway(), queue=queue)
+    await charges.run_charge(
+        charge.id, None, now=clock.now(), settings=settings, gateway=SandboxGateway(), queue=queue
+    )
+    assert (await the_charge(practice.appointment_id)).status == C.CANCELLED
+    assert await gateway_charges() == 0
+
+    await sign_in(client, practice.clinician)  # two days later: a new sign-in
+    await post_form(client, f"/clients/{practice.client_id}/restore")
+    assert "archived" not in await set_status("occurred")
+    assert (await the_charge(practice.appointment_id)).status == C.SCHEDULED

@@ -13,7 +13,7 @@ import pytest
 
 from app.domain.statuses import ChargeStatus as C
 from app.models.db import is_unique_violation, transaction
-from app.models.tables import Appointment, AuditEvent, Charge, EmailMessage, Refund
+from app.models.tables import Appointment, AuditEvent, Charge, Client, EmailMessage, Refund
 from app.payments.base import GatewayUnavailable
 from app.payments.sandbox import SandboxGateway
 from app.services import charges
@@ -93,6 +93,46 @@ async def test_the_whole_path_nothing_before_due_then_charged_once_by_the_job(
     assert await gateway_charges() == 1
     actions = [row["action"] for row in await AuditEvent.select(AuditEvent.action).order_by(AuditEvent.id)]
     assert "charge_scheduled" in actions and actions.count("charge_succeeded") == 1
+
+
+async def test_a_due_charge_of_a_client_archived_meanwhile_is_cancelled_by_the_worker_not_collected(
+    db, redis, settings, clock, queue, run_worker
+):
+    practice = await make_practice(settings, clock.now(), queue)
+    await mark(practice, "occurred", clock.now(), settings, queue)
+    charge = await the_charge(practice.appointment_id)
+    # archived by a path that did not cancel the charge (an older release, a restore from backup)
+    await Client.update({Client.archived_at: clock.now()}).where(Client.id == practice.client_id)
+    clock.advance(seconds=settings.charge_delay)
+    await fast_forward(redis, settings)
+    await run_worker()
+    assert (await the_charge(practice.appointment_id)).status == C.CANCELLED
+    assert await gateway_charges() == 0
+    cancelled = await AuditEvent.objects().where(AuditEvent.action == "charge_cancelled").first()
+    assert cancelled.object_id == charge.id and cancelled.detail == "archived"
+    assert await run(charge, clock, settings, queue) == "nothing_to_do:cancelled"
+    await sweep(clock, settings, queue)
+    assert await gateway_charges() == 0
+
+
+async def test_a_failed_charge_of_an_archived_client_is_never_retried(db, redis, settings, clock, queue):
+    practice = await make_practice(settings, clock.now(), queue, card=DECLINE)
+    await mark(practice, "occurred", clock.now(), settings, queue)
+    clock.advance(seconds=settings.charge_delay)
+    assert await run(await the_charge(practice.appointment_id), clock, settings, queue) == C.FAILED
+    await Client.update({Client.archived_at: clock.now()}).where(Client.id == practice.client_id)
+    with pytest.raises(charges.ChargeActionRefused, match="archived clients are never charged"):
+        await charges.retry_charge(
+            practice.appointment_id,
+            clinician_id=practice.clinician.user.clinician_id,
+            now=clock.now(),
+            actor=practice.clinician_actor,
+            settings=settings,
+            queue=queue,
+        )
+    await save_card(practice, VISA, clock.now(), settings, queue)  # a new card retries failed charges
+    assert (await the_charge(practice.appointment_id)).status == C.FAILED
+    assert await gateway_charges() == 0
 
 
 async def test_occurred_cancelled_occurred_gives_one_charge_due_from_the_last_marking(

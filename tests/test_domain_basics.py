@@ -6,6 +6,7 @@ import pytest
 
 from app.domain.accounts import password_problem, valid_time_zone
 from app.domain.practice import format_money, parse_money, slugify
+from app.domain.sign_in_throttle import account_pace, address_wait, wait_text
 from app.domain.validation import Form, normalize_email
 
 
@@ -58,3 +59,31 @@ def test_form_integer_bounds():
     assert form.integer("n", label="Sessions", minimum=1) == 0
     form.integer("m", label="Length")
     assert form.errors == {"n": "Sessions must be at least 1.", "m": "Length must be a whole number."}
+
+
+def test_wrong_passwords_from_one_address_wait_longer_and_longer():
+    waits = [address_wait(n, free=5) for n in range(1, 12)]
+    assert waits[:4] == [0, 0, 0, 0], "a few typos cost nothing"
+    assert waits[4:9] == [60, 120, 240, 480, 960]
+    assert address_wait(40, free=5) == 24 * 3600, "capped at the address memory"
+
+
+def test_an_account_under_attack_from_many_addresses_is_slowed_never_locked():
+    assert account_pace(19) == 0
+    assert [account_pace(n) for n in (20, 29, 30, 40, 50)] == [5, 5, 10, 20, 40]
+    assert account_pace(10_000) == 60, "at worst one try a minute: slowed, not locked"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0, "1 second"),
+        (45, "45 seconds"),
+        (60, "1 minute"),
+        (61, "2 minutes"),
+        (960, "16 minutes"),
+        (86400, "24 hours"),
+    ],
+)
+def test_waits_are_said_in_words(seconds, text):
+    assert wait_text(seconds) == text

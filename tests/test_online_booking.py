@@ -285,7 +285,7 @@ async def test_calendar_feed_is_off_by_default_and_unguessable(client, settings,
     confirmation = await EmailMessage.objects().where(EmailMessage.kind == "sessions_booked").first()
     path = link_in(confirmation.text_body, "/feed/")
     feed = await client.get(path)
-    assert feed.status_code == 200 and feed.headers["content-type"].startswith("text/calendar")
+    assert feed.status_code == 200 and feed.headers["content-type"] == "text/calendar; charset=utf-8"
     assert b"BEGIN:VEVENT" in feed.content and b"Session with Calm Harbor" in feed.content
     client_id = path.split("/")[2]
     assert (await client.get(f"/feed/{client_id}/{'0' * 40}.ics")).status_code == 404

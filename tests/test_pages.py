@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import httpx
+
 from tests.helpers import make_clinician, sign_in
 
 
@@ -123,3 +125,35 @@ def test_the_stylesheet_has_balanced_blocks():
         if line.startswith("/*"):
             assert depth == 0, f"section at line {number} starts inside an open block"
     assert depth == 0
+
+
+SAME_HEADERS = ("content-type", "cache-control", "content-security-policy", "x-frame-options")
+
+
+async def test_head_answers_wherever_get_works_with_the_same_headers_and_no_body(client, settings, clock):
+    async def same_as_get(path: str) -> None:
+        got = await client.get(path)
+        head = await client.head(path)
+        assert head.status_code == got.status_code == 200, path
+        assert head.content == b"", path
+        for name in SAME_HEADERS:
+            assert head.headers.get(name) == got.headers.get(name), (path, name)
+
+    await same_as_get("/login")
+    await same_as_get("/healthz")
+    assert (await client.head("/healthz")).headers["content-length"] == str(
+        len((await client.get("/healthz")).content)
+    )
+    maya = await make_clinician(settings, clock.now())
+    await sign_in(client, maya)
+    for path in ("/calendar", "/clients", "/report", "/report.csv", "/account"):
+        await same_as_get(path)
+    assert (await client.head("/no/such/page")).status_code == 404
+
+
+def test_head_through_the_real_server(live_server):
+    for path in ("/healthz", "/login"):
+        got = httpx.get(live_server + path)
+        head = httpx.head(live_server + path)
+        assert head.status_code == got.status_code == 200, path
+        assert head.content == b"" and head.headers["content-type"] == got.headers["content-type"], path

@@ -240,7 +240,7 @@ async def test_csv_export_matches_the_table_and_is_audited(client, november, clo
     await sign_in(client, november.maya)
     response = await client.get("/report.csv?preset=this_month&billing=insurance")
     assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
     assert 'filename="appointments-2026-11-01-to-2026-11-30.csv"' in response.headers["content-disposition"]
     lines = read_csv(response.text)
     assert lines[0] == report.CSV_HEADER

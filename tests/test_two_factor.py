@@ -3,6 +3,7 @@ trusted browsers, turning it off, and the practice requirement (issue #10)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import replace
 from datetime import timedelta
@@ -12,9 +13,10 @@ import pytest
 from cryptography.fernet import Fernet
 
 from app.config import ConfigError, Settings
+from app.domain.sign_in_throttle import ACCOUNT_SLOW_AFTER, FIRST_ACCOUNT_PACE
 from app.models.tables import AuditEvent, Clinician, RecoveryCode, User
 from app.services.sealing import seal, unseal
-from tests.helpers import PASSWORD, make_client, make_clinician, post_form, sign_in
+from tests.helpers import PASSWORD, browser_at, make_client, make_clinician, post_form, sign_in
 
 CODE_ERROR = "That code doesn"
 
@@ -390,3 +392,36 @@ async def test_clients_may_use_it_and_cannot_change_the_practice_setting(client,
     await password_step(client, alex)
     done = await enter_code(client, pyotp.TOTP(secret).at(clock.now()))
     assert done.headers["location"] == "/portal"
+
+
+async def test_an_account_attacked_from_many_addresses_is_slowed_but_a_trusted_browser_walks_in(
+    app, client, other_client, settings, clock
+):
+    maya = await make_clinician(settings, clock.now())
+    await sign_in(client, maya)
+    secret, _ = await enrol(client, maya, clock)
+    clock.advance(minutes=1)
+    await password_step(other_client, maya)  # Maya's own browser, trusted at two-step sign-in
+    await enter_code(other_client, pyotp.TOTP(secret).at(clock.now()), trust=True)
+    await post_form(other_client, "/logout")
+
+    for n in range(ACCOUNT_SLOW_AFTER // settings.login_attempts_per_account + 1):
+        async with browser_at(app, f"203.0.113.{n + 10}") as stranger:
+            for _ in range(settings.login_attempts_per_account):
+                await post_form(stranger, "/login", {"email": maya.email, "password": "guess guess"})
+    slowed_message = re.compile(
+        r"Too many sign-in attempts for this email from other places\. Wait \d seconds? and try again"
+    )
+    async with browser_at(app, "198.51.100.20") as new_laptop:
+        slowed = await post_form(new_laptop, "/login", {"email": maya.email, "password": PASSWORD})
+        assert slowed.status_code == 200 and slowed_message.search(slowed.text)
+
+        direct = await post_form(other_client, "/login", {"email": maya.email, "password": PASSWORD})
+        assert direct.status_code == 303 and direct.headers["location"] == "/calendar"
+        assert (await actions("login_succeeded"))[-1].detail == "trusted_browser"
+
+        await asyncio.sleep(FIRST_ACCOUNT_PACE + 0.5)  # slowed, never locked: after the pace, it's her turn
+        after_wait = await post_form(new_laptop, "/login", {"email": maya.email, "password": PASSWORD})
+        assert after_wait.status_code == 303 and after_wait.headers["location"] == "/login/code"
+    held = await actions("login_throttled")
+    assert held and {event.detail for event in held} == {"account"}

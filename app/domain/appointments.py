@@ -15,8 +15,20 @@ NEEDS_START_PASSED = frozenset({S.OCCURRED, S.NO_SHOW, S.LATE_CANCELLED})
 TRANSITIONS: dict[S, frozenset[S]] = {status: frozenset(S) - {status} for status in S}
 
 
-def transition_problem(current: str, new: str, *, starts_at: datetime, now: datetime) -> str | None:
-    """Why ``current`` -> ``new`` is not allowed now, or None when it is."""
+ARCHIVED_CLIENT_OCCURRED = (
+    "This client is archived, and archived clients are never charged. "
+    "Restore them to active clients first if this session should be charged."
+)
+
+
+def transition_problem(
+    current: str, new: str, *, starts_at: datetime, now: datetime, client_archived: bool = False
+) -> str | None:
+    """Why ``current`` -> ``new`` is not allowed now, or None when it is.
+
+    An archived client's sessions can't be marked Occurred: Occurred is what schedules a charge, and
+    an archived client is never charged (restoring the client is the explicit way back).
+    """
     try:
         old_status, new_status = S(current), S(new)
     except ValueError:
@@ -27,6 +39,8 @@ def transition_problem(current: str, new: str, *, starts_at: datetime, now: date
         return f"An appointment can't go from {old_status.label} to {new_status.label}."
     if new_status in NEEDS_START_PASSED and now < starts_at:
         return f"{new_status.label} can only be set once the session has started."
+    if new_status == S.OCCURRED and client_archived:
+        return ARCHIVED_CLIENT_OCCURRED
     return None
 
 

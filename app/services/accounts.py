@@ -12,6 +12,7 @@ from datetime import datetime
 from redis.asyncio import Redis
 
 from app.config import Settings
+from app.domain import sign_in_throttle as throttle_rules
 from app.domain import two_factor as two_factor_rules
 from app.domain.accounts import Role
 from app.domain.practice import slugify
@@ -30,6 +31,8 @@ class SignIn:
     user: CurrentUser | None
     throttled: bool = False
     needs_code: int | None = None
+    wait_seconds: int = 0
+    throttled_by: str = ""  # 'address' (this email from here), 'network' (any email from here), 'account'
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,32 @@ async def confirm_sign_up(token: str, *, now: datetime, actor: Actor) -> Current
     return await current_user(row.user)
 
 
+async def _sign_in_wait(
+    redis: Redis, settings: Settings, address: str, ip: str, *, trusted: bool
+) -> tuple[int, str]:
+    """How long this attempt must wait, and why ('network', 'address' or 'account'); (0, '') to go on."""
+    if await throttle.count(redis, "login-ip", ip) >= settings.login_attempts_per_ip:
+        return await throttle.seconds_left(redis, "login-ip", ip), "network"
+    if wait := await throttle.seconds_left(redis, "login-wait", f"{address}|{ip}"):
+        return wait, "address"
+    if not trusted:
+        pace = throttle_rules.account_pace(await throttle.count(redis, "login-account", address))
+        if pace and (wait := await throttle.take_turn(redis, "login-account-turn", address, pace)):
+            return wait, "account"
+    return 0, ""
+
+
+async def _count_wrong_password(redis: Redis, settings: Settings, address: str, ip: str) -> None:
+    pair = f"{address}|{ip}"
+    failures = await throttle.hit(
+        redis, "login-pair", pair, window_seconds=throttle_rules.ADDRESS_MEMORY_SECONDS
+    )
+    await throttle.hit(redis, "login-account", address, window_seconds=settings.login_window_seconds)
+    await throttle.hit(redis, "login-ip", ip, window_seconds=settings.login_window_seconds)
+    if wait := throttle_rules.address_wait(failures, free=settings.login_attempts_per_account):
+        await throttle.hold(redis, "login-wait", pair, wait)
+
+
 async def sign_in(
     email_address: str,
     password: str,
@@ -166,15 +195,14 @@ async def sign_in(
     actor: Actor,
     trust_token: str | None = None,
 ) -> SignIn:
-    """Check a password with per-account and per-IP throttling. Failures look the same for every cause.
+    """Check a password, throttled per email and source address (progressive waits), per address
+    (every email) and per account (slowed, never locked; a trusted browser is not slowed; see
+    ``app.domain.sign_in_throttle``). Failures look the same for every cause.
 
     With two-factor sign-in on (and this browser not trusted) a right password is only the first
     step: the result names the user whose code is needed instead of signing them in.
     """
     address = normalize_email(email_address)
-    window = settings.login_window_seconds
-    account_failures = await throttle.count(redis, "login-account", address)
-    ip_failures = await throttle.count(redis, "login-ip", actor.ip)
     row = (
         await User.select(
             User.id, User.password_hash, User.is_active, User.totp_enabled_at, User.password_changed_at
@@ -182,10 +210,20 @@ async def sign_in(
         .where(User.email == address)
         .first()
     )
-    if (
-        account_failures >= settings.login_attempts_per_account
-        or ip_failures >= settings.login_attempts_per_ip
-    ):
+    trusted = bool(
+        row
+        and row["totp_enabled_at"] is not None
+        and two_factor_rules.trusted(
+            trust_token,
+            settings.secret_key,
+            row["id"],
+            now,
+            password_changed_at=row["password_changed_at"],
+            enabled_at=row["totp_enabled_at"],
+        )
+    )
+    wait, reason = await _sign_in_wait(redis, settings, address, actor.ip, trusted=trusted)
+    if wait:
         await verify_password(None, password, settings.password_hash_profile)
         async with transaction():
             await audit.record(
@@ -193,13 +231,13 @@ async def sign_in(
                 actor=Actor(row["id"] if row else None, "", None, actor.ip, actor.user_agent),
                 at=now,
                 outcome="denied",
+                detail=reason,
             )
-        return SignIn(None, throttled=True)
+        return SignIn(None, throttled=True, wait_seconds=wait, throttled_by=reason)
 
     stored = row["password_hash"] if row and row["is_active"] else None
     if not await verify_password(stored, password, settings.password_hash_profile):
-        await throttle.hit(redis, "login-account", address, window_seconds=window)
-        await throttle.hit(redis, "login-ip", actor.ip, window_seconds=window)
+        await _count_wrong_password(redis, settings, address, actor.ip)
         async with transaction():
             await audit.record(
                 "login_failed",
@@ -211,20 +249,13 @@ async def sign_in(
         return SignIn(None)
 
     user_id = row["id"]
-    await throttle.clear(redis, "login-account", address)
+    await throttle.clear(redis, "login-pair", f"{address}|{actor.ip}")
     if needs_rehash(stored, settings.password_hash_profile):
         async with transaction():
             await User.update(
                 {User.password_hash: await hash_password(password, settings.password_hash_profile)}
             ).where(User.id == user_id)
-    if row["totp_enabled_at"] is not None and not two_factor_rules.trusted(
-        trust_token,
-        settings.secret_key,
-        user_id,
-        now,
-        password_changed_at=row["password_changed_at"],
-        enabled_at=row["totp_enabled_at"],
-    ):
+    if row["totp_enabled_at"] is not None and not trusted:
         async with transaction():
             await audit.record(
                 "login_password_ok",

@@ -60,12 +60,19 @@ async def get_for_clinician(appointment_id: int, clinician_id: int) -> Appointme
     return appointment
 
 
+async def _client_archived(client_id: int) -> bool:
+    return await Client.exists().where((Client.id == client_id) & Client.archived_at.is_not_null())
+
+
 async def apply_status_change(
     appointment: Appointment, new_status: str, *, now: datetime, actor: Actor, settings: Settings
 ) -> list[QueuedJob]:
     """Change the status inside the caller's transaction; returns jobs to enqueue after commit."""
     old_status = appointment.status
-    problem = transition_problem(old_status, new_status, starts_at=appointment.starts_at, now=now)
+    client_archived = new_status == AppointmentStatus.OCCURRED and await _client_archived(appointment.client)
+    problem = transition_problem(
+        old_status, new_status, starts_at=appointment.starts_at, now=now, client_archived=client_archived
+    )
     if problem:
         raise StatusChangeRefused(problem)
     changed = (

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 from app.config import Settings
 from app.domain import charges as rules
+from app.domain.appointments import ARCHIVED_CLIENT_OCCURRED
 from app.domain.statuses import AppointmentStatus
 from app.domain.statuses import ChargeStatus as C
 from app.models.db import is_unique_violation, transaction
@@ -68,6 +69,11 @@ def charge_job(charge_id: int, generation: int, due: datetime | None, settings: 
         defer_until=due,
         expires_seconds=settings.charge_delay + JOB_EXPIRY_EXTRA,
     )
+
+
+def _client_active():
+    """Archived clients are never charged: a charge whose client was archived is cancelled, not collected."""
+    return Charge.client.is_in(Client.select(Client.id).where(Client.archived_at.is_null()))
 
 
 def _still_occurred(appointment_id: int):
@@ -263,6 +269,7 @@ async def _claim(charge: Charge, *, now: datetime, settings: Settings) -> bool:
             & (Charge.attempt_no == charge.attempt_no)
             & (Charge.due_at <= now)
             & _still_occurred(charge.appointment)
+            & _client_active()
         )
         .returning(Charge.id)
     )
@@ -285,6 +292,22 @@ async def _take_over(charge: Charge, *, now: datetime, settings: Settings) -> bo
     return bool(taken)
 
 
+async def _cancel_if_client_archived(charge: Charge, *, now: datetime) -> bool:
+    """At charge time: a due charge of a client archived meanwhile is cancelled (audited), never collected."""
+    async with transaction():
+        return bool(
+            await _cancel_where(
+                (Charge.id == charge.id)
+                & (Charge.generation == charge.generation)
+                & (Charge.status == C.SCHEDULED)
+                & Charge.client.is_in(Client.select(Client.id).where(Client.archived_at.is_not_null())),
+                now=now,
+                actor=Actor.system(),
+                detail="archived",
+            )
+        )
+
+
 async def run_charge(
     charge_id: int,
     generation: int | None,
@@ -304,6 +327,8 @@ async def run_charge(
         return "stale"
     if charge.status == C.SCHEDULED:
         if not await _claim(charge, now=now, settings=settings):
+            if await _cancel_if_client_archived(charge, now=now):
+                return "cancelled:archived"
             return "not_claimed"
     elif charge.status == C.PROCESSING:
         if not await _take_over(charge, now=now, settings=settings):
@@ -581,6 +606,7 @@ async def _reschedule_now(
             (Charge.id == charge.id)
             & Charge.status.is_in(list(rules.RETRYABLE))
             & _still_occurred(charge.appointment)
+            & _client_active()
         )
         .returning(Charge.generation)
     )
@@ -611,6 +637,8 @@ async def retry_charge(
         charge = await _charge_for_clinician(appointment_id, clinician_id)
         job = await _reschedule_now(charge, now=now, actor=actor, settings=settings)
         if job is None:
+            if await Client.exists().where((Client.id == charge.client) & Client.archived_at.is_not_null()):
+                raise ChargeActionRefused(ARCHIVED_CLIENT_OCCURRED)
             raise ChargeActionRefused("Only a failed charge can be retried.")
     await queue.enqueue_all([job])
     return charge

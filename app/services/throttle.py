@@ -1,4 +1,4 @@
-"""Fixed-window counters in Redis, shared by every web process (login, resets, public booking)."""
+"""Fixed-window counters and waits in Redis, shared by every web process (login, resets, public booking)."""
 
 from __future__ import annotations
 
@@ -36,3 +36,22 @@ async def allow(redis: Redis, scope: str, subject: str, *, limit: int, window_se
 
 async def clear(redis: Redis, scope: str, subject: str) -> None:
     await redis.delete(_key(scope, subject))
+
+
+async def seconds_left(redis: Redis, scope: str, subject: str) -> int:
+    """How long the wait (or window) under this key still runs; 0 when there is none."""
+    left = await redis.ttl(_key(scope, subject))
+    return max(int(left), 0)
+
+
+async def hold(redis: Redis, scope: str, subject: str, seconds: int) -> None:
+    """Start (or restart) a wait of ``seconds``."""
+    await redis.set(_key(scope, subject), 1, ex=max(int(seconds), 1))
+
+
+async def take_turn(redis: Redis, scope: str, subject: str, seconds: int) -> int:
+    """One event per ``seconds``: 0 when this one may go ahead (the next must wait), else how long
+    until the next turn."""
+    if await redis.set(_key(scope, subject), 1, ex=max(int(seconds), 1), nx=True):
+        return 0
+    return max(await seconds_left(redis, scope, subject), 1)

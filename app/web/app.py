@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
-from litestar.config.csrf import CSRFConfig
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
@@ -31,10 +30,16 @@ from app.web.calendar import CalendarController
 from app.web.charges import AppointmentChargeController, PortalCardController, clinician_receipt
 from app.web.checklist import ChecklistController
 from app.web.clients import ClientsController
+from app.web.csrf import CsrfMiddleware
 from app.web.errors import EXCEPTION_HANDLERS, reject_impossible_ids
 from app.web.exports import client_export, portal_export
 from app.web.invitations import InvitationsController
-from app.web.middleware import FetchMetadataMiddleware, SecurityHeadersMiddleware, SessionMiddleware
+from app.web.middleware import (
+    AnswerHead,
+    FetchMetadataMiddleware,
+    SecurityHeadersMiddleware,
+    SessionMiddleware,
+)
 from app.web.portal import PortalController
 from app.web.report import ReportController
 from app.web.runtime import Runtime
@@ -108,15 +113,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 await engine().close_connection_pool()
             await redis.aclose()
 
-    csrf = CSRFConfig(
-        secret=settings.secret_key,
-        cookie_name="__Host-csrftoken" if settings.secure_cookies else "csrftoken",
-        cookie_secure=settings.secure_cookies,
-        cookie_samesite="lax",
-        cookie_httponly=False,
-        header_name="x-csrftoken",
-        exclude=["^/static/"],
-    )
     handlers = [
         AuthController,
         SecurityController,
@@ -138,15 +134,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         ChecklistController,
         create_static_files_router(path="/static", directories=[ROOT / "static"], name="static"),
     ]
-    return Litestar(
+    application = Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
         template_config=configure_templates(settings),
-        csrf_config=csrf,
         middleware=[
             SecurityHeadersMiddleware(settings),
             FetchMetadataMiddleware(),
             SessionMiddleware(),
+            CsrfMiddleware(),
         ],
         plugins=[HTMXPlugin()],
         exception_handlers=EXCEPTION_HANDLERS,
@@ -155,3 +151,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         debug=False,
         openapi_config=None,
     )
+    application.asgi_handler = AnswerHead(application.asgi_handler)
+    return application

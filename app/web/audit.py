@@ -94,6 +94,6 @@ class AuditController(Controller):
         stamp = rt.clock.now().strftime("%Y-%m-%d")
         return Response(
             content=text.encode("utf-8"),
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="audit-trail-{stamp}.csv"'},
         )

@@ -10,10 +10,12 @@ from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Response, Template
 
 from app.domain.accounts import password_problem, time_zone_names, valid_time_zone
+from app.domain.sign_in_throttle import wait_text
 from app.domain.validation import Form
 from app.services import accounts, two_factor
 from app.services.account_tokens import LinkState, Purpose, check
 from app.services.context import CurrentUser
+from app.web.csrf import set_session_token
 from app.web.guards import signed_in
 from app.web.htmx import flash, redirect, render
 from app.web.middleware import session_cookie_name
@@ -37,6 +39,18 @@ NOTICES = {
 }
 
 
+def throttled_message(result: accounts.SignIn) -> str:
+    wait = wait_text(result.wait_seconds)
+    if result.throttled_by == "network":
+        return f"Too many sign-in attempts from your network. Wait {wait} and try again."
+    if result.throttled_by == "account":
+        return (
+            f"Too many sign-in attempts for this email from other places. Wait {wait} and try again "
+            "(a browser you trusted at two-step sign-in is not held up)."
+        )
+    return f"Too many sign-in attempts. Wait {wait} before trying again, or reset your password."
+
+
 def home_for(user: CurrentUser) -> str:
     return "/calendar" if user.is_clinician else "/portal"
 
@@ -57,7 +71,7 @@ async def start_session(request: Request, user: CurrentUser, to: str) -> Respons
         to = ENROL_URL
     cookie = session_cookie_name(rt.settings)
     await rt.sessions.destroy(request.cookies.get(cookie))
-    token, _ = await rt.sessions.create(
+    token, session = await rt.sessions.create(
         user.id,
         user.role,
         ip=actor_of(request).ip,
@@ -73,7 +87,7 @@ async def start_session(request: Request, user: CurrentUser, to: str) -> Respons
         httponly=True,
         samesite="lax",
     )
-    return response
+    return set_session_token(response, session, rt.settings)
 
 
 class AuthController(Controller):
@@ -122,7 +136,7 @@ class AuthController(Controller):
             if result.user is not None:
                 return await start_session(request, result.user, next_path or home_for(result.user))
             form.errors["form"] = (
-                "Too many sign-in attempts. Wait 15 minutes, or reset your password."
+                throttled_message(result)
                 if result.throttled
                 else "That email and password don't match an account."
             )

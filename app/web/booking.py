@@ -422,7 +422,7 @@ async def calendar_feed(request: Request, client_id: FromPath[int], token: FromP
         raise NotFoundException()
     return Response(
         content=body,
-        media_type="text/calendar; charset=utf-8",
+        media_type="text/calendar",
         headers={"Cache-Control": "private, max-age=300"},
     )
 

@@ -18,7 +18,7 @@ def session_cookie_name(settings: Settings) -> str:
     return "__Host-sw_session" if settings.secure_cookies else "sw_session"
 
 
-def _cookie(scope: Scope, name: str) -> str | None:
+def cookie_value(scope: Scope, name: str) -> str | None:
     for key, value in scope.get("headers", []):
         if key == b"cookie":
             for part in value.decode("latin-1").split(";"):
@@ -46,7 +46,7 @@ class SessionMiddleware(ASGIMiddleware):
         runtime = scope["litestar_app"].state.runtime
         scope["user"] = None
         scope["auth"] = None
-        token = _cookie(scope, session_cookie_name(runtime.settings))
+        token = cookie_value(scope, session_cookie_name(runtime.settings))
         if not token:
             await runtime.redis.ping()
         lookup = await runtime.sessions.resolve(token)
@@ -126,3 +126,24 @@ class SecurityHeadersMiddleware(ASGIMiddleware):
             await send(message)
 
         await next_app(scope, receive, send_with_headers)
+
+
+class AnswerHead:
+    """Answers HEAD wherever GET works (uptime monitors use it): the GET handler runs, its status and
+    headers are sent as they are (Content-Length included), and the body is left out."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+        as_get = {**scope, "method": "GET"}  # a copy: the server still knows it is answering HEAD
+
+        async def send_without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app(as_get, receive, send_without_body)

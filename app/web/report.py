@@ -74,7 +74,7 @@ class ReportController(Controller):
 
         return Stream(
             content,
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",
             headers={
                 "Content-Disposition": f'attachment; filename="{report.export_file_name(parsed.filters)}"',
             },
