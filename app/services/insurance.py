@@ -187,7 +187,7 @@ def details_from_form(form: Form, *, billing_type: str | None = None) -> Insuran
         payer=payer,
         member_id=form.text("member_id", label="Member ID", required=False, max_length=80),
         group_number=form.text("group_number", label="Group number", required=False, max_length=80),
-        subscriber_name=form.text("subscriber_name", label="Subscriber", required=False, max_length=200),
+        subscriber_name=form.name("subscriber_name", label="Subscriber", required=False, max_length=200),
         subscriber_relationship=form.choice(
             "subscriber_relationship", RELATIONSHIPS, label="Relationship", default="self"
         ),

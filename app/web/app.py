@@ -34,7 +34,12 @@ from app.web.clients import ClientsController
 from app.web.errors import EXCEPTION_HANDLERS, reject_impossible_ids
 from app.web.exports import client_export, portal_export
 from app.web.invitations import InvitationsController
-from app.web.middleware import FetchMetadataMiddleware, SecurityHeadersMiddleware, SessionMiddleware
+from app.web.middleware import (
+    FetchMetadataMiddleware,
+    InputMiddleware,
+    SecurityHeadersMiddleware,
+    SessionMiddleware,
+)
 from app.web.portal import PortalController
 from app.web.report import ReportController
 from app.web.runtime import Runtime
@@ -144,6 +149,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         csrf_config=csrf,
         middleware=[
             SecurityHeadersMiddleware(settings),
+            InputMiddleware(),
             FetchMetadataMiddleware(),
             SessionMiddleware(),
         ],

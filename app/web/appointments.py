@@ -97,8 +97,10 @@ class AppointmentController(Controller):
         form = Form.of(data)
         status = form.data.get("status", "")
         back = safe_next(form.data.get("back"))
-        problem = None
+        problem = next(iter(form.errors.values()), None)
         try:
+            if problem:
+                raise StatusChangeRefused(problem)
             await appointments.change_status(
                 appointment_id,
                 status,
@@ -175,7 +177,7 @@ class AppointmentController(Controller):
         client_choice = form.data.get("client_id", "").strip()
         client_id, new_client = None, None
         if client_choice == NEW_CLIENT:
-            name = form.text("new_name", label="Client's name")
+            name = form.name("new_name", label="Client's name")
             address = form.email("new_email", label="Client's email")
             new_client = NewClient(name, address)
         elif record_id(client_choice) is not None:

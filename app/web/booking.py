@@ -17,7 +17,7 @@ from app.domain.accounts import time_zone_names, valid_time_zone
 from app.domain.availability import format_day_ranges, parse_day_ranges
 from app.domain.calendar import MAX_SESSION_MINUTES
 from app.domain.practice import format_money, parse_money
-from app.domain.validation import Form, record_id
+from app.domain.validation import Form, record_id, year_problem
 from app.services import availability, booking, notices, throttle
 from app.services.availability import PracticeBooking
 from app.services.booking import TAKEN, BookingClosed, BookingSettings, CancelRefused, SlotTaken, Visitor
@@ -151,9 +151,10 @@ def slot_days(slots: list[datetime], zone: str, first_day: date) -> list[SlotDay
 def parse_slot(value: str) -> datetime | None:
     """A submitted slot value, or None when it was tampered with."""
     try:
-        return datetime.strptime((value or "").strip(), SLOT_FORMAT).replace(tzinfo=UTC)
+        found = datetime.strptime((value or "").strip(), SLOT_FORMAT).replace(tzinfo=UTC)
     except ValueError:
         return None
+    return None if year_problem(found.year) else found
 
 
 def _viewer_zone(tz: str | None, fallback: str) -> str:
@@ -270,7 +271,7 @@ class PublicBookingController(Controller):
             form.error("slot", "Choose a time.")
         elif starts_at is None:
             form.error("slot", "That time isn't one we offered. Choose a time from the list.")
-        name = form.text("name", label="Your name")
+        name = form.name("name", label="Your name")
         address = form.email("email", label="Your email")
         phone = form.text("phone", label="Phone", required=False, max_length=40)
         billing = form.choice("billing_type", BILLING_CHOICES, label="How you'll pay", default="self_pay")
@@ -360,7 +361,7 @@ class PortalBookingController(Controller):
         starts_at = parse_slot(form.data.get("slot", ""))
         if starts_at is None:
             form.error("slot", "Choose a time from the list.")
-        else:
+        elif form.ok:
             try:
                 await booking.book_from_portal(
                     user.id,
