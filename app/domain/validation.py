@@ -135,19 +135,27 @@ class Form:
         return value
 
     def money(
-        self, name: str, *, label: str, ceiling: int, currency: str = "USD", required: bool = True
+        self,
+        name: str,
+        *,
+        label: str,
+        ceiling: int,
+        currency: str = "USD",
+        required: bool = True,
+        unreadable: str = "",
     ) -> int | None:
-        """An amount in minor units between 0 and ``ceiling`` (the practice's highest fee)."""
+        """An amount in minor units between 0 and ``ceiling`` (the practice's highest fee). ``label`` is
+        the lower-case noun the messages use: "fee" -> "Enter the fee like 150 or 150.00."."""
         raw = self.data.get(name, "").strip()
         if not raw:
             if required:
-                self.error(name, f"{label} is required.")
+                self.error(name, f"Enter the {label}.")
             return None
         amount = parse_money(raw)
         if amount is None:
-            self.error(name, f"Enter the {label.lower()} like 150 or 150.00.")
+            self.error(name, unreadable or f"Enter the {label} like 150 or 150.00.")
             return None
-        problem = amount_problem(amount, ceiling, currency, label=label)
+        problem = amount_problem(amount, ceiling, currency, label=f"The {label}")
         if problem:
             self.error(name, problem)
             return None

@@ -18,7 +18,7 @@ from litestar.response import Template
 
 from app.domain.appointments import KINDS
 from app.domain.calendar import View, parse_local_start
-from app.domain.practice import format_money, parse_money
+from app.domain.practice import format_money
 from app.domain.statuses import APPOINTMENT_STATUS_LABELS
 from app.domain.validation import Form, record_id
 from app.services import appointments
@@ -167,13 +167,9 @@ class AppointmentController(Controller):
         starts_at = _start_fields(form, practice.time_zone)
         kind = form.choice("kind", KINDS, label="Session type", default="regular")
         minutes = _minutes(form, required=False)
-        fee = None
-        if form.data.get("fee", "").strip():
-            fee = parse_money(form.data["fee"])
-            if fee is None:
-                form.error("fee", "Enter the fee like 150 or 150.00.")
-            elif fee < 0:
-                form.error("fee", "The fee can't be negative.")
+        fee = form.money(
+            "fee", label="fee", ceiling=practice.max_fee_minor, currency=practice.currency, required=False
+        )
         client_choice = form.data.get("client_id", "").strip()
         client_id, new_client = None, None
         if client_choice == NEW_CLIENT:

@@ -16,7 +16,7 @@ from litestar.response import Template
 from app.domain.accounts import time_zone_names, valid_time_zone
 from app.domain.availability import format_day_ranges, parse_day_ranges
 from app.domain.calendar import MAX_SESSION_MINUTES
-from app.domain.practice import format_money, parse_money
+from app.domain.practice import DEFAULT_FEE_CEILING, MAX_FEE_CEILING, format_money
 from app.domain.validation import Form, record_id, year_problem
 from app.services import availability, booking, notices, throttle
 from app.services.availability import PracticeBooking
@@ -70,6 +70,7 @@ class BookingSettingsController(Controller):
             "intro_session_minutes": practice.intro_session_minutes,
             "intro_fee": format_money(practice.intro_fee_minor, practice.currency)[1:],
             "cancellation_window_hours": practice.cancellation_window_hours,
+            "max_fee": format_money(practice.max_fee_minor, practice.currency)[1:],
             "booking_enabled": practice.booking_enabled,
             "new_clients_may_book": practice.new_clients_may_book,
             "calendar_feed_enabled": practice.calendar_feed_enabled,
@@ -90,12 +91,18 @@ class BookingSettingsController(Controller):
                 form.error(f"hours_{weekday}", problem)
             ranges += found
 
+        ceiling = form.money(
+            "max_fee",
+            label="highest fee",
+            ceiling=MAX_FEE_CEILING,
+            currency=practice.currency,
+            required=False,
+        )
+        if ceiling is None:
+            ceiling = DEFAULT_FEE_CEILING if "max_fee" not in form.errors else MAX_FEE_CEILING
+
         def money(name: str, label: str) -> int:
-            amount = parse_money(form.data.get(name, ""))
-            if amount is None or amount < 0:
-                form.error(name, f"Enter the {label} like 150 or 0.")
-                return 0
-            return amount
+            return form.money(name, label=label, ceiling=ceiling, currency=practice.currency) or 0
 
         values = BookingSettings(
             default_session_minutes=form.integer(
@@ -117,6 +124,7 @@ class BookingSettingsController(Controller):
                 "cancellation_window_hours", label="Cancellation window", minimum=0, maximum=24 * 14
             ),
             calendar_feed_enabled=form.checkbox("calendar_feed_enabled"),
+            max_fee_minor=ceiling,
         )
         if form.ok:
             await booking.save_settings(
