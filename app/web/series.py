@@ -60,8 +60,9 @@ def _request_from(form: Form, practice: Practice) -> SeriesRequest | None:
                 form.error(f"move_{index}", problem)
             else:
                 moves[index] = when
-    if not form.ok:
+    if any(not name.startswith("move_") for name in form.errors):
         return None
+    # A bad move is refused next to its row, which only the preview shows: the plan is still made.
     return SeriesRequest(
         first_starts_at=starts_at,
         minutes=minutes,
@@ -138,7 +139,7 @@ class SeriesController(Controller):
         if wanted is None:
             return await self._form(request, appointment_id, form.data, form.errors)
         try:
-            if form.data.get("action") != "book":
+            if form.data.get("action") != "book" or not form.ok:
                 plan = await series.plan(appointment_id, user.clinician_id, wanted, now=now)
                 return await self._form(request, appointment_id, form.data, form.errors, plan)
             _, ids = await series.book_series(
