@@ -549,6 +549,11 @@ async def test_every_field_and_query_parameter_refuses_hostile_values_without_a_
         for name in path_params:
             own = (pool.get(name) or [1])[0]
             path = re.sub(r"\{" + name + r":\w+\}", str(own) if ":int}" in template else "x", path)
+        if ":str}" in template:
+            for value in ("a%00b", "%0d%0a", "%ff"):
+                await attempt(
+                    method, re.sub(r"\{\w+:str\}", value, template), role, {} if method != "GET" else None
+                )
         if method == "GET":
             names = list(query)
             for index, name in enumerate(names):

@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
-from litestar.exceptions import PermissionDeniedException
+from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -38,11 +38,13 @@ QUERY_PROBLEMS = "query_problems"
 class InputMiddleware(ASGIMiddleware):
     """Query parameters pass the form layer's ``text_problem``: a refused value is dropped before any
     handler reads it, and its message is kept for the page to show next to its field
-    (``query_problems``). Bad percent-encoding reads as U+FFFD."""
+    (``query_problems``). Bad percent-encoding reads as U+FFFD. A path that fails it names nothing: 404."""
 
     scopes = (ScopeType.HTTP,)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        if text_problem(scope.get("path", "")):  # no page or record has such a name
+            raise NotFoundException()
         raw = scope.get("query_string", b"")
         if raw:
             pairs = parse_qsl(
