@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from app.domain.validation import Form, clean_text, text_problem
-from app.models.tables import Appointment, AuditEvent, Client, Clinician, EmailMessage, User
+from app.models.tables import Appointment, AuditEvent, Client, Clinician, EmailMessage, InsurancePolicy, User
 from app.services import email
 from tests.conftest import browser, running
 from tests.helpers import make_client, make_clinician, post_form, sign_in
@@ -280,3 +280,22 @@ async def test_a_message_that_can_never_be_built_fails_once_and_visibly(
     async with running(application), browser(application) as viewer:
         mailbox = await viewer.get("/dev/mailbox/")
     assert "Can&#39;t be built" in mailbox.text or "Can't be built" in mailbox.text
+
+
+async def test_copays_are_held_to_the_practice_ceiling_on_both_sides(client, other_client, settings, clock):
+    clinician = await make_clinician(settings, clock.now())
+    person, client_id = await make_client(settings, clock.now(), clinician)
+    await Clinician.update({Clinician.max_fee_minor: 5000}).where(Clinician.id == clinician.user.clinician_id)
+    await sign_in(client, clinician)
+    details = {
+        "billing_type": "insurance",
+        "coverage_status": "not_discussed",
+        "payer": "Aetna",
+        "copay": "60",
+    }
+    refused = await post_form(client, f"/clients/{client_id}/insurance", details)
+    assert 'id="f-copay-error"' in refused.text and "can't be more than $50.00" in text(refused)
+    await sign_in(other_client, person)
+    mine = await post_form(other_client, f"/portal/insurance/{client_id}", {"payer": "Aetna", "copay": "60"})
+    assert 'id="f-copay-error"' in mine.text
+    assert await InsurancePolicy.count() == 0

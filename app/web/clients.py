@@ -18,6 +18,7 @@ from app.domain.statuses import (
 )
 from app.domain.validation import Form
 from app.services import clients, insurance
+from app.services.appointments import practice_of
 from app.services.clients import ClientChanges, ClientError, ClientNotFound, NewClient
 from app.web.guards import clinician_only
 from app.web.htmx import flash, redirect, render
@@ -209,7 +210,8 @@ class ClientsController(Controller):
         client = (await self._detail(request, client_id, "update_insurance")).client
         form = Form.of(data)
         billing = form.choice("billing_type", insurance.BILLING_CHOICES, label="Billing type")
-        details = insurance.details_from_form(form, billing_type=billing)
+        ceiling = (await practice_of(current_user(request).clinician_id)).max_fee_minor
+        details = insurance.details_from_form(form, billing_type=billing, ceiling=ceiling)
         coverage = form.choice("coverage_status", insurance.COVERAGE_CHOICES, label="Coverage status")
         note = insurance.coverage_note_from_form(form)
         if form.ok:

@@ -67,7 +67,9 @@ class PortalController(Controller):
         except NotYours:
             raise NotFoundException() from None
         form = Form.of(data)
-        details = insurance.details_from_form(form, billing_type=practice.billing_type)
+        details = insurance.details_from_form(
+            form, billing_type=practice.billing_type, ceiling=practice.max_fee_minor
+        )
         if form.ok:
             rt = runtime(request)
             await portal.update_insurance(
