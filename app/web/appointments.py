@@ -97,10 +97,11 @@ class AppointmentController(Controller):
         form = Form.of(data)
         status = form.data.get("status", "")
         back = safe_next(form.data.get("back"))
-        problem = next(iter(form.errors.values()), None)
+        problem = None
         try:
-            if problem:
-                raise StatusChangeRefused(problem)
+            if not form.ok:
+                await appointments.get_for_clinician(appointment_id, user.clinician_id)
+                raise StatusChangeRefused(form.first_error[1])
             await appointments.change_status(
                 appointment_id,
                 status,
