@@ -29,6 +29,7 @@ from hypothesis import settings as run_settings
 from hypothesis import strategies as st
 from litestar.routes import HTTPRoute
 
+from app.domain.validation import text_problem
 from app.models.db import engine
 from app.models.tables import ALL_TABLES, Appointment, AuditEvent, Charge, Client, Clinician
 from app.services import demo
@@ -584,6 +585,13 @@ async def test_every_field_and_query_parameter_refuses_hostile_values_without_a_
             method, path, role, "&".join(f"{name}={BAD_UTF8.decode()}" for name in valid or ["x"]).encode()
         )
 
+    # SQLite stores a NUL it is given (PostgreSQL refuses it): accepted requests must not have stored one.
+    stored = {**await snapshot(), "audit_event": await AuditEvent.select()}
+    for table, rows in stored.items():
+        for row in rows:
+            for column, value in row.items():
+                if isinstance(value, str) and text_problem(value, multiline=True):
+                    problems.append(f"{table}.{column} of row {row.get('id')} holds {value[:60]!r}")
     assert (await people["clinician"].get("/calendar")).status_code == 200
     assert (await people["client"].get("/portal")).status_code == 200
     for person in people.values():
