@@ -1,5 +1,9 @@
 """Bad input, generated: every form and htmx endpoint and every GET with path or query parameters.
 
+Two tests, both meant to run on SQLite and on PostgreSQL (which refuses NUL and overflows int32 where
+SQLite stores whatever it gets): a deterministic grid of every field and query parameter × hostile
+values, and a hypothesis fuzzer that also tampers with ids and CSRF tokens.
+
 The routes come from the app itself (``app.routes``); each form's fields come from the pages that
 render it (the ``<form action=…>`` they contain), so a new form is fuzzed without changing this file.
 Values are hypothesis strategies: empty, huge, unicode, HTML/script, SQL-ish text, negative, NaN and
@@ -25,6 +29,7 @@ from hypothesis import settings as run_settings
 from hypothesis import strategies as st
 from litestar.routes import HTTPRoute
 
+from app.domain.validation import text_problem
 from app.models.db import engine
 from app.models.tables import ALL_TABLES, Appointment, AuditEvent, Charge, Client, Clinician
 from app.services import demo
@@ -389,3 +394,207 @@ def id_name(action: str) -> str:
         if action.startswith(prefix):
             return name
     return "id"
+
+
+# --- every field and query parameter × every hostile value, on both databases ---------------------
+
+# The first half is also sent in every field of a form at once.
+GRID_VALUES = (
+    "a\x00b",
+    "x\x01\x08\x0b\x1b\x7f\x85\x9fy",
+    "Sam\r\nBcc: all@example.test",
+    "\u202eevil\u2066",
+    "é" * 10_000,
+    "9" * 30,
+    "-99999999999",
+    "NaN",
+    "1e309",
+    "0001-01-01",
+    "9999-12-31",
+    "9999-12-31T23:59",
+)
+BAD_UTF8 = b"%ff%fe%c3%28"
+# What a person would type in an empty field, so that one hostile field is all that is wrong.
+TYPICAL = {
+    "email": "fuzz@example.test",
+    "new_email": "fuzz-new@example.test",
+    "insurance_email": "claims@example.test",
+    "name": "Fuzz Person",
+    "new_name": "Fuzz Client",
+    "practice_name": "Fuzz Practice",
+    "password": "a long enough passphrase 42",
+    "password_confirm": "a long enough passphrase 42",
+    "new_password": "another long passphrase 42",
+    "new_password_confirm": "another long passphrase 42",
+    "date": "2026-12-03",
+    "time": "10:00",
+    "minutes": "50",
+    "fee": "150",
+    "amount": "10",
+    "max_fee": "2000",
+    "phone": "555 0100",
+    "payer": "Aetna",
+    "copay": "25",
+    "client_id": "new",
+}
+FAR_DATES = ("9999-12-31", "0001-01-01")
+# Pages that read their query string themselves (not as handler parameters): the filters they offer.
+QUERY_PAGES = {
+    "/audit/": ("client", "person", "action", "from", "to", "page"),
+    "/audit/export": ("client", "person", "action", "from", "to"),
+    "/report": ("preset", "start", "end", "status", "client", "billing", "sort", "page"),
+    "/report.csv": ("preset", "start", "end", "status", "client", "billing", "sort"),
+}
+
+
+async def fingerprint() -> str:
+    """Every row of every table but the audit log, as one string from one query (a snapshot per request
+    would cost more than the requests)."""
+    parts = []
+    for table in ALL_TABLES:
+        if table is AuditEvent:
+            continue
+        columns = " || '|' || ".join(
+            f"coalesce(CAST(\"{column._meta.db_column_name}\" AS TEXT), '~')"
+            for column in table._meta.columns
+        )
+        name = table._meta.tablename
+        joined = "string_agg(line, ',' ORDER BY rid)" if IS_POSTGRES else "group_concat(line, ',')"
+        parts.append(
+            f'(SELECT {joined} FROM (SELECT "id" AS rid, {columns} AS line FROM "{name}" ORDER BY "id") AS r)'
+        )
+    rows = await AuditEvent.raw("SELECT " + " || '#' || ".join(f"coalesce({part}, '')" for part in parts))
+    return str(next(iter(rows[0].values())))
+
+
+async def test_every_field_and_query_parameter_refuses_hostile_values_without_a_500_or_a_change(
+    app, pooled, settings, clock
+):
+    """Deterministic: each form field and query parameter meets each hostile value (alone, and with every
+    other field of its form hostile too), plus bad UTF-8 and a hostile User-Agent."""
+    now = clock.now()
+    await demo.seed(settings, now)
+    maya = await Clinician.objects().where(Clinician.user.email == demo.CLINICIAN_EMAIL).first()
+    alex = await Client.objects().where(Client.email == demo.CLIENT_EMAIL).first()
+    ours = {
+        "client_id": [row["id"] for row in await Client.select(Client.id).where(Client.clinician == maya.id)],
+        "appointment_id": [
+            row["id"]
+            for row in await Appointment.select(Appointment.id).where(Appointment.clinician == maya.id)
+        ],
+        "charge_id": [row["id"] for row in await Charge.select(Charge.id).where(Charge.clinician == maya.id)],
+    }
+    client_ids = {
+        "client_id": [alex.id],
+        "appointment_id": [
+            row["id"] for row in await Appointment.select(Appointment.id).where(Appointment.client == alex.id)
+        ],
+    }
+    people = {role: browser(app) for role in ("anonymous", "clinician", "client")}
+    for role, address in (("clinician", demo.CLINICIAN_EMAIL), ("client", demo.CLIENT_EMAIL)):
+        answer = await post_form(
+            people[role],
+            "/login",
+            {"email": address, "password": settings.demo_password},
+            headers={"User-Agent": b"Mozilla\x85\x7f\x01"},
+        )
+        assert answer.status_code == 303, answer.text
+    for person in people.values():
+        await ensure_csrf(person)
+    redis = app.state.runtime.redis
+    endpoints = routes(app)
+    forms = await read_forms(people, endpoints, ours, client_ids)
+    problems: list[str] = []
+    state: list[str] = [await fingerprint()]
+    requests = 0
+
+    async def attempt(method: str, path: str, role: str, body: dict | bytes | None) -> None:
+        nonlocal requests
+        requests += 1
+        person = people[role]
+        await redis.delete(*[key async for key in redis.scan_iter("*public-booking*")] or ["-"])
+        shown = repr(body)[:120]
+        headers = {"x-csrftoken": csrf_from(person)} if method != "GET" else {}
+        if isinstance(body, bytes):
+            headers["content-type"] = "application/x-www-form-urlencoded"
+        try:
+            if isinstance(body, bytes):
+                answer = await person.request(method, path, content=body, headers=headers)
+            else:
+                answer = await person.request(method, path, data=body, headers=headers)
+        except Exception as exc:  # e.g. a background task failing after the page was sent
+            problems.append(f"{method} {path} as {role} with {shown}: raised {exc!r:.200}")
+            state[-1] = await fingerprint()
+            return
+        if answer.status_code >= 500 or "Traceback" in answer.text:
+            problems.append(f"{method} {path} as {role} with {shown}: {answer.status_code}")
+        if method == "GET":
+            return
+        after = await fingerprint()
+        rejected = answer.status_code >= 400 or any(marker in answer.text for marker in REJECTED_MARKERS)
+        if rejected and after != state[-1]:
+            problems.append(
+                f"{method} {path} as {role} with {shown}: refused ({answer.status_code}) but stored"
+            )
+        state[-1] = after
+
+    for path, names in QUERY_PAGES.items():
+        for index, name in enumerate(names):
+            for value in (*GRID_VALUES[index % 6 :: 6], *FAR_DATES):
+                await attempt("GET", f"{path}?{urlencode({name: value})}", "clinician", None)
+        await attempt("GET", f"{path}?{'&'.join(f'{n}=%00' for n in names)}", "clinician", None)
+
+    for method, template, role, path_params, query in endpoints:
+        pool = client_ids if role == "client" else ours
+        path = template
+        for name in path_params:
+            own = (pool.get(name) or [1])[0]
+            path = re.sub(r"\{" + name + r":\w+\}", str(own) if ":int}" in template else "x", path)
+        if ":str}" in template:
+            for value in ("a%00b", "%0d%0a", "%ff"):
+                await attempt(
+                    method, re.sub(r"\{\w+:str\}", value, template), role, {} if method != "GET" else None
+                )
+        if method == "GET":
+            names = list(query)
+            for index, name in enumerate(names):
+                for value in GRID_VALUES[index % 6 :: 6]:
+                    await attempt("GET", f"{path}?{urlencode({name: value})}", role, None)
+            if names:
+                await attempt("GET", f"{path}?{'&'.join(f'{n}=%00' for n in names)}", role, None)
+                await attempt("GET", f"{path}?{names[0]}={BAD_UTF8.decode()}", role, None)
+            continue
+        fields = forms.get(re.sub(r"\{(\w+):\w+\}", r"{\1}", template), {})
+        valid = {
+            name: ([v for v in values if v] or [TYPICAL.get(name, "")])[-1] for name, values in fields.items()
+        }
+        valid.pop("_csrf_token", None)
+        for value in GRID_VALUES[: len(GRID_VALUES) // 2] if valid else GRID_VALUES[:1]:
+            await attempt(method, path, role, {**{name: value for name in valid}, "name": value})
+        for index, (name, typical) in enumerate(valid.items()):
+            hostile = [f"{typical[:1]}\x00{typical[1:]}"]
+            if index % 2:
+                hostile.append(GRID_VALUES[index % len(GRID_VALUES)])
+            if re.fullmatch(r"\d{4}-\d\d-\d\d.*", typical):
+                hostile += [far + typical[10:] for far in FAR_DATES]
+            elif re.fullmatch(r"[\d.,]+", typical):
+                hostile += ["999999999", "-1"]
+            for value in hostile:
+                await attempt(method, path, role, {**valid, name: value})
+        await attempt(
+            method, path, role, "&".join(f"{name}={BAD_UTF8.decode()}" for name in valid or ["x"]).encode()
+        )
+
+    # SQLite stores a NUL it is given (PostgreSQL refuses it): accepted requests must not have stored one.
+    stored = {**await snapshot(), "audit_event": await AuditEvent.select()}
+    for table, rows in stored.items():
+        for row in rows:
+            for column, value in row.items():
+                if isinstance(value, str) and text_problem(value, multiline=True):
+                    problems.append(f"{table}.{column} of row {row.get('id')} holds {value[:60]!r}")
+    assert (await people["clinician"].get("/calendar")).status_code == 200
+    assert (await people["client"].get("/portal")).status_code == 200
+    for person in people.values():
+        await person.aclose()
+    assert requests > 400
+    assert not problems, f"{len(problems)} of {requests} requests failed:\n" + "\n".join(problems[:40])

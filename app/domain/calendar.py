@@ -11,6 +11,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from app.domain.validation import year_problem
+
 # The part of the day a time grid shows unless an appointment falls outside it.
 DAY_START_HOUR = 8
 DAY_END_HOUR = 19
@@ -132,6 +134,9 @@ def parse_local_start(day_text: str, time_text: str, zone: ZoneInfo) -> tuple[da
         day = date.fromisoformat((day_text or "").strip())
     except ValueError:
         return None, "Enter the date like 2026-12-01."
+    problem = year_problem(day.year)
+    if problem:
+        return None, problem
     try:
         clock_time = time.fromisoformat((time_text or "").strip())
     except ValueError:

@@ -66,13 +66,16 @@ AMOUNTS = {
 }
 
 
-def copay_problem(amount: int | None) -> str | None:
+def copay_problem(amount: int | None, ceiling: int | None = None) -> str | None:
+    """Why a copay can't be saved: negative, over the practice's highest fee, or implausibly high."""
     if amount is None:
         return None
     if amount < 0:
         return "The copay can't be negative."
     if amount > MAX_COPAY_MINOR:
         return f"A copay over {format_money(MAX_COPAY_MINOR)} a session looks like a typo. Check the amount."
+    if ceiling is not None and amount > ceiling:
+        return f"The copay can't be more than {format_money(ceiling)} (the practice's limit per session)."
     return None
 
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 import re
 import unicodedata
 
+# The highest fee per session unless the practice sets another, and the most it may set (both in minor
+# units; money columns are 32-bit integers).
+DEFAULT_FEE_CEILING = 200_000
+MAX_FEE_CEILING = 10_000_000
 CURRENCY_SYMBOLS = {"USD": "$", "CAD": "CA$", "AUD": "A$", "GBP": "£", "EUR": "€", "NZD": "NZ$"}
 
 
@@ -34,3 +38,13 @@ def parse_money(text: str) -> int | None:
     sign, whole, fraction = match.groups()
     minor = int(whole) * 100 + int((fraction or "0").ljust(2, "0"))
     return -minor if sign else minor
+
+
+def amount_problem(amount: int, ceiling: int, currency: str = "USD", *, label: str = "The fee") -> str | None:
+    """Why ``amount`` (minor units) can't be entered: negative, or over the practice's ceiling."""
+    if amount < 0:
+        return f"{label} can't be negative."
+    if amount > ceiling:
+        limit = format_money(ceiling, currency)
+        return f"{label} can't be more than {limit} (the practice's limit per session)."
+    return None

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from app.domain.statuses import AppointmentStatus, BillingType
+from app.domain.validation import year_problem
 
 PRESETS = {
     "this_week": "This week",
@@ -114,9 +115,10 @@ def _one(raw: Mapping[str, Sequence[str]], name: str) -> str:
 
 def _date(text: str) -> date | None:
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         return None
+    return None if year_problem(day.year) else day
 
 
 def parse_filters(raw: Mapping[str, Sequence[str]], today: date) -> ParsedFilters:

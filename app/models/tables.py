@@ -59,6 +59,7 @@ class Clinician(Table):
     intro_session_minutes = Integer(default=15)
     intro_fee_minor = Integer(default=0)
     cancellation_window_hours = Integer(default=48)
+    max_fee_minor = Integer(default=200000)
     require_two_factor = Boolean(default=False)
     calendar_feed_enabled = Boolean(default=False)
     created_at = Timestamptz()

@@ -153,6 +153,7 @@ class Practice:
     default_session_minutes: int
     intro_fee_minor: int
     intro_session_minutes: int
+    max_fee_minor: int
 
     @property
     def zone(self) -> ZoneInfo:
@@ -178,6 +179,7 @@ async def practice_of(clinician_id: int) -> Practice:
             Clinician.default_session_minutes,
             Clinician.intro_fee_minor,
             Clinician.intro_session_minutes,
+            Clinician.max_fee_minor,
         )
         .where(Clinician.id == clinician_id)
         .first()

@@ -29,6 +29,7 @@ PRACTICE_COLUMNS = (
     Clinician.intro_session_minutes,
     Clinician.intro_fee_minor,
     Clinician.cancellation_window_hours,
+    Clinician.max_fee_minor,
     Clinician.calendar_feed_enabled,
     Clinician.insurance_email,
     Clinician.user.email.as_alias("email"),
@@ -56,6 +57,7 @@ class PracticeBooking:
     intro_session_minutes: int
     intro_fee_minor: int
     cancellation_window_hours: int
+    max_fee_minor: int
     calendar_feed_enabled: bool
     insurance_email: str
     email: str

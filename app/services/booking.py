@@ -52,6 +52,7 @@ class BookingSettings:
     intro_fee_minor: int
     cancellation_window_hours: int
     calendar_feed_enabled: bool
+    max_fee_minor: int
 
 
 async def save_settings(

@@ -2,6 +2,8 @@
 
 ``queue_email`` writes the message in the caller's transaction; after commit the caller enqueues
 ``send_email``. Without ``SMTP_URL`` messages stay in the outbox, readable at the dev mailbox page.
+Header values are cleaned of line breaks and control characters whatever text was stored; a message
+that still can't be built is marked failed (``last_error``, no more attempts) and logged once.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ import aiosmtplib
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app.config import ROOT, Settings
+from app.domain.validation import clean_text
 from app.models.tables import EmailMessage
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
+UNBUILDABLE = "Can't be built"
 
 
 @dataclass(frozen=True)
@@ -72,8 +76,8 @@ async def queue_email(
     ]
     rows = await EmailMessage.insert(
         EmailMessage(
-            to_address=to,
-            subject=subject[:255],
+            to_address=header_value(to)[:254],
+            subject=header_value(subject)[:255],
             text_body=text,
             html_body=html,
             kind=kind or template,
@@ -93,19 +97,25 @@ def attachments_of(message: EmailMessage) -> list[Attachment]:
     ]
 
 
+def header_value(text: str) -> str:
+    """``text`` fit for one header line: line breaks become spaces, control characters go."""
+    return " ".join(clean_text(text or "").split())
+
+
 def build_mime(message: EmailMessage, sender: str) -> MimeMessage:
+    """The MIME message; raises ValueError (or another build error) when it can't be made."""
     mime = MimeMessage()
-    mime["From"] = sender
-    mime["To"] = message.to_address
-    mime["Subject"] = message.subject
+    mime["From"] = header_value(sender)
+    mime["To"] = header_value(message.to_address)
+    mime["Subject"] = header_value(message.subject)
     mime["Message-ID"] = make_msgid(domain="stillwater.local")
-    mime.set_content(message.text_body)
+    mime.set_content(clean_text(message.text_body, multiline=True))
     if message.html_body:
-        mime.add_alternative(message.html_body, subtype="html")
+        mime.add_alternative(clean_text(message.html_body, multiline=True), subtype="html")
     for attachment in attachments_of(message):
-        maintype, _, subtype = attachment.content_type.partition("/")
+        maintype, _, subtype = header_value(attachment.content_type).partition("/")
         mime.add_attachment(
-            attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename
+            attachment.content, maintype=maintype, subtype=subtype, filename=header_value(attachment.filename)
         )
     return mime
 
@@ -126,17 +136,29 @@ async def smtp_send(mime: MimeMessage, smtp_url: str) -> None:
 
 
 async def deliver(message_id: int, settings: Settings, now: datetime) -> str:
-    """Send one outbox message over SMTP. Returns 'sent', 'kept' (no SMTP configured) or 'skipped'."""
+    """Send one outbox message over SMTP. Returns 'sent', 'kept' (no SMTP configured), 'skipped' or
+    'failed' (it can never be built)."""
     message = await EmailMessage.objects().where(EmailMessage.id == message_id).first()
     if message is None or message.sent_at is not None:
         return "skipped"
     if not settings.smtp_url:
         return "kept"
+    try:
+        mime = build_mime(message, settings.email_from)
+    except Exception as exc:  # noqa: BLE001 - any build error is permanent: retrying rebuilds the same
+        reason = f"{UNBUILDABLE}: {type(exc).__name__}: {exc}"[:255]
+        await EmailMessage.update(
+            {EmailMessage.attempts: MAX_ATTEMPTS, EmailMessage.last_error: reason}
+        ).where(EmailMessage.id == message_id)
+        log.error(
+            "email %s (%s to %s) failed for good: %s", message_id, message.kind, message.to_address, reason
+        )
+        return "failed"
     await EmailMessage.update({EmailMessage.attempts: EmailMessage.attempts + 1}).where(
         EmailMessage.id == message_id
     )
     try:
-        await smtp_send(build_mime(message, settings.email_from), settings.smtp_url)
+        await smtp_send(mime, settings.smtp_url)
     except (aiosmtplib.SMTPException, OSError) as exc:
         await EmailMessage.update({EmailMessage.last_error: f"{type(exc).__name__}: {exc}"[:255]}).where(
             EmailMessage.id == message_id

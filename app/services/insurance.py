@@ -167,7 +167,9 @@ COVERAGE_CHOICES = {status.value: status.label for status in CoverageStatus}
 BILLING_CHOICES = {BillingType.SELF_PAY.value: "Self-pay", BillingType.INSURANCE.value: "Insurance"}
 
 
-def details_from_form(form: Form, *, billing_type: str | None = None) -> InsuranceDetails:
+def details_from_form(
+    form: Form, *, billing_type: str | None = None, ceiling: int | None = None
+) -> InsuranceDetails:
     """Clean the insurance fields of a submitted form; problems are recorded on ``form``.
 
     With insurance billing the insurance company is required (the copay is what gets charged).
@@ -176,7 +178,11 @@ def details_from_form(form: Form, *, billing_type: str | None = None) -> Insuran
     copay = None
     if copay_text:
         copay = parse_money(copay_text)
-        problem = "Enter the copay as an amount, like 25 or 25.50." if copay is None else copay_problem(copay)
+        problem = (
+            "Enter the copay as an amount, like 25 or 25.50."
+            if copay is None
+            else copay_problem(copay, ceiling)
+        )
         if problem:
             form.error("copay", problem)
             copay = None
@@ -187,7 +193,7 @@ def details_from_form(form: Form, *, billing_type: str | None = None) -> Insuran
         payer=payer,
         member_id=form.text("member_id", label="Member ID", required=False, max_length=80),
         group_number=form.text("group_number", label="Group number", required=False, max_length=80),
-        subscriber_name=form.text("subscriber_name", label="Subscriber", required=False, max_length=200),
+        subscriber_name=form.name("subscriber_name", label="Subscriber", required=False, max_length=200),
         subscriber_relationship=form.choice(
             "subscriber_relationship", RELATIONSHIPS, label="Relationship", default="self"
         ),

@@ -12,6 +12,7 @@ from typing import Any
 from app.domain.accounts import valid_time_zone
 from app.domain.availability import cancel_rule
 from app.domain.clients import portal_status_label
+from app.domain.practice import DEFAULT_FEE_CEILING
 from app.domain.statuses import AppointmentStatus, ChargeStatus
 from app.models.db import transaction
 from app.models.tables import Appointment, Charge, Client, PaymentMethod, User
@@ -36,6 +37,7 @@ class Practice:
     contact_phone: str = ""
     licence_type: str = ""
     currency: str = "USD"
+    max_fee_minor: int = DEFAULT_FEE_CEILING
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ async def practices_of(user_id: int) -> list[Practice]:
             Client.clinician.user.phone.as_alias("contact_phone"),
             Client.clinician.licence_type,
             Client.clinician.currency,
+            Client.clinician.max_fee_minor,
         )
         .where(Client.user == user_id)
         .order_by(Client.id)
@@ -105,6 +108,7 @@ async def practices_of(user_id: int) -> list[Practice]:
             contact_phone=r["contact_phone"],
             licence_type=r["clinician.licence_type"],
             currency=r["clinician.currency"],
+            max_fee_minor=r["clinician.max_fee_minor"],
         )
         for r in rows
     ]

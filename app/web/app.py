@@ -37,6 +37,7 @@ from app.web.invitations import InvitationsController
 from app.web.middleware import (
     AnswerHead,
     FetchMetadataMiddleware,
+    InputMiddleware,
     SecurityHeadersMiddleware,
     SessionMiddleware,
 )
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         template_config=configure_templates(settings),
         middleware=[
             SecurityHeadersMiddleware(settings),
+            InputMiddleware(),
             FetchMetadataMiddleware(),
             SessionMiddleware(),
             CsrfMiddleware(),

@@ -18,7 +18,7 @@ from litestar.response import Template
 
 from app.domain.appointments import KINDS
 from app.domain.calendar import View, parse_local_start
-from app.domain.practice import format_money, parse_money
+from app.domain.practice import format_money
 from app.domain.statuses import APPOINTMENT_STATUS_LABELS
 from app.domain.validation import Form, record_id
 from app.services import appointments
@@ -99,6 +99,9 @@ class AppointmentController(Controller):
         back = safe_next(form.data.get("back"))
         problem = None
         try:
+            if not form.ok:
+                await appointments.get_for_clinician(appointment_id, user.clinician_id)
+                raise StatusChangeRefused(form.first_error[1])
             await appointments.change_status(
                 appointment_id,
                 status,
@@ -165,17 +168,13 @@ class AppointmentController(Controller):
         starts_at = _start_fields(form, practice.time_zone)
         kind = form.choice("kind", KINDS, label="Session type", default="regular")
         minutes = _minutes(form, required=False)
-        fee = None
-        if form.data.get("fee", "").strip():
-            fee = parse_money(form.data["fee"])
-            if fee is None:
-                form.error("fee", "Enter the fee like 150 or 150.00.")
-            elif fee < 0:
-                form.error("fee", "The fee can't be negative.")
+        fee = form.money(
+            "fee", label="fee", ceiling=practice.max_fee_minor, currency=practice.currency, required=False
+        )
         client_choice = form.data.get("client_id", "").strip()
         client_id, new_client = None, None
         if client_choice == NEW_CLIENT:
-            name = form.text("new_name", label="Client's name")
+            name = form.name("new_name", label="Client's name")
             address = form.email("new_email", label="Client's email")
             new_client = NewClient(name, address)
         elif record_id(client_choice) is not None:

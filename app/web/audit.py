@@ -8,11 +8,12 @@ from urllib.parse import urlencode
 from litestar import Controller, Request, get
 from litestar.response import Response, Template
 
-from app.domain.validation import record_id
+from app.domain.validation import record_id, year_problem
 from app.services import audit_trail
 from app.services.audit_trail import TrailFilters
 from app.web.guards import clinician_only
 from app.web.htmx import render
+from app.web.middleware import query_problems
 from app.web.runtime import actor_of, current_user, runtime
 
 FILTER_NAMES = ("client", "person", "action", "from", "to")
@@ -35,10 +36,15 @@ def parse_filters(query: dict[str, str]) -> tuple[TrailFilters, dict[str, str]]:
         if not raw:
             return None
         try:
-            return date.fromisoformat(raw)
+            found = date.fromisoformat(raw)
         except ValueError:
             errors[name] = f"{label} must be a date like 2026-11-30."
             return None
+        problem = year_problem(found.year, label)
+        if problem:
+            errors[name] = problem
+            return None
+        return found
 
     filters = TrailFilters(
         client_id=number("client"),
@@ -66,6 +72,7 @@ class AuditController(Controller):
         user = current_user(request)
         query = _query(request)
         filters, errors = parse_filters(query)
+        errors = {**query_problems(request), **errors}
         page_raw = query.get("page", "")
         page = record_id(page_raw) or 1
         trail = await audit_trail.read(user, filters, page, now=rt.clock.now(), actor=actor_of(request))

@@ -11,7 +11,7 @@ from litestar.response import Redirect, Response, Template
 
 from app.domain.accounts import password_problem, time_zone_names, valid_time_zone
 from app.domain.sign_in_throttle import wait_text
-from app.domain.validation import Form
+from app.domain.validation import Form, clean_text
 from app.services import accounts, two_factor
 from app.services.account_tokens import LinkState, Purpose, check
 from app.services.context import CurrentUser
@@ -75,7 +75,7 @@ async def start_session(request: Request, user: CurrentUser, to: str) -> Respons
         user.id,
         user.role,
         ip=actor_of(request).ip,
-        user_agent=request.headers.get("user-agent", ""),
+        user_agent=clean_text(request.headers.get("user-agent", "")),
         must_enrol_two_factor=must_enrol,
     )
     response = redirect(request, to)
@@ -214,8 +214,8 @@ class AuthController(Controller):
     @post("/signup")
     async def signup(self, request: Request, data: FormBody) -> Template:
         form = Form.of(data)
-        practice = form.text("practice_name", label="Practice name")
-        name = form.text("name", label="Your name")
+        practice = form.name("practice_name", label="Practice name")
+        name = form.name("name", label="Your name")
         address = form.email()
         password = form.data.get("password", "")
         time_zone = form.data.get("time_zone", "").strip()

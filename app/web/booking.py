@@ -16,8 +16,8 @@ from litestar.response import Template
 from app.domain.accounts import time_zone_names, valid_time_zone
 from app.domain.availability import format_day_ranges, parse_day_ranges
 from app.domain.calendar import MAX_SESSION_MINUTES
-from app.domain.practice import format_money, parse_money
-from app.domain.validation import Form, record_id
+from app.domain.practice import DEFAULT_FEE_CEILING, MAX_FEE_CEILING, format_money
+from app.domain.validation import Form, record_id, year_problem
 from app.services import availability, booking, notices, throttle
 from app.services.availability import PracticeBooking
 from app.services.booking import TAKEN, BookingClosed, BookingSettings, CancelRefused, SlotTaken, Visitor
@@ -70,6 +70,7 @@ class BookingSettingsController(Controller):
             "intro_session_minutes": practice.intro_session_minutes,
             "intro_fee": format_money(practice.intro_fee_minor, practice.currency)[1:],
             "cancellation_window_hours": practice.cancellation_window_hours,
+            "max_fee": format_money(practice.max_fee_minor, practice.currency)[1:],
             "booking_enabled": practice.booking_enabled,
             "new_clients_may_book": practice.new_clients_may_book,
             "calendar_feed_enabled": practice.calendar_feed_enabled,
@@ -90,12 +91,18 @@ class BookingSettingsController(Controller):
                 form.error(f"hours_{weekday}", problem)
             ranges += found
 
+        ceiling = form.money(
+            "max_fee",
+            label="highest fee",
+            ceiling=MAX_FEE_CEILING,
+            currency=practice.currency,
+            required=False,
+        )
+        if ceiling is None:
+            ceiling = DEFAULT_FEE_CEILING if "max_fee" not in form.errors else MAX_FEE_CEILING
+
         def money(name: str, label: str) -> int:
-            amount = parse_money(form.data.get(name, ""))
-            if amount is None or amount < 0:
-                form.error(name, f"Enter the {label} like 150 or 0.")
-                return 0
-            return amount
+            return form.money(name, label=label, ceiling=ceiling, currency=practice.currency) or 0
 
         values = BookingSettings(
             default_session_minutes=form.integer(
@@ -117,6 +124,7 @@ class BookingSettingsController(Controller):
                 "cancellation_window_hours", label="Cancellation window", minimum=0, maximum=24 * 14
             ),
             calendar_feed_enabled=form.checkbox("calendar_feed_enabled"),
+            max_fee_minor=ceiling,
         )
         if form.ok:
             await booking.save_settings(
@@ -151,9 +159,10 @@ def slot_days(slots: list[datetime], zone: str, first_day: date) -> list[SlotDay
 def parse_slot(value: str) -> datetime | None:
     """A submitted slot value, or None when it was tampered with."""
     try:
-        return datetime.strptime((value or "").strip(), SLOT_FORMAT).replace(tzinfo=UTC)
+        found = datetime.strptime((value or "").strip(), SLOT_FORMAT).replace(tzinfo=UTC)
     except ValueError:
         return None
+    return None if year_problem(found.year) else found
 
 
 def _viewer_zone(tz: str | None, fallback: str) -> str:
@@ -270,7 +279,7 @@ class PublicBookingController(Controller):
             form.error("slot", "Choose a time.")
         elif starts_at is None:
             form.error("slot", "That time isn't one we offered. Choose a time from the list.")
-        name = form.text("name", label="Your name")
+        name = form.name("name", label="Your name")
         address = form.email("email", label="Your email")
         phone = form.text("phone", label="Phone", required=False, max_length=40)
         billing = form.choice("billing_type", BILLING_CHOICES, label="How you'll pay", default="self_pay")
@@ -360,7 +369,7 @@ class PortalBookingController(Controller):
         starts_at = parse_slot(form.data.get("slot", ""))
         if starts_at is None:
             form.error("slot", "Choose a time from the list.")
-        else:
+        elif form.ok:
             try:
                 await booking.book_from_portal(
                     user.id,

@@ -20,6 +20,7 @@ from litestar.response import Response, Template
 from app.domain.appointments import initials
 from app.domain.calendar import DayColumn, View, box, grid_hours, parse_view, place
 from app.domain.statuses import APPOINTMENT_STATUS_LABELS, AppointmentStatus
+from app.domain.validation import Form
 from app.services import appointments
 from app.web.auth import safe_next
 from app.web.guards import clinician_only
@@ -176,8 +177,9 @@ class CalendarController(Controller):
     @post("/privacy", name="calendar_privacy")
     async def privacy(self, request: Request, data: URLEncodedBody[dict[str, Any]]) -> Response:
         """Turn privacy mode (initials instead of names) on or off for this browser."""
-        turn_on = str(data.get("privacy", "")) == "on"
-        response = redirect(request, safe_next(str(data.get("back", ""))) or "/calendar")
+        form = Form.of(data)
+        turn_on = form.data.get("privacy", "") == "on"
+        response = redirect(request, safe_next(form.data.get("back", "")) or "/calendar")
         response.set_cookie(
             key=PRIVACY_COOKIE,
             value="1" if turn_on else "0",

@@ -12,7 +12,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Response, Template
 
-from app.domain.practice import format_money, parse_money
+from app.domain.practice import MAX_FEE_CEILING, format_money
 from app.domain.validation import Form
 from app.payments import gateway_for
 from app.payments.base import CardRejected, GatewayUnavailable
@@ -101,9 +101,11 @@ class AppointmentChargeController(Controller):
     ) -> Template | Response:
         user, rt = current_user(request), runtime(request)
         form = Form.of(data)
-        amount = parse_money(form.data.get("amount", ""))
-        if amount is None:
-            form.error("amount", "Enter an amount like 150 or 75.50.")
+        # The amount charged is the real limit (the service checks it); a ceiling lowered since then
+        # must not stop a full refund, so only the most any practice may charge bounds the field.
+        amount = form.money(
+            "amount", label="amount", ceiling=MAX_FEE_CEILING, unreadable="Enter an amount like 150 or 75.50."
+        )
         request_id = form.data.get("request_id", "")
         if not REQUEST_ID.match(request_id):
             form.error("form", "Reload the page and try again.")

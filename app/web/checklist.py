@@ -144,6 +144,8 @@ class ChecklistController(Controller):
     @post("/checklist/{client_id:int}/invite", name="checklist_invite")
     async def resend(self, request: Request, client_id: FromPath[int], data: FormBody) -> Any:
         rt, form = runtime(request), Form.of(data)
+        if not form.ok:
+            return await self._answer(request, client_id, form, problem=ChecklistProblem(*form.first_error))
         try:
             await clients.resend_invitation(
                 current_user(request).clinician_id,
@@ -166,6 +168,8 @@ class ChecklistController(Controller):
     @post("/checklist/{client_id:int}/occurred", name="checklist_occurred")
     async def occurred(self, request: Request, client_id: FromPath[int], data: FormBody) -> Any:
         rt, form = runtime(request), Form.of(data)
+        if not form.ok:
+            return await self._answer(request, client_id, form, problem=ChecklistProblem(*form.first_error))
         appointment_id = record_id(form.data.get("appointment_id"))
         if appointment_id is None:
             raise NotFoundException()
@@ -191,8 +195,7 @@ class ChecklistController(Controller):
         status = form.choice("coverage_status", OUTCOMES, label="Coverage status")
         note = insurance.coverage_note_from_form(form)
         if not form.ok:
-            field, message = next(iter(form.errors.items()))
-            return await self._answer(request, client_id, form, problem=ChecklistProblem(field, message))
+            return await self._answer(request, client_id, form, problem=ChecklistProblem(*form.first_error))
         try:
             await checklist.record_coverage(
                 current_user(request).clinician_id,
@@ -209,6 +212,8 @@ class ChecklistController(Controller):
     @post("/checklist/{client_id:int}/not-applicable", name="checklist_not_applicable")
     async def not_applicable(self, request: Request, client_id: FromPath[int], data: FormBody) -> Any:
         rt, form = runtime(request), Form.of(data)
+        if not form.ok:
+            return await self._answer(request, client_id, form, problem=ChecklistProblem(*form.first_error))
         try:
             await checklist.mark_not_applicable(
                 current_user(request).clinician_id,
@@ -227,6 +232,8 @@ class ChecklistController(Controller):
     @post("/checklist/{client_id:int}/applicable", name="checklist_applicable")
     async def applicable(self, request: Request, client_id: FromPath[int], data: FormBody) -> Any:
         rt, form = runtime(request), Form.of(data)
+        if not form.ok:
+            return await self._answer(request, client_id, form, problem=ChecklistProblem(*form.first_error))
         try:
             await checklist.clear_not_applicable(
                 current_user(request).clinician_id,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Response, Template
 
@@ -18,9 +18,11 @@ from app.domain.statuses import (
 )
 from app.domain.validation import Form
 from app.services import clients, insurance
+from app.services.appointments import practice_of
 from app.services.clients import ClientChanges, ClientError, ClientNotFound, NewClient
 from app.web.guards import clinician_only
 from app.web.htmx import flash, redirect, render
+from app.web.middleware import query_problems
 from app.web.runtime import actor_of, current_user, runtime
 
 FormBody = URLEncodedBody[dict[str, Any]]
@@ -36,7 +38,7 @@ def status_labels() -> dict[str, dict[str, str]]:
 
 def new_client_from(form: Form) -> NewClient:
     return NewClient(
-        name=form.text("name", label="Name"),
+        name=form.name("name", label="Name"),
         email=form.email(),
         phone=form.text("phone", label="Phone", required=False, max_length=40),
         billing_type=form.choice("billing_type", insurance.BILLING_CHOICES, label="Billing type"),
@@ -58,7 +60,12 @@ class ClientsController(Controller):
         return await render(
             request,
             "clients/index.html",
-            {"clients": rows, "q": q[:100], "show": "archived" if archived else "active"},
+            {
+                "clients": rows,
+                "q": q[:100],
+                "q_error": query_problems(request).get("q"),
+                "show": "archived" if archived else "active",
+            },
             fragment="clients/_list.html",
         )
 
@@ -150,7 +157,7 @@ class ClientsController(Controller):
         client = (await self._detail(request, client_id, "edit")).client
         form = Form.of(data)
         changes = ClientChanges(
-            name=form.text("name", label="Name"),
+            name=form.name("name", label="Name"),
             phone=form.text("phone", label="Phone", required=False, max_length=40),
             billing_type=form.choice("billing_type", insurance.BILLING_CHOICES, label="Billing type"),
             internal_note=form.text(
@@ -203,7 +210,8 @@ class ClientsController(Controller):
         client = (await self._detail(request, client_id, "update_insurance")).client
         form = Form.of(data)
         billing = form.choice("billing_type", insurance.BILLING_CHOICES, label="Billing type")
-        details = insurance.details_from_form(form, billing_type=billing)
+        ceiling = (await practice_of(current_user(request).clinician_id)).max_fee_minor
+        details = insurance.details_from_form(form, billing_type=billing, ceiling=ceiling)
         coverage = form.choice("coverage_status", insurance.COVERAGE_CHOICES, label="Coverage status")
         note = insurance.coverage_note_from_form(form)
         if form.ok:
@@ -260,6 +268,8 @@ class ClientsController(Controller):
     async def archive(self, request: Request, client_id: FromPath[int], data: FormBody) -> Any:
         rt = runtime(request)
         form = Form.of(data)
+        if not form.ok:
+            raise ValidationException("Reload the page and try again.")
         try:
             changed = await clients.archive_client(
                 current_user(request).clinician_id,

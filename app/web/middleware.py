@@ -1,14 +1,18 @@
-"""Request middleware: who is signed in, cross-site request refusal, and security headers."""
+"""Request middleware: query-string checks, who is signed in, cross-site request refusal, and security
+headers."""
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl, urlencode
+
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
-from litestar.exceptions import PermissionDeniedException
+from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import Settings
+from app.domain.validation import text_problem
 from app.services import accounts
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -26,6 +30,41 @@ def cookie_value(scope: Scope, name: str) -> str | None:
                 if cookie_name == name:
                     return cookie_value
     return None
+
+
+QUERY_PROBLEMS = "query_problems"
+
+
+class InputMiddleware(ASGIMiddleware):
+    """Query parameters pass the form layer's ``text_problem``: a refused value is dropped before any
+    handler reads it, and its message is kept for the page to show next to its field
+    (``query_problems``). Bad percent-encoding reads as U+FFFD. A path that fails it names nothing: 404."""
+
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        if text_problem(scope.get("path", "")):  # no page or record has such a name
+            raise NotFoundException()
+        raw = scope.get("query_string", b"")
+        if raw:
+            pairs = parse_qsl(
+                raw.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="replace"
+            )
+            problems = {}
+            for name, value in pairs:
+                problem = text_problem(name) or text_problem(value)
+                if problem:
+                    problems.setdefault(name, problem)
+            if problems:
+                kept = [(name, value) for name, value in pairs if name not in problems]
+                scope["query_string"] = urlencode(kept).encode("ascii")
+                scope.setdefault("state", {})[QUERY_PROBLEMS] = problems
+        await next_app(scope, receive, send)
+
+
+def query_problems(connection) -> dict[str, str]:
+    """Messages for the query parameters ``InputMiddleware`` refused, keyed by parameter name."""
+    return dict(connection.scope.get("state", {}).get(QUERY_PROBLEMS, {}))
 
 
 class SessionMiddleware(ASGIMiddleware):

@@ -67,7 +67,9 @@ class PortalController(Controller):
         except NotYours:
             raise NotFoundException() from None
         form = Form.of(data)
-        details = insurance.details_from_form(form, billing_type=practice.billing_type)
+        details = insurance.details_from_form(
+            form, billing_type=practice.billing_type, ceiling=practice.max_fee_minor
+        )
         if form.ok:
             rt = runtime(request)
             await portal.update_insurance(
@@ -145,7 +147,7 @@ class PortalController(Controller):
     async def profile_save(self, request: Request, data: FormBody) -> Any:
         user = current_user(request)
         form = Form.of(data)
-        name = form.text("name", label="Name")
+        name = form.name("name", label="Name")
         phone = form.text("phone", label="Phone", required=False, max_length=40)
         time_zone = form.data.get("time_zone", "").strip()
         if not valid_time_zone(time_zone):

@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 
 from app.clock import Clock
 from app.config import Settings
+from app.domain.validation import clean_text
 from app.services.context import Actor, CurrentUser
 from app.services.queue import JobQueue
 from app.services.sessions import Session, SessionStore
@@ -47,5 +48,5 @@ def actor_of(connection: ASGIConnection) -> Actor:
         role=user.role if user else "anonymous",
         clinician_id=user.clinician_id if user else None,
         ip=client_ip(connection),
-        user_agent=connection.headers.get("user-agent", ""),
+        user_agent=clean_text(connection.headers.get("user-agent", "")),
     )

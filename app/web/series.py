@@ -15,11 +15,17 @@ from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Template
 
 from app.domain.calendar import parse_local_start
-from app.domain.practice import format_money, parse_money
+from app.domain.practice import format_money
 from app.domain.recurrence import INTERVALS, MAX_OCCURRENCES, MIN_OCCURRENCES
 from app.domain.validation import Form
 from app.services import series
-from app.services.appointments import AppointmentNotFound, BookingProblem, get_for_clinician, practice_of
+from app.services.appointments import (
+    AppointmentNotFound,
+    BookingProblem,
+    Practice,
+    get_for_clinician,
+    practice_of,
+)
 from app.services.series import SCOPES, SeriesBlocked, SeriesChange, SeriesRequest
 from app.web.appointments import _panel_context, _zone
 from app.web.guards import clinician_only
@@ -30,17 +36,14 @@ FormBody = URLEncodedBody[dict[str, Any]]
 MAX_ROWS = MAX_OCCURRENCES
 
 
-def _request_from(form: Form, zone: str) -> SeriesRequest | None:
+def _request_from(form: Form, practice: Practice) -> SeriesRequest | None:
     """The series the form describes, with a message next to every field that can't be read."""
+    zone = practice.time_zone
     starts_at, problem = parse_local_start(form.data.get("date", ""), form.data.get("time", ""), _zone(zone))
     if problem:
         form.error("time" if "time" in problem.lower() else "date", problem)
     minutes = form.integer("minutes", label="Length in minutes", minimum=1, maximum=8 * 60)
-    fee = parse_money(form.data.get("fee", ""))
-    if fee is None:
-        form.error("fee", "Enter the fee like 150 or 150.00.")
-    elif fee < 0:
-        form.error("fee", "The fee can't be negative.")
+    fee = form.money("fee", label="fee", ceiling=practice.max_fee_minor, currency=practice.currency)
     every = form.integer("every", label="Repeat every", minimum=min(INTERVALS), maximum=max(INTERVALS))
     count = form.integer(
         "count", label="Number of sessions", minimum=MIN_OCCURRENCES, maximum=MAX_OCCURRENCES
@@ -57,8 +60,9 @@ def _request_from(form: Form, zone: str) -> SeriesRequest | None:
                 form.error(f"move_{index}", problem)
             else:
                 moves[index] = when
-    if not form.ok:
+    if any(not name.startswith("move_") for name in form.errors):
         return None
+    # A bad move is refused next to its row, which only the preview shows: the plan is still made.
     return SeriesRequest(
         first_starts_at=starts_at,
         minutes=minutes,
@@ -119,7 +123,7 @@ class SeriesController(Controller):
             "count": (count or "6").strip(),
         }
         form = Form(values)
-        found_request = _request_from(form, practice.time_zone)
+        found_request = _request_from(form, practice)
         plan = None
         if found_request is not None:
             plan = await series.plan(appointment_id, user.clinician_id, found_request, now=now)
@@ -131,11 +135,11 @@ class SeriesController(Controller):
         now = rt.clock.now()
         practice = await practice_of(user.clinician_id)
         form = Form.of(data)
-        wanted = _request_from(form, practice.time_zone)
+        wanted = _request_from(form, practice)
         if wanted is None:
             return await self._form(request, appointment_id, form.data, form.errors)
         try:
-            if form.data.get("action") != "book":
+            if form.data.get("action") != "book" or not form.ok:
                 plan = await series.plan(appointment_id, user.clinician_id, wanted, now=now)
                 return await self._form(request, appointment_id, form.data, form.errors, plan)
             _, ids = await series.book_series(
@@ -207,9 +211,8 @@ class SeriesController(Controller):
         except ValueError:
             form.error("time", "Enter the time like 09:30.")
         minutes = form.integer("minutes", label="Length in minutes", minimum=1, maximum=8 * 60)
-        fee = parse_money(form.data.get("fee", ""))
-        if fee is None or fee < 0:
-            form.error("fee", "Enter the fee like 150 or 150.00.")
+        practice = await practice_of(user.clinician_id)
+        fee = form.money("fee", label="fee", ceiling=practice.max_fee_minor, currency=practice.currency)
         if form.ok:
             try:
                 changed = await series.edit_series(
