@@ -155,6 +155,14 @@ async def test_a_15_minute_intro_call_is_a_readable_finger_sized_block_in_the_da
     await dialog.get_by_role("heading", name="Sam Okafor").wait_for()
     await dialog.get_by_role("button", name="Close").click()
 
+    # The month's list of days on a phone: each session a finger-sized row too.
+    await phone.get_by_role("link", name="Month", exact=True).click()
+    await phone.wait_for_url(f"**/calendar?view=month&date={today:%Y-%m-%d}")
+    for appointment_id in (intro, after, later):
+        await readable(phone.locator(f"#appt-{appointment_id}"))
+    await phone.get_by_role("link", name="Day", exact=True).click()
+    await phone.wait_for_url(f"**/calendar?view=day&date={today:%Y-%m-%d}")
+
     # The same on a wide screen's day view.
     await phone.set_viewport_size(WIDE)
     await phone.reload()
