@@ -14,7 +14,7 @@ from tests.browser.helpers import assert_fits_phone, screenshot, sign_in
 from tests.helpers import PASSWORD, make_client, make_clinician
 from tests.test_calendar import add_appointment
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.dates]
 
 NEW_YORK = ZoneInfo("America/New_York")  # make_clinician's zone
 WIDE = {"width": 1280, "height": 800}
