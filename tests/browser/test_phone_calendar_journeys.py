@@ -50,6 +50,22 @@ async def readable(cell) -> None:
         assert await cell.locator(part).is_visible()
 
 
+async def close_panel(page) -> None:
+    """Close the session panel once its parts (charge, checklist) have loaded: a bottom sheet grows
+    upwards as they arrive, moving its Close button."""
+    await page.wait_for_function(
+        """() => {
+            const body = document.getElementById('dialog-body');
+            const charge = body.querySelector('#appointment-charge');
+            return (!charge || charge.childElementCount > 0)
+                && !body.querySelector('.panel-checklist[hx-trigger="load"]');
+        }"""
+    )
+    dialog = page.locator("#appointment-dialog")
+    await dialog.get_by_role("button", name="Close").click()
+    await dialog.wait_for(state="hidden")
+
+
 async def seed_week(settings, clock):
     """Sessions on Monday, and on Wednesday an intro call straight before a regular session."""
     now = clock.now()
@@ -105,7 +121,7 @@ async def test_the_week_on_a_phone_is_a_list_of_days_and_a_grid_on_a_wide_screen
     await phone.locator(f"#appt-{ids['intro']}").click()
     dialog = phone.locator("#appointment-dialog")
     await dialog.get_by_role("heading", name="Maximiliana Featherstonehaugh-Okonkwo").wait_for()
-    await dialog.get_by_role("button", name="Close").click()
+    await close_panel(phone)
 
     # A tap on a day's heading opens that day.
     await headings[2].get_by_role("link").click()
@@ -153,7 +169,7 @@ async def test_a_15_minute_intro_call_is_a_readable_finger_sized_block_in_the_da
     await phone.locator(f"#appt-{intro}").click()
     dialog = phone.locator("#appointment-dialog")
     await dialog.get_by_role("heading", name="Sam Okafor").wait_for()
-    await dialog.get_by_role("button", name="Close").click()
+    await close_panel(phone)
 
     # The month's list of days on a phone: each session a finger-sized row too.
     await phone.get_by_role("link", name="Month", exact=True).click()
