@@ -56,6 +56,8 @@
   function bookAtTappedHour(event) {
     var day = event.target;
     if (!day.classList || !day.classList.contains("cal-day") || !day.hasAttribute("data-book")) return;
+    // The phone's week list (app.css makes the day static there) has no hours to tap.
+    if (getComputedStyle(day).position === "static") return;
     var grid = day.closest(".cal-grid");
     var hours = parseInt(getComputedStyle(grid).getPropertyValue("--hours"), 10);
     var first = parseInt(grid.getAttribute("data-first-hour"), 10);

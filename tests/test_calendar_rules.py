@@ -9,8 +9,10 @@ import pytest
 
 from app.domain.appointments import clash_message, initials
 from app.domain.calendar import (
+    MIN_SHOWN_MINUTES,
     View,
     booking_window_problem,
+    box,
     grid_hours,
     parse_day,
     parse_local_start,
@@ -89,6 +91,22 @@ def test_overlapping_sessions_get_side_by_side_lanes_and_touching_ones_do_not():
     items = [item(9, 0, 50), item(9, 30, 50), item(9, 50, 10), item(11, 0, 50), item(11, 50, 50)]
     (column,) = place(items, (TODAY,), NEW_YORK)
     assert [(p.lane, p.lanes) for p in column.placements] == [(0, 2), (1, 2), (0, 2), (0, 1), (0, 1)]
+
+
+def test_a_short_session_is_drawn_finger_sized_and_the_next_one_moves_beside_it():
+    def item(hour, minute, length):
+        start = datetime(2026, 11, 30, hour + 5, minute, tzinfo=UTC)
+        return {"starts_at": start, "ends_at": start + timedelta(minutes=length)}
+
+    # A 15-minute intro call, then a session straight after it, and a late intro call at 18:45.
+    (column,) = place([item(9, 0, 15), item(9, 15, 50), item(18, 45, 15)], (TODAY,), NEW_YORK)
+    intro, session, late = column.placements
+    assert (intro.end_minute, intro.shown_end_minute) == (555, 540 + MIN_SHOWN_MINUTES)
+    assert [(p.lane, p.lanes) for p in (intro, session, late)] == [(0, 2), (1, 2), (0, 1)]
+    assert grid_hours([column]) == (8, 20)  # the late call's block reaches 19:30
+    hours = (20 - 8) * 60
+    assert box(intro, 8, 20)["height"] == round(MIN_SHOWN_MINUTES / hours * 100, 3)
+    assert box(session, 8, 20)["height"] == round(50 / hours * 100, 3)
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,9 @@ MAX_YEARS_AWAY = 5
 BOOKING_MAX_DAYS_PAST = 365
 BOOKING_MAX_DAYS_AHEAD = 2 * 365
 MAX_SESSION_MINUTES = 8 * 60
+# A shorter session is drawn this long on a time grid: at 4rem an hour that is 48 px, a finger-sized
+# target with room for the name and status. Lanes and the grid's hours count this drawn length.
+MIN_SHOWN_MINUTES = 45
 
 
 class View(StrEnum):
@@ -169,6 +172,11 @@ class Placement:
     lane: int = 0
     lanes: int = 1
 
+    @property
+    def shown_end_minute(self) -> int:
+        """Where its block ends on the grid: at least MIN_SHOWN_MINUTES long, within the day."""
+        return min(24 * 60, max(self.end_minute, self.start_minute + MIN_SHOWN_MINUTES))
+
 
 @dataclass
 class DayColumn:
@@ -186,8 +194,8 @@ def place(
 ) -> list[DayColumn]:
     """Put each item on the local day it starts, at its local wall-clock start time.
 
-    Its end is its start plus its real length, cut at local midnight. Overlapping items in a day get
-    side-by-side lanes so none hides another.
+    Its end is its start plus its real length, cut at local midnight. Items whose blocks overlap on the
+    grid (a short one is drawn MIN_SHOWN_MINUTES long) get side-by-side lanes so none hides another.
     """
     columns = {day: DayColumn(day) for day in days}
     for item in items:
@@ -207,17 +215,18 @@ def place(
 
 
 def assign_lanes(placements: list[Placement]) -> None:
-    """Give overlapping placements (sorted by start) different lanes; each cluster shares a lane count."""
+    """Give placements whose blocks overlap (sorted by start) different lanes; each cluster shares a lane
+    count."""
     cluster: list[Placement] = []
     cluster_end = -1
     for placement in placements:
         if cluster and placement.start_minute >= cluster_end:
             _close_cluster(cluster)
             cluster = []
-        used = {p.lane for p in cluster if p.end_minute > placement.start_minute}
+        used = {p.lane for p in cluster if p.shown_end_minute > placement.start_minute}
         placement.lane = next(lane for lane in range(len(cluster) + 1) if lane not in used)
         cluster.append(placement)
-        cluster_end = max(cluster_end, placement.end_minute)
+        cluster_end = max(cluster_end, placement.shown_end_minute)
     if cluster:
         _close_cluster(cluster)
 
@@ -234,7 +243,7 @@ def grid_hours(columns: list[DayColumn]) -> tuple[int, int]:
     for column in columns:
         for placement in column.placements:
             first = min(first, placement.start_minute // 60)
-            last = max(last, -(-placement.end_minute // 60))
+            last = max(last, -(-placement.shown_end_minute // 60))
     return first, last
 
 
@@ -242,7 +251,7 @@ def box(placement: Placement, first_hour: int, last_hour: int) -> dict[str, floa
     """A placement's position in a day column of hours [first_hour, last_hour), in percent."""
     span = (last_hour - first_hour) * 60
     top = (placement.start_minute - first_hour * 60) / span * 100
-    height = (placement.end_minute - placement.start_minute) / span * 100
+    height = (placement.shown_end_minute - placement.start_minute) / span * 100
     return {
         "top": round(top, 3),
         "height": round(height, 3),

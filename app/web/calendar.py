@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,9 +30,6 @@ from app.web.runtime import current_user, runtime
 PRIVACY_COOKIE = "sw_privacy"
 # Set by app.js from the window width: wide screens open the week view, phones the day view.
 WIDE_COOKIE = "sw_wide"
-
-# Shorter than this, a cell shows time and name on one line (CSS is-short).
-SHORT_SESSION = timedelta(minutes=35)
 
 # The statuses a clinician can set from the panel or the "needs a status" list, in that order.
 STATUS_CHOICES = [(status.value, status.label) for status in AppointmentStatus]
@@ -71,8 +68,6 @@ def cell_of(appointment: Mapping[str, Any], zone: ZoneInfo, *, privacy: bool) ->
     css = f"appt status-{appointment['status']}"
     if appointment["kind"] == "intro":
         css += " is-intro"
-    if appointment["ends_at"] - appointment["starts_at"] < SHORT_SESSION:
-        css += " is-short"
     return Cell(
         id=appointment["id"],
         css=css,
