@@ -13,7 +13,7 @@ from tests.browser.helpers import assert_fits_phone, screenshot, sign_in
 from tests.conftest import PHONE
 from tests.helpers import PASSWORD, make_client, make_clinician
 
-pytestmark = [pytest.mark.browser, pytest.mark.dates]
+pytestmark = pytest.mark.browser
 
 NEW_YORK = ZoneInfo("America/New_York")  # make_clinician's zone
 NEW_CLIENT = "+ New client (fill in below)"

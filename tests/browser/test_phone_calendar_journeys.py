@@ -14,7 +14,7 @@ from tests.browser.helpers import assert_fits_phone, screenshot, sign_in
 from tests.helpers import PASSWORD, make_client, make_clinician
 from tests.test_calendar import add_appointment
 
-pytestmark = [pytest.mark.browser, pytest.mark.dates]
+pytestmark = pytest.mark.browser
 
 NEW_YORK = ZoneInfo("America/New_York")  # make_clinician's zone
 WIDE = {"width": 1280, "height": 800}
@@ -85,6 +85,7 @@ async def seed_week(settings, clock):
     return clinician, today, monday, ids
 
 
+@pytest.mark.dates
 async def test_the_week_on_a_phone_is_a_list_of_days_and_a_grid_on_a_wide_screen(
     live_server, phone, settings, clock
 ):

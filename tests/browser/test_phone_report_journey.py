@@ -13,7 +13,7 @@ from tests.browser.helpers import assert_fits_phone, screenshot, sign_in
 from tests.helpers import PASSWORD, make_clinician
 from tests.report_data import add_appointment, add_client
 
-pytestmark = [pytest.mark.browser, pytest.mark.dates]
+pytestmark = pytest.mark.browser
 
 NEW_YORK = ZoneInfo("America/New_York")  # make_clinician's zone
 LONG_NAME = "Alexandra Featherstonehaugh"
