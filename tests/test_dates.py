@@ -19,7 +19,7 @@ from app.services import charges
 from app.services.queue import JobQueue
 from tests.charging_support import fast_forward, gateway_charges, make_practice, mark, the_charge
 from tests.helpers import make_client, make_clinician, post_form, sign_in
-from tests.test_calendar import add_appointment
+from tests.test_calendar import add_appointment, signed_in_clinician
 
 pytestmark = pytest.mark.dates
 
@@ -47,15 +47,8 @@ def cells(page: str) -> list[str]:
     return re.findall(r'<a id="appt-\d+".*?</a>', page, re.S)
 
 
-async def signed_in(client, settings, clock):
-    clinician = await make_clinician(settings, clock.now())
-    _, client_id = await make_client(settings, clock.now(), clinician)
-    await sign_in(client, clinician)
-    return clinician, client_id
-
-
 async def test_day_week_and_month_open_on_the_local_today(client, settings, clock):
-    clinician, client_id = await signed_in(client, settings, clock)
+    clinician, client_id = await signed_in_clinician(client, settings, clock)
     day = today(clock)
     await add_appointment(clinician, client_id, at(day, 0, 15))  # the first minutes of the local day
     await add_appointment(clinician, client_id, at(day - timedelta(days=1), 23, 0))  # the evening before
@@ -79,7 +72,7 @@ async def test_day_week_and_month_open_on_the_local_today(client, settings, cloc
 
 
 async def test_booking_tomorrow_lands_at_that_wall_clock_time(client, settings, clock):
-    _, client_id = await signed_in(client, settings, clock)
+    _, client_id = await signed_in_clinician(client, settings, clock)
     tomorrow = today(clock) + timedelta(days=1)
     response = await post_form(
         client, "/appointments", {"client_id": str(client_id), "date": tomorrow.isoformat(), "time": "09:30"}
@@ -93,7 +86,7 @@ async def test_booking_tomorrow_lands_at_that_wall_clock_time(client, settings, 
 
 
 async def test_occurred_only_once_the_session_has_started(client, settings, clock):
-    clinician, client_id = await signed_in(client, settings, clock)
+    clinician, client_id = await signed_in_clinician(client, settings, clock)
     ended = await add_appointment(clinician, client_id, clock.now() - timedelta(minutes=60))
     under_way = await add_appointment(clinician, client_id, clock.now() - timedelta(minutes=10))
     later = await add_appointment(clinician, client_id, clock.now() + timedelta(minutes=10))
@@ -109,7 +102,7 @@ async def test_occurred_only_once_the_session_has_started(client, settings, cloc
 
 
 async def test_a_weekly_series_from_today_keeps_its_weekday_and_wall_clock(client, settings, clock):
-    clinician, client_id = await signed_in(client, settings, clock)
+    clinician, client_id = await signed_in_clinician(client, settings, clock)
     day = today(clock)
     source = await add_appointment(clinician, client_id, at(day, 10))
     first = day + timedelta(days=7)
@@ -150,7 +143,7 @@ async def test_the_charge_falls_due_48_hours_after_marking_and_not_a_minute_befo
 
 
 async def test_this_months_report_counts_sessions_by_the_local_calendar(client, settings, clock):
-    clinician, client_id = await signed_in(client, settings, clock)
+    clinician, client_id = await signed_in_clinician(client, settings, clock)
     day = today(clock)
     first_of_month = day.replace(day=1)
     await add_appointment(clinician, client_id, at(first_of_month, 0, 15))  # in: the month's first minutes
