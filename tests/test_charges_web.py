@@ -14,6 +14,12 @@ from tests.charging_support import DECLINE, make_practice, mark, the_charge
 from tests.helpers import make_clinician, post_form, sign_in
 
 
+def visible_inputs(html: str) -> str:
+    """The refund amount field as rendered."""
+    match = re.search(r'<input id="f-amount"[^>]*>', html)
+    return match.group(0) if match else ""
+
+
 def visible(html: str) -> str:
     """The text a person reads (tags removed, spaces collapsed)."""
     return " ".join(re.sub(r"<[^>]+>", " ", html).split())
@@ -30,8 +36,9 @@ async def test_clinician_sees_the_pending_charge_and_can_waive_it(app, client, o
     clock.advance(minutes=1)
     panel = await client.get(url, headers={"HX-Request": "true"})
     text = visible(panel.text)
-    assert "$150.00 will be charged on Wed 02 Dec 2026, 09:00 ( in 1 day 23 hours )" in text  # New York time
+    assert "$150.00 will be charged on Wed 02 Dec 2026, 09:00 ( in 2 days )" in text  # New York time
     assert "Visa ending 4242" in text
+    assert f'hx-get="{url}" hx-trigger="every 15s"' in panel.text  # keeps itself current while pending
     assert "<html" not in panel.text
     assert "<html" in (await client.get(url)).text  # a normal GET is the full page
 
@@ -40,6 +47,7 @@ async def test_clinician_sees_the_pending_charge_and_can_waive_it(app, client, o
     ).status_code == 403  # no CSRF token
     waived = await post_form(client, f"{url}/waive", htmx=True)
     assert "Charge waived" in waived.text and "Waive charge" not in waived.text
+    assert "hx-trigger" not in waived.text  # settled: no more asking
     assert (await the_charge(practice.appointment_id)).status == C.WAIVED
 
     stranger = await make_clinician(settings, clock.now(), email="sam@example.test")
@@ -72,9 +80,19 @@ async def test_refund_and_receipts_for_both_sides(app, client, other_client, set
         client, f"{url}/refund", {"amount": "151", "request_id": "abcdefgh12"}, htmx=True
     )
     assert "more than what is left" in too_much.text
-    done = await post_form(client, f"{url}/refund", {"amount": "50", "request_id": "abcdefgh13"}, htmx=True)
+    assert 'value="150.00"' in visible_inputs(panel.text)
+    asked = await post_form(client, f"{url}/refund", {"amount": "50", "request_id": "abcdefgh13"}, htmx=True)
+    assert "Refund $50.00 to Visa ending 4242?" in visible(asked.text)
+    assert (await the_charge(practice.appointment_id)).status == C.SUCCEEDED  # nothing moved yet
+    without_js = await post_form(client, f"{url}/refund", {"amount": "50", "request_id": "abcdefgh13"})
+    assert "<html" in without_js.text and "Refund $50.00 to Visa ending 4242?" in visible(without_js.text)
+    confirmed = {"amount": "50.00", "request_id": "abcdefgh13", "confirmed": "yes"}
+    done = await post_form(client, f"{url}/refund", confirmed, htmx=True)
     assert "Refunded $50.00" in done.text
     assert (await the_charge(practice.appointment_id)).status == C.PARTIALLY_REFUNDED
+    again = await post_form(client, f"{url}/refund", confirmed, htmx=True)  # a double tap: one refund
+    assert "Refunded $50.00" in again.text
+    assert (await the_charge(practice.appointment_id)).refunded_minor == 5000
     receipt = await client.get(f"/charges/{charge.id}/receipt")
     assert "Receipt" in receipt.text and "$150.00" in receipt.text and "Refunded" in receipt.text
 

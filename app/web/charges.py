@@ -12,6 +12,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Response, Template
 
+from app.domain.charges import refund_problem
 from app.domain.practice import format_money, parse_money
 from app.domain.validation import Form
 from app.payments import gateway_for
@@ -26,7 +27,14 @@ REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{8,40}$")
 
 
 async def _panel(
-    request: Request, appointment_id: int, *, message: str = "", errors: dict | None = None
+    request: Request,
+    appointment_id: int,
+    *,
+    message: str = "",
+    errors: dict | None = None,
+    values: dict | None = None,
+    confirm: dict | None = None,
+    request_id: str = "",
 ) -> Template:
     user = current_user(request)
     try:
@@ -40,7 +48,9 @@ async def _panel(
         "view": view,
         "message": message,
         "errors": errors or {},
-        "request_id": secrets.token_urlsafe(12),
+        "values": values or {},
+        "confirm": confirm,
+        "request_id": request_id or secrets.token_urlsafe(12),
         "zone": user.time_zone,
     }
     return await render(request, "charges/appointment.html", context, fragment="charges/_panel.html")
@@ -108,7 +118,9 @@ class AppointmentChargeController(Controller):
         if not REQUEST_ID.match(request_id):
             form.error("form", "Reload the page and try again.")
         if not form.ok:
-            return await _panel(request, appointment_id, errors=form.errors)
+            return await _panel(request, appointment_id, errors=form.errors, values=form.data)
+        if form.data.get("confirmed") != "yes":
+            return await self._confirm(request, appointment_id, amount, request_id, form)
         try:
             refund = await charges.refund_charge(
                 appointment_id,
@@ -122,9 +134,29 @@ class AppointmentChargeController(Controller):
         except charges.ChargeNotFound:
             raise NotFoundException() from None
         except charges.ChargeActionRefused as refused:
-            return await _panel(request, appointment_id, errors={"amount": refused.message})
+            return await _panel(request, appointment_id, errors={"amount": refused.message}, values=form.data)
         done = "Refunded" if refund.status == "succeeded" else "Refund started for"
         return await self._done(request, appointment_id, f"{done} {format_money(refund.amount_minor)}.")
+
+    async def _confirm(
+        self, request: Request, appointment_id: int, amount: int, request_id: str, form: Form
+    ) -> Template:
+        """The refund's second step: "Refund $150.00 to Visa ending 4242?" (nothing moves before "Refund")."""
+        user = current_user(request)
+        try:
+            _, view = await charges.panel_for_clinician(
+                appointment_id, clinician_id=user.clinician_id, now=runtime(request).clock.now()
+            )
+        except charges.ChargeNotFound:
+            raise NotFoundException() from None
+        problem = (
+            refund_problem(view.charge.status, view.charge.amount_minor, view.charge.refunded_minor, amount)
+            if view
+            else "Only a paid charge can be refunded."
+        )
+        if problem:
+            return await _panel(request, appointment_id, errors={"amount": problem}, values=form.data)
+        return await _panel(request, appointment_id, confirm={"amount_minor": amount}, request_id=request_id)
 
 
 @get("/charges/{charge_id:int}/receipt", guards=[clinician_only], name="clinician_receipt")

@@ -10,7 +10,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from app.domain.statuses import ChargeStatus as C
+from app.models.tables import Charge
+from app.payments.sandbox import SandboxGateway
+from app.services import charges
+from app.services.queue import JobQueue
 from tests.browser.helpers import assert_fits_phone, screenshot, sign_in
+from tests.charging_support import make_practice, mark, the_charge
 from tests.helpers import PASSWORD, make_client, make_clinician
 from tests.test_calendar import add_appointment
 
@@ -72,3 +78,108 @@ async def test_new_appointment_opens_the_sheet_and_later_taps_still_work(
     await phone.get_by_role("link", name="New appointment").click()
     await dialog.get_by_role("heading", name="New appointment").wait_for()
     assert await phone.evaluate(INHERITED_SWAPS) == []
+
+
+async def paid_session(settings, clock):
+    """A session an hour ago, marked Occurred and charged $150.00 to Visa ending 4242."""
+    queue = JobQueue(None, settings.queue_name)
+    practice = await make_practice(settings, clock.now(), queue)
+    await mark(practice, "occurred", clock.now(), settings, queue)
+    charge = await the_charge(practice.appointment_id)
+    await charges.run_charge(
+        charge.id,
+        charge.generation,
+        now=clock.now() + timedelta(seconds=settings.charge_delay),
+        settings=settings,
+        gateway=SandboxGateway(),
+        queue=queue,
+    )
+    assert (await the_charge(practice.appointment_id)).status == C.SUCCEEDED
+    return practice
+
+
+async def test_a_refund_asks_first_and_shows_money_as_money_on_a_phone(live_server, phone, settings, clock):
+    practice = await paid_session(settings, clock)
+    day = (clock.now() - timedelta(hours=1)).astimezone(NY).date()
+
+    await sign_in(phone, live_server, practice.clinician.email, PASSWORD)
+    await go_to_day(phone, day)
+    await session_link(phone).click()
+    dialog = phone.locator("#appointment-dialog")
+    charge = dialog.locator("#appointment-charge")
+    await charge.get_by_text("Paid").wait_for()
+    await screenshot(phone, "refund-panel-phone")
+    await assert_fits_phone(phone)
+
+    # Apart from the status buttons: no red "Refund" button; a quiet "Refund…" below the actions.
+    assert await dialog.get_by_role("button", name="Refund", exact=True).count() == 0
+    refund = charge.get_by_text("Refund…")
+    status = await dialog.get_by_role("group", name="Set status").bounding_box()
+    book_next = await dialog.get_by_role("link", name="Book next").bounding_box()
+    below_status = book_next["y"] + book_next["height"] > status["y"] + status["height"]
+    assert below_status and (await refund.bounding_box())["y"] > book_next["y"] + book_next["height"]
+
+    await refund.click()
+    amount = charge.get_by_label("Refund amount")
+    assert await amount.input_value() == "150.00"
+    await charge.get_by_role("button", name="Review refund").click()
+    await charge.get_by_text("Refund $150.00 to Visa ending 4242?").wait_for()
+    await screenshot(phone, "refund-confirm-phone")
+    assert (await the_charge(practice.appointment_id)).status == C.SUCCEEDED, "nothing refunded before yes"
+
+    await charge.get_by_role("link", name="Don't refund").click()
+    await charge.get_by_text("Refund…").wait_for()
+    await charge.get_by_text("Refund…").click()
+    await charge.get_by_label("Refund amount").fill("40")
+    await charge.get_by_role("button", name="Review refund").click()
+    await charge.get_by_text("Refund $40.00 to Visa ending 4242?").wait_for()
+    await charge.get_by_role("button", name="Refund $40.00").click()
+    await charge.get_by_text("Refunded $40.00.").wait_for()
+    row = await the_charge(practice.appointment_id)
+    assert (row.status, row.refunded_minor) == (C.PARTIALLY_REFUNDED, 4000)
+    await charge.get_by_text("Refund…").click()
+    assert await charge.get_by_label("Refund amount").input_value() == "110.00"
+
+
+async def test_a_pending_charge_keeps_the_panel_and_the_client_page_current(
+    live_server, phone, settings, clock
+):
+    queue = JobQueue(None, settings.queue_name)
+    practice = await make_practice(settings, clock.now(), queue)
+    day = (clock.now() - timedelta(hours=1)).astimezone(NY).date()
+
+    await sign_in(phone, live_server, practice.clinician.email, PASSWORD)
+    await go_to_day(phone, day)
+    await session_link(phone).click()
+    dialog = phone.locator("#appointment-dialog")
+    await dialog.get_by_role("button", name="Occurred", exact=True).click()
+    charge = dialog.locator("#appointment-charge")
+    await charge.get_by_text("(in 2 days)").wait_for()
+    assert "in 0 minutes" not in await charge.inner_text()
+
+    # The client's page, open in a second tab: the same charge, also counting down.
+    client_page = await phone.context.new_page()
+    await client_page.goto(f"{live_server}/calendar")
+    await client_page.get_by_role("link", name="Clients").first.click()
+    await client_page.get_by_role("link", name=re.compile("Alex Rivera")).click()
+    sessions = client_page.get_by_role("region", name="Appointments")
+    await sessions.get_by_text("Scheduled, due").wait_for()
+    assert "(in 2 days)" in await sessions.inner_text()
+
+    # Two days pass (the charge is due), then the card goes through: both screens follow by themselves.
+    row = await the_charge(practice.appointment_id)
+    await Charge.update({Charge.due_at: clock.now() - timedelta(minutes=1)}).where(Charge.id == row.id)
+    await charge.get_by_text("(any moment now)").wait_for(timeout=20_000)
+    await charges.run_charge(
+        row.id,
+        row.generation,
+        now=clock.now() + timedelta(seconds=settings.charge_delay),
+        settings=settings,
+        gateway=SandboxGateway(),
+        queue=queue,
+    )
+    await charge.get_by_text("Paid").wait_for(timeout=10_000)
+    await sessions.get_by_text("Paid").wait_for(timeout=20_000)
+    await screenshot(phone, "charge-paid-phone")
+    assert await charge.get_attribute("hx-trigger") is None, "settled: the panel stops asking"
+    assert await client_page.locator("#client-sessions").get_attribute("hx-trigger") is None
