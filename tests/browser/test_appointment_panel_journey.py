@@ -183,3 +183,36 @@ async def test_a_pending_charge_keeps_the_panel_and_the_client_page_current(
     await screenshot(phone, "charge-paid-phone")
     assert await charge.get_attribute("hx-trigger") is None, "settled: the panel stops asking"
     assert await client_page.locator("#client-sessions").get_attribute("hx-trigger") is None
+
+
+@pytest.mark.parametrize("size", ["phone", "wide"])
+async def test_after_booking_a_series_the_result_shows_at_the_top_on_the_same_session(
+    live_server, phone, settings, clock, size
+):
+    now = clock.now()
+    clinician = await make_clinician(settings, now)
+    _, client_id = await make_client(settings, now, clinician)
+    day = (now.astimezone(NY) + timedelta(days=1)).date()
+    await add_appointment(clinician, client_id, datetime.combine(day, time(10, 0), tzinfo=NY))
+    if size == "wide":
+        await phone.set_viewport_size(WIDE)
+
+    await sign_in(phone, live_server, clinician.email, PASSWORD)
+    await go_to_day(phone, day)
+    await session_link(phone).click()
+    dialog = phone.locator("#appointment-dialog")
+    await dialog.get_by_role("link", name="Book next").click()
+    await dialog.get_by_role("button", name="Book 6 sessions").click()
+    notice = dialog.get_by_text("Booked 6 sessions")
+    await notice.wait_for()
+    await phone.wait_for_timeout(300)  # let the scroll settle
+    await screenshot(phone, f"series-booked-{size}")
+
+    # The confirmation is on screen, below the sheet's "Close" bar, not scrolled away.
+    box, close = await notice.bounding_box(), await dialog.get_by_role("button", name="Close").bounding_box()
+    screen = phone.viewport_size["height"]
+    assert close["y"] + close["height"] <= box["y"] and box["y"] + box["height"] <= screen
+    # ...on the session the series was booked from, not the first new one a week later.
+    when = await dialog.locator(".panel-when").inner_text()
+    assert when.startswith(f"{day:%A} {day.day} {day:%B}, 10:00"), when
+
