@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from app.domain.statuses import ChargeStatus as C
-from app.models.tables import Charge
+from app.models.tables import Charge, WorkingHours
 from app.payments.sandbox import SandboxGateway
 from app.services import charges
 from app.services.queue import JobQueue
@@ -216,3 +216,48 @@ async def test_after_booking_a_series_the_result_shows_at_the_top_on_the_same_se
     when = await dialog.locator(".panel-when").inner_text()
     assert when.startswith(f"{day:%A} {day.day} {day:%B}, 10:00"), when
 
+
+async def test_the_series_preview_tells_a_clash_from_a_note_on_a_phone(live_server, phone, settings, clock):
+    now = clock.now()
+    clinician = await make_clinician(settings, now)
+    _, client_id = await make_client(settings, now, clinician)
+    _, other_id = await make_client(settings, now, clinician, email="sam@example.test", name="Sam Lee")
+    day = (now.astimezone(NY) + timedelta(days=1)).date()
+    await add_appointment(clinician, client_id, datetime.combine(day, time(10, 0), tzinfo=NY))
+    next_week = datetime.combine(day + timedelta(days=7), time(10, 0), tzinfo=NY)
+    await add_appointment(clinician, other_id, next_week)
+    await WorkingHours.insert(  # afternoons only: every 10:00 session is outside working hours
+        *[
+            WorkingHours(
+                clinician=clinician.user.clinician_id, weekday=d, start_minute=13 * 60, end_minute=17 * 60
+            )
+            for d in range(7)
+        ]
+    )
+
+    await sign_in(phone, live_server, clinician.email, PASSWORD)
+    await go_to_day(phone, day)
+    await session_link(phone).first.click()
+    dialog = phone.locator("#appointment-dialog")
+    await dialog.get_by_role("heading", name="Alex Rivera", exact=True).wait_for()
+    await dialog.get_by_role("link", name="Book next").click()
+    preview = dialog.get_by_role("group", name="Preview")
+    await preview.get_by_text("Clashes with Sam Lee, 10:00–10:50").wait_for()
+    await screenshot(phone, "series-preview-clash-phone")
+    await assert_fits_phone(phone)
+
+    # The clash is the one thing in bold; outside-hours is a quiet note that doesn't count as a look.
+    assert await preview.locator("strong").all_inner_texts() == ["1 date needs a choice."]
+    note = preview.get_by_text("6 outside your working hours.")
+    assert int(await note.evaluate("el => getComputedStyle(el).fontWeight")) < 600
+    assert "need a look" not in await preview.inner_text()
+
+    clash_row = preview.get_by_role("listitem").filter(has_text="Clashes with Sam Lee")
+    await clash_row.get_by_label("Skip").check()
+    await dialog.get_by_role("button", name="Update preview").click()
+    await preview.get_by_text("No clashes.").wait_for()
+    await preview.get_by_text("5 outside your working hours.").wait_for()
+    assert await preview.locator("strong").count() == 0
+    await screenshot(phone, "series-preview-notes-phone")
+    await dialog.get_by_role("button", name="Book 5 sessions").click()
+    await dialog.get_by_text("Booked 5 sessions").wait_for()
