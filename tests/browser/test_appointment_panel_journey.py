@@ -9,6 +9,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from playwright.async_api import expect
 
 from app.domain.statuses import ChargeStatus as C
 from app.models.tables import Charge, WorkingHours
@@ -34,8 +35,10 @@ async def go_to_day(page, day) -> None:
     """Use the calendar's own "Go to" date field, as a person looking for a day does."""
     await page.get_by_label("Go to").fill(f"{day:%Y-%m-%d}")
     await page.get_by_role("button", name="Go", exact=True).click()
-    await page.wait_for_load_state("networkidle")
-    assert await page.get_by_label("Go to").input_value() == f"{day:%Y-%m-%d}"
+    # The calendar has been swapped in when its "New appointment" books on that day.
+    await expect(page.get_by_role("link", name="New appointment")).to_have_attribute(
+        "href", re.compile(f"date={day:%Y-%m-%d}")
+    )
 
 
 def session_link(page, name: str = "Alex Rivera"):
