@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 
 from app.domain.statuses import ChargeStatus as C
+from app.models.tables import AuditEvent, Charge
 from app.payments.sandbox import SandboxGateway
 from app.services import charges
 from app.services.queue import JobQueue
@@ -172,3 +173,48 @@ async def test_the_card_page_costs_the_same_queries_for_many_charges(client, set
         page = await client.get("/portal/card")
     assert page.text.count("$150.00") >= 8
     assert many.count == few.count
+
+
+async def test_pending_charge_screens_ask_again_until_the_charge_settles(
+    app, client, other_client, settings, clock
+):
+    queue = JobQueue(None, settings.queue_name)
+    practice = await make_practice(settings, clock.now(), queue)
+    await mark(practice, "occurred", clock.now(), settings, queue)
+    await sign_in(client, practice.clinician)
+    await sign_in(other_client, practice.client)
+    htmx = {"HX-Request": "true"}
+    sessions_url = f"/clients/{practice.client_id}/sessions"
+
+    page = await client.get(f"/clients/{practice.client_id}")
+    assert "(in 2 days)" in visible(page.text)
+    assert f'hx-get="{sessions_url}" hx-trigger="every 15s"' in page.text
+    views_before = await AuditEvent.count().where(AuditEvent.action == "client_viewed")
+    refreshed = await client.get(sessions_url, headers=htmx)
+    assert "<html" not in refreshed.text and "Scheduled, due" in visible(refreshed.text)
+    assert await AuditEvent.count().where(AuditEvent.action == "client_viewed") == views_before
+    portal = await other_client.get("/portal/card")
+    assert (
+        "(in 2 days)" in visible(portal.text)
+        and 'hx-get="/portal/charges" hx-trigger="every 15s"' in portal.text
+    )
+
+    charge = await the_charge(practice.appointment_id)  # now due: "any moment now", asked more often
+    await Charge.update({Charge.due_at: clock.now() - timedelta(minutes=1)}).where(Charge.id == charge.id)
+    assert "(any moment now)" in visible((await client.get(sessions_url, headers=htmx)).text)
+    assert 'hx-trigger="every 3s"' in (await other_client.get("/portal/charges", headers=htmx)).text
+
+    charge = await the_charge(practice.appointment_id)
+    await charges.run_charge(
+        charge.id,
+        charge.generation,
+        now=clock.now(),
+        settings=settings,
+        gateway=SandboxGateway(),
+        queue=queue,
+    )
+    settled = await client.get(sessions_url, headers=htmx)
+    assert "Paid" in visible(settled.text) and "hx-trigger" not in settled.text
+    settled = await other_client.get("/portal/charges", headers=htmx)
+    assert "Paid" in visible(settled.text) and "hx-trigger" not in settled.text
+    assert (await other_client.get(sessions_url, headers=htmx)).status_code == 403

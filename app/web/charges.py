@@ -19,7 +19,7 @@ from app.payments import gateway_for
 from app.payments.base import CardRejected, GatewayUnavailable
 from app.services import cards, charges
 from app.web.guards import client_only, clinician_only
-from app.web.htmx import redirect, render
+from app.web.htmx import redirect, render, wants_fragment
 from app.web.runtime import actor_of, current_user, runtime
 
 FormBody = URLEncodedBody[dict[str, Any]]
@@ -194,6 +194,15 @@ class PortalCardController(Controller):
     @get("/card", name="portal_card")
     async def card(self, request: Request) -> Template:
         return await self._page(request)
+
+    @get("/charges", name="portal_charges")
+    async def charges_list(self, request: Request) -> Template | Response:
+        """The card page's charges again, while one of them is pending (the page itself otherwise)."""
+        if not wants_fragment(request):
+            return redirect(request, "/portal/card")
+        user, rt = current_user(request), runtime(request)
+        views = await charges.for_client_user(user.id, now=rt.clock.now())
+        return await render(request, "portal/_charges.html", {"views": views, "zone": user.time_zone})
 
     @post("/card")
     async def save(self, request: Request, data: FormBody) -> Template | Response:
