@@ -47,8 +47,15 @@
     if (!target || target.id !== "dialog-body") return;
     var dialog = target.closest("dialog");
     if (dialog && !dialog.open) dialog.showModal();
+    if (dialog) dialog.scrollTop = 0;
     var heading = target.querySelector("h2");
-    if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
+    if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus({ preventScroll: true }); }
+  }
+
+  // A closed sheet keeps nothing: its charge stops asking the server for news (htmx polling).
+  function emptyDialogOnClose(event) {
+    var body = event.target.querySelector && event.target.querySelector("#dialog-body");
+    if (body) body.replaceChildren();
   }
 
   // Day and week grids: tapping an empty part of a day opens "New appointment" at that hour.
@@ -125,27 +132,10 @@
     activity();
   }
 
-  // Pending charges: keep "in 1 day 23 hours" current while the page is open (the server renders it first).
-  function countdownText(ms) {
-    if (ms <= 0) return "any moment now";
-    var minutes = Math.floor(ms / 60000), days = Math.floor(minutes / 1440), hours = Math.floor((minutes % 1440) / 60);
-    var parts = [];
-    if (days) parts.push(days + (days === 1 ? " day" : " days"));
-    if (hours) parts.push(hours + (hours === 1 ? " hour" : " hours"));
-    if (!days && (minutes % 60 || !parts.length)) parts.push(minutes % 60 + (minutes % 60 === 1 ? " minute" : " minutes"));
-    return "in " + parts.join(" ");
-  }
-  function tickCountdowns() {
-    document.querySelectorAll("[data-countdown]").forEach(function (el) {
-      var due = Date.parse(el.getAttribute("data-countdown"));
-      if (!isNaN(due)) el.textContent = countdownText(due - Date.now());
-    });
-  }
-  setInterval(tickCountdowns, 30000);
-
   function init(root) { guessTimeZone(root); watchStrength(root); }
   rememberScreenWidth();
   document.addEventListener("htmx:afterSwap", openDialogOnSwap);
+  document.addEventListener("close", emptyDialogOnClose, true);
   document.addEventListener("click", bookAtTappedHour);
   document.addEventListener("DOMContentLoaded", function () { init(document); idleWarning(); });
   document.addEventListener("htmx:load", function (event) { init(event.target); });

@@ -7,12 +7,18 @@ import re
 from datetime import timedelta
 
 from app.domain.statuses import ChargeStatus as C
-from app.models.tables import Appointment
+from app.models.tables import Appointment, AuditEvent, Charge
 from app.payments.sandbox import SandboxGateway
 from app.services import charges
 from app.services.queue import JobQueue
 from tests.charging_support import DECLINE, gateway_charges, make_practice, mark, the_charge
 from tests.helpers import make_clinician, post_form, sign_in
+
+
+def visible_inputs(html: str) -> str:
+    """The refund amount field as rendered."""
+    match = re.search(r'<input id="f-amount"[^>]*>', html)
+    return match.group(0) if match else ""
 
 
 def visible(html: str) -> str:
@@ -31,8 +37,9 @@ async def test_clinician_sees_the_pending_charge_and_can_waive_it(app, client, o
     clock.advance(minutes=1)
     panel = await client.get(url, headers={"HX-Request": "true"})
     text = visible(panel.text)
-    assert "$150.00 will be charged on Wed 02 Dec 2026, 09:00 ( in 1 day 23 hours )" in text  # New York time
+    assert "$150.00 will be charged on Wed 02 Dec 2026, 09:00 ( in 2 days )" in text  # New York time
     assert "Visa ending 4242" in text
+    assert f'hx-get="{url}" hx-trigger="every 15s"' in panel.text  # keeps itself current while pending
     assert "<html" not in panel.text
     assert "<html" in (await client.get(url)).text  # a normal GET is the full page
 
@@ -41,6 +48,7 @@ async def test_clinician_sees_the_pending_charge_and_can_waive_it(app, client, o
     ).status_code == 403  # no CSRF token
     waived = await post_form(client, f"{url}/waive", htmx=True)
     assert "Charge waived" in waived.text and "Waive charge" not in waived.text
+    assert "hx-trigger" not in waived.text  # settled: no more asking
     assert (await the_charge(practice.appointment_id)).status == C.WAIVED
 
     stranger = await make_clinician(settings, clock.now(), email="sam@example.test")
@@ -73,9 +81,19 @@ async def test_refund_and_receipts_for_both_sides(app, client, other_client, set
         client, f"{url}/refund", {"amount": "151", "request_id": "abcdefgh12"}, htmx=True
     )
     assert "more than what is left" in too_much.text
-    done = await post_form(client, f"{url}/refund", {"amount": "50", "request_id": "abcdefgh13"}, htmx=True)
+    assert 'value="150.00"' in visible_inputs(panel.text)
+    asked = await post_form(client, f"{url}/refund", {"amount": "50", "request_id": "abcdefgh13"}, htmx=True)
+    assert "Refund $50.00 to Visa ending 4242?" in visible(asked.text)
+    assert (await the_charge(practice.appointment_id)).status == C.SUCCEEDED  # nothing moved yet
+    without_js = await post_form(client, f"{url}/refund", {"amount": "50", "request_id": "abcdefgh13"})
+    assert "<html" in without_js.text and "Refund $50.00 to Visa ending 4242?" in visible(without_js.text)
+    confirmed = {"amount": "50.00", "request_id": "abcdefgh13", "confirmed": "yes"}
+    done = await post_form(client, f"{url}/refund", confirmed, htmx=True)
     assert "Refunded $50.00" in done.text
     assert (await the_charge(practice.appointment_id)).status == C.PARTIALLY_REFUNDED
+    again = await post_form(client, f"{url}/refund", confirmed, htmx=True)  # a double tap: one refund
+    assert "Refunded $50.00" in again.text
+    assert (await the_charge(practice.appointment_id)).refunded_minor == 5000
     receipt = await client.get(f"/charges/{charge.id}/receipt")
     assert "Receipt" in receipt.text and "$150.00" in receipt.text and "Refunded" in receipt.text
 
@@ -200,3 +218,48 @@ async def test_an_archived_client_is_never_charged_occurred_archive_scheduled_oc
     await post_form(client, f"/clients/{practice.client_id}/restore")
     assert "archived" not in await set_status("occurred")
     assert (await the_charge(practice.appointment_id)).status == C.SCHEDULED
+
+
+async def test_pending_charge_screens_ask_again_until_the_charge_settles(
+    app, client, other_client, settings, clock
+):
+    queue = JobQueue(None, settings.queue_name)
+    practice = await make_practice(settings, clock.now(), queue)
+    await mark(practice, "occurred", clock.now(), settings, queue)
+    await sign_in(client, practice.clinician)
+    await sign_in(other_client, practice.client)
+    htmx = {"HX-Request": "true"}
+    sessions_url = f"/clients/{practice.client_id}/sessions"
+
+    page = await client.get(f"/clients/{practice.client_id}")
+    assert "(in 2 days)" in visible(page.text)
+    assert f'hx-get="{sessions_url}" hx-trigger="every 15s"' in page.text
+    views_before = await AuditEvent.count().where(AuditEvent.action == "client_viewed")
+    refreshed = await client.get(sessions_url, headers=htmx)
+    assert "<html" not in refreshed.text and "Scheduled, due" in visible(refreshed.text)
+    assert await AuditEvent.count().where(AuditEvent.action == "client_viewed") == views_before
+    portal = await other_client.get("/portal/card")
+    assert (
+        "(in 2 days)" in visible(portal.text)
+        and 'hx-get="/portal/charges" hx-trigger="every 15s"' in portal.text
+    )
+
+    charge = await the_charge(practice.appointment_id)  # now due: "any moment now", asked more often
+    await Charge.update({Charge.due_at: clock.now() - timedelta(minutes=1)}).where(Charge.id == charge.id)
+    assert "(any moment now)" in visible((await client.get(sessions_url, headers=htmx)).text)
+    assert 'hx-trigger="every 3s"' in (await other_client.get("/portal/charges", headers=htmx)).text
+
+    charge = await the_charge(practice.appointment_id)
+    await charges.run_charge(
+        charge.id,
+        charge.generation,
+        now=clock.now(),
+        settings=settings,
+        gateway=SandboxGateway(),
+        queue=queue,
+    )
+    settled = await client.get(sessions_url, headers=htmx)
+    assert "Paid" in visible(settled.text) and "hx-trigger" not in settled.text
+    settled = await other_client.get("/portal/charges", headers=htmx)
+    assert "Paid" in visible(settled.text) and "hx-trigger" not in settled.text
+    assert (await other_client.get(sessions_url, headers=htmx)).status_code == 403

@@ -53,10 +53,51 @@ def test_refund_rules():
 
 def test_countdown_and_backoff():
     now = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)
-    assert rules.countdown(now + timedelta(hours=47, minutes=59), now).text == "in 1 day 23 hours"
+    assert rules.countdown(now + timedelta(hours=47, minutes=59), now).text == "in 2 days"
     assert rules.countdown(now + timedelta(minutes=5), now).text == "in 5 minutes"
     assert rules.countdown(now - timedelta(minutes=1), now).text == "any moment now"
     assert [rules.retry_delay(n) for n in (1, 2, 3)] == [10, 20, 40]
     assert rules.retry_delay(50) == 600
     assert "declined" in rules.failure_reason("card_declined")
     assert rules.failure_reason("something_new") == "The card could not be charged."
+
+
+def test_countdown_says_something_true_at_every_distance():
+    hour, day = 3600, 86400
+    said = {
+        2 * day: "in 2 days",
+        2 * day - 60: "in 2 days",
+        day + 13 * hour: "in 2 days",
+        day + 11 * hour: "in 1 day",
+        day: "in 1 day",
+        23 * hour + 40 * 60: "in 1 day",
+        3 * hour: "in 3 hours",
+        3 * hour + 20 * 60: "in 3 hours",
+        hour: "in 1 hour",
+        59 * 60 + 50: "in 1 hour",
+        59 * 60: "in 59 minutes",
+        5 * 60: "in 5 minutes",
+        61: "in 2 minutes",
+        60: "in 1 minute",
+        59: "any moment now",
+        1: "any moment now",
+        0: "any moment now",
+        -3 * hour: "any moment now",
+    }
+    assert {seconds: rules.countdown_text(seconds) for seconds in said} == said
+    assert not any("in 0" in rules.countdown_text(s) for s in range(-120, 3 * 86400, 7))
+
+
+def test_a_screen_asks_again_only_while_the_charge_can_change_by_itself():
+    now = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)
+    assert rules.refresh_seconds(C.SCHEDULED, now + timedelta(days=2), now) == rules.REFRESH_WAITING
+    assert rules.refresh_seconds(C.SCHEDULED, now + timedelta(seconds=30), now) == rules.REFRESH_SOON
+    assert rules.refresh_seconds(C.SCHEDULED, now - timedelta(minutes=5), now) == rules.REFRESH_SOON
+    assert rules.refresh_seconds(C.PROCESSING, now - timedelta(minutes=5), now) == rules.REFRESH_SOON
+    settled = [C.SUCCEEDED, C.FAILED, C.REQUIRES_ACTION, C.WAIVED, C.CANCELLED, C.REFUNDED]
+    assert [rules.refresh_seconds(s, now, now) for s in settled] == [None] * len(settled)
+    assert rules.REFRESH_SOON < rules.REFRESH_WAITING <= 60
+    listed = [(C.SUCCEEDED, now), (C.SCHEDULED, now + timedelta(days=2)), (C.PROCESSING, now)]
+    assert rules.soonest_refresh(listed, now) == rules.REFRESH_SOON
+    assert rules.soonest_refresh(listed[:2], now) == rules.REFRESH_WAITING
+    assert rules.soonest_refresh(listed[:1], now) is None

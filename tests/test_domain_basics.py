@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.domain.accounts import password_problem, valid_time_zone
-from app.domain.practice import format_money, parse_money, slugify
+from app.domain.practice import format_money, money_input, parse_money, slugify
 from app.domain.sign_in_throttle import account_pace, address_wait, wait_text
 from app.domain.validation import Form, normalize_email
 
@@ -40,6 +40,12 @@ def test_email_is_normalised_and_validated():
 )
 def test_money_formatting_is_exact(minor, text):
     assert format_money(minor, "USD") == text
+
+
+@pytest.mark.parametrize(("minor", "text"), [(15000, "150.00"), (5, "0.05"), (123456, "1234.56"), (None, "")])
+def test_money_in_a_form_field_reads_as_money_and_parses_back(minor, text):
+    assert money_input(minor) == text
+    assert parse_money(text) == minor
 
 
 @pytest.mark.parametrize(

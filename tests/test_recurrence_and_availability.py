@@ -14,7 +14,7 @@ from app.domain.availability import (
     merged_ranges,
     within_working_hours,
 )
-from app.domain.recurrence import SeriesRule, expand, next_week, to_utc
+from app.domain.recurrence import DateCheck, SeriesRule, expand, next_week, preview_summary, to_utc
 
 NY = ZoneInfo("America/New_York")
 
@@ -131,3 +131,25 @@ def test_within_working_hours():
     start = to_utc(date(2026, 11, 30), time(11, 30), NY)
     assert not within_working_hours(start, start + timedelta(hours=1), MONDAY_9_TO_12, "America/New_York")
     assert within_working_hours(start - timedelta(hours=1), start, MONDAY_9_TO_12, "America/New_York")
+
+
+def test_a_clash_needs_a_choice_but_outside_hours_is_only_a_note():
+    quiet = DateCheck(outside_hours=True)
+    clash = DateCheck(clashes=1)
+    past = DateCheck(problem="This date has already passed; skip it or move it.")
+    assert (quiet.needs_choice, quiet.note) == (False, "Outside your working hours")
+    assert (clash.needs_choice, clash.note) == (True, "")
+    assert past.needs_choice
+    assert not DateCheck(skipped=True, clashes=2, outside_hours=True).needs_choice
+    assert DateCheck(skipped=True, outside_hours=True).note == ""
+
+    only_notes = preview_summary([quiet] * 6)
+    assert (only_notes.to_book, only_notes.need_choice, only_notes.notes) == (6, 0, 6)
+    assert only_notes.choice_text == "No clashes."
+    assert only_notes.note_text == "6 outside your working hours."
+
+    mixed = preview_summary([clash, DateCheck(clashes=1, outside_hours=True), quiet, DateCheck(skipped=True)])
+    assert (mixed.to_book, mixed.skipped, mixed.need_choice, mixed.notes) == (3, 1, 2, 2)
+    assert mixed.choice_text == "2 dates need a choice."
+    assert preview_summary([clash]).choice_text == "1 date needs a choice."
+    assert preview_summary([DateCheck()]).note_text == ""

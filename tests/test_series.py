@@ -72,7 +72,7 @@ async def test_preview_flags_clashes_and_hours_then_skip_and_move_book_in_one_go
     form = {"date": "2026-12-07", "time": "09:00", "minutes": "50", "fee": "150", "every": "1", "count": "4"}
     preview = await post_form(client, f"/appointments/{source}/book-next", {**form, "action": "preview"})
     assert "Clashes with Sam Lee, 09:30–10:20" in preview.text
-    assert "1 needs a look" in preview.text
+    assert "1 date needs a choice." in preview.text
 
     refused = await post_form(client, f"/appointments/{source}/book-next", {**form, "action": "book"})
     assert "1 date can&#39;t be booked as planned" in refused.text
@@ -81,6 +81,7 @@ async def test_preview_flags_clashes_and_hours_then_skip_and_move_book_in_one_go
     moved = {**form, "move_1": "2026-12-15T19:00", "skip_3": "on", "action": "preview"}
     preview = await post_form(client, f"/appointments/{source}/book-next", moved)
     assert "Outside your working hours" in preview.text and "moved" in preview.text
+    assert "No clashes." in preview.text and "1 outside your working hours." in preview.text
     assert "Book 3 sessions" in preview.text
 
     booked = await post_form(

@@ -7,6 +7,7 @@ can be scheduled again (new card, "Retry charge"); succeeded → partially_refun
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -109,26 +110,63 @@ def refund_problem(status: str, amount_minor: int, refunded_minor: int, requeste
 
 @dataclass(frozen=True)
 class Countdown:
-    """How long until a pending charge runs, in words ("in 1 day 23 hours")."""
+    """How long until a pending charge runs, in words a person reads at a glance ("in 2 days")."""
 
     seconds: int
 
     @property
     def text(self) -> str:
-        if self.seconds <= 0:
-            return "any moment now"
-        minutes = self.seconds // 60
-        days, rest = divmod(minutes, 24 * 60)
-        hours, minutes = divmod(rest, 60)
-        parts = []
-        if days:
-            parts.append(f"{days} day{'s' if days != 1 else ''}")
-        if hours:
-            parts.append(f"{hours} hour{'s' if hours != 1 else ''}")
-        if not days and (minutes or not parts):
-            parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
-        return "in " + " ".join(parts)
+        return countdown_text(self.seconds)
+
+
+def countdown_text(seconds: float) -> str:
+    """ "in 2 days", "in 3 hours", "in 5 minutes"; "any moment now" once it is due (or under a minute).
+
+    Whole units, rounded to the nearest (minutes up), so it never says "in 0 minutes"; the exact time
+    is shown next to it.
+    """
+    if seconds < 60:
+        return "any moment now"
+    minutes = -(-int(seconds) // 60)
+    if minutes < 60:
+        return _in(minutes, "minute")
+    hours = _nearest(seconds / 3600)
+    if hours < 24:
+        return _in(hours, "hour")
+    return _in(_nearest(seconds / 86400), "day")
+
+
+def _nearest(value: float) -> int:
+    return int(value + 0.5)
+
+
+def _in(count: int, unit: str) -> str:
+    return f"in {count} {unit}{'s' if count != 1 else ''}"
 
 
 def countdown(due: datetime, now: datetime) -> Countdown:
     return Countdown(int((due - now).total_seconds()))
+
+
+# How often a screen showing a pending charge asks again, in seconds: often while the card is being
+# charged (or about to be), less while the charge is days away; never once it has settled.
+REFRESH_SOON = 3
+REFRESH_WAITING = 15
+
+
+def refresh_seconds(status: str, due: datetime | None, now: datetime) -> int | None:
+    """Seconds until a screen showing this charge should look again; None when nothing will change
+    by itself (paid, failed, waived, cancelled, refunded: only a person's action changes those)."""
+    if status == C.PROCESSING:
+        return REFRESH_SOON
+    if status != C.SCHEDULED:
+        return None
+    if due is not None and (due - now).total_seconds() < 60:
+        return REFRESH_SOON
+    return REFRESH_WAITING
+
+
+def soonest_refresh(charges: Iterable[tuple[str, datetime | None]], now: datetime) -> int | None:
+    """For a screen listing several charges as (status, due): the shortest wait, or None."""
+    waits = [wait for status, due in charges if (wait := refresh_seconds(status, due, now))]
+    return min(waits, default=None)

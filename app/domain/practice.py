@@ -29,6 +29,15 @@ def format_money(amount_minor: int | None, currency: str = "USD") -> str:
     return f"{sign}{symbol}{whole:,}.{cents:02d}"
 
 
+def money_input(amount_minor: int | None) -> str:
+    """'150.00' from 15000: an amount as a person types it into a money field (no symbol, no commas)."""
+    if amount_minor is None:
+        return ""
+    sign = "-" if amount_minor < 0 else ""
+    whole, cents = divmod(abs(int(amount_minor)), 100)
+    return f"{sign}{whole}.{cents:02d}"
+
+
 def parse_money(text: str) -> int | None:
     """'150', '150.5', '$1,150.00' -> minor units; None when it is not an amount."""
     cleaned = (text or "").strip().replace(",", "").lstrip("$£€").strip()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -56,3 +57,57 @@ def next_week(starts_at: datetime, zone_name: str, weeks: int = 1) -> datetime:
     zone = ZoneInfo(zone_name)
     day, at = local_parts(starts_at, zone)
     return to_utc(day + timedelta(weeks=weeks), at, zone)
+
+
+OUTSIDE_HOURS = "Outside your working hours"
+
+
+@dataclass(frozen=True)
+class DateCheck:
+    """What a series preview found for one date. A clash (another session, another date of the
+    series) or an impossible time blocks booking and needs a choice: skip, move or allow overlap.
+    Outside working hours is a note: the therapist may well mean it, and it books as it is."""
+
+    skipped: bool = False
+    clashes: int = 0
+    problem: str = ""
+    outside_hours: bool = False
+
+    @property
+    def needs_choice(self) -> bool:
+        return not self.skipped and bool(self.problem or self.clashes)
+
+    @property
+    def note(self) -> str:
+        return OUTSIDE_HOURS if not self.skipped and self.outside_hours else ""
+
+
+@dataclass(frozen=True)
+class PreviewSummary:
+    """The preview's one line: how many to book, how many need a choice, and quiet notes."""
+
+    to_book: int
+    skipped: int
+    need_choice: int
+    notes: int
+
+    @property
+    def choice_text(self) -> str:
+        """ "2 dates need a choice." in bold, or "No clashes." """
+        if not self.need_choice:
+            return "No clashes."
+        one = self.need_choice == 1
+        return f"{self.need_choice} date{'' if one else 's'} need{'s' if one else ''} a choice."
+
+    @property
+    def note_text(self) -> str:
+        return f"{self.notes} outside your working hours." if self.notes else ""
+
+
+def preview_summary(checks: Sequence[DateCheck]) -> PreviewSummary:
+    return PreviewSummary(
+        to_book=sum(not c.skipped for c in checks),
+        skipped=sum(c.skipped for c in checks),
+        need_choice=sum(c.needs_choice for c in checks),
+        notes=sum(bool(c.note) for c in checks),
+    )

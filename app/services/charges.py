@@ -840,7 +840,19 @@ class ChargeView:
 
     @property
     def countdown(self) -> str:
+        if self.status == C.PROCESSING:
+            return rules.countdown_text(0)
         return rules.countdown(self.charge.due_at, self.now).text if self.now else ""
+
+    @property
+    def refresh_seconds(self) -> int | None:
+        """How soon a screen showing this charge should ask again (None: it won't change by itself)."""
+        return rules.refresh_seconds(self.charge.status, self.charge.due_at, self.now) if self.now else None
+
+    @property
+    def card_text(self) -> str:
+        """ "Visa ending 4242": the card this charge was (or will be) paid with."""
+        return f"{self.card.brand} ending {self.card.last4}" if self.card else "the card on file"
 
     @property
     def refundable_minor(self) -> int:

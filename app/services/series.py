@@ -15,7 +15,16 @@ from app.config import Settings
 from app.domain.appointments import clash_message
 from app.domain.availability import within_working_hours
 from app.domain.calendar import MAX_SESSION_MINUTES, booking_window_problem
-from app.domain.recurrence import SeriesRule, expand, local_parts, next_week, to_utc
+from app.domain.recurrence import (
+    DateCheck,
+    PreviewSummary,
+    SeriesRule,
+    expand,
+    local_parts,
+    next_week,
+    preview_summary,
+    to_utc,
+)
 from app.domain.statuses import AppointmentStatus
 from app.models.db import transaction
 from app.models.tables import Appointment, AppointmentSeries, Client
@@ -62,8 +71,13 @@ class PlannedSession:
     problem: str = ""
 
     @property
+    def check(self) -> DateCheck:
+        return DateCheck(self.skipped, len(self.clashes), self.problem, self.outside_hours)
+
+    @property
     def flagged(self) -> bool:
-        return not self.skipped and bool(self.clashes or self.outside_hours or self.problem)
+        """A clash or an impossible time: booking waits for a choice (a note alone does not)."""
+        return self.check.needs_choice
 
 
 @dataclass
@@ -77,6 +91,10 @@ class SeriesPlan:
     @property
     def booked(self) -> list[PlannedSession]:
         return [s for s in self.sessions if not s.skipped]
+
+    @property
+    def summary(self) -> PreviewSummary:
+        return preview_summary([s.check for s in self.sessions])
 
     @property
     def blocking(self) -> list[PlannedSession]:

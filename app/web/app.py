@@ -18,7 +18,7 @@ from litestar.template.config import TemplateConfig
 
 from app.clock import Clock, clock_starting_at
 from app.config import ROOT, Settings
-from app.domain.practice import format_money
+from app.domain.practice import format_money, money_input
 from app.models.db import engine
 from app.services import queue as job_queue
 from app.services.sessions import SessionStore
@@ -83,7 +83,7 @@ def configure_templates(settings: Settings):
             debug=settings.debug,
             app_name="Stillwater",
         )
-        env.filters.update(money=format_money, local_time=local_time)
+        env.filters.update(money=format_money, money_input=money_input, local_time=local_time)
 
     return TemplateConfig(directory=ROOT / "templates", engine=JinjaTemplateEngine, engine_callback=callback)
 

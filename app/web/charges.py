@@ -12,13 +12,14 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Response, Template
 
+from app.domain.charges import refund_problem
 from app.domain.practice import MAX_FEE_CEILING, format_money
 from app.domain.validation import Form
 from app.payments import gateway_for
 from app.payments.base import CardRejected, GatewayUnavailable
 from app.services import cards, charges
 from app.web.guards import client_only, clinician_only
-from app.web.htmx import redirect, render
+from app.web.htmx import redirect, render, wants_fragment
 from app.web.runtime import actor_of, current_user, runtime
 
 FormBody = URLEncodedBody[dict[str, Any]]
@@ -26,7 +27,14 @@ REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{8,40}$")
 
 
 async def _panel(
-    request: Request, appointment_id: int, *, message: str = "", errors: dict | None = None
+    request: Request,
+    appointment_id: int,
+    *,
+    message: str = "",
+    errors: dict | None = None,
+    values: dict | None = None,
+    confirm: dict | None = None,
+    request_id: str = "",
 ) -> Template:
     user = current_user(request)
     try:
@@ -40,7 +48,9 @@ async def _panel(
         "view": view,
         "message": message,
         "errors": errors or {},
-        "request_id": secrets.token_urlsafe(12),
+        "values": values or {},
+        "confirm": confirm,
+        "request_id": request_id or secrets.token_urlsafe(12),
         "zone": user.time_zone,
     }
     return await render(request, "charges/appointment.html", context, fragment="charges/_panel.html")
@@ -110,7 +120,9 @@ class AppointmentChargeController(Controller):
         if not REQUEST_ID.match(request_id):
             form.error("form", "Reload the page and try again.")
         if not form.ok:
-            return await _panel(request, appointment_id, errors=form.errors)
+            return await _panel(request, appointment_id, errors=form.errors, values=form.data)
+        if form.data.get("confirmed") != "yes":
+            return await self._confirm(request, appointment_id, amount, request_id, form)
         try:
             refund = await charges.refund_charge(
                 appointment_id,
@@ -124,9 +136,29 @@ class AppointmentChargeController(Controller):
         except charges.ChargeNotFound:
             raise NotFoundException() from None
         except charges.ChargeActionRefused as refused:
-            return await _panel(request, appointment_id, errors={"amount": refused.message})
+            return await _panel(request, appointment_id, errors={"amount": refused.message}, values=form.data)
         done = "Refunded" if refund.status == "succeeded" else "Refund started for"
         return await self._done(request, appointment_id, f"{done} {format_money(refund.amount_minor)}.")
+
+    async def _confirm(
+        self, request: Request, appointment_id: int, amount: int, request_id: str, form: Form
+    ) -> Template:
+        """The refund's second step: "Refund $150.00 to Visa ending 4242?" (nothing moves before "Refund")."""
+        user = current_user(request)
+        try:
+            _, view = await charges.panel_for_clinician(
+                appointment_id, clinician_id=user.clinician_id, now=runtime(request).clock.now()
+            )
+        except charges.ChargeNotFound:
+            raise NotFoundException() from None
+        problem = (
+            refund_problem(view.charge.status, view.charge.amount_minor, view.charge.refunded_minor, amount)
+            if view
+            else "Only a paid charge can be refunded."
+        )
+        if problem:
+            return await _panel(request, appointment_id, errors={"amount": problem}, values=form.data)
+        return await _panel(request, appointment_id, confirm={"amount_minor": amount}, request_id=request_id)
 
 
 @get("/charges/{charge_id:int}/receipt", guards=[clinician_only], name="clinician_receipt")
@@ -164,6 +196,15 @@ class PortalCardController(Controller):
     @get("/card", name="portal_card")
     async def card(self, request: Request) -> Template:
         return await self._page(request)
+
+    @get("/charges", name="portal_charges")
+    async def charges_list(self, request: Request) -> Template | Response:
+        """The card page's charges again, while one of them is pending (the page itself otherwise)."""
+        if not wants_fragment(request):
+            return redirect(request, "/portal/card")
+        user, rt = current_user(request), runtime(request)
+        views = await charges.for_client_user(user.id, now=rt.clock.now())
+        return await render(request, "portal/_charges.html", {"views": views, "zone": user.time_zone})
 
     @post("/card")
     async def save(self, request: Request, data: FormBody) -> Template | Response:

@@ -3,6 +3,7 @@ resend and archive. Every lookup is scoped to the signed-in clinician (another's
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from litestar import Controller, Request, get, post
@@ -10,6 +11,7 @@ from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Response, Template
 
+from app.domain.charges import countdown, soonest_refresh
 from app.domain.statuses import (
     APPOINTMENT_STATUS_LABELS,
     CHARGE_STATUS_LABELS,
@@ -43,6 +45,21 @@ def new_client_from(form: Form) -> NewClient:
         phone=form.text("phone", label="Phone", required=False, max_length=40),
         billing_type=form.choice("billing_type", insurance.BILLING_CHOICES, label="Billing type"),
     )
+
+
+def _sessions_context(detail: clients.ClientDetail, now: datetime) -> dict[str, Any]:
+    """The appointments list with each pending charge's countdown and how soon to look again."""
+    pending = [c for c in detail.charges.values() if c.status == ChargeStatus.SCHEDULED]
+    return {
+        "detail": detail,
+        "c": detail.client,
+        "now": now,
+        "labels": status_labels(),
+        "charge_scheduled": ChargeStatus.SCHEDULED.value,
+        "charge_processing": ChargeStatus.PROCESSING.value,
+        "countdowns": {c.appointment: countdown(c.due_at, now).text for c in pending},
+        "refresh": soonest_refresh(((c.status, c.due_at) for c in detail.charges.values()), now),
+    }
 
 
 class ClientsController(Controller):
@@ -112,17 +129,25 @@ class ClientsController(Controller):
             request,
             "clients/show.html",
             {
-                "detail": detail,
-                "c": detail.client,
-                "now": rt.clock.now(),
-                "labels": status_labels(),
+                **_sessions_context(detail, rt.clock.now()),
                 "coverage": insurance.COVERAGE_CHOICES,
                 "billing": insurance.BILLING_CHOICES,
                 "relationships": insurance.RELATIONSHIPS,
                 "scheduled": AppointmentStatus.SCHEDULED.value,
-                "charge_scheduled": ChargeStatus.SCHEDULED.value,
             },
         )
+
+    @get("/{client_id:int}/sessions", name="client_sessions")
+    async def sessions(self, request: Request, client_id: FromPath[int]) -> Template:
+        """The page's appointments and charges again, while a charge is pending. The page view was
+        audited when it opened; these refreshes of the same view are not."""
+        now = runtime(request).clock.now()
+        try:
+            detail = await clients.client_detail(current_user(request).clinician_id, client_id, now=now)
+        except ClientNotFound:
+            raise NotFoundException() from None
+        context = _sessions_context(detail, now)
+        return await render(request, "clients/show.html", context, fragment="clients/_sessions.html")
 
     async def _detail(self, request: Request, client_id: int, what: str = "client") -> clients.ClientDetail:
         """The client's record for this clinician (404 for anyone else's); each read is audited."""

@@ -167,14 +167,16 @@ class SeriesController(Controller):
         notice = f"Booked {_sessions(len(ids))}. The client gets one email with the dates."
         if not wants_fragment(request):
             await flash(request, notice)
-            return redirect(request, f"/appointments/{ids[0]}")
-        context = await _panel_context(request, ids[0], notice=notice)
+            return redirect(request, f"/appointments/{appointment_id}")
+        # Back on the session the series was booked from, with the result at the top of the sheet
+        # (the form was scrolled down to its "Book" button).
+        context = await _panel_context(request, appointment_id, notice=notice)
         return await render(
             request,
             "appointments/show.html",
             context,
             fragment="appointments/_panel.html",
-            headers={"HX-Trigger": "calendar-changed"},
+            headers={"HX-Trigger": "calendar-changed", "HX-Reswap": "outerHTML show:#appointment-panel:top"},
         )
 
     # --- editing or cancelling occurrences ---------------------------------------------------------
