@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from app.domain.statuses import ChargeStatus as C
 from app.models.tables import AuditEvent, Charge
@@ -34,10 +35,11 @@ async def test_clinician_sees_the_pending_charge_and_can_waive_it(app, client, o
     before = await client.get(url, headers={"HX-Request": "true"})
     assert before.status_code == 200 and "48 hours after you mark this session Occurred" in before.text
     await mark(practice, "occurred", clock.now(), settings, queue)
+    due = (clock.now() + timedelta(seconds=settings.charge_delay)).astimezone(ZoneInfo("America/New_York"))
     clock.advance(minutes=1)
     panel = await client.get(url, headers={"HX-Request": "true"})
     text = visible(panel.text)
-    assert "$150.00 will be charged on Wed 02 Dec 2026, 09:00 ( in 2 days )" in text  # New York time
+    assert f"$150.00 will be charged on {due:%a %d %b %Y, %H:%M} ( in 2 days )" in text  # New York time
     assert "Visa ending 4242" in text
     assert f'hx-get="{url}" hx-trigger="every 15s"' in panel.text  # keeps itself current while pending
     assert "<html" not in panel.text
