@@ -207,6 +207,12 @@ async def test_pending_charge_screens_ask_again_until_the_charge_settles(
     assert 'hx-trigger="every 3s"' in (await other_client.get("/portal/charges", headers=htmx)).text
 
     charge = await the_charge(practice.appointment_id)
+    await Charge.update({Charge.status: C.PROCESSING}).where(Charge.id == charge.id)  # a worker has it
+    being_charged = visible(
+        (await client.get(f"/appointments/{practice.appointment_id}/charge", headers=htmx)).text
+    )
+    assert "The card is being charged: the result shows here any moment now." in being_charged
+    await Charge.update({Charge.status: C.SCHEDULED}).where(Charge.id == charge.id)
     await charges.run_charge(
         charge.id,
         charge.generation,
