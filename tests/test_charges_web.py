@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from app.domain.statuses import ChargeStatus as C
 from app.models.tables import Appointment, AuditEvent, Charge
@@ -34,10 +35,11 @@ async def test_clinician_sees_the_pending_charge_and_can_waive_it(app, client, o
     before = await client.get(url, headers={"HX-Request": "true"})
     assert before.status_code == 200 and "48 hours after you mark this session Occurred" in before.text
     await mark(practice, "occurred", clock.now(), settings, queue)
+    due = (clock.now() + timedelta(seconds=settings.charge_delay)).astimezone(ZoneInfo("America/New_York"))
     clock.advance(minutes=1)
     panel = await client.get(url, headers={"HX-Request": "true"})
     text = visible(panel.text)
-    assert "$150.00 will be charged on Wed 02 Dec 2026, 09:00 ( in 2 days )" in text  # New York time
+    assert f"$150.00 will be charged on {due:%a %d %b %Y, %H:%M} ( in 2 days )" in text  # New York time
     assert "Visa ending 4242" in text
     assert f'hx-get="{url}" hx-trigger="every 15s"' in panel.text  # keeps itself current while pending
     assert "<html" not in panel.text
@@ -250,6 +252,12 @@ async def test_pending_charge_screens_ask_again_until_the_charge_settles(
     assert 'hx-trigger="every 3s"' in (await other_client.get("/portal/charges", headers=htmx)).text
 
     charge = await the_charge(practice.appointment_id)
+    await Charge.update({Charge.status: C.PROCESSING}).where(Charge.id == charge.id)  # a worker has it
+    being_charged = visible(
+        (await client.get(f"/appointments/{practice.appointment_id}/charge", headers=htmx)).text
+    )
+    assert "The card is being charged: the result shows here any moment now." in being_charged
+    await Charge.update({Charge.status: C.SCHEDULED}).where(Charge.id == charge.id)
     await charges.run_charge(
         charge.id,
         charge.generation,
