@@ -240,6 +240,9 @@ async def test_pending_charge_screens_ask_again_until_the_charge_settles(
     refreshed = await client.get(sessions_url, headers=htmx)
     assert "<html" not in refreshed.text and "Scheduled, due" in visible(refreshed.text)
     assert await AuditEvent.count().where(AuditEvent.action == "client_viewed") == views_before
+    opened_as_a_page = await client.get(sessions_url)  # a reload or a shared link: the client's page
+    assert opened_as_a_page.status_code == 303
+    assert opened_as_a_page.headers["location"] == f"/clients/{practice.client_id}"
     portal = await other_client.get("/portal/card")
     assert (
         "(in 2 days)" in visible(portal.text)

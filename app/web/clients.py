@@ -23,7 +23,7 @@ from app.services import clients, insurance
 from app.services.appointments import practice_of
 from app.services.clients import ClientChanges, ClientError, ClientNotFound, NewClient
 from app.web.guards import clinician_only
-from app.web.htmx import flash, redirect, render
+from app.web.htmx import flash, redirect, render, wants_fragment
 from app.web.middleware import query_problems
 from app.web.runtime import actor_of, current_user, runtime
 
@@ -138,9 +138,12 @@ class ClientsController(Controller):
         )
 
     @get("/{client_id:int}/sessions", name="client_sessions")
-    async def sessions(self, request: Request, client_id: FromPath[int]) -> Template:
+    async def sessions(self, request: Request, client_id: FromPath[int]) -> Template | Response:
         """The page's appointments and charges again, while a charge is pending. The page view was
-        audited when it opened; these refreshes of the same view are not."""
+        audited when it opened; these refreshes of the same view are not. Opened as a page (a link
+        shared, a reload), it is the client's page."""
+        if not wants_fragment(request):
+            return redirect(request, f"/clients/{client_id}")
         now = runtime(request).clock.now()
         try:
             detail = await clients.client_detail(current_user(request).clinician_id, client_id, now=now)
