@@ -34,6 +34,7 @@ from app.web.csrf import CsrfMiddleware
 from app.web.errors import EXCEPTION_HANDLERS, reject_impossible_ids
 from app.web.exports import client_export, portal_export
 from app.web.invitations import InvitationsController
+from app.web.metrics import CountRequests, metrics
 from app.web.middleware import (
     AnswerHead,
     FetchMetadataMiddleware,
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         client_export,
         DevMailboxController,
         healthz,
+        metrics,
         CalendarController,
         AppointmentController,
         AppointmentChargeController,
@@ -153,5 +155,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         debug=False,
         openapi_config=None,
     )
-    application.asgi_handler = AnswerHead(application.asgi_handler)
+    application.asgi_handler = AnswerHead(CountRequests(application.asgi_handler))
     return application
