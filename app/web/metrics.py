@@ -8,7 +8,9 @@ multiprocess mode when ``PROMETHEUS_MULTIPROC_DIR`` is set (the systemd unit set
 from __future__ import annotations
 
 import hmac
+import logging
 import os
+import secrets
 import time
 
 from litestar import Request, get
@@ -18,6 +20,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from app.logs import REQUEST_ID
 from app.services.operations import Figures, figures_now
 from app.web.runtime import runtime
 
@@ -30,12 +33,15 @@ LATENCY = Histogram(
     ["method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+request_log = logging.getLogger("stillwater.request")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-class CountRequests:
-    """Counts and times every request by its route template (``/clients/{client_id}``, never the
-    path itself: no ids or search words in labels); a path that matches no route is ``unmatched``."""
+class ObserveRequests:
+    """Gives every request an id (``X-Request-ID`` on the answer, ``request_id`` on its log lines and
+    on jobs it queues), counts and times it and logs one line, all by its route template
+    (``/clients/{client_id}``, never the path: no ids, search words or tokens); a path that matches
+    no route is ``unmatched``."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -46,19 +52,30 @@ class CountRequests:
             return
         started = time.perf_counter()
         status = 500
+        request_id = secrets.token_hex(8)
+        reset = REQUEST_ID.set(request_id)
 
         async def send_noting_status(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                message = {
+                    **message,
+                    "headers": [*message["headers"], (b"x-request-id", request_id.encode())],
+                }
             await send(message)
 
         try:
             await self.app(scope, receive, send_noting_status)
         finally:
             route = scope.get("path_template") or "unmatched"
+            seconds = time.perf_counter() - started
             REQUESTS.labels(scope["method"], route, str(status)).inc()
-            LATENCY.labels(scope["method"], route).observe(time.perf_counter() - started)
+            LATENCY.labels(scope["method"], route).observe(seconds)
+            fields = {"method": scope["method"], "route": route, "status": status}
+            fields["duration_ms"] = round(seconds * 1000, 1)
+            request_log.info("%s %s %s", scope["method"], route, status, extra={"fields": fields})
+            REQUEST_ID.reset(reset)
 
 
 def figures_registry(figures: Figures) -> CollectorRegistry:
