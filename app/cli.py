@@ -1,4 +1,5 @@
-"""The command line (stable names, in the README): run, serve, worker, migrate, demo, create-clinician."""
+"""The command line (stable names, in the README): run, serve, worker, migrate, demo, create-clinician,
+backup, restore."""
 
 from __future__ import annotations
 
@@ -237,6 +238,40 @@ def create_clinician_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _absolute(path: str) -> Path:
+    """A file named on the command line, taken from where the operator stands (main moves to ROOT)."""
+    return Path(path).resolve()
+
+
+def backup_command(args: argparse.Namespace) -> int:
+    from app.backups import BackupError, backup, default_backup_file
+    from app.config import default_database_url
+
+    database_url = os.environ.get("DATABASE_URL") or default_database_url()
+    target = args.file or default_backup_file(database_url)
+    try:
+        written = backup(database_url, target)
+    except BackupError as exc:
+        print(f"Backup failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"Backup written to {written} ({written.stat().st_size} bytes).")
+    return 0
+
+
+def restore_command(args: argparse.Namespace) -> int:
+    from app.backups import BackupError, restore
+    from app.config import default_database_url
+
+    database_url = os.environ.get("DATABASE_URL") or default_database_url()
+    try:
+        restore(database_url, args.file)
+    except BackupError as exc:
+        print(f"Restore refused: {exc}", file=sys.stderr)
+        return 1
+    print(f"Restored {args.file}. Run `python -m app migrate` if this version has newer migrations.")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app", description="Stillwater")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -255,6 +290,12 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--practice", required=True)
     create.add_argument("--time-zone", default="America/New_York")
     create.add_argument("--password", help="prompted for when omitted")
+    backup_parser = commands.add_parser("backup", help="back up the database to a file")
+    backup_parser.add_argument(
+        "file", nargs="?", type=_absolute, help="default: var/backups/stillwater-<time>.dump"
+    )
+    restore_parser = commands.add_parser("restore", help="restore a backup into an empty database")
+    restore_parser.add_argument("file", type=_absolute)
     args = parser.parse_args(argv)
     os.chdir(Path(ROOT))
     if args.command == "run":
@@ -265,6 +306,10 @@ def main(argv: list[str] | None = None) -> int:
         return worker()
     if args.command == "migrate":
         return migrate()
+    if args.command == "backup":
+        return backup_command(args)
+    if args.command == "restore":
+        return restore_command(args)
     if args.command == "demo":
         return demo(dict(os.environ) if os.environ.get("SECRET_KEY") else None)
     return create_clinician_command(args)

@@ -77,6 +77,7 @@ class Settings:
     queue_name: str = "stillwater:queue"
     data_keys: tuple[str, ...] = ()
     clock_start: datetime | None = None
+    metrics_token: str = ""
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -102,6 +103,7 @@ class Settings:
             "session_absolute_timeout": _int(env, "SESSION_MAX_AGE", cls.session_absolute_timeout),
             "data_keys": tuple(key.strip() for key in env.get("DATA_KEYS", "").split(",") if key.strip()),
             "clock_start": _instant(env, "CLOCK_START"),
+            "metrics_token": env.get("METRICS_TOKEN", ""),
         }
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]
@@ -138,6 +140,8 @@ class Settings:
                 raise ConfigError(f"{name} must be at least 120 seconds (the warning comes a minute before).")
         if self.session_absolute_timeout < max(self.clinician_idle_timeout, self.client_idle_timeout):
             raise ConfigError("SESSION_MAX_AGE must not be shorter than the idle timeouts.")
+        if self.metrics_token and len(self.metrics_token) < 24:
+            raise ConfigError("METRICS_TOKEN must be at least 24 characters (or unset: no /metrics).")
         if self.charge_delay < 0:
             raise ConfigError("CHARGE_DELAY must be a number of seconds, 0 or more.")
         for key in self.data_keys:

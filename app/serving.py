@@ -15,6 +15,9 @@ import socket
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
+from app.config import Settings
+from app.logs import configure_logging, wants_json
+
 
 def listening_socket(config: uvicorn.Config) -> socket.socket:
     """The socket uvicorn would bind for ``config``, with its protocol read back from the kernel."""
@@ -27,7 +30,12 @@ def listening_socket(config: uvicorn.Config) -> socket.socket:
 
 
 def serve(app: str, *, host: str, port: int, workers: int = 1, **options: object) -> None:
-    """Serve the ASGI app at import path ``app`` until interrupted."""
+    """Serve the ASGI app at import path ``app`` until interrupted (uvicorn's own lines in JSON too
+    when ``app.logs`` says so)."""
+    debug = Settings.from_env().debug
+    if wants_json(debug):
+        configure_logging(debug)
+        options.setdefault("log_config", None)
     config = uvicorn.Config(app, host=host, port=port, workers=workers, **options)  # type: ignore[arg-type]
     server = uvicorn.Server(config)
     sock = listening_socket(config)

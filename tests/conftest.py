@@ -254,9 +254,10 @@ PHONE = {"width": 390, "height": 844}
 ARTIFACTS = ROOT / "test-artifacts"
 
 
-def start_web(settings: Settings, **extra_env: str) -> tuple[subprocess.Popen, str]:
+def start_web(settings: Settings, *, stderr=None, **extra_env: str) -> tuple[subprocess.Popen, str]:
     """Serve the real app (``python -m app serve``) in its own process, on the test database and
-    Redis; wait until ``/healthz`` answers. Returns the process and its base URL."""
+    Redis; wait until ``/healthz`` answers. Returns the process and its base URL. ``stderr``: a file
+    for its log."""
     import time
     import urllib.request
 
@@ -278,6 +279,7 @@ def start_web(settings: Settings, **extra_env: str) -> tuple[subprocess.Popen, s
         [sys.executable, "-m", "app", "serve", "--port", str(port)],
         cwd=ROOT,
         env=env,
+        stderr=stderr,
     )
     deadline = time.monotonic() + 30
     while True:

@@ -21,6 +21,8 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from app.config import Settings
+from app.logs import configure_logging, wants_json
 from app.models.db import engine
 
 log = logging.getLogger("stillwater.worker")
@@ -119,6 +121,9 @@ async def close(worker: Worker) -> None:
 
 async def serve(settings_cls, redis_url: str) -> None:
     """Run arq workers one after another until SIGTERM/SIGINT, across outages of Redis or the database."""
+    debug = Settings.from_env().debug
+    if wants_json(debug):  # plain: arq's own format, as set up by `python -m app worker`
+        configure_logging(debug)
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     current: list[Worker] = []

@@ -12,6 +12,7 @@ from app.clock import clock_starting_at
 from app.config import Settings
 from app.models.db import engine
 from app.services.queue import deserialize, redis_settings, serialize
+from workers import heartbeat
 from workers.charging import charge_appointment, sweep_charges
 from workers.email import send_email, sweep_unsent_emails
 
@@ -28,12 +29,14 @@ async def startup(ctx: dict) -> None:
     if ctx["pooled"]:
         # No floor: asyncpg would log a traceback each time it failed to restore one during an outage.
         await engine().start_connection_pool(min_size=0, max_size=5)
+    await heartbeat.start(ctx)
 
 
 async def shutdown(ctx: dict) -> None:
     """Close the database pool. A job cancelled by SIGTERM mid-query can leave its connection checked
     out for good, and a graceful close then waits forever: after a while, close it hard (the server
     rolls back whatever that job had open; arq runs the job again)."""
+    await heartbeat.stop(ctx)
     if not ctx.get("pooled"):
         return
     db = engine()

@@ -20,16 +20,26 @@ from redis.asyncio import ConnectionPool
 from redis.exceptions import RedisError
 
 from app.config import Settings
+from app.logs import REQUEST_ID
 
 log = logging.getLogger(__name__)
 
 
 def serialize(value: Any) -> bytes:
+    """msgpack; a job queued while serving a request also carries that request's id (``rid``)."""
+    request_id = REQUEST_ID.get()
+    if request_id and isinstance(value, dict) and "f" in value:
+        value = {**value, "rid": request_id}
     return msgpack.packb(value, datetime=True)
 
 
 def deserialize(value: bytes) -> Any:
-    return msgpack.unpackb(value, timestamp=3)
+    """The reverse; a job's ``rid`` becomes the request id of the worker's lines while it runs (arq
+    reads each job in the task that then runs it)."""
+    data = msgpack.unpackb(value, timestamp=3)
+    if isinstance(data, dict) and data.get("rid"):
+        REQUEST_ID.set(data["rid"])
+    return data
 
 
 def redis_settings(settings: Settings) -> RedisSettings:

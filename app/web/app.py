@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -19,6 +18,7 @@ from litestar.template.config import TemplateConfig
 from app.clock import Clock, clock_starting_at
 from app.config import ROOT, Settings
 from app.domain.practice import format_money, money_input
+from app.logs import configure_logging
 from app.models.db import engine
 from app.services import queue as job_queue
 from app.services.sessions import SessionStore
@@ -34,6 +34,7 @@ from app.web.csrf import CsrfMiddleware
 from app.web.errors import EXCEPTION_HANDLERS, reject_impossible_ids
 from app.web.exports import client_export, portal_export
 from app.web.invitations import InvitationsController
+from app.web.metrics import ObserveRequests, metrics
 from app.web.middleware import (
     AnswerHead,
     FetchMetadataMiddleware,
@@ -92,7 +93,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     settings = settings or Settings.from_env()
     settings.check()
     clock = clock or clock_starting_at(settings.clock_start)
-    logging.basicConfig(level=logging.INFO if settings.debug else logging.WARNING)
+    configure_logging(settings.debug)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         client_export,
         DevMailboxController,
         healthz,
+        metrics,
         CalendarController,
         AppointmentController,
         AppointmentChargeController,
@@ -152,6 +154,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6),
         debug=False,
         openapi_config=None,
+        logging_config=None,  # app.logs sets logging up
     )
-    application.asgi_handler = AnswerHead(application.asgi_handler)
+    application.asgi_handler = AnswerHead(ObserveRequests(application.asgi_handler))
     return application

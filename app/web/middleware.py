@@ -72,14 +72,14 @@ class SessionMiddleware(ASGIMiddleware):
 
     Redis is reached before any handler runs (the session, or a ping when there is none), so a Redis
     outage refuses the request whole (503, see ``errors.on_unavailable``) instead of half-applying it.
-    ``/healthz`` is left alone: it reports the outage itself."""
+    ``/healthz`` and ``/metrics`` are left alone: they report the outage themselves."""
 
     scopes = (ScopeType.HTTP,)
 
     @staticmethod
     def should_bypass_for_scope(scope: Scope) -> bool:
         path = scope.get("path", "")
-        return path.startswith("/static/") or path == "/healthz"
+        return path.startswith("/static/") or path in {"/healthz", "/metrics"}
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         runtime = scope["litestar_app"].state.runtime
