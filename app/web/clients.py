@@ -142,13 +142,13 @@ class ClientsController(Controller):
         """The page's appointments and charges again, while a charge is pending. The page view was
         audited when it opened; these refreshes of the same view are not. Opened as a page (a link
         shared, a reload), it is the client's page."""
-        if not wants_fragment(request):
-            return redirect(request, f"/clients/{client_id}")
         now = runtime(request).clock.now()
         try:
             detail = await clients.client_detail(current_user(request).clinician_id, client_id, now=now)
         except ClientNotFound:
             raise NotFoundException() from None
+        if not wants_fragment(request):
+            return redirect(request, f"/clients/{client_id}")
         context = _sessions_context(detail, now)
         return await render(request, "clients/show.html", context, fragment="clients/_sessions.html")
 
