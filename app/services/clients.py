@@ -136,6 +136,7 @@ async def invite_client(client_id: int, *, now: datetime, actor: Actor, settings
         },
         now=now,
         kind="invitation",
+        reply_to=await email.practice_address(practice.id),
     )
     await audit.record(
         "invitation_sent",
