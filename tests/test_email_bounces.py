@@ -91,6 +91,7 @@ async def test_a_hard_bounce_stops_email_to_that_address_and_shows_on_the_client
         await sign_in(browser, clinician)
         page = await browser.get(f"/clients/{client_id}")
         assert "Emails to this address bounce" in page.text and "550 no such user" in page.text
+        assert "It won't be sent while this address is blocked" in page.text  # next to "Resend invitation"
         assert "bounce" not in (await browser.get(f"/clients/{other_id}")).text
 
         for record in (client_id, other_id):
