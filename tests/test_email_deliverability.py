@@ -26,7 +26,9 @@ MAX_SCORE = 1.0
 INSURANCE = "billing@calmharbor.example"
 SENDER = "Calm Harbor via Stillwater <notices@mail.stillwater.example>"
 
-pytestmark = pytest.mark.skipif(shutil.which("spamassassin") is None, reason="apt-get install spamassassin")
+needs_spamassassin = pytest.mark.skipif(
+    shutil.which("spamassassin") is None, reason="apt-get install spamassassin"
+)
 
 
 async def _invitation(env):
@@ -137,6 +139,7 @@ def test_every_kind_the_app_sends_has_a_case_and_a_template():
     assert templates == set(email.KINDS)
 
 
+@needs_spamassassin
 @pytest.mark.parametrize("kind", sorted(email.KINDS))
 async def test_each_kind_reaches_the_inbox(
     kind, db, redis, arq_pool, settings, clock, smtp_server, run_worker
