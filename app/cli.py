@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 from app.config import ROOT, VAR_DIR
 
@@ -46,6 +47,69 @@ def _port_answers(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def _port_taken(port: int) -> bool:
+    """Whether 127.0.0.1:``port`` can't be listened on (uvicorn binds the same way)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def _next_free_port(port: int) -> int:
+    return next((p for p in range(port + 1, min(port + 100, 65536)) if not _port_taken(p)), _free_port())
+
+
+def _shown(url: str) -> str:
+    """``url`` without its password, fit to print."""
+    parts = urlparse(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)).geturl()
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def database_problem(url: str) -> str | None:
+    """One line saying why the PostgreSQL database in ``url`` does not answer, or None when it does."""
+    if not url.startswith(("postgres://", "postgresql://")):
+        return None
+    import asyncpg
+
+    async def check() -> None:
+        connection = await asyncpg.connect(url, timeout=5)
+        await connection.close()
+
+    try:
+        asyncio.run(check())
+    except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        return (
+            f"The database at DATABASE_URL ({_shown(url)}) does not answer ({_reason(exc)}); "
+            "start it or fix DATABASE_URL."
+        )
+    return None
+
+
+def redis_problem(url: str) -> str | None:
+    """One line saying why the Redis in ``url`` does not answer, or None when it does."""
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    try:
+        with Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3) as client:
+            client.ping()
+    except (RedisError, OSError, ValueError) as exc:
+        return (
+            f"Redis at REDIS_URL ({_shown(url)}) does not answer ({_reason(exc)}); "
+            "start it, or unset REDIS_URL and `make run` starts one."
+        )
+    return None
 
 
 def _free_port() -> int:
@@ -121,26 +185,27 @@ def start_worker(env: dict[str, str]) -> subprocess.Popen:
 def run(port: int) -> int:
     """Migrate, seed the demo, then serve web + worker until Ctrl-C. A worker that dies is started
     again (after 1 s, doubling up to 30 s while it keeps dying); the web server stays up meanwhile."""
+    if _port_taken(port):
+        other = _next_free_port(port)
+        print(
+            f"Port {port} is already in use; run `make run PORT={other}` "
+            f"(or `python -m app run --port {other}`) to use a free one.",
+            file=sys.stderr,
+        )
+        return 1
     env = _env_for_embedded()
     env.setdefault("BASE_URL", f"http://127.0.0.1:{port}")
+    problem = database_problem(env.get("DATABASE_URL", "")) or (
+        redis_problem(env["REDIS_URL"]) if env.get("REDIS_URL") else None
+    )
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     if migrate() != 0:
         return 1
     if demo(env) != 0:
         return 1
     redis_process = ensure_redis(env)
-    web = subprocess.Popen(
-        [PYTHON, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT, env=env
-    )
-    jobs, jobs_started = start_worker(env), time.monotonic()
-    password = env.get("DEMO_PASSWORD", "stillwater-demo")
-    print(
-        f"\nStillwater is running at {env['BASE_URL']}\n"
-        f"  Clinician: maya@stillwater.test / {password}\n"
-        f"  Client:    alex@stillwater.test / {password}\n"
-        f"  Emails:    {env['BASE_URL']}/dev/mailbox\n"
-        "Press Ctrl-C to stop.\n",
-        flush=True,
-    )
     stopping = False
 
     def stop(*_: object) -> None:
@@ -149,9 +214,28 @@ def run(port: int) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    web = subprocess.Popen(
+        [PYTHON, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT, env=env
+    )
+    jobs, jobs_started = start_worker(env), time.monotonic()
     restart_at: float | None = None
     wait = WORKER_FIRST_WAIT
     try:
+        while not stopping and web.poll() is None and not _port_answers("127.0.0.1", port):
+            time.sleep(0.1)
+        if web.poll() is not None:
+            print(f"The web server stopped before it answered on port {port}.", file=sys.stderr, flush=True)
+            return 1
+        if not stopping:
+            password = env.get("DEMO_PASSWORD", "stillwater-demo")
+            print(
+                f"\nStillwater is running at {env['BASE_URL']}\n"
+                f"  Clinician: maya@stillwater.test / {password}\n"
+                f"  Client:    alex@stillwater.test / {password}\n"
+                f"  Emails:    {env['BASE_URL']}/dev/mailbox\n"
+                "Press Ctrl-C to stop.\n",
+                flush=True,
+            )
         while not stopping and web.poll() is None:
             time.sleep(0.3)
             now = time.monotonic()

@@ -59,6 +59,7 @@ class Settings:
     debug: bool = True
     base_url: str = "http://127.0.0.1:8000"
     smtp_url: str = ""
+    email_webhook_token: str = ""
     email_from: str = "Stillwater <no-reply@stillwater.test>"
     payment_gateway: str = "sandbox"
     stripe_api_key: str = ""
@@ -89,6 +90,7 @@ class Settings:
             "debug": _bool(env.get("DEBUG"), default=False),
             "base_url": (env.get("BASE_URL") or cls.base_url).rstrip("/"),
             "smtp_url": env.get("SMTP_URL", ""),
+            "email_webhook_token": env.get("EMAIL_WEBHOOK_TOKEN", ""),
             "email_from": env.get("EMAIL_FROM") or cls.email_from,
             "payment_gateway": env.get("PAYMENT_GATEWAY") or "sandbox",
             "stripe_api_key": env.get("STRIPE_API_KEY", ""),

@@ -221,10 +221,12 @@ class Mailbox:
 
     def __init__(self) -> None:
         self.messages: list = []
+        self.raw: list[bytes] = []  # as received, for scoring by SpamAssassin
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd hook name
         from email import message_from_bytes, policy
 
+        self.raw.append(envelope.original_content or envelope.content)
         self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
         return "250 Message accepted for delivery"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -202,3 +203,68 @@ async def test_demo_cards_pay_and_demo_payments_can_be_refunded(
         Charge.id.is_in([c.id for c in pending if c.payment_method is None])
     )
     assert {c.status for c in failed} <= {"failed"}, "no card on file is a visible failure"
+
+
+def run_command(port: int, tmp_path, **env_vars: str) -> subprocess.CompletedProcess:
+    """``python -m app run --port port`` on a fresh SQLite file; what it printed and its exit code."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'run.sqlite'}",
+        "REDIS_URL": os.environ["TEST_REDIS_URL"],
+        **env_vars,
+    }
+    env.pop("SECRET_KEY", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "run", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGTERM)  # it went on to serve: stop its web and worker too
+        out, err = process.communicate(timeout=30)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def test_run_on_a_busy_port_says_so_and_how_to_pick_another_without_claiming_to_run(tmp_path, redis):
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        done = run_command(port, tmp_path)
+    printed = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert f"Port {port} is already in use; run `make run PORT=" in printed
+    assert printed.strip().count("\n") == 0, printed  # one sentence, no traceback
+    assert "Stillwater is running" not in printed
+    assert not (tmp_path / "run.sqlite").exists(), "nothing was migrated or started"
+
+
+def test_run_with_a_redis_that_does_not_answer_says_so_in_one_line(tmp_path, redis):
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    done = run_command(free_port(), tmp_path, REDIS_URL=dead)
+    printed = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert printed.startswith(f"Redis at REDIS_URL ({dead}) does not answer") and "Traceback" not in printed
+    assert printed.strip().count("\n") == 0, printed
+
+
+def test_run_with_a_database_that_does_not_answer_says_so_in_one_line_without_the_password(tmp_path, redis):
+    port = free_port()
+    done = run_command(
+        free_port(), tmp_path, DATABASE_URL=f"postgres://stillwater:s3cret@127.0.0.1:{port}/practice"
+    )
+    printed = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert printed.startswith(
+        f"The database at DATABASE_URL (postgres://stillwater:***@127.0.0.1:{port}/practice) does not answer"
+    )
+    assert "s3cret" not in printed and "Traceback" not in printed
+    assert printed.strip().count("\n") == 0, printed

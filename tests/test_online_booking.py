@@ -10,6 +10,8 @@ import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from icalendar import Calendar
+
 from app.models.tables import Appointment, Client, Clinician, EmailMessage, StatusChange, User, WorkingHours
 from app.services import availability, email
 from tests.conftest import browser
@@ -106,7 +108,8 @@ async def test_public_booking_creates_client_login_appointment_and_emails_then_p
     assert kinds == ["invitation", "sessions_booked"]
     confirmation = await EmailMessage.objects().where(EmailMessage.kind == "sessions_booked").first()
     (ics,) = email.attachments_of(confirmation)
-    assert b"DTSTART:20261201T140000Z" in ics.content
+    (event,) = Calendar.from_ical(ics.content).walk("VEVENT")
+    assert event.decoded("DTSTART") == datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
 
     invitation = await EmailMessage.objects().where(EmailMessage.kind == "invitation").first()
     path = link_in(invitation.text_body, "/invite/")

@@ -155,6 +155,7 @@ class Appointment(Table):
     booked_via = Varchar(length=16, default="clinician")
     created_at = Timestamptz()
     created_by = Integer(null=True, default=None)
+    sequence = Integer(default=0)  # iCalendar SEQUENCE: one more at each move or cancellation
 
 
 class StatusChange(Table):
@@ -282,6 +283,17 @@ class EmailMessage(Table):
     sent_at = Timestamptz(null=True, default=None)
     attempts = Integer(default=0)
     last_error = Varchar(length=255, default="")
+    reply_to = Varchar(length=254, default="")
+    suppressed_at = Timestamptz(null=True, default=None)  # not sent: the address bounces
+
+
+class UndeliverableAddress(Table):
+    """An address that hard-bounced or complained (from the provider's webhook): no email goes to it."""
+
+    address = Varchar(length=254, unique=True)
+    reason = Varchar(length=16)
+    detail = Varchar(length=255, default="")
+    recorded_at = Timestamptz()
 
 
 class RecoveryCode(Table):
@@ -329,6 +341,7 @@ ALL_TABLES: list[type[Table]] = [
     AccountToken,
     ChecklistItem,
     EmailMessage,
+    UndeliverableAddress,
     RecoveryCode,
     AuditEvent,
 ]

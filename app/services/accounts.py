@@ -18,7 +18,7 @@ from app.domain.accounts import Role
 from app.domain.practice import slugify
 from app.domain.validation import normalize_email
 from app.models.db import transaction
-from app.models.tables import Clinician, User
+from app.models.tables import Client, Clinician, User
 from app.services import account_tokens, audit, email, throttle
 from app.services.account_tokens import Purpose
 from app.services.context import Actor, CurrentUser
@@ -318,12 +318,14 @@ async def request_password_reset(
             )
             return
         token = await account_tokens.issue(row["id"], Purpose.PASSWORD_RESET, now)
+        practice = await Client.select(Client.clinician).where(Client.user == row["id"]).first()
         message_id = await email.queue_email(
             to=address,
             subject="Reset your Stillwater password",
             template="password_reset",
             context={"name": row["name"], "link": f"{settings.base_url}/password/reset/{token}"},
             now=now,
+            reply_to=await email.practice_address(practice["clinician"]) if practice else "",
         )
         await audit.record(
             "password_reset_requested", actor=actor, at=now, object_type="user", object_id=row["id"]

@@ -76,7 +76,13 @@ async def apply_status_change(
     if problem:
         raise StatusChangeRefused(problem)
     changed = (
-        await Appointment.update({Appointment.status: new_status, Appointment.status_changed_at: now})
+        await Appointment.update(
+            {
+                Appointment.status: new_status,
+                Appointment.status_changed_at: now,
+                Appointment.sequence: Appointment.sequence + 1,
+            }
+        )
         .where((Appointment.id == appointment.id) & (Appointment.status == old_status))
         .returning(Appointment.id)
     )
@@ -480,6 +486,7 @@ async def reschedule(
                     Appointment.ends_at: ends_at,
                     Appointment.duration_minutes: minutes,
                     Appointment.changed_from_series: appointment.series is not None,
+                    Appointment.sequence: Appointment.sequence + 1,
                 }
             )
             .where(

@@ -44,6 +44,7 @@ ACTIONS: dict[str, str] = {
     "client_restored": "Client restored",
     "invitation_sent": "Portal invitation sent",
     "invitation_accepted": "Portal invitation accepted",
+    "email_undeliverable": "Email address bounced or reported spam; no more email goes to it",
     "insurance_updated": "Insurance details changed",
     # sessions and charges
     "appointment_created": "Appointment booked",

@@ -39,7 +39,7 @@ from app.models.tables import (
 from app.payments.base import GatewayRefused, GatewayUnavailable, PaymentGateway, PaymentResult
 from app.services import audit
 from app.services.context import Actor
-from app.services.email import queue_email
+from app.services.email import practice_address, queue_email
 from app.services.queue import JobQueue, QueuedJob, QueueUnavailable, email_job
 
 log = logging.getLogger(__name__)
@@ -446,6 +446,7 @@ async def _failure_emails(charge_id: int, *, now: datetime, settings: Settings) 
         template="charge_failed_client",
         context={**context, "when": view.session_text(view.client_zone)},
         now=now,
+        reply_to=await practice_address(view.charge.clinician),
     )
     clinician_id = await queue_email(
         to=view.clinician_email,

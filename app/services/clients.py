@@ -26,9 +26,10 @@ from app.models.tables import (
     Client,
     Clinician,
     InsurancePolicy,
+    UndeliverableAddress,
     User,
 )
-from app.services import account_tokens, appointments, audit, charges, email
+from app.services import account_tokens, appointments, audit, bounces, charges, email
 from app.services.account_tokens import Purpose
 from app.services.context import Actor
 from app.services.queue import JobQueue, QueuedJob, email_job
@@ -136,6 +137,7 @@ async def invite_client(client_id: int, *, now: datetime, actor: Actor, settings
         },
         now=now,
         kind="invitation",
+        reply_to=await email.practice_address(practice.id),
     )
     await audit.record(
         "invitation_sent",
@@ -184,6 +186,7 @@ class ClientDetail:
     invitation: Invitation
     appointments: list[Appointment]
     charges: dict[int, Charge] = field(default_factory=dict)
+    undeliverable: UndeliverableAddress | None = None  # their address bounced or reported spam
 
 
 @dataclass(frozen=True)
@@ -335,7 +338,14 @@ async def client_detail(
         .limit(200)
     )
     charges = await Charge.objects().where((Charge.client == client_id) & (Charge.clinician == clinician_id))
-    return ClientDetail(client, insurance, invitation, sessions, {c.appointment: c for c in charges})
+    return ClientDetail(
+        client,
+        insurance,
+        invitation,
+        sessions,
+        {c.appointment: c for c in charges},
+        await bounces.undeliverable_address(client.email),
+    )
 
 
 async def update_client(

@@ -4,6 +4,9 @@
 ``send_email``. Without ``SMTP_URL`` messages stay in the outbox, readable at the dev mailbox page.
 Header values are cleaned of line breaks and control characters whatever text was stored; a message
 that still can't be built is marked failed (``last_error``, no more attempts) and logged once.
+Every message carries ``Date``, a ``Message-ID`` on the sender's domain, ``Auto-Submitted`` and, for
+mail to clients, a ``Reply-To`` that reaches the practice. Mail to an address that bounced or
+complained (``UndeliverableAddress``) is kept in the outbox as suppressed, never sent.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage as MimeMessage
-from email.utils import make_msgid
+from email.utils import format_datetime, make_msgid, parseaddr
 from functools import cache
 from urllib.parse import unquote, urlparse
 
@@ -23,11 +26,24 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app.config import ROOT, Settings
 from app.domain.validation import clean_text
-from app.models.tables import EmailMessage
+from app.models.tables import Clinician, EmailMessage, UndeliverableAddress
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 UNBUILDABLE = "Can't be built"
+SUPPRESSED = "Not sent: this address bounces"
+
+# Every kind of message the app sends (the template's name) and who reads it. A new kind goes here,
+# and tests/test_email_deliverability.py fails until it has a case there.
+KINDS: dict[str, str] = {
+    "invitation": "client",
+    "password_reset": "anyone",
+    "signup_confirm": "clinician",
+    "signup_existing": "anyone",
+    "sessions_booked": "client",
+    "charge_failed_client": "client",
+    "charge_failed_clinician": "clinician",
+}
 
 
 @dataclass(frozen=True)
@@ -62,9 +78,15 @@ async def queue_email(
     context: dict[str, object],
     now: datetime,
     kind: str = "",
+    reply_to: str = "",
     attachments: list[Attachment] | None = None,
 ) -> int:
-    """Write one message to the outbox (inside the caller's transaction); returns its id."""
+    """Write one message to the outbox (inside the caller's transaction); returns its id.
+    ``reply_to`` is where a reply should go (the practice); a message to an undeliverable address is
+    written as suppressed."""
+    kind = kind or template
+    if kind not in KINDS:
+        raise ValueError(f"unknown email kind {kind!r}: add it to email.KINDS")
     text, html = render(template, context)
     encoded = [
         {
@@ -80,9 +102,11 @@ async def queue_email(
             subject=header_value(subject)[:255],
             text_body=text,
             html_body=html,
-            kind=kind or template,
+            kind=kind,
+            reply_to=header_value(reply_to)[:254],
             attachments=json.dumps(encoded) if encoded else "",
             created_at=now,
+            **({"suppressed_at": now, "last_error": SUPPRESSED} if await undeliverable(to) else {}),
         )
     ).returning(EmailMessage.id)
     return rows[0]["id"]
@@ -102,13 +126,37 @@ def header_value(text: str) -> str:
     return " ".join(clean_text(text or "").split())
 
 
-def build_mime(message: EmailMessage, sender: str) -> MimeMessage:
-    """The MIME message; raises ValueError (or another build error) when it can't be made."""
+async def practice_address(clinician_id: int) -> str:
+    """Where a client's reply reaches the practice: its insurance-questions address, else the clinician."""
+    row = (
+        await Clinician.select(Clinician.insurance_email, Clinician.user.email.as_alias("email"))
+        .where(Clinician.id == clinician_id)
+        .first()
+    )
+    return (row["insurance_email"] or row["email"]) if row else ""
+
+
+async def undeliverable(address: str) -> bool:
+    """Whether mail to ``address`` hard-bounced or drew a complaint."""
+    return await UndeliverableAddress.exists().where(UndeliverableAddress.address == address.strip().lower())
+
+
+def sender_domain(sender: str) -> str:
+    """The domain of the ``EMAIL_FROM`` address (Message-IDs are made on it)."""
+    return parseaddr(header_value(sender))[1].rpartition("@")[2] or "localhost"
+
+
+def build_mime(message: EmailMessage, sender: str, now: datetime) -> MimeMessage:
+    """The MIME message, dated ``now``; raises ValueError (or another build error) when it can't be made."""
     mime = MimeMessage()
     mime["From"] = header_value(sender)
     mime["To"] = header_value(message.to_address)
+    if message.reply_to:
+        mime["Reply-To"] = header_value(message.reply_to)
     mime["Subject"] = header_value(message.subject)
-    mime["Message-ID"] = make_msgid(domain="stillwater.local")
+    mime["Date"] = format_datetime(now)
+    mime["Message-ID"] = make_msgid(idstring=f"{message.id}", domain=sender_domain(sender))
+    mime["Auto-Submitted"] = "auto-generated"
     mime.set_content(clean_text(message.text_body, multiline=True))
     if message.html_body:
         mime.add_alternative(clean_text(message.html_body, multiline=True), subtype="html")
@@ -136,15 +184,19 @@ async def smtp_send(mime: MimeMessage, smtp_url: str) -> None:
 
 
 async def deliver(message_id: int, settings: Settings, now: datetime) -> str:
-    """Send one outbox message over SMTP. Returns 'sent', 'kept' (no SMTP configured), 'skipped' or
-    'failed' (it can never be built)."""
+    """Send one outbox message over SMTP. Returns 'sent', 'kept' (no SMTP configured), 'skipped',
+    'suppressed' (the address bounces) or 'failed' (it can never be built)."""
     message = await EmailMessage.objects().where(EmailMessage.id == message_id).first()
-    if message is None or message.sent_at is not None:
+    if message is None or message.sent_at is not None or message.suppressed_at is not None:
         return "skipped"
+    if await undeliverable(message.to_address):
+        suppressed = {EmailMessage.suppressed_at: now, EmailMessage.last_error: SUPPRESSED}
+        await EmailMessage.update(suppressed).where(EmailMessage.id == message_id)
+        return "suppressed"
     if not settings.smtp_url:
         return "kept"
     try:
-        mime = build_mime(message, settings.email_from)
+        mime = build_mime(message, settings.email_from, now)
     except Exception as exc:  # noqa: BLE001 - any build error is permanent: retrying rebuilds the same
         reason = f"{UNBUILDABLE}: {type(exc).__name__}: {exc}"[:255]
         await EmailMessage.update(
@@ -176,6 +228,7 @@ async def unsent_ids(older_than: datetime, limit: int = 100) -> list[int]:
         await EmailMessage.select(EmailMessage.id)
         .where(
             (EmailMessage.sent_at.is_null())
+            & (EmailMessage.suppressed_at.is_null())
             & (EmailMessage.created_at < older_than)
             & (EmailMessage.attempts < MAX_ATTEMPTS)
         )

@@ -43,13 +43,16 @@ async def feed_url(client_id: int, *, settings: Settings) -> str | None:
     return f"{settings.base_url}/feed/{client_id}/{_token(settings, client_id, key)}.ics"
 
 
-def _event(appointment: dict, practice_name: str) -> SessionEvent:
+def _event(appointment: dict, practice_name: str, organizer: str = "", attendee: str = "") -> SessionEvent:
     return SessionEvent(
         uid=f"appointment-{appointment['id']}@stillwater",
         starts_at=appointment["starts_at"],
         ends_at=appointment["ends_at"],
         summary=f"Session with {practice_name}",
         cancelled=appointment["status"] == AppointmentStatus.CANCELLED.value,
+        sequence=appointment["sequence"],
+        organizer=organizer,
+        attendee=attendee,
     )
 
 
@@ -70,7 +73,11 @@ async def feed(client_id: int, token: str, *, settings: Settings, now: datetime)
         return None
     sessions = (
         await Appointment.select(
-            Appointment.id, Appointment.starts_at, Appointment.ends_at, Appointment.status
+            Appointment.id,
+            Appointment.starts_at,
+            Appointment.ends_at,
+            Appointment.status,
+            Appointment.sequence,
         )
         .where(Appointment.client == client_id)
         .order_by(Appointment.starts_at)
@@ -112,17 +119,22 @@ async def sessions_booked(
     )
     sessions = (
         await Appointment.select(
-            Appointment.id, Appointment.starts_at, Appointment.ends_at, Appointment.status
+            Appointment.id,
+            Appointment.starts_at,
+            Appointment.ends_at,
+            Appointment.status,
+            Appointment.sequence,
         )
         .where(Appointment.id.is_in(appointment_ids) & (Appointment.client == client_id))
         .order_by(Appointment.starts_at)
     )
     zone = client["zone"] or practice["time_zone"]
-    events = [_event(s, practice["practice_name"]) for s in sessions]
+    reply_to = practice["insurance_email"] or practice["email"]
+    events = [_event(s, practice["practice_name"], reply_to, client["email"]) for s in sessions]
     attachment = email.Attachment(
         "sessions.ics",
         ICS_TYPE,
-        calendar_bytes(events, name=practice["practice_name"], stamp=now, method="PUBLISH"),
+        calendar_bytes(events, name=practice["practice_name"], stamp=now, method="REQUEST", zone=zone),
     )
     count = len(sessions)
     subject = (
@@ -149,6 +161,7 @@ async def sessions_booked(
         },
         now=now,
         kind="sessions_booked",
+        reply_to=reply_to,
         attachments=[attachment],
     )
     return email_job(message_id)

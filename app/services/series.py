@@ -347,6 +347,7 @@ async def edit_series(
                     Appointment.duration_minutes: minutes,
                     Appointment.fee_minor: fee,
                     Appointment.changed_from_series: scope == "this" and appointment.series is not None,
+                    Appointment.sequence: Appointment.sequence + 1,
                 }
             ).where(
                 (Appointment.id == appointment.id) & (Appointment.status == AppointmentStatus.SCHEDULED.value)

@@ -46,7 +46,7 @@ from app.web.portal import PortalController
 from app.web.report import ReportController
 from app.web.runtime import Runtime
 from app.web.security import SecurityController
-from app.web.system import DevMailboxController, healthz
+from app.web.system import DevMailboxController, email_events, healthz
 
 HTMX_CONFIG = {
     "historyCacheSize": 0,  # never keep page HTML (health data) in localStorage
@@ -124,6 +124,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         DevMailboxController,
         healthz,
         metrics,
+        email_events,
         CalendarController,
         AppointmentController,
         AppointmentChargeController,

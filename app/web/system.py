@@ -1,17 +1,25 @@
-"""Operational endpoints: health check and, in debug only, the dev mailbox."""
+"""Operational endpoints: health check, the email provider's bounce webhook and, in debug only, the
+dev mailbox."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hmac
+import json
 import logging
 
-from litestar import Controller, Request, get
+from litestar import Controller, Request, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Response, Template
 
+from app.domain.email_events import undeliverable
 from app.models.db import engine
 from app.models.tables import EmailMessage
+from app.services.bounces import record_undeliverable
 from app.services.email import attachments_of
+from app.web.csrf import EMAIL_EVENTS_PATH
 from app.web.htmx import render
 from app.web.runtime import runtime
 
@@ -37,6 +45,38 @@ async def healthz(request: Request) -> Response:
         status_code=200 if ok else 503,
         headers={"Cache-Control": "no-store"},
     )
+
+
+def _webhook_token(request: Request) -> str:
+    """The token a provider sends: ``Authorization: Bearer …``, or the password of basic auth (a URL
+    like ``https://hook:TOKEN@host/email/events``)."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip()
+    if scheme.lower() == "basic":
+        try:
+            return base64.b64decode(value.strip(), validate=True).decode().partition(":")[2]
+        except (binascii.Error, UnicodeDecodeError):
+            return ""
+    return ""
+
+
+@post(EMAIL_EVENTS_PATH, name="email_events", include_in_schema=False, status_code=200)
+async def email_events(request: Request) -> Response:
+    """Bounces and complaints from the email provider (SendGrid, Postmark or Mailgun JSON); a hard
+    bounce or a complaint stops email to that address. Off (404) unless EMAIL_WEBHOOK_TOKEN is set."""
+    rt = runtime(request)
+    expected = rt.settings.email_webhook_token
+    if not expected:
+        raise NotFoundException()
+    if not hmac.compare_digest(_webhook_token(request).encode(), expected.encode()):
+        return Response(content={"error": "Wrong or missing webhook token."}, status_code=401)
+    try:
+        payload = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError):
+        return Response(content={"error": "The body must be JSON."}, status_code=400)
+    recorded = await record_undeliverable(undeliverable(payload), now=rt.clock.now())
+    return Response(content={"recorded": recorded}, headers={"Cache-Control": "no-store"})
 
 
 class DevMailboxController(Controller):

@@ -1,0 +1,259 @@
+"""Every kind of email, sent by the real worker to a real SMTP server: the headers inbox providers look
+for, a text part that stands alone, a SpamAssassin score (local rules) of at most 1.0, and .ics files
+that calendar apps can update. A kind in ``email.KINDS`` without a case here fails."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from dataclasses import replace
+from datetime import timedelta
+from email.utils import parseaddr, parsedate_to_datetime
+
+import pytest
+from icalendar import Calendar
+
+from app.models.db import transaction
+from app.models.tables import Clinician
+from app.services import accounts, appointments, clients, email, notices
+from app.services.accounts import NewClinician
+from app.services.context import Actor
+from app.services.queue import JobQueue
+from tests.charging_support import DECLINE, add_appointment, fast_forward, make_practice, mark
+
+MAX_SCORE = 1.0
+INSURANCE = "billing@calmharbor.example"
+SENDER = "Calm Harbor via Stillwater <notices@mail.stillwater.example>"
+
+needs_spamassassin = pytest.mark.skipif(
+    shutil.which("spamassassin") is None, reason="apt-get install spamassassin"
+)
+
+
+async def _invitation(env):
+    async with transaction():
+        _, jobs = await clients.create_client(
+            env.practice.clinician.user.clinician_id,
+            clients.NewClient("Jordan Park", "jordan@example.test"),
+            invite=True,
+            now=env.now,
+            actor=env.practice.clinician_actor,
+            settings=env.settings,
+        )
+    await env.queue.enqueue_all(jobs)
+    return "jordan@example.test", INSURANCE
+
+
+async def _password_reset(env):
+    await accounts.request_password_reset(
+        env.practice.client.email,
+        redis=env.redis,
+        settings=env.settings,
+        now=env.now,
+        actor=Actor(ip="203.0.113.5"),
+        queue=env.queue,
+    )
+    return env.practice.client.email, INSURANCE
+
+
+async def _sign_up(env, address: str):
+    await accounts.sign_up_clinician(
+        NewClinician("Quiet Pines", "Sam Lee", address, "a long enough passphrase", "Europe/London"),
+        now=env.now,
+        settings=env.settings,
+        actor=Actor(ip="203.0.113.5"),
+        queue=env.queue,
+    )
+    return address, None
+
+
+async def _signup_confirm(env):
+    return await _sign_up(env, "sam@example.test")
+
+
+async def _signup_existing(env):
+    return await _sign_up(env, env.practice.clinician.email)
+
+
+async def _sessions_booked(env):
+    async with transaction():
+        job = await notices.sessions_booked(
+            env.practice.client_id, [env.future_id], now=env.now, settings=env.settings
+        )
+    await env.queue.enqueue_all([job])
+    return env.practice.client.email, INSURANCE
+
+
+async def _charge_failed(env):
+    await mark(env.practice, "occurred", env.now, env.settings, env.queue)
+    env.clock.advance(seconds=env.settings.charge_delay)
+    await fast_forward(env.redis, env.settings)
+
+
+async def _charge_failed_client(env):
+    await _charge_failed(env)
+    return env.practice.client.email, INSURANCE
+
+
+async def _charge_failed_clinician(env):
+    await _charge_failed(env)
+    return env.practice.clinician.email, None
+
+
+# kind -> makes one message of that kind through the real service; returns (recipient, Reply-To or None)
+CASES = {
+    "invitation": _invitation,
+    "password_reset": _password_reset,
+    "signup_confirm": _signup_confirm,
+    "signup_existing": _signup_existing,
+    "sessions_booked": _sessions_booked,
+    "charge_failed_client": _charge_failed_client,
+    "charge_failed_clinician": _charge_failed_clinician,
+}
+
+
+class Env:
+    def __init__(self, **values):
+        self.__dict__.update(values)
+
+    @property
+    def now(self):
+        return self.clock.now()
+
+
+def spam_score(raw: bytes) -> tuple[float, str]:
+    """SpamAssassin's score in local mode (no network tests), and its report."""
+    done = subprocess.run(
+        ["spamassassin", "-L", "-t"], input=raw, capture_output=True, timeout=120, check=False
+    )
+    out = done.stdout.decode(errors="replace")
+    found = re.search(r"^X-Spam-Status: \w+, score=(-?[\d.]+)", out, re.MULTILINE)
+    assert found, out[-2000:] + done.stderr.decode(errors="replace")
+    return float(found.group(1)), out[out.find("Content analysis details") :]
+
+
+def test_every_kind_the_app_sends_has_a_case_and_a_template():
+    assert set(CASES) == set(email.KINDS), "a new email kind needs a case in this file"
+    templates = {path.stem for path in (email.ROOT / "templates" / "email").glob("[!_]*.txt")}
+    assert templates == set(email.KINDS)
+
+
+@needs_spamassassin
+@pytest.mark.parametrize("kind", sorted(email.KINDS))
+async def test_each_kind_reaches_the_inbox(
+    kind, db, redis, arq_pool, settings, clock, smtp_server, run_worker
+):
+    smtp_settings = replace(settings, smtp_url=smtp_server.url, email_from=SENDER)
+    queue = JobQueue(arq_pool, settings.queue_name)
+    practice = await make_practice(smtp_settings, clock.now(), queue, card=DECLINE)
+    await Clinician.update({Clinician.insurance_email: INSURANCE}).where(
+        Clinician.id == practice.clinician.user.clinician_id
+    )
+    future_id = await add_appointment(practice.clinician, practice.client_id, clock.now() + timedelta(days=2))
+    await run_worker(worker_settings=smtp_settings)  # the card-saved notes etc. are not what we look at
+    before = len(smtp_server.messages)
+    env = Env(
+        practice=practice, clock=clock, settings=smtp_settings, queue=queue, redis=redis, future_id=future_id
+    )
+
+    recipient, reply_to = await CASES[kind](env)
+    await run_worker(worker_settings=smtp_settings)
+
+    sent = [
+        (m, raw)
+        for m, raw in zip(smtp_server.messages[before:], smtp_server.raw[before:], strict=True)
+        if m["To"] == recipient
+    ]
+    stored = await email.EmailMessage.objects().where(email.EmailMessage.kind == kind)
+    assert len(stored) == 1 and stored[0].sent_at is not None, f"{kind} was not sent"
+    assert len(sent) == 1, [m["Subject"] for m in smtp_server.messages]
+    message, raw = sent[0]
+
+    assert parsedate_to_datetime(message["Date"]) == clock.now()
+    assert re.fullmatch(r"<[^@<>\s]+@mail\.stillwater\.example>", message["Message-ID"].strip())
+    assert message["Auto-Submitted"] == "auto-generated"
+    if reply_to:
+        assert parseaddr(message["Reply-To"])[1] == reply_to
+    else:
+        assert message["Reply-To"] is None
+    text = message.get_body(("plain",)).get_content()
+    assert "<" not in re.sub(r"<https?://[^>]+>", "", text), "the text part must not be HTML"
+    assert len(text.split()) >= 15, text
+    html = message.get_body(("html",)).get_content()
+    for link in re.findall(r'href="([^"]+)"', html):
+        assert link.removeprefix("mailto:") in text, f"the text part lacks {link}"
+
+    score, report = spam_score(raw)
+    assert score <= MAX_SCORE, f"{kind} scores {score}:\n{report}"
+
+    if kind == "sessions_booked":
+        (part,) = [p for p in message.iter_attachments() if p.get_content_type() == "text/calendar"]
+        calendar = Calendar.from_ical(part.get_content())
+        assert calendar["METHOD"] == "REQUEST"
+        (event,) = calendar.walk("VEVENT")
+        assert str(event["UID"]) == f"appointment-{future_id}@stillwater"
+        assert event["SEQUENCE"] == 0
+        assert event.decoded("DTSTAMP") == clock.now()
+        start, end = event.decoded("DTSTART"), event.decoded("DTEND")
+        assert event["DTSTART"].params["TZID"] == "America/New_York"
+        assert str(start.tzinfo) == "America/New_York" and start == clock.now() + timedelta(days=2)
+        assert end - start == timedelta(minutes=50)
+        assert [tz["TZID"] for tz in calendar.walk("VTIMEZONE")] == ["America/New_York"]
+
+
+async def test_a_moved_then_cancelled_session_updates_the_same_calendar_event(
+    db, redis, arq_pool, settings, clock
+):
+    queue = JobQueue(arq_pool, settings.queue_name)
+    practice = await make_practice(settings, clock.now(), queue, card=None)
+    starts = clock.now() + timedelta(days=3)
+    appointment_id = await add_appointment(practice.clinician, practice.client_id, starts)
+    clinician_id = practice.clinician.user.clinician_id
+
+    def event_in(ics: bytes):
+        (event,) = [
+            e
+            for e in Calendar.from_ical(ics).walk("VEVENT")
+            if str(e["UID"]).startswith(f"appointment-{appointment_id}@")
+        ]
+        return event
+
+    async def feed() -> bytes:
+        await Clinician.update({Clinician.calendar_feed_enabled: True}).where(Clinician.id == clinician_id)
+        async with transaction():
+            url = await notices.feed_url(practice.client_id, settings=settings)
+        client_id, token = url.rsplit("/", 2)[-2:]
+        return await notices.feed(
+            int(client_id), token.removesuffix(".ics"), settings=settings, now=clock.now()
+        )
+
+    first = event_in(await feed())
+    assert first["SEQUENCE"] == 0 and first["STATUS"] == "CONFIRMED"
+
+    await appointments.reschedule(
+        appointment_id,
+        clinician_id,
+        starts_at=starts + timedelta(hours=2),
+        minutes=50,
+        allow_overlap=True,
+        now=clock.now(),
+        actor=practice.clinician_actor,
+    )
+    moved = event_in(await feed())
+    assert moved["UID"] == first["UID"] and moved["SEQUENCE"] == 1
+    assert moved.decoded("DTSTART") == starts + timedelta(hours=2)
+
+    await appointments.change_status(
+        appointment_id,
+        "cancelled",
+        clinician_id=clinician_id,
+        now=clock.now(),
+        actor=practice.clinician_actor,
+        settings=settings,
+        queue=queue,
+    )
+    cancelled = event_in(await feed())
+    assert (
+        cancelled["UID"] == first["UID"] and cancelled["SEQUENCE"] == 2 and cancelled["STATUS"] == "CANCELLED"
+    )
