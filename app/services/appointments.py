@@ -32,21 +32,10 @@ from app.models.db import engine, transaction
 from app.models.tables import Appointment, Client, Clinician, StatusChange
 from app.services import audit, charges
 from app.services.availability import overlapping
-from app.services.clients import ClientError, NewClient, create_client
+from app.services.clients import NewClient, create_client
 from app.services.context import Actor
+from app.services.errors import AppointmentNotFound, ClientError, StatusChangeRefused
 from app.services.queue import JobQueue, QueuedJob
-
-
-class AppointmentNotFound(Exception):
-    """No such appointment for this clinician (answer 404; never reveal another practice's data)."""
-
-
-class StatusChangeRefused(Exception):
-    """The status change breaks a rule; ``message`` is for the person who asked."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 async def get_for_clinician(appointment_id: int, clinician_id: int) -> Appointment:

@@ -21,7 +21,8 @@ from app.models.tables import Appointment, Client, Clinician, WorkingHours
 from app.services import audit, notices
 from app.services.appointments import apply_status_change, lock_practice
 from app.services.availability import PracticeBooking, practice_by, still_free
-from app.services.clients import NewClient, create_client, invite_client
+from app.services.client_accounts import invite_client
+from app.services.clients import NewClient, create_client
 from app.services.context import Actor
 from app.services.queue import JobQueue, QueuedJob
 

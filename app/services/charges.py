@@ -40,6 +40,7 @@ from app.payments.base import GatewayRefused, GatewayUnavailable, PaymentGateway
 from app.services import audit
 from app.services.context import Actor
 from app.services.email import queue_email
+from app.services.errors import ChargeNotFound, StatusChangeRefused
 from app.services.queue import JobQueue, QueuedJob, QueueUnavailable, email_job
 
 log = logging.getLogger(__name__)
@@ -47,10 +48,6 @@ CHARGE_JOB = "charge_appointment"
 JOB_EXPIRY_EXTRA = 7 * 24 * 3600
 SWEEP_BATCH = 1000  # rows a sweep reads per query, and jobs it queues per Redis round trip
 SWEEP_INLINE_LIMIT = 100  # attempts resumed, refunds settled, in the sweep's own process per pass
-
-
-class ChargeNotFound(Exception):
-    """No charge (or appointment) for this clinician or client: answer 404."""
 
 
 class ChargeActionRefused(Exception):
@@ -215,8 +212,6 @@ async def _cancel_for_unmarked(appointment_id: int, *, now: datetime, actor: Act
         return
     charge = await Charge.objects().where(Charge.appointment == appointment_id).first()
     if charge is not None and charge.status in rules.BLOCKS_UNMARKING:
-        from app.services.appointments import StatusChangeRefused
-
         raise StatusChangeRefused(
             "This session's charge has been paid or is being processed. "
             "Refund it in full before changing the status."

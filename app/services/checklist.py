@@ -29,8 +29,10 @@ from app.models.tables import (
     User,
 )
 from app.services import appointments, audit, insurance
-from app.services.clients import ClientNotFound, Invitation, invitations_of, own_client
+from app.services.client_accounts import Invitation, invitations_of
+from app.services.clients import own_client
 from app.services.context import Actor
+from app.services.errors import ClientNotFound
 from app.services.queue import JobQueue
 
 CLIENT_COLUMNS = (

@@ -20,10 +20,7 @@ from app.models.db import transaction
 from app.models.tables import Appointment, Charge, Client, Clinician, InsurancePolicy
 from app.services import audit
 from app.services.context import Actor
-
-
-class ExportNotFound(Exception):
-    """No such client for this person (another clinician's client looks the same as none)."""
+from app.services.errors import ExportNotFound
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from app.models.db import transaction
 from app.models.tables import Client, User
 from app.services import account_tokens, accounts, audit, throttle
 from app.services.account_tokens import LinkState, Purpose
-from app.services.clients import invite_client
+from app.services.client_accounts import invite_client
 from app.services.context import Actor, CurrentUser
 from app.services.queue import JobQueue
 

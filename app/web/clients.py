@@ -19,7 +19,7 @@ from app.domain.statuses import (
     ChargeStatus,
 )
 from app.domain.validation import Form
-from app.services import clients, insurance
+from app.services import archiving, clients, insurance
 from app.services.appointments import practice_of
 from app.services.clients import ClientChanges, ClientError, ClientNotFound, NewClient
 from app.web.guards import clinician_only
@@ -282,7 +282,7 @@ class ClientsController(Controller):
     async def archive_page(self, request: Request, client_id: FromPath[int]) -> Template:
         rt = runtime(request)
         try:
-            plan = await clients.archive_plan(
+            plan = await archiving.archive_plan(
                 current_user(request).clinician_id, client_id, now=rt.clock.now()
             )
         except ClientNotFound:
@@ -296,7 +296,7 @@ class ClientsController(Controller):
         if not form.ok:
             raise ValidationException("Reload the page and try again.")
         try:
-            changed = await clients.archive_client(
+            changed = await archiving.archive_client(
                 current_user(request).clinician_id,
                 client_id,
                 confirmed_plan=form.data.get("plan", ""),
@@ -324,7 +324,7 @@ class ClientsController(Controller):
     async def restore(self, request: Request, client_id: FromPath[int]) -> Response:
         rt = runtime(request)
         try:
-            await clients.restore_client(
+            await archiving.restore_client(
                 current_user(request).clinician_id, client_id, now=rt.clock.now(), actor=actor_of(request)
             )
         except ClientNotFound:
