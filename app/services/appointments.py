@@ -80,14 +80,13 @@ async def apply_status_change(
             changed_at=now,
         )
     )
-    await audit.record(
+    await audit.appointment_event(
         "appointment_status_changed",
+        appointment.id,
+        appointment.client,
+        appointment.clinician,
         actor=actor,
         at=now,
-        object_type="appointment",
-        object_id=appointment.id,
-        client_id=appointment.client,
-        clinician_id=appointment.clinician,
         detail=f"{old_status}->{new_status}",
     )
     appointment.status = new_status
@@ -419,14 +418,13 @@ async def book_appointment(
             )
         ).returning(Appointment.id)
         appointment_id = rows[0]["id"]
-        await audit.record(
+        await audit.appointment_event(
             "appointment_booked",
+            appointment_id,
+            client_id,
+            clinician_id,
             actor=actor,
             at=now,
-            object_type="appointment",
-            object_id=appointment_id,
-            client_id=client_id,
-            clinician_id=clinician_id,
             detail="overlap allowed" if clashes else "",
         )
     await queue.enqueue_all(jobs)
@@ -478,14 +476,13 @@ async def reschedule(
         )
         if not changed:
             raise BookingProblem("form", "Someone else changed this appointment just now. Reload and retry.")
-        await audit.record(
+        await audit.appointment_event(
             "appointment_rescheduled",
+            appointment_id,
+            appointment.client,
+            clinician_id,
             actor=actor,
             at=now,
-            object_type="appointment",
-            object_id=appointment_id,
-            client_id=appointment.client,
-            clinician_id=clinician_id,
             detail=f"{old_start:%Y-%m-%dT%H:%MZ}->{starts_at:%Y-%m-%dT%H:%MZ} {minutes}min",
         )
         appointment.starts_at, appointment.ends_at, appointment.duration_minutes = starts_at, ends_at, minutes

@@ -84,14 +84,12 @@ async def archive_client(
             & (AccountToken.used_at.is_null())
             & (AccountToken.revoked_at.is_null())
         )
-        await audit.record(
+        await audit.client_event(
             "client_archived",
+            client_id,
+            clinician_id,
             actor=actor,
             at=now,
-            object_type="client",
-            object_id=client_id,
-            client_id=client_id,
-            clinician_id=clinician_id,
             detail=f"cancelled={len(plan.future_sessions)} charges={len(plan.pending_charges)}",
         )
     await queue.enqueue_all(jobs)
@@ -104,12 +102,4 @@ async def restore_client(clinician_id: int, client_id: int, *, now: datetime, ac
         await Client.update({Client.archived_at: None}).where(
             (Client.id == client_id) & (Client.clinician == clinician_id)
         )
-        await audit.record(
-            "client_restored",
-            actor=actor,
-            at=now,
-            object_type="client",
-            object_id=client_id,
-            client_id=client_id,
-            clinician_id=clinician_id,
-        )
+        await audit.client_event("client_restored", client_id, clinician_id, actor=actor, at=now)

@@ -77,14 +77,7 @@ async def save_settings(
                     for r in ranges
                 ]
             )
-        await audit.record(
-            "booking_settings_changed",
-            actor=actor,
-            at=now,
-            object_type="clinician",
-            object_id=clinician_id,
-            clinician_id=clinician_id,
-        )
+        await audit.practice_event("booking_settings_changed", clinician_id, actor=actor, at=now)
 
 
 # --- Booking a slot -------------------------------------------------------------------------------
@@ -127,14 +120,13 @@ async def _insert_appointment(
         )
     ).returning(Appointment.id)
     appointment_id = rows[0]["id"]
-    await audit.record(
+    await audit.appointment_event(
         "appointment_booked",
+        appointment_id,
+        client_id,
+        practice.id,
         actor=actor,
         at=now,
-        object_type="appointment",
-        object_id=appointment_id,
-        client_id=client_id,
-        clinician_id=practice.id,
         detail=f"online ({via})",
     )
     return appointment_id

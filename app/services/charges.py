@@ -162,14 +162,13 @@ async def _schedule(
         if not rows:
             return []
     charge_id, generation = rows[0]["id"], rows[0]["generation"]
-    await audit.record(
+    await audit.charge_event(
         "charge_scheduled",
+        charge_id,
+        appointment.client,
+        appointment.clinician,
         actor=actor,
         at=now,
-        object_type="charge",
-        object_id=charge_id,
-        client_id=appointment.client,
-        clinician_id=appointment.clinician,
         detail=f"generation {generation}",
     )
     return [charge_job(charge_id, generation, due, settings)]
@@ -184,15 +183,8 @@ async def _cancel_where(condition, *, now: datetime, actor: Actor, detail: str =
         .returning(Charge.id, Charge.client, Charge.clinician)
     )
     for row in cancelled:
-        await audit.record(
-            "charge_cancelled",
-            actor=actor,
-            at=now,
-            object_type="charge",
-            object_id=row["id"],
-            client_id=row["client"],
-            clinician_id=row["clinician"],
-            detail=detail,
+        await audit.charge_event(
+            "charge_cancelled", row["id"], row["client"], row["clinician"], actor=actor, at=now, detail=detail
         )
     return len(cancelled)
 
@@ -409,14 +401,13 @@ async def _record(
         )
         if not recorded:
             return "already_recorded"
-        await audit.record(
+        await audit.charge_event(
             f"charge_{status.value}",
+            charge.id,
+            charge.client,
+            charge.clinician,
             actor=Actor.system(),
             at=now,
-            object_type="charge",
-            object_id=charge.id,
-            client_id=charge.client,
-            clinician_id=charge.clinician,
             outcome="success" if status == C.SUCCEEDED else "failure",
             detail=f"attempt {attempt} {result.failure_code}".strip(),
         )
@@ -607,15 +598,7 @@ async def _reschedule_now(
     )
     if not rows:
         return None
-    await audit.record(
-        "charge_retry",
-        actor=actor,
-        at=now,
-        object_type="charge",
-        object_id=charge.id,
-        client_id=charge.client,
-        clinician_id=charge.clinician,
-    )
+    await audit.charge_event("charge_retry", charge.id, charge.client, charge.clinician, actor=actor, at=now)
     return charge_job(charge.id, rows[0]["generation"], None, settings)
 
 
@@ -674,14 +657,13 @@ async def waive_charge(appointment_id: int, *, clinician_id: int, now: datetime,
         )
         if not waived:
             raise ChargeActionRefused("This charge can no longer be waived.")
-        await audit.record(
+        await audit.charge_event(
             "charge_waived",
+            charge.id,
+            charge.client,
+            charge.clinician,
             actor=actor,
             at=now,
-            object_type="charge",
-            object_id=charge.id,
-            client_id=charge.client,
-            clinician_id=charge.clinician,
             detail=f"{charge.status}->waived",
         )
     return charge
@@ -732,14 +714,13 @@ async def refund_charge(
                         created_by=actor.user_id,
                     )
                 )
-                await audit.record(
+                await audit.charge_event(
                     "refund_requested",
+                    charge.id,
+                    charge.client,
+                    charge.clinician,
                     actor=actor,
                     at=now,
-                    object_type="charge",
-                    object_id=charge.id,
-                    client_id=charge.client,
-                    clinician_id=charge.clinician,
                     detail=f"{amount_minor}",
                 )
         except Exception as exc:
@@ -791,14 +772,13 @@ async def _settle_refund(refund_id: int, *, now: datetime, gateway: PaymentGatew
             await Charge.update({Charge.refunded_minor: Charge.refunded_minor - refund.amount_minor}).where(
                 Charge.id == charge.id
             )
-        await audit.record(
+        await audit.charge_event(
             f"refund_{outcome}",
+            charge.id,
+            charge.client,
+            charge.clinician,
             actor=Actor.system(),
             at=now,
-            object_type="charge",
-            object_id=charge.id,
-            client_id=charge.client,
-            clinician_id=charge.clinician,
             outcome="success" if outcome == "succeeded" else "failure",
             detail=f"{refund.amount_minor}",
         )

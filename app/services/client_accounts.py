@@ -53,15 +53,7 @@ async def invite_client(client_id: int, *, now: datetime, actor: Actor, settings
         now=now,
         kind="invitation",
     )
-    await audit.record(
-        "invitation_sent",
-        actor=actor,
-        at=now,
-        object_type="client",
-        object_id=client_id,
-        client_id=client_id,
-        clinician_id=practice.id,
-    )
+    await audit.client_event("invitation_sent", client_id, practice.id, actor=actor, at=now)
     return email_job(message_id)
 
 

@@ -68,15 +68,7 @@ async def create_client(
         )
     ).returning(Client.id)
     client_id = rows[0]["id"]
-    await audit.record(
-        "client_created",
-        actor=actor,
-        at=now,
-        object_type="client",
-        object_id=client_id,
-        client_id=client_id,
-        clinician_id=clinician_id,
-    )
+    await audit.client_event("client_created", client_id, clinician_id, actor=actor, at=now)
     jobs: list[QueuedJob] = []
     if invite and not has_password:
         jobs.append(await invite_client(client_id, now=now, actor=actor, settings=settings))
@@ -223,15 +215,7 @@ async def update_client(
                 Client.internal_note: changes.internal_note,
             }
         ).where((Client.id == client_id) & (Client.clinician == clinician_id))
-        await audit.record(
-            "client_updated",
-            actor=actor,
-            at=now,
-            object_type="client",
-            object_id=client_id,
-            client_id=client_id,
-            clinician_id=clinician_id,
-        )
+        await audit.client_event("client_updated", client_id, clinician_id, actor=actor, at=now)
 
 
 async def resend_invitation(
@@ -252,13 +236,5 @@ async def resend_invitation(
                 "invite", f"You can resend an invitation {RESENDS_PER_DAY} times a day. Try again tomorrow."
             )
         job = await invite_client(client_id, now=now, actor=actor, settings=settings)
-        await audit.record(
-            "invitation_resent",
-            actor=actor,
-            at=now,
-            object_type="client",
-            object_id=client_id,
-            client_id=client_id,
-            clinician_id=clinician_id,
-        )
+        await audit.client_event("invitation_resent", client_id, clinician_id, actor=actor, at=now)
     await queue.enqueue_all([job])

@@ -249,15 +249,8 @@ async def _export(client_ids: list[int], zone: str, *, by: str, now: datetime, a
     practices = await Client.select(Client.id, Client.clinician).where(Client.id.is_in(client_ids))
     async with transaction():
         for row in practices:
-            await audit.record(
-                "records_exported",
-                actor=actor,
-                at=now,
-                object_type="client",
-                object_id=row["id"],
-                client_id=row["id"],
-                clinician_id=row["clinician"],
-                detail=f"by {by}",
+            await audit.client_event(
+                "records_exported", row["id"], row["clinician"], actor=actor, at=now, detail=f"by {by}"
             )
     return Export(f"stillwater-records-{now:%Y-%m-%d}.zip", content)
 
