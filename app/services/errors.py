@@ -39,3 +39,11 @@ class StatusChangeRefused(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class ChargeActionRefused(Exception):
+    """A waive, retry or refund that the charge's state does not allow; ``message`` is for people."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
