@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
-from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
@@ -45,6 +44,7 @@ from app.web.portal import PortalController
 from app.web.report import ReportController
 from app.web.runtime import Runtime
 from app.web.security import SecurityController
+from app.web.series import SeriesController
 from app.web.system import DevMailboxController, healthz
 
 HTMX_CONFIG = {
@@ -132,6 +132,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         PortalCardController,
         ReportController,
         *BOOKING_HANDLERS,
+        SeriesController,
         ChecklistController,
         create_static_files_router(path="/static", directories=[ROOT / "static"], name="static"),
     ]
@@ -146,7 +147,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             SessionMiddleware(),
             CsrfMiddleware(),
         ],
-        plugins=[HTMXPlugin()],
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=reject_impossible_ids,
         compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6),
