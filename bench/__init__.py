@@ -1,2 +1,2 @@
-"""The benchmark (issue #9): ``python -m bench`` seeds a large practice group, serves the app like
+"""The benchmark: ``python -m bench`` seeds a large practice group, serves the app like
 production, measures every main endpoint against the framework's floor, and times the charge workers."""

@@ -1,6 +1,6 @@
 """Report fixtures inserted straight into the tables, and a busy practice year for the benchmark.
 
-Benchmark (#9): ``await seed_practice_year(clinician_id, client_ids, first_monday=…, weeks=52,
+For timing the report: ``await seed_practice_year(clinician_id, client_ids, first_monday=…, weeks=52,
 per_week=40)`` builds a year of a busy practice (about 2,080 sessions with charges and status history);
 then time ``app.services.report.report_page({"preset": ["custom"], "start": […], "end": […]}, …)``
 and a full iteration of ``app.services.report.csv_lines(...)``. Nothing here asserts speed.

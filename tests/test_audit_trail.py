@@ -1,5 +1,5 @@
 """The audit trail: rows for each sensitive action, append-only in the database, the clinician's
-filtered and paginated view, and a CSV export that spreadsheets cannot run (issue #10)."""
+filtered and paginated view, and a CSV export that spreadsheets cannot run."""
 
 from __future__ import annotations
 

@@ -31,6 +31,16 @@ def test_charge_state_machine():
         assert rules.can_transition(status, C.CANCELLED)
 
 
+def test_the_sets_the_services_use_are_read_off_the_state_machine():
+    assert rules.CANCELLABLE == rules.WAIVABLE == {C.SCHEDULED, C.FAILED, C.REQUIRES_ACTION}
+    assert {C.FAILED, C.REQUIRES_ACTION} == rules.RETRYABLE
+    assert {C.SUCCEEDED, C.PARTIALLY_REFUNDED} == rules.REFUNDABLE
+    assert {C.PROCESSING, C.SUCCEEDED, C.PARTIALLY_REFUNDED} == rules.BLOCKS_UNMARKING
+    assert {C.CANCELLED} == rules.RESCHEDULABLE
+    assert rules.reachable_from(C.WAIVED) == {C.WAIVED}
+    assert C.SCHEDULED not in rules.reachable_from(C.SUCCEEDED)
+
+
 def test_due_time_keys_and_job_ids():
     marked = datetime(2026, 11, 30, 14, 5, tzinfo=UTC)
     assert rules.due_at(marked, 172800) == marked + timedelta(hours=48)

@@ -4,7 +4,8 @@ simulated crashes, card changes, waivers and retries.
 
 Invariants after every step, for every appointment: the processor took money at most once; a charge
 that is processing or paid belongs to an appointment that is Occurred; money taken is recorded as paid
-unless the attempt is still in doubt (processing).
+unless the attempt is still in doubt (processing); every status a charge goes through follows the
+domain's TRANSITIONS (the one state machine the services' sets are read from).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from app.clock import FrozenClock
 from app.config import Settings
+from app.domain import charges as rules
 from app.domain.statuses import ChargeStatus as C
 from app.models.tables import Appointment, Charge, SandboxPayment
 from app.payments.base import GatewayUnavailable
@@ -51,6 +53,7 @@ class ChargingMachine(RuleBasedStateMachine):
         self.queue = JobQueue(None, SETTINGS.queue_name)  # status changes and clinicians queue nothing
         self.redis = self.run(connect(SETTINGS))
         self.jobs = JobQueue(self.redis, SETTINGS.queue_name)  # what the sweep queues, a worker runs
+        self.seen: dict[int, C] = {}  # each charge's status at the last check
 
     def run(self, coroutine):
         return self.loop.run_until_complete(coroutine)
@@ -178,6 +181,17 @@ class ChargingMachine(RuleBasedStateMachine):
                     assert charge.status == C.SUCCEEDED, charge.status
 
         self.run(check())
+
+    @invariant()
+    def every_status_change_follows_the_transitions(self) -> None:
+        async def statuses():
+            return await Charge.select(Charge.id, Charge.status)
+
+        for row in self.run(statuses()):
+            now, before = C(row["status"]), self.seen.get(row["id"])
+            if before is not None:
+                assert now in rules.reachable_from(before), f"charge went {before} -> {now}"
+            self.seen[row["id"]] = now
 
 
 ChargingMachine.TestCase.settings = settings(

@@ -1,5 +1,5 @@
 """A client's records as a zip (portal and clinician), the devices list with "sign out" and
-"sign out everywhere else", and idle timeouts taken from settings (issue #10)."""
+"sign out everywhere else", and idle timeouts taken from settings."""
 
 from __future__ import annotations
 

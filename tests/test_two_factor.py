@@ -1,5 +1,5 @@
 """Two-step sign-in: enrolment, the code step (wrong, reused, skewed, throttled), recovery codes,
-trusted browsers, turning it off, and the practice requirement (issue #10)."""
+trusted browsers, turning it off, and the practice requirement."""
 
 from __future__ import annotations
 

@@ -26,15 +26,33 @@ TRANSITIONS: dict[C, frozenset[C]] = {
     C.REFUNDED: frozenset(),
 }
 
-# A charge that has not touched the gateway yet, or whose last attempt ended: un-marking cancels it.
-CANCELLABLE = frozenset({C.SCHEDULED, C.FAILED, C.REQUIRES_ACTION})
-WAIVABLE = CANCELLABLE
-RETRYABLE = frozenset({C.FAILED, C.REQUIRES_ACTION})
+
+def _into(target: C) -> frozenset[C]:
+    """The states from which a charge may move to ``target``."""
+    return frozenset(state for state, after in TRANSITIONS.items() if target in after)
+
+
+def reachable_from(status: C) -> frozenset[C]:
+    """Every state a charge in ``status`` may be in later, through any number of transitions."""
+    seen: set[C] = set()
+    frontier = {status}
+    while frontier:
+        seen |= frontier
+        frontier = {after for state in frontier for after in TRANSITIONS[state]} - seen
+    return frozenset(seen)
+
+
+# The sets the services use, all read off TRANSITIONS:
+# a charge that has not touched the gateway yet, or whose last attempt ended: un-marking cancels it.
+CANCELLABLE = _into(C.CANCELLED)
+WAIVABLE = _into(C.WAIVED)
+# an attempt that ended without the money: "Retry charge" (or a new card) schedules it again.
+RETRYABLE = TRANSITIONS[C.PROCESSING] & _into(C.SCHEDULED)
+REFUNDABLE = _into(C.REFUNDED)
 # Money has moved (or may be moving): the session can't be un-marked until it is refunded.
-BLOCKS_UNMARKING = frozenset({C.PROCESSING, C.SUCCEEDED, C.PARTIALLY_REFUNDED})
-REFUNDABLE = frozenset({C.SUCCEEDED, C.PARTIALLY_REFUNDED})
+BLOCKS_UNMARKING = frozenset({C.PROCESSING}) | REFUNDABLE
 # Marking Occurred again re-activates a charge in these states (a waived or paid one stays as it is).
-RESCHEDULABLE = frozenset({C.CANCELLED})
+RESCHEDULABLE = frozenset(state for state, after in TRANSITIONS.items() if after == {C.SCHEDULED})
 
 FAILURE_REASONS = {
     "card_declined": "The card was declined.",

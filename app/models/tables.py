@@ -1,6 +1,7 @@
 """Tables for the whole domain.
 
 Conventions:
+(Rule numbers are the sections of docs/rules.md.)
 - money is an integer amount in minor units plus a three-letter currency code (R10);
 - every timestamp is a ``Timestamptz`` in UTC (R9);
 - e-mail addresses are stored lower-cased, so ``unique=True`` means unique regardless of case;

@@ -132,7 +132,7 @@ async def sign_up_clinician(
                 context={"name": data.name, "link": f"{settings.base_url}/signup/confirm/{token}"},
                 now=now,
             )
-            await audit.record("account_signup", actor=actor, at=now, object_type="user", object_id=user_id)
+            await audit.user_event("account_signup", user_id, actor=actor, at=now)
         else:
             # Same work as the new-account branch, so timing does not tell the two apart.
             await hash_password(data.password, settings.password_hash_profile)
@@ -155,7 +155,7 @@ async def confirm_sign_up(token: str, *, now: datetime, actor: Actor) -> Current
         if row is None:
             return None
         await User.update({User.is_active: True, User.last_login_at: now}).where(User.id == row.user)
-        await audit.record("account_confirmed", actor=actor, at=now, object_type="user", object_id=row.user)
+        await audit.user_event("account_confirmed", row.user, actor=actor, at=now)
     return await current_user(row.user)
 
 
@@ -257,12 +257,11 @@ async def sign_in(
             ).where(User.id == user_id)
     if row["totp_enabled_at"] is not None and not trusted:
         async with transaction():
-            await audit.record(
+            await audit.user_event(
                 "login_password_ok",
+                user_id,
                 actor=Actor(user_id, "", None, actor.ip, actor.user_agent),
                 at=now,
-                object_type="user",
-                object_id=user_id,
                 detail="code_required",
             )
         return SignIn(None, needs_code=user_id)
@@ -277,8 +276,9 @@ async def finish_sign_in(
     async with transaction():
         await User.update({User.last_login_at: now}).where(User.id == user_id)
         user = await current_user(user_id)
-        await audit.record(
+        await audit.user_event(
             "login_succeeded",
+            user_id,
             actor=Actor(
                 user_id,
                 user.role if user else "",
@@ -287,8 +287,6 @@ async def finish_sign_in(
                 actor.user_agent,
             ),
             at=now,
-            object_type="user",
-            object_id=user_id,
             detail=detail,
         )
     return user
@@ -327,9 +325,7 @@ async def request_password_reset(
             now=now,
             reply_to=await email.practice_address(practice["clinician"]) if practice else "",
         )
-        await audit.record(
-            "password_reset_requested", actor=actor, at=now, object_type="user", object_id=row["id"]
-        )
+        await audit.user_event("password_reset_requested", row["id"], actor=actor, at=now)
     await queue.enqueue_all([email_job(message_id)])
 
 
@@ -352,12 +348,8 @@ async def reset_password(
         if row is None:
             return None
         await set_password(row.user, password, settings=settings, now=now)
-        await audit.record(
-            "password_reset",
-            actor=Actor(row.user, "", None, actor.ip, actor.user_agent),
-            at=now,
-            object_type="user",
-            object_id=row.user,
+        await audit.user_event(
+            "password_reset", row.user, actor=Actor(row.user, "", None, actor.ip, actor.user_agent), at=now
         )
     return row.user
 
@@ -371,29 +363,21 @@ async def change_password(
         row["password_hash"], current, settings.password_hash_profile
     ):
         async with transaction():
-            await audit.record(
-                "password_change",
-                actor=actor,
-                at=now,
-                object_type="user",
-                object_id=user_id,
-                outcome="failure",
-            )
+            await audit.user_event("password_change", user_id, actor=actor, at=now, outcome="failure")
         return False
     async with transaction():
         await set_password(user_id, new, settings=settings, now=now)
-        await audit.record("password_change", actor=actor, at=now, object_type="user", object_id=user_id)
+        await audit.user_event("password_change", user_id, actor=actor, at=now)
     return True
 
 
 async def record_session_end(user_id: int, how: str, *, now: datetime, actor: Actor | None = None) -> None:
     """Audit a sign-out (``how``: ``logout``, ``timeout_idle``, ``timeout_absolute``)."""
     async with transaction():
-        await audit.record(
+        await audit.user_event(
             "logout" if how == "logout" else "session_timed_out",
+            user_id,
             actor=actor or Actor(user_id=user_id),
             at=now,
-            object_type="user",
-            object_id=user_id,
             detail=how,
         )

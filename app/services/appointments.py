@@ -32,21 +32,10 @@ from app.models.db import engine, transaction
 from app.models.tables import Appointment, Client, Clinician, StatusChange
 from app.services import audit, charges
 from app.services.availability import overlapping
-from app.services.clients import ClientError, NewClient, create_client
+from app.services.clients import NewClient, create_client
 from app.services.context import Actor
+from app.services.errors import AppointmentNotFound, ClientError, StatusChangeRefused
 from app.services.queue import JobQueue, QueuedJob
-
-
-class AppointmentNotFound(Exception):
-    """No such appointment for this clinician (answer 404; never reveal another practice's data)."""
-
-
-class StatusChangeRefused(Exception):
-    """The status change breaks a rule; ``message`` is for the person who asked."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 async def get_for_clinician(appointment_id: int, clinician_id: int) -> Appointment:
@@ -97,14 +86,13 @@ async def apply_status_change(
             changed_at=now,
         )
     )
-    await audit.record(
+    await audit.appointment_event(
         "appointment_status_changed",
+        appointment.id,
+        appointment.client,
+        appointment.clinician,
         actor=actor,
         at=now,
-        object_type="appointment",
-        object_id=appointment.id,
-        client_id=appointment.client,
-        clinician_id=appointment.clinician,
         detail=f"{old_status}->{new_status}",
     )
     appointment.status = new_status
@@ -436,14 +424,13 @@ async def book_appointment(
             )
         ).returning(Appointment.id)
         appointment_id = rows[0]["id"]
-        await audit.record(
+        await audit.appointment_event(
             "appointment_booked",
+            appointment_id,
+            client_id,
+            clinician_id,
             actor=actor,
             at=now,
-            object_type="appointment",
-            object_id=appointment_id,
-            client_id=client_id,
-            clinician_id=clinician_id,
             detail="overlap allowed" if clashes else "",
         )
     await queue.enqueue_all(jobs)
@@ -496,14 +483,13 @@ async def reschedule(
         )
         if not changed:
             raise BookingProblem("form", "Someone else changed this appointment just now. Reload and retry.")
-        await audit.record(
+        await audit.appointment_event(
             "appointment_rescheduled",
+            appointment_id,
+            appointment.client,
+            clinician_id,
             actor=actor,
             at=now,
-            object_type="appointment",
-            object_id=appointment_id,
-            client_id=appointment.client,
-            clinician_id=clinician_id,
             detail=f"{old_start:%Y-%m-%dT%H:%MZ}->{starts_at:%Y-%m-%dT%H:%MZ} {minutes}min",
         )
         appointment.starts_at, appointment.ends_at, appointment.duration_minutes = starts_at, ends_at, minutes

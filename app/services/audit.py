@@ -71,16 +71,7 @@ async def record_view(
     client_id: int, *, actor: Actor, at: datetime, what: str = "client", clinician_id: int | None = None
 ) -> None:
     """One line for "someone looked at this client's record" (``what``: which page, a short code)."""
-    await record(
-        "client_viewed",
-        actor=actor,
-        at=at,
-        object_type="client",
-        object_id=client_id,
-        client_id=client_id,
-        clinician_id=clinician_id,
-        detail=what,
-    )
+    await client_event("client_viewed", client_id, clinician_id, actor=actor, at=at, detail=what)
 
 
 async def record(
@@ -111,4 +102,114 @@ async def record(
             user_agent=actor.user_agent[:255],
             detail=detail[:255],
         )
+    )
+
+
+async def client_event(
+    action: str,
+    client_id: int,
+    clinician_id: int | None = None,
+    *,
+    actor: Actor,
+    at: datetime,
+    detail: str = "",
+    outcome: str = "success",
+) -> None:
+    """Something happened to a client's record (``clinician_id``: the practice; the actor's if None)."""
+    await record(
+        action,
+        actor=actor,
+        at=at,
+        object_type="client",
+        object_id=client_id,
+        client_id=client_id,
+        clinician_id=clinician_id,
+        detail=detail,
+        outcome=outcome,
+    )
+
+
+async def appointment_event(
+    action: str,
+    appointment_id: int,
+    client_id: int,
+    clinician_id: int,
+    *,
+    actor: Actor,
+    at: datetime,
+    detail: str = "",
+) -> None:
+    """Something happened to one session of a client."""
+    await record(
+        action,
+        actor=actor,
+        at=at,
+        object_type="appointment",
+        object_id=appointment_id,
+        client_id=client_id,
+        clinician_id=clinician_id,
+        detail=detail,
+    )
+
+
+async def charge_event(
+    action: str,
+    charge_id: int,
+    client_id: int,
+    clinician_id: int,
+    *,
+    actor: Actor,
+    at: datetime,
+    detail: str = "",
+    outcome: str = "success",
+) -> None:
+    """Something happened to a session's charge."""
+    await record(
+        action,
+        actor=actor,
+        at=at,
+        object_type="charge",
+        object_id=charge_id,
+        client_id=client_id,
+        clinician_id=clinician_id,
+        detail=detail,
+        outcome=outcome,
+    )
+
+
+async def user_event(
+    action: str,
+    user_id: int,
+    *,
+    actor: Actor,
+    at: datetime,
+    detail: str = "",
+    outcome: str = "success",
+    client_id: int | None = None,
+) -> None:
+    """Something happened to a person's login (signing in, passwords, two-step, devices)."""
+    await record(
+        action,
+        actor=actor,
+        at=at,
+        object_type="user",
+        object_id=user_id,
+        client_id=client_id,
+        detail=detail,
+        outcome=outcome,
+    )
+
+
+async def practice_event(
+    action: str, clinician_id: int, *, actor: Actor, at: datetime, detail: str = ""
+) -> None:
+    """A practice-wide setting changed."""
+    await record(
+        action,
+        actor=actor,
+        at=at,
+        object_type="clinician",
+        object_id=clinician_id,
+        clinician_id=clinician_id,
+        detail=detail,
     )

@@ -21,7 +21,8 @@ from app.models.tables import Appointment, Client, Clinician, WorkingHours
 from app.services import audit, notices
 from app.services.appointments import apply_status_change, lock_practice
 from app.services.availability import PracticeBooking, practice_by, still_free
-from app.services.clients import NewClient, create_client, invite_client
+from app.services.client_accounts import invite_client
+from app.services.clients import NewClient, create_client
 from app.services.context import Actor
 from app.services.queue import JobQueue, QueuedJob
 
@@ -76,14 +77,7 @@ async def save_settings(
                     for r in ranges
                 ]
             )
-        await audit.record(
-            "booking_settings_changed",
-            actor=actor,
-            at=now,
-            object_type="clinician",
-            object_id=clinician_id,
-            clinician_id=clinician_id,
-        )
+        await audit.practice_event("booking_settings_changed", clinician_id, actor=actor, at=now)
 
 
 # --- Booking a slot -------------------------------------------------------------------------------
@@ -126,14 +120,13 @@ async def _insert_appointment(
         )
     ).returning(Appointment.id)
     appointment_id = rows[0]["id"]
-    await audit.record(
+    await audit.appointment_event(
         "appointment_booked",
+        appointment_id,
+        client_id,
+        practice.id,
         actor=actor,
         at=now,
-        object_type="appointment",
-        object_id=appointment_id,
-        client_id=client_id,
-        clinician_id=practice.id,
         detail=f"online ({via})",
     )
     return appointment_id

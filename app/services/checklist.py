@@ -29,8 +29,10 @@ from app.models.tables import (
     User,
 )
 from app.services import appointments, audit, insurance
-from app.services.clients import ClientNotFound, Invitation, invitations_of, own_client
+from app.services.client_accounts import Invitation, invitations_of
+from app.services.clients import own_client
 from app.services.context import Actor
+from app.services.errors import ClientNotFound
 from app.services.queue import JobQueue
 
 CLIENT_COLUMNS = (
@@ -276,15 +278,8 @@ async def mark_not_applicable(
                     recorded_at=now,
                 )
             )
-        await audit.record(
-            "checklist_not_applicable",
-            actor=actor,
-            at=now,
-            object_type="client",
-            object_id=client_id,
-            client_id=client_id,
-            clinician_id=clinician_id,
-            detail=which.value,
+        await audit.client_event(
+            "checklist_not_applicable", client_id, clinician_id, actor=actor, at=now, detail=which.value
         )
 
 
@@ -302,15 +297,8 @@ async def clear_not_applicable(
                 ChecklistItem.recorded_at: now,
             }
         ).where((ChecklistItem.client == client_id) & (ChecklistItem.item == which.value))
-        await audit.record(
-            "checklist_applicable_again",
-            actor=actor,
-            at=now,
-            object_type="client",
-            object_id=client_id,
-            client_id=client_id,
-            clinician_id=clinician_id,
-            detail=which.value,
+        await audit.client_event(
+            "checklist_applicable_again", client_id, clinician_id, actor=actor, at=now, detail=which.value
         )
 
 

@@ -1,4 +1,4 @@
-"""Clients of a clinician and their portal accounts (R2).
+"""Clients of a clinician: adding, listing, showing and changing their records (R2 in docs/rules.md).
 
 Adding a client creates (or reuses) a client login for the address and, unless told not to, e-mails
 an invitation with a one-time link to ``/invite/<token>``. One address is one login: the same person
@@ -7,21 +7,17 @@ added by two clinicians has two client records and sees both practices in the po
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from app.config import Settings
-from app.domain import charges as charge_rules
 from app.domain.accounts import Role
-from app.domain.clients import RESENDS_PER_DAY, InvitationState, invitation_state
+from app.domain.clients import RESENDS_PER_DAY, InvitationState
 from app.domain.statuses import AppointmentStatus, BillingType
-from app.domain.validation import FieldProblem, normalize_email
+from app.domain.validation import normalize_email
 from app.models.db import engine, transaction
 from app.models.tables import (
-    AccountToken,
     Appointment,
-    AuditEvent,
     Charge,
     Client,
     Clinician,
@@ -29,14 +25,11 @@ from app.models.tables import (
     UndeliverableAddress,
     User,
 )
-from app.services import account_tokens, appointments, audit, bounces, charges, email
-from app.services.account_tokens import Purpose
+from app.services import audit, bounces
+from app.services.client_accounts import Invitation, invitations_of, invite_client, resends_left
 from app.services.context import Actor
-from app.services.queue import JobQueue, QueuedJob, email_job
-
-
-class ClientError(FieldProblem):
-    """A client could not be added; ``field`` names the form field the message belongs to."""
+from app.services.errors import ClientError, ClientNotFound
+from app.services.queue import JobQueue, QueuedJob
 
 
 @dataclass(frozen=True)
@@ -83,15 +76,7 @@ async def create_client(
         )
     ).returning(Client.id)
     client_id = rows[0]["id"]
-    await audit.record(
-        "client_created",
-        actor=actor,
-        at=now,
-        object_type="client",
-        object_id=client_id,
-        client_id=client_id,
-        clinician_id=clinician_id,
-    )
+    await audit.client_event("client_created", client_id, clinician_id, actor=actor, at=now)
     jobs: list[QueuedJob] = []
     if invite and not has_password:
         jobs.append(await invite_client(client_id, now=now, actor=actor, settings=settings))
@@ -117,57 +102,6 @@ async def add_client(
     return client_id
 
 
-async def invite_client(client_id: int, *, now: datetime, actor: Actor, settings: Settings) -> QueuedJob:
-    """Issue a fresh invitation link (this record's earlier ones die) and write the e-mail, inside
-    the caller's transaction. Returns the e-mail job to enqueue after commit."""
-    client = await Client.objects(Client.clinician).where(Client.id == client_id).first()
-    token = await account_tokens.issue(
-        client.user, Purpose.INVITATION, now, client_id=client_id, created_by=actor.user_id
-    )
-    practice = client.clinician
-    message_id = await email.queue_email(
-        to=client.email,
-        subject=f"{practice.practice_name} invited you to Stillwater",
-        template="invitation",
-        context={
-            "name": client.name,
-            "practice_name": practice.practice_name,
-            "insurance_email": practice.insurance_email,
-            "link": f"{settings.base_url}/invite/{token}",
-        },
-        now=now,
-        kind="invitation",
-        reply_to=await email.practice_address(practice.id),
-    )
-    await audit.record(
-        "invitation_sent",
-        actor=actor,
-        at=now,
-        object_type="client",
-        object_id=client_id,
-        client_id=client_id,
-        clinician_id=practice.id,
-    )
-    return email_job(message_id)
-
-
-class ClientNotFound(Exception):
-    """No such client for this clinician (answer 404; never reveal another practice's records)."""
-
-
-@dataclass(frozen=True)
-class Invitation:
-    state: InvitationState
-    sent_at: datetime | None = None
-    opened_at: datetime | None = None
-    expires_at: datetime | None = None
-    resends_left: int = RESENDS_PER_DAY
-
-    @property
-    def can_resend(self) -> bool:
-        return self.state != InvitationState.ACCEPTED and self.resends_left > 0
-
-
 @dataclass(frozen=True)
 class ClientSummary:
     id: int
@@ -190,20 +124,6 @@ class ClientDetail:
 
 
 @dataclass(frozen=True)
-class ArchivePlan:
-    """Exactly what archiving will do, shown before the clinician confirms."""
-
-    client: Client
-    future_sessions: list[Appointment]
-    pending_charges: list[Charge]
-
-    @property
-    def fingerprint(self) -> str:
-        """Changes when the plan changes, so a stale confirmation is shown again instead of applied."""
-        return ",".join(str(a.id) for a in self.future_sessions)
-
-
-@dataclass(frozen=True)
 class ClientChanges:
     name: str
     phone: str
@@ -219,57 +139,6 @@ async def own_client(clinician_id: int, client_id: int) -> Client:
     if client is None:
         raise ClientNotFound(client_id)
     return client
-
-
-async def invitations_of(logins: Mapping[int, int | None], now: datetime) -> dict[int, Invitation]:
-    """The invitation state of each client record (``logins``: client id -> its login's user id),
-    from that record's own latest link: a practice never sees another practice's invitations."""
-    user_ids = sorted({user for user in logins.values() if user})
-    if not user_ids:
-        return {}
-    users = await User.select(User.id, User.password_hash).where(User.id.is_in(user_ids))
-    has_password = {row["id"]: row["password_hash"] is not None for row in users}
-    tokens = (
-        await AccountToken.select(
-            AccountToken.client,
-            AccountToken.created_at,
-            AccountToken.opened_at,
-            AccountToken.expires_at,
-            AccountToken.used_at,
-            AccountToken.revoked_at,
-        )
-        .where((AccountToken.client.is_in(list(logins))) & (AccountToken.purpose == Purpose.INVITATION.value))
-        .order_by(AccountToken.id)
-    )
-    latest = {row["client"]: row for row in tokens}
-    result = {}
-    for client_id, user_id in logins.items():
-        if user_id not in has_password:
-            continue
-        token = latest.get(client_id)
-        result[client_id] = Invitation(
-            state=invitation_state(
-                has_password=has_password[user_id],
-                sent_at=token["created_at"] if token else None,
-                opened_at=token["opened_at"] if token else None,
-                expires_at=token["expires_at"] if token else None,
-                used=bool(token and (token["used_at"] or token["revoked_at"])),
-                now=now,
-            ),
-            sent_at=token["created_at"] if token else None,
-            opened_at=token["opened_at"] if token else None,
-            expires_at=token["expires_at"] if token else None,
-        )
-    return result
-
-
-async def resends_left(client_id: int, now: datetime) -> int:
-    used = await AuditEvent.count().where(
-        (AuditEvent.action == "invitation_resent")
-        & (AuditEvent.client_id == client_id)
-        & (AuditEvent.at > now - timedelta(days=1))
-    )
-    return max(0, RESENDS_PER_DAY - used)
 
 
 async def list_clients(
@@ -362,15 +231,7 @@ async def update_client(
                 Client.internal_note: changes.internal_note,
             }
         ).where((Client.id == client_id) & (Client.clinician == clinician_id))
-        await audit.record(
-            "client_updated",
-            actor=actor,
-            at=now,
-            object_type="client",
-            object_id=client_id,
-            client_id=client_id,
-            clinician_id=clinician_id,
-        )
+        await audit.client_event("client_updated", client_id, clinician_id, actor=actor, at=now)
 
 
 async def resend_invitation(
@@ -391,94 +252,5 @@ async def resend_invitation(
                 "invite", f"You can resend an invitation {RESENDS_PER_DAY} times a day. Try again tomorrow."
             )
         job = await invite_client(client_id, now=now, actor=actor, settings=settings)
-        await audit.record(
-            "invitation_resent",
-            actor=actor,
-            at=now,
-            object_type="client",
-            object_id=client_id,
-            client_id=client_id,
-            clinician_id=clinician_id,
-        )
+        await audit.client_event("invitation_resent", client_id, clinician_id, actor=actor, at=now)
     await queue.enqueue_all([job])
-
-
-async def archive_plan(clinician_id: int, client_id: int, *, now: datetime) -> ArchivePlan:
-    client = await own_client(clinician_id, client_id)
-    future = (
-        await Appointment.objects()
-        .where(
-            (Appointment.client == client_id)
-            & (Appointment.clinician == clinician_id)
-            & (Appointment.status == AppointmentStatus.SCHEDULED.value)
-            & (Appointment.starts_at >= now)
-        )
-        .order_by(Appointment.starts_at)
-    )
-    pending = await Charge.objects().where(
-        (Charge.client == client_id)
-        & (Charge.clinician == clinician_id)
-        & Charge.status.is_in(list(charge_rules.CANCELLABLE))
-    )
-    return ArchivePlan(client, future, pending)
-
-
-async def archive_client(
-    clinician_id: int,
-    client_id: int,
-    *,
-    confirmed_plan: str,
-    now: datetime,
-    actor: Actor,
-    settings: Settings,
-    queue: JobQueue,
-) -> ArchivePlan | None:
-    """Archive after confirmation: cancel future sessions through the status service, cancel charges
-    not yet collected, kill open invitation links. Returns the fresh plan instead if it changed meanwhile."""
-    async with transaction():
-        plan = await archive_plan(clinician_id, client_id, now=now)
-        if plan.client.archived_at is not None:
-            return None
-        if plan.fingerprint != confirmed_plan:
-            return plan
-        jobs: list[QueuedJob] = []
-        for appointment in plan.future_sessions:
-            jobs += await appointments.apply_status_change(
-                appointment, AppointmentStatus.CANCELLED.value, now=now, actor=actor, settings=settings
-            )
-        await charges.cancel_pending_for_client(client_id, clinician_id=clinician_id, now=now, actor=actor)
-        await Client.update({Client.archived_at: now}).where(Client.id == client_id)
-        await AccountToken.update({AccountToken.revoked_at: now}).where(
-            (AccountToken.client == client_id)
-            & (AccountToken.used_at.is_null())
-            & (AccountToken.revoked_at.is_null())
-        )
-        await audit.record(
-            "client_archived",
-            actor=actor,
-            at=now,
-            object_type="client",
-            object_id=client_id,
-            client_id=client_id,
-            clinician_id=clinician_id,
-            detail=f"cancelled={len(plan.future_sessions)} charges={len(plan.pending_charges)}",
-        )
-    await queue.enqueue_all(jobs)
-    return None
-
-
-async def restore_client(clinician_id: int, client_id: int, *, now: datetime, actor: Actor) -> None:
-    async with transaction():
-        await own_client(clinician_id, client_id)
-        await Client.update({Client.archived_at: None}).where(
-            (Client.id == client_id) & (Client.clinician == clinician_id)
-        )
-        await audit.record(
-            "client_restored",
-            actor=actor,
-            at=now,
-            object_type="client",
-            object_id=client_id,
-            client_id=client_id,
-            clinician_id=clinician_id,
-        )

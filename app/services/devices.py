@@ -50,13 +50,8 @@ async def end_device(
         if public_id(session) == device_id:
             await store.destroy_key(user_id, session.key)
             async with transaction():
-                await audit.record(
-                    "session_ended",
-                    actor=actor,
-                    at=now,
-                    object_type="user",
-                    object_id=user_id,
-                    detail=describe(session.user_agent)[:60],
+                await audit.user_event(
+                    "session_ended", user_id, actor=actor, at=now, detail=describe(session.user_agent)[:60]
                 )
             return True
     return False
@@ -68,12 +63,7 @@ async def end_other_devices(
     """ "Sign out everywhere else": every session of the person except this one."""
     ended = await store.destroy_all_for_user(user_id, keep_key=current_key)
     async with transaction():
-        await audit.record(
-            "sessions_ended_elsewhere",
-            actor=actor,
-            at=now,
-            object_type="user",
-            object_id=user_id,
-            detail=f"{ended} ended",
+        await audit.user_event(
+            "sessions_ended_elsewhere", user_id, actor=actor, at=now, detail=f"{ended} ended"
         )
     return ended

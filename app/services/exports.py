@@ -20,10 +20,7 @@ from app.models.db import transaction
 from app.models.tables import Appointment, Charge, Client, Clinician, InsurancePolicy
 from app.services import audit
 from app.services.context import Actor
-
-
-class ExportNotFound(Exception):
-    """No such client for this person (another clinician's client looks the same as none)."""
+from app.services.errors import ExportNotFound
 
 
 @dataclass(frozen=True)
@@ -252,15 +249,8 @@ async def _export(client_ids: list[int], zone: str, *, by: str, now: datetime, a
     practices = await Client.select(Client.id, Client.clinician).where(Client.id.is_in(client_ids))
     async with transaction():
         for row in practices:
-            await audit.record(
-                "records_exported",
-                actor=actor,
-                at=now,
-                object_type="client",
-                object_id=row["id"],
-                client_id=row["id"],
-                clinician_id=row["clinician"],
-                detail=f"by {by}",
+            await audit.client_event(
+                "records_exported", row["id"], row["clinician"], actor=actor, at=now, detail=f"by {by}"
             )
     return Export(f"stillwater-records-{now:%Y-%m-%d}.zip", content)
 

@@ -127,14 +127,12 @@ async def apply_update(
             )
         )
     if changed:
-        await audit.record(
+        await audit.client_event(
             "insurance_updated",
+            client.id,
+            client.clinician,
             actor=actor,
             at=now,
-            object_type="client",
-            object_id=client.id,
-            client_id=client.id,
-            clinician_id=client.clinician,
             detail=",".join(name for name, _, _ in changed)[:255],
         )
     return len(changed)
@@ -314,15 +312,7 @@ async def apply_self_check(client: Client, answers: dict, *, now: datetime, acto
             new_value=f"{len(answers)} answers saved",
         )
     )
-    await audit.record(
-        "coverage_self_check_saved",
-        actor=actor,
-        at=now,
-        object_type="client",
-        object_id=client.id,
-        client_id=client.id,
-        clinician_id=client.clinician,
-    )
+    await audit.client_event("coverage_self_check_saved", client.id, client.clinician, actor=actor, at=now)
 
 
 # --- The practice's insurance-questions contact --------------------------------------------------
@@ -352,11 +342,4 @@ async def set_contact(
         await Clinician.update(
             {Clinician.insurance_email: email, Clinician.licence_type: licence_type}
         ).where(Clinician.id == clinician_id)
-        await audit.record(
-            "insurance_contact_updated",
-            actor=actor,
-            at=now,
-            object_type="clinician",
-            object_id=clinician_id,
-            clinician_id=clinician_id,
-        )
+        await audit.practice_event("insurance_contact_updated", clinician_id, actor=actor, at=now)

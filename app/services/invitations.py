@@ -16,7 +16,7 @@ from app.models.db import transaction
 from app.models.tables import Client, User
 from app.services import account_tokens, accounts, audit, throttle
 from app.services.account_tokens import LinkState, Purpose
-from app.services.clients import invite_client
+from app.services.client_accounts import invite_client
 from app.services.context import Actor, CurrentUser
 from app.services.queue import JobQueue
 
@@ -59,12 +59,11 @@ async def accept_invitation(
         # Other practices' invitations to this login are moot now (and would set the password again).
         await account_tokens.revoke_open(row.user, Purpose.INVITATION, now)
         await User.update({User.last_login_at: now, User.is_active: True}).where(User.id == row.user)
-        await audit.record(
+        await audit.user_event(
             "invitation_accepted",
+            row.user,
             actor=Actor(row.user, Role.CLIENT.value, None, actor.ip, actor.user_agent),
             at=now,
-            object_type="user",
-            object_id=row.user,
             client_id=row.client,
         )
     return await accounts.current_user(row.user)
@@ -106,12 +105,5 @@ async def request_new_link(
             )
         else:
             jobs.append(await invite_client(client["id"], now=now, actor=actor, settings=settings))
-            await audit.record(
-                "invitation_link_requested",
-                actor=actor,
-                at=now,
-                object_type="client",
-                object_id=client["id"],
-                client_id=client["id"],
-            )
+            await audit.client_event("invitation_link_requested", client["id"], actor=actor, at=now)
     await queue.enqueue_all(jobs)

@@ -263,4 +263,4 @@ async def update_profile(user_id: int, profile: Profile, *, now: datetime, actor
         await User.update(
             {User.name: profile.name, User.phone: profile.phone, User.time_zone: profile.time_zone}
         ).where((User.id == user_id) & (User.role == "client"))
-        await audit.record("profile_updated", actor=actor, at=now, object_type="user", object_id=user_id)
+        await audit.user_event("profile_updated", user_id, actor=actor, at=now)

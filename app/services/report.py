@@ -5,7 +5,7 @@ filter simply matches nothing. Totals and the chart are one SQL aggregate, and a
 query, so the number of queries does not grow with the number of appointments. The CSV streams in
 keyset pages of ``CSV_CHUNK`` rows, so a year of a busy practice never sits in memory at once.
 
-Benchmark (#9): ``tests/report_data.py`` seeds a busy year (``seed_practice_year``); time
+For timing it: ``tests/report_data.py`` seeds a busy year (``seed_practice_year``); time
 ``report_page`` and a full ``csv_lines`` iteration over it.
 """
 

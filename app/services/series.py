@@ -361,14 +361,13 @@ async def edit_series(
             if wanted.fee_minor is not None:
                 rule[AppointmentSeries.fee_minor] = wanted.fee_minor
             await AppointmentSeries.update(rule).where(AppointmentSeries.id == chosen.series)
-        await audit.record(
+        await audit.appointment_event(
             "series_edited" if chosen.series is not None else "appointment_edited",
+            chosen.id,
+            chosen.client,
+            clinician_id,
             actor=actor,
             at=now,
-            object_type="appointment",
-            object_id=chosen.id,
-            client_id=chosen.client,
-            clinician_id=clinician_id,
             detail=f"{scope}: {len(updates)} changed",
         )
     return len(updates)

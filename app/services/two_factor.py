@@ -169,22 +169,14 @@ async def complete_enrolment(
             }
         ).where(User.id == user.id)
         codes = await _replace_recovery_codes(user.id, hashed, now=now)
-        await audit.record("two_factor_enabled", actor=actor, at=now, object_type="user", object_id=user.id)
+        await audit.user_event("two_factor_enabled", user.id, actor=actor, at=now)
     await redis.delete(f"{ENROL_PREFIX}{user.id}")
     return codes
 
 
 async def _audit_failure(action: str, user: CurrentUser, *, now: datetime, actor: Actor, detail: str) -> None:
     async with transaction():
-        await audit.record(
-            action,
-            actor=actor,
-            at=now,
-            object_type="user",
-            object_id=user.id,
-            outcome="failure",
-            detail=detail,
-        )
+        await audit.user_event(action, user.id, actor=actor, at=now, outcome="failure", detail=detail)
 
 
 async def _use_code(user_id: int, code: str, *, now: datetime, settings: Settings) -> str | None:
@@ -276,32 +268,19 @@ async def verify_sign_in_code(
         or await throttle.count(redis, "code-ip", actor.ip) >= settings.login_attempts_per_ip
     ):
         async with transaction():
-            await audit.record(
-                "login_throttled",
-                actor=who,
-                at=now,
-                object_type="user",
-                object_id=user_id,
-                outcome="denied",
-                detail="code_step",
+            await audit.user_event(
+                "login_throttled", user_id, actor=who, at=now, outcome="denied", detail="code_step"
             )
         return CodeResult(throttled=True)
     async with transaction():
         method = await _use_code(user_id, code, now=now, settings=settings)
         if method == "recovery_code":
-            await audit.record("recovery_code_used", actor=who, at=now, object_type="user", object_id=user_id)
+            await audit.user_event("recovery_code_used", user_id, actor=who, at=now)
     if method is None:
         await throttle.hit(redis, "code-account", subject, window_seconds=window)
         await throttle.hit(redis, "code-ip", actor.ip, window_seconds=window)
         async with transaction():
-            await audit.record(
-                "login_code_failed",
-                actor=who,
-                at=now,
-                object_type="user",
-                object_id=user_id,
-                outcome="failure",
-            )
+            await audit.user_event("login_code_failed", user_id, actor=who, at=now, outcome="failure")
         return CodeResult()
     await throttle.clear(redis, "code-account", subject)
     await redis.delete(f"{PENDING_PREFIX}{token_hash(token or '')}")
@@ -334,9 +313,7 @@ async def regenerate_recovery_codes(
         )
         if method is not None:
             codes = await _replace_recovery_codes(user.id, hashed, now=now)
-            await audit.record(
-                "recovery_codes_regenerated", actor=actor, at=now, object_type="user", object_id=user.id
-            )
+            await audit.user_event("recovery_codes_regenerated", user.id, actor=actor, at=now)
     if method is None:
         await _audit_failure("recovery_codes_regenerated", user, now=now, actor=actor, detail="wrong_code")
         raise TwoFactorError("code", "That code doesn't match. Enter the 6-digit code your app shows now.")
@@ -361,9 +338,7 @@ async def disable(
                 {User.totp_secret: None, User.totp_enabled_at: None, User.totp_last_step: None}
             ).where(User.id == user.id)
             await RecoveryCode.delete().where(RecoveryCode.user == user.id)
-            await audit.record(
-                "two_factor_disabled", actor=actor, at=now, object_type="user", object_id=user.id
-            )
+            await audit.user_event("two_factor_disabled", user.id, actor=actor, at=now)
     if method is None:
         await _audit_failure("two_factor_disable", user, now=now, actor=actor, detail="wrong_code")
         raise TwoFactorError("code", "That code doesn't match. Enter the code your app shows now.")
@@ -377,11 +352,10 @@ async def set_required(user: CurrentUser, required: bool, *, now: datetime, acto
         await Clinician.update({Clinician.require_two_factor: required}).where(
             Clinician.id == user.clinician_id
         )
-        await audit.record(
+        await audit.practice_event(
             "two_factor_requirement_changed",
+            user.clinician_id,
             actor=actor,
             at=now,
-            object_type="clinician",
-            object_id=user.clinician_id,
             detail="required" if required else "optional",
         )

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
-from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
@@ -46,6 +45,7 @@ from app.web.portal import PortalController
 from app.web.report import ReportController
 from app.web.runtime import Runtime
 from app.web.security import SecurityController
+from app.web.series import SeriesController
 from app.web.system import DevMailboxController, email_events, healthz
 
 HTMX_CONFIG = {
@@ -135,6 +135,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         PortalCardController,
         ReportController,
         *BOOKING_HANDLERS,
+        SeriesController,
         ChecklistController,
         create_static_files_router(path="/static", directories=[ROOT / "static"], name="static"),
     ]
@@ -149,7 +150,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             SessionMiddleware(),
             CsrfMiddleware(),
         ],
-        plugins=[HTMXPlugin()],
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=reject_impossible_ids,
         compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6),

@@ -12,7 +12,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from litestar import Controller, Request, get, post
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Template
 
@@ -22,7 +21,7 @@ from app.domain.practice import format_money
 from app.domain.statuses import APPOINTMENT_STATUS_LABELS
 from app.domain.validation import Form, record_id
 from app.services import appointments
-from app.services.appointments import AppointmentNotFound, Booking, BookingProblem, StatusChangeRefused
+from app.services.appointments import Booking, BookingProblem, StatusChangeRefused
 from app.services.clients import NewClient
 from app.web.auth import safe_next
 from app.web.calendar import STATUS_CHOICES, calendar_url, cell_of, display_name, privacy_on
@@ -44,10 +43,7 @@ def _local(value: datetime, zone: str, fmt: str) -> str:
 
 async def _panel_context(request: Request, appointment_id: int, **extra: Any) -> dict[str, Any]:
     user = current_user(request)
-    try:
-        found = await appointments.detail(appointment_id, user.clinician_id)
-    except AppointmentNotFound:
-        raise NotFoundException() from None
+    found = await appointments.detail(appointment_id, user.clinician_id)
     appointment = found.appointment
     local_day = appointment["starts_at"].astimezone(_zone(found.time_zone)).date()
     privacy = privacy_on(request)
@@ -111,8 +107,6 @@ class AppointmentController(Controller):
                 settings=rt.settings,
                 queue=rt.queue,
             )
-        except AppointmentNotFound:
-            raise NotFoundException() from None
         except StatusChangeRefused as refused:
             problem = refused.message
         if not wants_fragment(request):
@@ -276,8 +270,6 @@ class AppointmentController(Controller):
                     now=rt.clock.now(),
                     actor=actor_of(request),
                 )
-            except AppointmentNotFound:
-                raise NotFoundException() from None
             except BookingProblem as problem:
                 form.error(problem.field, problem.message)
             else:

@@ -25,7 +25,6 @@ from app.services.clients import ClientError
 from app.web.guards import client_only, clinician_only
 from app.web.htmx import flash, redirect, render
 from app.web.runtime import actor_of, client_ip, current_user, runtime
-from app.web.series import SeriesController
 
 FormBody = URLEncodedBody[dict[str, Any]]
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -436,9 +435,8 @@ async def calendar_feed(request: Request, client_id: FromPath[int], token: FromP
     )
 
 
-# Registered in ``app.web.app``: the series pages live in ``app.web.series``.
+# Registered in ``app.web.app``.
 BOOKING_HANDLERS = [
-    SeriesController,
     BookingSettingsController,
     PublicBookingController,
     PortalBookingController,

@@ -37,12 +37,9 @@ async def _panel(
     request_id: str = "",
 ) -> Template:
     user = current_user(request)
-    try:
-        appointment, view = await charges.panel_for_clinician(
-            appointment_id, clinician_id=user.clinician_id, now=runtime(request).clock.now()
-        )
-    except charges.ChargeNotFound:
-        raise NotFoundException() from None
+    appointment, view = await charges.panel_for_clinician(
+        appointment_id, clinician_id=user.clinician_id, now=runtime(request).clock.now()
+    )
     context = {
         "appointment": appointment,
         "view": view,
@@ -81,8 +78,6 @@ class AppointmentChargeController(Controller):
                 now=runtime(request).clock.now(),
                 actor=actor_of(request),
             )
-        except charges.ChargeNotFound:
-            raise NotFoundException() from None
         except charges.ChargeActionRefused as refused:
             return await _panel(request, appointment_id, errors={"form": refused.message})
         return await self._done(request, appointment_id, "Charge waived. The client will not be charged.")
@@ -99,8 +94,6 @@ class AppointmentChargeController(Controller):
                 settings=rt.settings,
                 queue=rt.queue,
             )
-        except charges.ChargeNotFound:
-            raise NotFoundException() from None
         except charges.ChargeActionRefused as refused:
             return await _panel(request, appointment_id, errors={"form": refused.message})
         return await self._done(request, appointment_id, "Trying the card again now.")
@@ -133,8 +126,6 @@ class AppointmentChargeController(Controller):
                 actor=actor_of(request),
                 gateway=gateway_for(rt.settings),
             )
-        except charges.ChargeNotFound:
-            raise NotFoundException() from None
         except charges.ChargeActionRefused as refused:
             return await _panel(request, appointment_id, errors={"amount": refused.message}, values=form.data)
         done = "Refunded" if refund.status == "succeeded" else "Refund started for"
@@ -145,12 +136,9 @@ class AppointmentChargeController(Controller):
     ) -> Template:
         """The refund's second step: "Refund $150.00 to Visa ending 4242?" (nothing moves before "Refund")."""
         user = current_user(request)
-        try:
-            _, view = await charges.panel_for_clinician(
-                appointment_id, clinician_id=user.clinician_id, now=runtime(request).clock.now()
-            )
-        except charges.ChargeNotFound:
-            raise NotFoundException() from None
+        _, view = await charges.panel_for_clinician(
+            appointment_id, clinician_id=user.clinician_id, now=runtime(request).clock.now()
+        )
         problem = (
             refund_problem(view.charge.status, view.charge.amount_minor, view.charge.refunded_minor, amount)
             if view
@@ -163,10 +151,7 @@ class AppointmentChargeController(Controller):
 
 @get("/charges/{charge_id:int}/receipt", guards=[clinician_only], name="clinician_receipt")
 async def clinician_receipt(request: Request, charge_id: FromPath[int]) -> Template:
-    try:
-        view = await charges.receipt_for_clinician(charge_id, clinician_id=current_user(request).clinician_id)
-    except charges.ChargeNotFound:
-        raise NotFoundException() from None
+    view = await charges.receipt_for_clinician(charge_id, clinician_id=current_user(request).clinician_id)
     return await render(
         request, "charges/receipt.html", {"view": view, "zone": current_user(request).time_zone}
     )
@@ -244,10 +229,7 @@ class PortalCardController(Controller):
 
     @get("/charges/{charge_id:int}/receipt", name="client_receipt")
     async def receipt(self, request: Request, charge_id: FromPath[int]) -> Template:
-        try:
-            view = await charges.receipt_for_client(charge_id, user_id=current_user(request).id)
-        except charges.ChargeNotFound:
-            raise NotFoundException() from None
+        view = await charges.receipt_for_client(charge_id, user_id=current_user(request).id)
         return await render(
             request, "charges/receipt.html", {"view": view, "zone": current_user(request).time_zone}
         )

@@ -20,7 +20,7 @@ from app.domain.statuses import CoverageStatus
 from app.domain.validation import Form, record_id
 from app.services import checklist, clients, insurance
 from app.services.checklist import ChecklistProblem
-from app.services.clients import ClientError, ClientNotFound
+from app.services.clients import ClientError
 from app.web.auth import safe_next
 from app.web.guards import clinician_only
 from app.web.htmx import flash, redirect, render, wants_fragment
@@ -41,12 +41,9 @@ class ChecklistController(Controller):
     guards = [clinician_only]
 
     async def _load(self, request: Request, client_id: int) -> checklist.ClientChecklist:
-        try:
-            return await checklist.for_client(
-                current_user(request).clinician_id, client_id, now=runtime(request).clock.now()
-            )
-        except ClientNotFound:
-            raise NotFoundException() from None
+        return await checklist.for_client(
+            current_user(request).clinician_id, client_id, now=runtime(request).clock.now()
+        )
 
     async def _context(self, request: Request, found, place: str, **extra: Any) -> dict[str, Any]:
         return {
@@ -155,8 +152,6 @@ class ChecklistController(Controller):
                 settings=rt.settings,
                 queue=rt.queue,
             )
-        except ClientNotFound:
-            raise NotFoundException() from None
         except ClientError as error:
             return await self._answer(
                 request, client_id, form, problem=ChecklistProblem(Item.PORTAL.value, error.message)
@@ -183,8 +178,6 @@ class ChecklistController(Controller):
                 settings=rt.settings,
                 queue=rt.queue,
             )
-        except ClientNotFound:
-            raise NotFoundException() from None
         except ChecklistProblem as problem:
             return await self._answer(request, client_id, form, problem=problem)
         return await self._answer(request, client_id, form, done="Intro session marked Occurred.")
@@ -196,17 +189,14 @@ class ChecklistController(Controller):
         note = insurance.coverage_note_from_form(form)
         if not form.ok:
             return await self._answer(request, client_id, form, problem=ChecklistProblem(*form.first_error))
-        try:
-            await checklist.record_coverage(
-                current_user(request).clinician_id,
-                client_id,
-                status,
-                note,
-                now=rt.clock.now(),
-                actor=actor_of(request),
-            )
-        except ClientNotFound:
-            raise NotFoundException() from None
+        await checklist.record_coverage(
+            current_user(request).clinician_id,
+            client_id,
+            status,
+            note,
+            now=rt.clock.now(),
+            actor=actor_of(request),
+        )
         return await self._answer(request, client_id, form, done="Coverage recorded.")
 
     @post("/checklist/{client_id:int}/not-applicable", name="checklist_not_applicable")
@@ -223,8 +213,6 @@ class ChecklistController(Controller):
                 now=rt.clock.now(),
                 actor=actor_of(request),
             )
-        except ClientNotFound:
-            raise NotFoundException() from None
         except ChecklistProblem as problem:
             return await self._answer(request, client_id, form, problem=problem)
         return await self._answer(request, client_id, form, done="Marked not applicable.")
@@ -242,8 +230,6 @@ class ChecklistController(Controller):
                 now=rt.clock.now(),
                 actor=actor_of(request),
             )
-        except ClientNotFound:
-            raise NotFoundException() from None
         except ChecklistProblem as problem:
             return await self._answer(request, client_id, form, problem=problem)
         return await self._answer(request, client_id, form, done="Back on the checklist.")

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.exceptions import NotFoundException, ValidationException
+from litestar.exceptions import ValidationException
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Response, Template
 
@@ -19,9 +19,9 @@ from app.domain.statuses import (
     ChargeStatus,
 )
 from app.domain.validation import Form
-from app.services import clients, insurance
+from app.services import archiving, clients, insurance
 from app.services.appointments import practice_of
-from app.services.clients import ClientChanges, ClientError, ClientNotFound, NewClient
+from app.services.clients import ClientChanges, ClientError, NewClient
 from app.web.guards import clinician_only
 from app.web.htmx import flash, redirect, render, wants_fragment
 from app.web.middleware import query_problems
@@ -143,10 +143,7 @@ class ClientsController(Controller):
         audited when it opened; these refreshes of the same view are not. Opened as a page (a link
         shared, a reload), it is the client's page."""
         now = runtime(request).clock.now()
-        try:
-            detail = await clients.client_detail(current_user(request).clinician_id, client_id, now=now)
-        except ClientNotFound:
-            raise NotFoundException() from None
+        detail = await clients.client_detail(current_user(request).clinician_id, client_id, now=now)
         if not wants_fragment(request):
             return redirect(request, f"/clients/{client_id}")
         context = _sessions_context(detail, now)
@@ -154,16 +151,13 @@ class ClientsController(Controller):
 
     async def _detail(self, request: Request, client_id: int, what: str = "client") -> clients.ClientDetail:
         """The client's record for this clinician (404 for anyone else's); each read is audited."""
-        try:
-            return await clients.client_detail(
-                current_user(request).clinician_id,
-                client_id,
-                now=runtime(request).clock.now(),
-                viewer=actor_of(request),
-                what=what,
-            )
-        except ClientNotFound:
-            raise NotFoundException() from None
+        return await clients.client_detail(
+            current_user(request).clinician_id,
+            client_id,
+            now=runtime(request).clock.now(),
+            viewer=actor_of(request),
+            what=what,
+        )
 
     @get("/{client_id:int}/edit", name="client_edit")
     async def edit_page(self, request: Request, client_id: FromPath[int]) -> Template:
@@ -273,8 +267,6 @@ class ClientsController(Controller):
                 settings=rt.settings,
                 queue=rt.queue,
             )
-        except ClientNotFound:
-            raise NotFoundException() from None
         except ClientError as error:
             await flash(request, error.message)
         else:
@@ -284,12 +276,7 @@ class ClientsController(Controller):
     @get("/{client_id:int}/archive", name="client_archive")
     async def archive_page(self, request: Request, client_id: FromPath[int]) -> Template:
         rt = runtime(request)
-        try:
-            plan = await clients.archive_plan(
-                current_user(request).clinician_id, client_id, now=rt.clock.now()
-            )
-        except ClientNotFound:
-            raise NotFoundException() from None
+        plan = await archiving.archive_plan(current_user(request).clinician_id, client_id, now=rt.clock.now())
         return await render(request, "clients/archive.html", {"plan": plan, "c": plan.client})
 
     @post("/{client_id:int}/archive")
@@ -298,18 +285,15 @@ class ClientsController(Controller):
         form = Form.of(data)
         if not form.ok:
             raise ValidationException("Reload the page and try again.")
-        try:
-            changed = await clients.archive_client(
-                current_user(request).clinician_id,
-                client_id,
-                confirmed_plan=form.data.get("plan", ""),
-                now=rt.clock.now(),
-                actor=actor_of(request),
-                settings=rt.settings,
-                queue=rt.queue,
-            )
-        except ClientNotFound:
-            raise NotFoundException() from None
+        changed = await archiving.archive_client(
+            current_user(request).clinician_id,
+            client_id,
+            confirmed_plan=form.data.get("plan", ""),
+            now=rt.clock.now(),
+            actor=actor_of(request),
+            settings=rt.settings,
+            queue=rt.queue,
+        )
         if changed is not None:
             return await render(
                 request,
@@ -326,11 +310,8 @@ class ClientsController(Controller):
     @post("/{client_id:int}/restore", name="client_restore")
     async def restore(self, request: Request, client_id: FromPath[int]) -> Response:
         rt = runtime(request)
-        try:
-            await clients.restore_client(
-                current_user(request).clinician_id, client_id, now=rt.clock.now(), actor=actor_of(request)
-            )
-        except ClientNotFound:
-            raise NotFoundException() from None
+        await archiving.restore_client(
+            current_user(request).clinician_id, client_id, now=rt.clock.now(), actor=actor_of(request)
+        )
         await flash(request, "Client restored to your active list.")
         return redirect(request, f"/clients/{client_id}")

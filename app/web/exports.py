@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from litestar import Request, get
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Response
 
@@ -24,22 +23,16 @@ def _download(export: exports.Export) -> Response:
 async def portal_export(request: Request) -> Response:
     rt = runtime(request)
     user = current_user(request)
-    try:
-        export = await exports.for_client_user(
-            user.id, user.time_zone, now=rt.clock.now(), actor=actor_of(request)
-        )
-    except exports.ExportNotFound:
-        raise NotFoundException() from None
+    export = await exports.for_client_user(
+        user.id, user.time_zone, now=rt.clock.now(), actor=actor_of(request)
+    )
     return _download(export)
 
 
 @get("/clients/{client_id:int}/export", guards=[clinician_only], name="client_export")
 async def client_export(request: Request, client_id: FromPath[int]) -> Response:
     rt = runtime(request)
-    try:
-        export = await exports.for_clinician(
-            current_user(request).clinician_id, client_id, now=rt.clock.now(), actor=actor_of(request)
-        )
-    except exports.ExportNotFound:
-        raise NotFoundException() from None
+    export = await exports.for_clinician(
+        current_user(request).clinician_id, client_id, now=rt.clock.now(), actor=actor_of(request)
+    )
     return _download(export)

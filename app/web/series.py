@@ -10,7 +10,6 @@ from datetime import time
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Template
 
@@ -20,7 +19,6 @@ from app.domain.recurrence import INTERVALS, MAX_OCCURRENCES, MIN_OCCURRENCES
 from app.domain.validation import Form
 from app.services import series
 from app.services.appointments import (
-    AppointmentNotFound,
     BookingProblem,
     Practice,
     get_for_clinician,
@@ -107,10 +105,7 @@ class SeriesController(Controller):
         every: FromQuery[str | None] = None,
     ) -> Template:
         user, now = current_user(request), runtime(request).clock.now()
-        try:
-            found = await get_for_clinician(appointment_id, user.clinician_id)
-        except AppointmentNotFound:
-            raise NotFoundException() from None
+        found = await get_for_clinician(appointment_id, user.clinician_id)
         practice = await practice_of(user.clinician_id)
         first = series.suggested_start(found, practice.time_zone)
         local = first.astimezone(practice.zone)
@@ -151,8 +146,6 @@ class SeriesController(Controller):
                 settings=rt.settings,
                 queue=rt.queue,
             )
-        except AppointmentNotFound:
-            raise NotFoundException() from None
         except SeriesBlocked as blocked:
             count = len(blocked.plan.blocking)
             them = "them" if count != 1 else "it"
@@ -225,8 +218,6 @@ class SeriesController(Controller):
                     now=rt.clock.now(),
                     actor=actor_of(request),
                 )
-            except AppointmentNotFound:
-                raise NotFoundException() from None
             except BookingProblem as problem:
                 form.error(problem.field, problem.message)
             else:
@@ -249,8 +240,6 @@ class SeriesController(Controller):
                     settings=rt.settings,
                     queue=rt.queue,
                 )
-            except AppointmentNotFound:
-                raise NotFoundException() from None
             except BookingProblem as problem:
                 form.error("cancel_scope", problem.message)
             else:

@@ -1,0 +1,38 @@
+"""What the charge modules share: the job that wakes a charge up, and the conditions a charge
+must still meet when it is collected or scheduled again."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from app.config import Settings
+from app.domain import charges as rules
+from app.domain.statuses import AppointmentStatus
+from app.models.tables import Appointment, Charge, Client
+from app.services.queue import QueuedJob
+
+CHARGE_JOB = "charge_appointment"
+JOB_EXPIRY_EXTRA = 7 * 24 * 3600
+
+
+def charge_job(charge_id: int, generation: int, due: datetime | None, settings: Settings) -> QueuedJob:
+    return QueuedJob(
+        CHARGE_JOB,
+        (charge_id, generation),
+        job_id=rules.job_id(charge_id, generation),
+        defer_until=due,
+        expires_seconds=settings.charge_delay + JOB_EXPIRY_EXTRA,
+    )
+
+
+def client_active():
+    """Archived clients are never charged: a charge whose client was archived is cancelled, not collected."""
+    return Charge.client.is_in(Client.select(Client.id).where(Client.archived_at.is_null()))
+
+
+def still_occurred(appointment_id: int):
+    return Charge.appointment.is_in(
+        Appointment.select(Appointment.id).where(
+            (Appointment.id == appointment_id) & (Appointment.status == AppointmentStatus.OCCURRED)
+        )
+    )
