@@ -70,7 +70,12 @@ async def make_client(
         user_id = rows[0]["id"]
         client_rows = await Client.insert(
             Client(
-                clinician=clinician.user.clinician_id, user=user_id, name=name, email=email, created_at=now
+                clinician=clinician.user.clinician_id,
+                practice=clinician.user.practice_id,
+                user=user_id,
+                name=name,
+                email=email,
+                created_at=now,
             )
         ).returning(Client.id)
     return Person(await current_user(user_id)), client_rows[0]["id"]

@@ -13,13 +13,15 @@ from datetime import datetime, timedelta
 from app.domain.statuses import AppointmentStatus as S
 from app.domain.statuses import ChargeStatus as C
 from app.models.db import transaction
-from app.models.tables import Appointment, Charge, Client, StatusChange
+from app.models.tables import Appointment, Charge, Client, Clinician, StatusChange
 
 
 async def add_client(clinician_id: int, name: str, *, billing_type: str = "self_pay", now: datetime) -> int:
+    practice = await Clinician.select(Clinician.practice).where(Clinician.id == clinician_id).first()
     rows = await Client.insert(
         Client(
             clinician=clinician_id,
+            practice=practice["practice"],
             name=name,
             email=f"{abs(hash(name)) % 10**9}@example.test",
             billing_type=billing_type,

@@ -20,6 +20,7 @@ async def test_portal_shows_sessions_charges_and_card_but_no_staff_notes(client,
     rows = await Client.insert(
         Client(
             clinician=jordan.user.clinician_id,
+            practice=jordan.user.practice_id,
             user=person.user.id,
             name="Alex R",
             email=person.email,

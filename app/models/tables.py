@@ -23,7 +23,8 @@ from piccolo.table import Table
 
 
 class User(Table, tablename="app_user"):
-    """A person who can sign in: a clinician or a client."""
+    """A person who can sign in. ``role`` is the door they use (R1): ``clinician`` for a member of a
+    practice (whatever their role in it, see ``Membership``), ``client`` for the portal."""
 
     email = Varchar(length=254, unique=True)
     name = Varchar(length=200, default="")
@@ -40,10 +41,38 @@ class User(Table, tablename="app_user"):
     totp_last_step = Integer(null=True, default=None)
 
 
+class Practice(Table):
+    """A practice (R11): one or more clinicians under one name, booking page and set of policies.
+
+    A solo clinician is a practice of one. The practice-level columns are also still on ``Clinician``
+    while the booking and calendar code reads them there; the practice's settings services write both.
+    """
+
+    name = Varchar(length=200)
+    booking_slug = Varchar(length=80, unique=True)
+    time_zone = Varchar(length=64, default="UTC")
+    currency = Varchar(length=3, default="USD")
+    insurance_email = Varchar(length=254, default="")
+    booking_enabled = Boolean(default=True)
+    new_clients_may_book = Boolean(default=True)
+    min_notice_hours = Integer(default=24)
+    horizon_days = Integer(default=60)
+    intro_session_minutes = Integer(default=15)
+    intro_fee_minor = Integer(default=0)
+    cancellation_window_hours = Integer(default=48)
+    max_fee_minor = Integer(default=200000)
+    require_two_factor = Boolean(default=False)
+    created_at = Timestamptz()
+
+
 class Clinician(Table):
-    """A therapist and their (solo) practice: defaults for booking and billing."""
+    """A therapist's seat in a practice: their hours, fees, buffers and personal booking page.
+
+    A person holds at most one seat (``user`` stays unique: SQLite can't drop a column constraint
+    without rebuilding the table); in another practice they may be its owner or front desk."""
 
     user = ForeignKey(references=User, null=False, unique=True)
+    practice = ForeignKey(references=Practice, null=True, index=True)
     practice_name = Varchar(length=200)
     time_zone = Varchar(length=64, default="UTC")
     currency = Varchar(length=3, default="USD")
@@ -66,6 +95,24 @@ class Clinician(Table):
     created_at = Timestamptz()
 
 
+class Membership(Table):
+    """A person's place in a practice: owner, clinician or front desk (``app.domain.practices.MemberRole``).
+
+    Invited until ``accepted_at``; removed from ``removed_at`` on (the row stays, for the history).
+    An owner or clinician has a ``clinician`` seat in this practice; a front-desk member has none.
+    """
+
+    practice = ForeignKey(references=Practice, null=False, index=True)
+    user = ForeignKey(references=User, null=False, index=True)
+    role = Varchar(length=16)
+    clinician = ForeignKey(references=Clinician, null=True, on_delete=OnDelete.set_null)
+    invited_at = Timestamptz()
+    invited_by = Integer(null=True, default=None)
+    accepted_at = Timestamptz(null=True, default=None)
+    removed_at = Timestamptz(null=True, default=None)
+    removed_by = Integer(null=True, default=None)
+
+
 class WorkingHours(Table):
     """One bookable range on a weekday (0 = Monday), in minutes from local midnight."""
 
@@ -76,9 +123,11 @@ class WorkingHours(Table):
 
 
 class Client(Table):
-    """A clinician's client record; linked to a client ``User`` once an account exists."""
+    """A practice's client record, with its assigned clinician (``clinician``); linked to a client
+    ``User`` once an account exists. One record per address per practice."""
 
     clinician = ForeignKey(references=Clinician, null=False, index=True)
+    practice = ForeignKey(references=Practice, null=True, index=True)
     user = ForeignKey(references=User, null=True, index=True, on_delete=OnDelete.set_null)
     name = Varchar(length=200)
     email = Varchar(length=254, index=True)
@@ -92,6 +141,25 @@ class Client(Table):
     archived_at = Timestamptz(null=True, default=None)
     calendar_feed_key = Varchar(length=64, default="")
     created_at = Timestamptz()
+
+
+class ClientAssignment(Table):
+    """Who a client was assigned to and when: the open row (``ended_at`` empty) is the current one."""
+
+    client = ForeignKey(references=Client, null=False, index=True)
+    clinician = ForeignKey(references=Clinician, null=False, index=True)
+    started_at = Timestamptz()
+    ended_at = Timestamptz(null=True, default=None)
+    assigned_by = Integer(null=True, default=None)
+
+
+class ClientShare(Table):
+    """A client shared with a colleague in the same practice, who may then see them (R11)."""
+
+    client = ForeignKey(references=Client, null=False, index=True)
+    clinician = ForeignKey(references=Clinician, null=False, index=True)
+    shared_at = Timestamptz()
+    shared_by = Integer(null=True, default=None)
 
 
 class InsurancePolicy(Table):
@@ -252,6 +320,7 @@ class AccountToken(Table):
     purpose = Varchar(length=16)
     token_hash = Varchar(length=64, unique=True)
     client = ForeignKey(references=Client, null=True, on_delete=OnDelete.set_null)
+    membership = ForeignKey(references=Membership, null=True, on_delete=OnDelete.set_null)
     created_at = Timestamptz()
     expires_at = Timestamptz()
     opened_at = Timestamptz(null=True, default=None)
@@ -319,6 +388,7 @@ class AuditEvent(Table):
     object_id = Integer(null=True, default=None)
     client_id = Integer(null=True, default=None, index=True)
     clinician_id = Integer(null=True, default=None, index=True)
+    practice_id = Integer(null=True, default=None, index=True)
     outcome = Varchar(length=16, default="success")
     ip = Varchar(length=64, default="")
     user_agent = Varchar(length=255, default="")
@@ -327,9 +397,13 @@ class AuditEvent(Table):
 
 ALL_TABLES: list[type[Table]] = [
     User,
+    Practice,
     Clinician,
+    Membership,
     WorkingHours,
     Client,
+    ClientAssignment,
+    ClientShare,
     InsurancePolicy,
     InsuranceChange,
     AppointmentSeries,
@@ -350,4 +424,7 @@ ALL_TABLES: list[type[Table]] = [
 COMPOSITE_UNIQUE_INDEXES: dict[str, tuple[str, tuple[str, ...]]] = {
     "client_clinician_email_uniq": ("client", ("clinician", "email")),
     "checklist_item_client_item_uniq": ("checklist_item", ("client", "item")),
+    "client_practice_email_uniq": ("client", ("practice", "email")),
+    "membership_practice_user_uniq": ("membership", ("practice", "user")),
+    "client_share_client_clinician_uniq": ("client_share", ("client", "clinician")),
 }

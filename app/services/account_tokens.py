@@ -20,12 +20,14 @@ class Purpose(StrEnum):
     INVITATION = "invitation"
     PASSWORD_RESET = "password_reset"  # noqa: S105 - a purpose name
     SIGNUP = "signup"
+    MEMBER_INVITATION = "member_invite"
 
 
 LIFETIMES = {
     Purpose.INVITATION: timedelta(days=7),
     Purpose.PASSWORD_RESET: timedelta(hours=24),
     Purpose.SIGNUP: timedelta(hours=24),
+    Purpose.MEMBER_INVITATION: timedelta(days=7),
 }
 
 
@@ -48,12 +50,13 @@ async def issue(
     now: datetime,
     *,
     client_id: int | None = None,
+    membership_id: int | None = None,
     created_by: int | None = None,
 ) -> str:
     """Create a new link for ``user_id`` (inside the caller's transaction) and return the raw token.
 
     It revokes the user's earlier open links of this purpose; for an invitation, only those of the
-    same client record, so two practices inviting one person don't cancel each other's link."""
+    same client record (or membership), so two practices inviting one person don't cancel each other's."""
     earlier = (
         (AccountToken.user == user_id)
         & (AccountToken.purpose == purpose.value)
@@ -62,6 +65,8 @@ async def issue(
     )
     if client_id is not None:
         earlier = earlier & (AccountToken.client == client_id)
+    if membership_id is not None:
+        earlier = earlier & (AccountToken.membership == membership_id)
     await revoke(earlier, now)
     token = new_token()
     await AccountToken.insert(
@@ -70,6 +75,7 @@ async def issue(
             purpose=purpose.value,
             token_hash=token_hash(token),
             client=client_id,
+            membership=membership_id,
             created_at=now,
             expires_at=now + LIFETIMES[purpose],
             created_by=created_by,

@@ -12,13 +12,15 @@ from datetime import datetime
 from redis.asyncio import Redis
 
 from app.config import Settings
+from app.domain import members as member_rules
 from app.domain import sign_in_throttle as throttle_rules
 from app.domain import two_factor as two_factor_rules
 from app.domain.accounts import Role
+from app.domain.members import MemberRole
 from app.domain.practice import slugify
 from app.domain.validation import normalize_email
 from app.models.db import transaction
-from app.models.tables import Client, Clinician, User
+from app.models.tables import Client, Clinician, Membership, Practice, User
 from app.services import account_tokens, audit, email, throttle
 from app.services.account_tokens import Purpose
 from app.services.context import Actor, CurrentUser
@@ -45,48 +47,65 @@ class NewClinician:
 
 
 CURRENT_USER_SQL = (
-    "SELECT u.id, u.email, u.name, u.role, u.time_zone, c.id AS clinician_id, c.practice_name "
-    'FROM app_user u LEFT JOIN clinician c ON c."user" = u.id '
-    "WHERE u.id = {} AND u.is_active = {}"
+    "SELECT u.id, u.email, u.name, u.role, u.time_zone, m.practice AS practice_id, m.role AS member_role, "
+    "m.clinician AS clinician_id, p.name AS practice_name "
+    'FROM app_user u LEFT JOIN membership m ON m."user" = u.id AND m.accepted_at IS NOT NULL '
+    "AND m.removed_at IS NULL LEFT JOIN practice p ON p.id = m.practice "
+    "WHERE u.id = {} AND u.is_active = {} ORDER BY m.practice"
 )
 
 
-async def current_user(user_id: int) -> CurrentUser | None:
-    """The active user with their clinician id (for clinicians), or None.
+async def current_user(user_id: int, practice_id: int | None = None) -> CurrentUser | None:
+    """The active user and, for a practice member, the practice they work in now (``practice_id`` if
+    they still belong to it, else their first) with their role and clinician seat there; or None.
 
-    One query (every signed-in request asks): the user joined to their clinician row, if any.
-    """
+    One query (every signed-in request asks). A member removed from every practice is nobody."""
     rows = await User.raw(CURRENT_USER_SQL, user_id, True)
     if not rows:
         return None
-    row = rows[0]
-    clinician_id, practice_name = None, ""
-    if row["role"] == Role.CLINICIAN:
-        if row["clinician_id"] is None:
-            return None
-        clinician_id, practice_name = row["clinician_id"], row["practice_name"]
+    person = rows[0]
+    if person["role"] == Role.CLIENT:
+        return CurrentUser(
+            id=person["id"],
+            email=person["email"],
+            name=person["name"],
+            role=person["role"],
+            time_zone=person["time_zone"],
+        )
+    memberships = {row["practice_id"]: row for row in rows if row["practice_id"] is not None}
+    chosen = member_rules.current_practice(list(memberships), practice_id)
+    if chosen is None:
+        return None
+    here = memberships[chosen]
     return CurrentUser(
-        id=row["id"],
-        email=row["email"],
-        name=row["name"],
-        role=row["role"],
-        time_zone=row["time_zone"],
-        clinician_id=clinician_id,
-        practice_name=practice_name,
+        id=person["id"],
+        email=person["email"],
+        name=person["name"],
+        role=person["role"],
+        time_zone=person["time_zone"],
+        clinician_id=here["clinician_id"],
+        practice_name=here["practice_name"],
+        practice_id=chosen,
+        member_role=here["member_role"],
+        practices=tuple((row["practice_id"], row["practice_name"]) for row in memberships.values()),
     )
 
 
 async def unique_booking_slug(practice_name: str) -> str:
+    """A booking page address no practice and no clinician uses yet (they share ``/book/<slug>``)."""
     base = slugify(practice_name)
     slug, n = base, 1
-    while await Clinician.exists().where(Clinician.booking_slug == slug):
+    while await Clinician.exists().where(Clinician.booking_slug == slug) or await Practice.exists().where(
+        Practice.booking_slug == slug
+    ):
         n += 1
         slug = f"{base}-{n}"
     return slug
 
 
 async def create_clinician(data: NewClinician, *, now: datetime, settings: Settings, active: bool) -> int:
-    """Insert a clinician user and their practice (inside the caller's transaction); returns the user id."""
+    """Insert a clinician user, their practice of one, their seat in it and their owner membership
+    (inside the caller's transaction); returns the user id."""
     password_hash = await hash_password(data.password, settings.password_hash_profile)
     user_rows = await User.insert(
         User(
@@ -101,14 +120,36 @@ async def create_clinician(data: NewClinician, *, now: datetime, settings: Setti
         )
     ).returning(User.id)
     user_id = user_rows[0]["id"]
-    await Clinician.insert(
+    slug = await unique_booking_slug(data.practice_name)
+    practice_rows = await Practice.insert(
+        Practice(
+            name=data.practice_name,
+            booking_slug=slug,
+            time_zone=data.time_zone,
+            insurance_email=normalize_email(data.email),
+            created_at=now,
+        )
+    ).returning(Practice.id)
+    practice_id = practice_rows[0]["id"]
+    clinician_rows = await Clinician.insert(
         Clinician(
             user=user_id,
+            practice=practice_id,
             practice_name=data.practice_name,
             time_zone=data.time_zone,
             insurance_email=normalize_email(data.email),
-            booking_slug=await unique_booking_slug(data.practice_name),
+            booking_slug=slug,
             created_at=now,
+        )
+    ).returning(Clinician.id)
+    await Membership.insert(
+        Membership(
+            practice=practice_id,
+            user=user_id,
+            role=MemberRole.OWNER.value,
+            clinician=clinician_rows[0]["id"],
+            invited_at=now,
+            accepted_at=now,
         )
     )
     return user_id

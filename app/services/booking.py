@@ -18,7 +18,7 @@ from app.domain.statuses import AppointmentStatus, BillingType
 from app.domain.validation import normalize_email
 from app.models.db import transaction
 from app.models.tables import Appointment, Client, Clinician, WorkingHours
-from app.services import audit, notices
+from app.services import audit, notices, practices
 from app.services.appointments import apply_status_change, lock_practice
 from app.services.availability import PracticeBooking, practice_by, still_free
 from app.services.client_accounts import invite_client
@@ -77,6 +77,7 @@ async def save_settings(
                     for r in ranges
                 ]
             )
+        await practices.keep_practice_in_step(clinician_id)
         await audit.practice_event("booking_settings_changed", clinician_id, actor=actor, at=now)
 
 

@@ -25,7 +25,7 @@ from app.models.tables import (
     UndeliverableAddress,
     User,
 )
-from app.services import audit, bounces
+from app.services import audit, bounces, practices
 from app.services.client_accounts import Invitation, invitations_of, invite_client, resends_left
 from app.services.context import Actor
 from app.services.errors import ClientError, ClientNotFound
@@ -52,7 +52,8 @@ async def create_client(
     user = await User.select(User.id, User.role, User.password_hash).where(User.email == address).first()
     if user is not None and user["role"] != Role.CLIENT:
         raise ClientError("email", "This address belongs to a clinician account; use another one.")
-    if await Client.exists().where((Client.clinician == clinician_id) & (Client.email == address)):
+    practice_id = await practices.practice_of_clinician(clinician_id)
+    if await Client.exists().where((Client.practice == practice_id) & (Client.email == address)):
         raise ClientError("email", "You already have a client with this email address.")
     if user is None:
         rows = await User.insert(
@@ -67,6 +68,7 @@ async def create_client(
     rows = await Client.insert(
         Client(
             clinician=clinician_id,
+            practice=practice_id,
             user=user_id,
             name=data.name,
             email=address,
@@ -76,6 +78,7 @@ async def create_client(
         )
     ).returning(Client.id)
     client_id = rows[0]["id"]
+    await practices.start_assignment(client_id, clinician_id, now=now, assigned_by=actor.user_id)
     await audit.client_event("client_created", client_id, clinician_id, actor=actor, at=now)
     jobs: list[QueuedJob] = []
     if invite and not has_password:

@@ -12,6 +12,8 @@ class Actor:
     clinician_id: int | None = None
     ip: str = ""
     user_agent: str = ""
+    practice_id: int | None = None
+    member_role: str = ""  # owner, clinician or front_desk when a practice member acts
 
     @classmethod
     def system(cls) -> Actor:
@@ -20,7 +22,11 @@ class Actor:
 
 @dataclass(frozen=True)
 class CurrentUser:
-    """The signed-in person, loaded once per request by the session middleware."""
+    """The signed-in person, loaded once per request by the session middleware.
+
+    For a practice member: the practice they work in now (``practice_id``, switched between when they
+    belong to several, listed in ``practices`` as (id, name)), their role in it, and their clinician
+    seat there (``clinician_id``; None for the front desk)."""
 
     id: int
     email: str
@@ -29,10 +35,18 @@ class CurrentUser:
     time_zone: str
     clinician_id: int | None = None
     practice_name: str = ""
+    practice_id: int | None = None
+    member_role: str = ""
+    practices: tuple[tuple[int, str], ...] = ()
+
+    @property
+    def is_member(self) -> bool:
+        return self.role == "clinician" and self.practice_id is not None
 
     @property
     def is_clinician(self) -> bool:
-        return self.role == "clinician"
+        """A member with a clinician seat in the current practice (an owner who sees clients, too)."""
+        return self.is_member and self.clinician_id is not None
 
     @property
     def is_client(self) -> bool:

@@ -21,6 +21,7 @@ from app.models.tables import (
     Clinician,
     InsurancePolicy,
     PaymentMethod,
+    Practice,
     SandboxPayment,
     StatusChange,
     User,
@@ -29,6 +30,7 @@ from app.models.tables import (
 from app.payments.sandbox import SandboxGateway
 from app.services.accounts import NewClinician, create_clinician
 from app.services.passwords import hash_password
+from app.services.practices import start_assignment
 from app.services.tokens import new_token, token_hash
 
 CLINICIAN_EMAIL = "maya@stillwater.test"
@@ -89,6 +91,9 @@ async def seed(settings: Settings, now: datetime) -> bool:
         await Clinician.update({Clinician.insurance_email: "insurance@calmharbor.test"}).where(
             Clinician.id == maya.id
         )
+        await Practice.update({Practice.insurance_email: "insurance@calmharbor.test"}).where(
+            Practice.id == maya.practice
+        )
         for weekday in range(5):
             await WorkingHours.insert(
                 WorkingHours(clinician=maya.id, weekday=weekday, start_minute=9 * 60, end_minute=12 * 60),
@@ -113,6 +118,7 @@ async def seed(settings: Settings, now: datetime) -> bool:
             client_rows = await Client.insert(
                 Client(
                     clinician=maya.id,
+                    practice=maya.practice,
                     user=user_id,
                     name=name,
                     email=email,
@@ -122,6 +128,7 @@ async def seed(settings: Settings, now: datetime) -> bool:
                 )
             ).returning(Client.id)
             client_id = client_rows[0]["id"]
+            await start_assignment(client_id, maya.id, now=now - timedelta(days=40 - index), assigned_by=None)
             if not has_password:
                 await AccountToken.insert(
                     AccountToken(

@@ -17,7 +17,7 @@ from app.domain.statuses import BillingType, CoverageStatus
 from app.domain.validation import Form
 from app.models.db import transaction
 from app.models.tables import Client, Clinician, InsuranceChange, InsurancePolicy, User
-from app.services import audit
+from app.services import audit, practices
 from app.services.context import Actor
 
 RELATIONSHIPS = {
@@ -342,4 +342,5 @@ async def set_contact(
         await Clinician.update(
             {Clinician.insurance_email: email, Clinician.licence_type: licence_type}
         ).where(Clinician.id == clinician_id)
+        await practices.keep_practice_in_step(clinician_id)
         await audit.practice_event("insurance_contact_updated", clinician_id, actor=actor, at=now)

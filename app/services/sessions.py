@@ -34,6 +34,7 @@ class Session:
     user_agent: str = ""
     flashes: list[str] = field(default_factory=list)
     must_enrol_two_factor: bool = False
+    practice_id: int | None = None  # the practice a member switched to (None: their first)
 
     @property
     def expires_at(self) -> float:

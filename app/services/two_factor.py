@@ -24,7 +24,7 @@ from app.domain import two_factor as rules
 from app.domain.validation import FieldProblem
 from app.models.db import transaction
 from app.models.tables import Clinician, RecoveryCode, User
-from app.services import accounts, audit, sealing, throttle
+from app.services import accounts, audit, practices, sealing, throttle
 from app.services.context import Actor, CurrentUser
 from app.services.passwords import hash_password, verify_password
 from app.services.tokens import new_token, token_hash
@@ -352,6 +352,7 @@ async def set_required(user: CurrentUser, required: bool, *, now: datetime, acto
         await Clinician.update({Clinician.require_two_factor: required}).where(
             Clinician.id == user.clinician_id
         )
+        await practices.keep_practice_in_step(user.clinician_id)
         await audit.practice_event(
             "two_factor_requirement_changed",
             user.clinician_id,

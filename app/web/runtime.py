@@ -49,4 +49,6 @@ def actor_of(connection: ASGIConnection) -> Actor:
         clinician_id=user.clinician_id if user else None,
         ip=client_ip(connection),
         user_agent=clean_text(connection.headers.get("user-agent", "")),
+        practice_id=user.practice_id if user else None,
+        member_role=user.member_role if user else "",
     )

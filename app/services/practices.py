@@ -1,0 +1,335 @@
+"""The practice as its members see it (R11): which practice a person works in now, its clinicians, which
+clients each member may see, and a client's assigned clinician (reassigning keeps the history) and shares.
+
+Every lookup of a client for a member goes through ``client_for``: another practice's client, or a
+colleague's client not shared with a clinician, is not found."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from app.domain import members as rules
+from app.domain.members import Ability, ClientAccess, MemberRole
+from app.models.db import transaction
+from app.models.tables import Client, ClientAssignment, ClientShare, Clinician, Membership, Practice
+from app.services import audit
+from app.services.context import Actor, CurrentUser
+from app.services.errors import ClientNotFound, NotFound
+from app.services.sessions import Session, SessionStore
+
+
+class PracticeNotFound(NotFound):
+    """No such practice (or member, or colleague) for this person."""
+
+
+class NotAllowed(Exception):
+    """The member's role does not allow this (answer 403); ``message`` is for people."""
+
+    def __init__(self, message: str = "Your role in this practice doesn't allow that.") -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def require(member: CurrentUser, ability: Ability) -> None:
+    """Refuse unless the signed-in member's role in their current practice allows ``ability``."""
+    if not member.is_member or not rules.may(member.member_role, ability):
+        raise NotAllowed()
+
+
+async def practice_of_clinician(clinician_id: int) -> int:
+    row = await Clinician.select(Clinician.practice).where(Clinician.id == clinician_id).first()
+    if row is None or row["practice"] is None:
+        raise PracticeNotFound(clinician_id)
+    return row["practice"]
+
+
+@dataclass(frozen=True)
+class Colleague:
+    clinician_id: int
+    user_id: int
+    name: str
+
+
+async def clinicians_of(practice_id: int) -> list[Colleague]:
+    """The practice's clinicians who are members now (the owner's seat included), by name."""
+    rows = (
+        await Membership.select(Membership.clinician, Membership.user, Membership.user.name)
+        .where(
+            (Membership.practice == practice_id)
+            & (Membership.clinician.is_not_null())
+            & (Membership.accepted_at.is_not_null())
+            & (Membership.removed_at.is_null())
+        )
+        .order_by(Membership.user.name)
+    )
+    return [Colleague(row["clinician"], row["user"], row["user.name"]) for row in rows]
+
+
+async def visible_clinician_ids(member: CurrentUser) -> list[int]:
+    """Whose calendars, sessions and report figures this member sees in their current practice."""
+    if not member.is_member:
+        return []
+    colleagues = [c.clinician_id for c in await clinicians_of(member.practice_id)]
+    return rules.visible_clinicians(
+        member.member_role, my_clinician_id=member.clinician_id, practice_clinician_ids=colleagues
+    )
+
+
+def visible_clients(member: CurrentUser):
+    """The condition on ``Client`` for the clients this member may see at all (use it in every list)."""
+    here = Client.practice == member.practice_id
+    if MemberRole(member.member_role) is not MemberRole.CLINICIAN:
+        return here
+    shared = ClientShare.select(ClientShare.client).where(ClientShare.clinician == member.clinician_id)
+    return here & ((Client.clinician == member.clinician_id) | Client.id.is_in(shared))
+
+
+@dataclass(frozen=True)
+class ClientForMember:
+    client: Client
+    access: ClientAccess
+
+    @property
+    def sees_clinical_details(self) -> bool:
+        return self.access is ClientAccess.FULL
+
+
+async def client_for(member: CurrentUser, client_id: int) -> ClientForMember:
+    """A client of the member's current practice with how much of it they may see; ``ClientNotFound``
+    for another practice's client or one the member may not see at all."""
+    if not member.is_member:
+        raise ClientNotFound(client_id)
+    client = (
+        await Client.objects()
+        .where((Client.id == client_id) & (Client.practice == member.practice_id))
+        .first()
+    )
+    if client is None:
+        raise ClientNotFound(client_id)
+    shared = await ClientShare.select(ClientShare.clinician).where(ClientShare.client == client_id)
+    access = rules.client_access(
+        member.member_role,
+        my_clinician_id=member.clinician_id,
+        assigned_clinician_id=client.clinician,
+        shared_with=[row["clinician"] for row in shared],
+    )
+    if access is ClientAccess.NONE:
+        raise ClientNotFound(client_id)
+    return ClientForMember(client, access)
+
+
+async def colleague(practice_id: int, clinician_id: int) -> Colleague:
+    """A clinician who is a member of this practice now; ``PracticeNotFound`` otherwise."""
+    for candidate in await clinicians_of(practice_id):
+        if candidate.clinician_id == clinician_id:
+            return candidate
+    raise PracticeNotFound(clinician_id)
+
+
+async def start_assignment(
+    client_id: int, clinician_id: int, *, now: datetime, assigned_by: int | None
+) -> None:
+    """Open the client's assignment history with their first clinician (inside the caller's transaction)."""
+    await ClientAssignment.insert(
+        ClientAssignment(client=client_id, clinician=clinician_id, started_at=now, assigned_by=assigned_by)
+    )
+
+
+async def reassign(
+    client_id: int, to_clinician_id: int, *, now: datetime, actor: Actor, practice_id: int
+) -> bool:
+    """Give the client another clinician of the practice (inside the caller's transaction): close the
+    current assignment, open the next. Their sessions keep the clinician who holds them. False if already."""
+    client = (
+        await Client.select(Client.clinician)
+        .where((Client.id == client_id) & (Client.practice == practice_id))
+        .first()
+    )
+    if client is None:
+        raise ClientNotFound(client_id)
+    if client["clinician"] == to_clinician_id:
+        return False
+    await colleague(practice_id, to_clinician_id)
+    await ClientAssignment.update({ClientAssignment.ended_at: now}).where(
+        (ClientAssignment.client == client_id) & (ClientAssignment.ended_at.is_null())
+    )
+    await start_assignment(client_id, to_clinician_id, now=now, assigned_by=actor.user_id)
+    await Client.update({Client.clinician: to_clinician_id}).where(Client.id == client_id)
+    await ClientShare.delete().where(
+        (ClientShare.client == client_id) & (ClientShare.clinician == to_clinician_id)
+    )
+    await audit.client_event(
+        "client_reassigned",
+        client_id,
+        to_clinician_id,
+        actor=actor,
+        at=now,
+        detail=f"{client['clinician']}->{to_clinician_id}",
+    )
+    return True
+
+
+async def reassign_client(
+    member: CurrentUser, client_id: int, to_clinician_id: int, *, now: datetime, actor: Actor
+) -> bool:
+    """The owner gives a client another clinician of the practice; the history keeps who had them when."""
+    require(member, Ability.REASSIGN_CLIENTS)
+    async with transaction():
+        return await reassign(
+            client_id, to_clinician_id, now=now, actor=actor, practice_id=member.practice_id
+        )
+
+
+@dataclass(frozen=True)
+class Assignment:
+    clinician_name: str
+    started_at: datetime
+    ended_at: datetime | None
+
+
+async def assignment_history(member: CurrentUser, client_id: int) -> list[Assignment]:
+    """Who the client was assigned to and when, oldest first (for members who may see the client)."""
+    await client_for(member, client_id)
+    rows = (
+        await ClientAssignment.select(
+            ClientAssignment.clinician.user.name, ClientAssignment.started_at, ClientAssignment.ended_at
+        )
+        .where(ClientAssignment.client == client_id)
+        .order_by(ClientAssignment.id)
+    )
+    return [Assignment(r["clinician.user.name"], r["started_at"], r["ended_at"]) for r in rows]
+
+
+async def share_client(
+    member: CurrentUser, client_id: int, with_clinician_id: int, *, now: datetime, actor: Actor
+) -> bool:
+    """Let a colleague see a client: the owner, or the client's own clinician, may share. False if already."""
+    found = await client_for(member, client_id)
+    if (
+        MemberRole(member.member_role) is not MemberRole.OWNER
+        and member.clinician_id != found.client.clinician
+    ):
+        raise NotAllowed("Only the client's clinician or the practice's owner can share this client.")
+    await colleague(member.practice_id, with_clinician_id)
+    if with_clinician_id == found.client.clinician:
+        return False
+    async with transaction():
+        if await ClientShare.exists().where(
+            (ClientShare.client == client_id) & (ClientShare.clinician == with_clinician_id)
+        ):
+            return False
+        await ClientShare.insert(
+            ClientShare(client=client_id, clinician=with_clinician_id, shared_at=now, shared_by=actor.user_id)
+        )
+        await audit.client_event(
+            "client_shared",
+            client_id,
+            found.client.clinician,
+            actor=actor,
+            at=now,
+            detail=str(with_clinician_id),
+        )
+    return True
+
+
+async def unshare_client(
+    member: CurrentUser, client_id: int, clinician_id: int, *, now: datetime, actor: Actor
+) -> bool:
+    """Stop sharing a client with a colleague (same people as ``share_client``). False if it wasn't."""
+    found = await client_for(member, client_id)
+    if (
+        MemberRole(member.member_role) is not MemberRole.OWNER
+        and member.clinician_id != found.client.clinician
+    ):
+        raise NotAllowed(
+            "Only the client's clinician or the practice's owner can change who sees this client."
+        )
+    async with transaction():
+        removed = (
+            await ClientShare.delete()
+            .where((ClientShare.client == client_id) & (ClientShare.clinician == clinician_id))
+            .returning(ClientShare.id)
+        )
+        if removed:
+            await audit.client_event(
+                "client_unshared",
+                client_id,
+                found.client.clinician,
+                actor=actor,
+                at=now,
+                detail=str(clinician_id),
+            )
+    return bool(removed)
+
+
+async def switch_practice(
+    sessions: SessionStore,
+    session: Session,
+    member: CurrentUser,
+    practice_id: int,
+    *,
+    now: datetime,
+    actor: Actor,
+) -> None:
+    """Work in another practice the person belongs to (the session remembers it); ``PracticeNotFound``
+    for a practice they are not an active member of."""
+    if practice_id not in {pid for pid, _ in member.practices}:
+        raise PracticeNotFound(practice_id)
+    session.practice_id = practice_id
+    await sessions.save(session)
+    async with transaction():
+        await audit.record(
+            "practice_switched",
+            actor=replace(actor, practice_id=practice_id, clinician_id=None),
+            at=now,
+            object_type="practice",
+            object_id=practice_id,
+        )
+
+
+async def practice_settings(practice_id: int) -> Practice:
+    practice = await Practice.objects().where(Practice.id == practice_id).first()
+    if practice is None:
+        raise PracticeNotFound(practice_id)
+    return practice
+
+
+PRACTICE_LEVEL_COLUMNS = (
+    "time_zone",
+    "currency",
+    "insurance_email",
+    "booking_enabled",
+    "new_clients_may_book",
+    "min_notice_hours",
+    "horizon_days",
+    "intro_session_minutes",
+    "intro_fee_minor",
+    "cancellation_window_hours",
+    "max_fee_minor",
+    "require_two_factor",
+)
+
+
+async def keep_practice_in_step(clinician_id: int) -> None:
+    """After the owner changes their settings (inside the caller's transaction): the practice takes the
+    practice-level values. The booking and calendar code still reads them from the clinician's seat."""
+    owner = (
+        await Membership.select(Membership.practice)
+        .where(
+            (Membership.clinician == clinician_id)
+            & (Membership.role == MemberRole.OWNER.value)
+            & Membership.removed_at.is_null()
+        )
+        .first()
+    )
+    if owner is None:
+        return
+    seat = (
+        await Clinician.select(*(getattr(Clinician, c) for c in PRACTICE_LEVEL_COLUMNS))
+        .where(Clinician.id == clinician_id)
+        .first()
+    )
+    await Practice.update({getattr(Practice, c): seat[c] for c in PRACTICE_LEVEL_COLUMNS}).where(
+        Practice.id == owner["practice"]
+    )
