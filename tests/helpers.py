@@ -13,8 +13,10 @@ from app.domain.accounts import Role
 from app.models.db import transaction
 from app.models.tables import Client, EmailMessage, User
 from app.services.accounts import NewClinician, create_clinician, current_user
-from app.services.context import CurrentUser
+from app.services.context import Actor, CurrentUser
 from app.services.passwords import hash_password
+from app.services.practices import start_assignment
+from app.services.queue import JobQueue
 
 PASSWORD = "correct horse battery staple"
 
@@ -78,6 +80,7 @@ async def make_client(
                 created_at=now,
             )
         ).returning(Client.id)
+        await start_assignment(client_rows[0]["id"], clinician.user.clinician_id, now=now, assigned_by=None)
     return Person(await current_user(user_id)), client_rows[0]["id"]
 
 
@@ -130,3 +133,34 @@ def link_in(text: str, path_prefix: str) -> str:
     match = re.search(r"https?://[^/\s]+(" + re.escape(path_prefix) + r"[^\s\"<]*)", text)
     assert match, f"no link to {path_prefix} in: {text[:500]}"
     return match.group(1)
+
+
+def actor_for(person: Person) -> Actor:
+    """The actor a signed-in person is when they act in their current practice."""
+    user = person.user
+    return Actor(
+        user_id=user.id,
+        role=user.role,
+        clinician_id=user.clinician_id,
+        practice_id=user.practice_id,
+        member_role=user.member_role,
+    )
+
+
+async def make_member(
+    settings: Settings, now: datetime, owner: Person, *, email: str, name: str, role: str
+) -> Person:
+    """Someone the owner invited (``role``: clinician or front_desk) who accepted with a new password."""
+    from app.services import members
+
+    await members.invite_member(
+        owner.user,
+        members.NewMember(name, email, role),
+        now=now,
+        actor=actor_for(owner),
+        settings=settings,
+        queue=JobQueue(None, settings.queue_name),
+    )
+    token = link_in((await last_email_to(email)).text_body, "/join/").removeprefix("/join/")
+    joined = await members.accept_invitation(token, PASSWORD, now=now, actor=Actor(), settings=settings)
+    return Person(joined.person)

@@ -141,6 +141,6 @@ def test_removing_a_member_needs_an_explicit_choice_for_future_sessions():
 
 def test_the_practice_a_person_works_in_now():
     assert current_practice([], 4) is None
-    assert current_practice([5, 3], None) == 3
-    assert current_practice([5, 3], 5) == 5
-    assert current_practice([5, 3], 9) == 3  # removed from the one they had switched to
+    assert current_practice([5, 3], None) == 5
+    assert current_practice([5, 3], 3) == 3
+    assert current_practice([5, 3], 9) == 5  # removed from the one they had switched to

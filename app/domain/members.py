@@ -4,7 +4,7 @@ and write, and the web layer only shows what they allow."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -190,9 +190,9 @@ def removal_problem(
     return None
 
 
-def current_practice(practice_ids: Collection[int], wanted: int | None) -> int | None:
-    """The practice a person works in now (``practice_ids``: where they are an active member): the one
-    they switched to if they still belong to it, else the one they joined first; None without any."""
+def current_practice(practice_ids: Sequence[int], wanted: int | None) -> int | None:
+    """The practice a person works in now (``practice_ids``: where they are an active member, in the
+    order they joined): the one they switched to if they still belong to it, else the first they joined."""
     if not practice_ids:
         return None
-    return wanted if wanted in practice_ids else min(practice_ids)
+    return wanted if wanted in practice_ids else practice_ids[0]

@@ -51,7 +51,7 @@ CURRENT_USER_SQL = (
     "m.clinician AS clinician_id, p.name AS practice_name "
     'FROM app_user u LEFT JOIN membership m ON m."user" = u.id AND m.accepted_at IS NOT NULL '
     "AND m.removed_at IS NULL LEFT JOIN practice p ON p.id = m.practice "
-    "WHERE u.id = {} AND u.is_active = {} ORDER BY m.practice"
+    "WHERE u.id = {} AND u.is_active = {} ORDER BY m.id"
 )
 
 
