@@ -16,7 +16,7 @@ from icalendar import Calendar
 
 from app.models.db import transaction
 from app.models.tables import Clinician
-from app.services import accounts, appointments, clients, email, notices
+from app.services import accounts, appointments, clients, email, members, notices
 from app.services.accounts import NewClinician
 from app.services.context import Actor
 from app.services.queue import JobQueue
@@ -101,6 +101,19 @@ async def _charge_failed_clinician(env):
     return env.practice.clinician.email, None
 
 
+async def _member_invitation(env):
+    owner = env.practice.clinician
+    await members.invite_member(
+        owner.user,
+        members.NewMember("Noor Haddad", "noor@example.test", "clinician"),
+        now=env.now,
+        actor=env.practice.clinician_actor,
+        settings=env.settings,
+        queue=env.queue,
+    )
+    return "noor@example.test", owner.email
+
+
 # kind -> makes one message of that kind through the real service; returns (recipient, Reply-To or None)
 CASES = {
     "invitation": _invitation,
@@ -110,6 +123,7 @@ CASES = {
     "sessions_booked": _sessions_booked,
     "charge_failed_client": _charge_failed_client,
     "charge_failed_clinician": _charge_failed_clinician,
+    "member_invitation": _member_invitation,
 }
 
 

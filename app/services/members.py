@@ -194,7 +194,6 @@ async def _send_invitation(
             Membership.user.email,
             Membership.user.password_hash,
             Membership.practice.name,
-            Membership.practice.insurance_email,
         )
         .where(Membership.id == membership_id)
         .first()
@@ -202,7 +201,7 @@ async def _send_invitation(
     token = await account_tokens.issue(
         row["user"], Purpose.MEMBER_INVITATION, now, membership_id=membership_id, created_by=actor.user_id
     )
-    inviter = await User.select(User.name).where(User.id == actor.user_id).first()
+    inviter = await User.select(User.name, User.email).where(User.id == actor.user_id).first()
     message_id = await email.queue_email(
         to=row["user.email"],
         subject=f"Join {row['practice.name']} on Stillwater",
@@ -217,7 +216,7 @@ async def _send_invitation(
         },
         now=now,
         kind="member_invitation",
-        reply_to=row["practice.insurance_email"],
+        reply_to=inviter["email"] if inviter else "",
     )
     return email_job(message_id)
 
