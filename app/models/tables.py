@@ -12,6 +12,7 @@ Conventions:
 
 from piccolo.columns import (
     Boolean,
+    Date,
     ForeignKey,
     Integer,
     OnDelete,
@@ -140,6 +141,7 @@ class Client(Table):
     internal_note = Text(default="")
     archived_at = Timestamptz(null=True, default=None)
     calendar_feed_key = Varchar(length=64, default="")
+    date_of_birth = Date(null=True, default=None)
     created_at = Timestamptz()
 
 
@@ -395,6 +397,45 @@ class AuditEvent(Table):
     detail = Varchar(length=255, default="")
 
 
+class ImportBatch(Table):
+    """One file brought in from another system (issue 26): what it is, how far it got, and whether it
+    was undone. The file's text is kept until the import finishes, so a restarted worker carries on."""
+
+    practice = ForeignKey(references=Practice, null=False, index=True)
+    kind = Varchar(length=16)  # clients or sessions
+    status = Varchar(length=16, default="queued", index=True)  # queued, running, done, failed, undone
+    file_name = Varchar(length=200, default="")
+    content = Text(default="")
+    mapping = Text(default="")  # JSON: field -> column heading (clients); decisions (sessions)
+    on_existing = Varchar(length=8, default="skip")  # skip or update a client matched by email
+    total_rows = Integer(default=0)
+    done_rows = Integer(default=0)
+    created_count = Integer(default=0)
+    updated_count = Integer(default=0)
+    skipped_count = Integer(default=0)
+    error = Varchar(length=255, default="")
+    created_by = Integer(null=True, default=None)
+    created_at = Timestamptz()
+    heartbeat_at = Timestamptz(null=True, default=None)
+    finished_at = Timestamptz(null=True, default=None)
+    invited_at = Timestamptz(null=True, default=None)
+    undone_at = Timestamptz(null=True, default=None)
+
+
+class ImportedRecord(Table):
+    """A record an import made or changed, so the batch can be undone; ``previous`` holds the changed
+    client's earlier values (JSON) when the import updated rather than created it."""
+
+    batch = ForeignKey(references=ImportBatch, null=False, index=True)
+    row_number = Integer(default=0)
+    action = Varchar(length=8)  # created or updated
+    client = ForeignKey(references=Client, null=True, index=True, on_delete=OnDelete.set_null)
+    user_created = Integer(null=True, default=None)  # the login made for a new client
+    appointment = ForeignKey(references=Appointment, null=True, index=True, on_delete=OnDelete.set_null)
+    series = ForeignKey(references=AppointmentSeries, null=True, on_delete=OnDelete.set_null)
+    previous = Text(default="")
+
+
 ALL_TABLES: list[type[Table]] = [
     User,
     Practice,
@@ -419,6 +460,8 @@ ALL_TABLES: list[type[Table]] = [
     UndeliverableAddress,
     RecoveryCode,
     AuditEvent,
+    ImportBatch,
+    ImportedRecord,
 ]
 
 COMPOSITE_UNIQUE_INDEXES: dict[str, tuple[str, tuple[str, ...]]] = {
