@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 
-from app.domain.imports import LAYOUTS, ClientField
+from app.domain.imports import LAYOUTS, MAX_BYTES, ClientField
 
 PEOPLE = [
     # first, last, email, phone, date of birth, payer, member id, group, copay
@@ -124,3 +124,20 @@ def _plus_weeks(stamp: str, weeks: int, *, hours: int = 0) -> str:
 
     moved = datetime.strptime(stamp, "%Y%m%dT%H%M%S") + timedelta(weeks=weeks, hours=hours)
     return f"{moved:%Y%m%dT%H%M%S}"
+
+
+# Files refused whole, and the words their message has.
+BAD_FILES = {
+    "empty": (b"", "empty"),
+    "headings only": (b"Name,Email\r\n", "no rows"),
+    "duplicate headings": (b"Name,Email,email\r\nA,a@example.test,b@example.test\r\n", "Two columns"),
+    "missing heading": (b"Name,,Phone\r\nA,a@example.test,1\r\n", "no heading"),
+    "more cells than headings": (b"Name,Email\r\nA,a@example.test,extra\r\n", "more cells"),
+    "one column": (b"Name\r\nA\r\n", "one column"),
+    "unclosed quote": (b'Name,Email\r\n"A,a@example.test\r\n', "quote"),
+    "excel workbook": (b"PK\x03\x04" + b"\x00" * 100, "Excel"),
+    "pdf": (b"%PDF-1.7\n...", "PDF"),
+    "binary": (bytes(range(256)) * 4, "text file"),
+    "undecodable": (b"Name,Email\r\n\x81\x8d\x8f,a@example.test\r\n", "characters"),
+    "over 10 MB": (b"Name,Email\r\n" + b"A,a@example.test\r\n" * (MAX_BYTES // 17), "10 MB"),
+}

@@ -9,7 +9,6 @@ from datetime import date, timedelta
 import pytest
 
 from app.domain.imports import (
-    MAX_BYTES,
     ClientField,
     ImportRefused,
     decode,
@@ -20,7 +19,7 @@ from app.domain.imports import (
     recognise,
 )
 from tests.conftest import START
-from tests.import_samples import HAND_MADE_ENCODINGS, PEOPLE, vendor_export, weekly_calendar
+from tests.import_samples import BAD_FILES, HAND_MADE_ENCODINGS, PEOPLE, vendor_export, weekly_calendar
 
 CLINICIANS = {"maya chen": 1}
 
@@ -94,22 +93,6 @@ def test_a_mapping_needs_a_name_and_an_email_column():
             "name"
         ].lower()
     )
-
-
-BAD_FILES = {
-    "empty": (b"", "empty"),
-    "headings only": (b"Name,Email\r\n", "no rows"),
-    "duplicate headings": (b"Name,Email,email\r\nA,a@example.test,b@example.test\r\n", "Two columns"),
-    "missing heading": (b"Name,,Phone\r\nA,a@example.test,1\r\n", "no heading"),
-    "more cells than headings": (b"Name,Email\r\nA,a@example.test,extra\r\n", "more cells"),
-    "one column": (b"Name\r\nA\r\n", "one column"),
-    "unclosed quote": (b'Name,Email\r\n"A,a@example.test\r\n', "quote"),
-    "excel workbook": (b"PK\x03\x04" + b"\x00" * 100, "Excel"),
-    "pdf": (b"%PDF-1.7\n...", "PDF"),
-    "binary": (bytes(range(256)) * 4, "text file"),
-    "undecodable": (b"Name,Email\r\n\x81\x8d\x8f,a@example.test\r\n", "characters"),
-    "over 10 MB": (b"Name,Email\r\n" + b"A,a@example.test\r\n" * (MAX_BYTES // 17), "10 MB"),
-}
 
 
 @pytest.mark.parametrize("name", list(BAD_FILES))

@@ -428,7 +428,7 @@ class ImportedRecord(Table):
 
     batch = ForeignKey(references=ImportBatch, null=False, index=True)
     row_number = Integer(default=0)
-    action = Varchar(length=8)  # created or updated
+    action = Varchar(length=8)  # created or updated (a client), booked (a session)
     client = ForeignKey(references=Client, null=True, index=True, on_delete=OnDelete.set_null)
     user_created = Integer(null=True, default=None)  # the login made for a new client
     appointment = ForeignKey(references=Appointment, null=True, index=True, on_delete=OnDelete.set_null)

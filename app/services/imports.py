@@ -855,7 +855,7 @@ async def confirm_sessions(owner: CurrentUser, batch_id: int, *, now: datetime) 
                 await ImportedRecord.insert(
                     ImportedRecord(
                         batch=batch_id,
-                        action="created",
+                        action="booked",
                         client=client_id,
                         appointment=rows[0]["id"],
                         series=series_id,
