@@ -32,6 +32,7 @@ from app.web.clients import ClientsController
 from app.web.csrf import CsrfMiddleware
 from app.web.errors import EXCEPTION_HANDLERS, reject_impossible_ids
 from app.web.exports import client_export, portal_export
+from app.web.imports import ImportsController
 from app.web.invitations import InvitationsController
 from app.web.metrics import ObserveRequests, metrics
 from app.web.middleware import (
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         *BOOKING_HANDLERS,
         SeriesController,
         ChecklistController,
+        ImportsController,
         create_static_files_router(path="/static", directories=[ROOT / "static"], name="static"),
     ]
     application = Litestar(

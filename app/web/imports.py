@@ -1,0 +1,163 @@
+"""Switching in (issue 26): the owner uploads a client list or a calendar, maps columns, reads the
+preview, confirms, follows the progress (htmx polling), invites the new clients or undoes the import."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, URLEncodedBody
+from litestar.response import Response, Template
+
+from app.domain.imports import FIELD_LABELS, MAX_BYTES, ClientField, ImportRefused
+from app.services import imports
+from app.services.imports import ImportProblem
+from app.services.practices import NotAllowed
+from app.web.guards import clinician_only
+from app.web.htmx import flash, redirect, render
+from app.web.runtime import current_user, runtime
+
+Upload = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
+FormBody = URLEncodedBody[dict[str, Any]]
+# Room above the 10 MB limit for the form around the file, so a larger file gets our own message.
+MAX_REQUEST = MAX_BYTES + 2 * 1024 * 1024
+
+
+async def _file(data: dict[str, Any]) -> tuple[str, bytes]:
+    upload = data.get("file")
+    if not isinstance(upload, UploadFile):
+        raise ImportRefused("Choose a file to upload.")
+    content = await upload.read(MAX_BYTES + 1)
+    return upload.filename or "upload", content
+
+
+def _not_owner(_: Request, __: NotAllowed) -> Response:
+    return Response("Only the practice's owner can import.", status_code=403, media_type="text/plain")
+
+
+class ImportsController(Controller):
+    path = "/imports"
+    guards = [clinician_only]
+    exception_handlers = {NotAllowed: _not_owner}
+
+    async def _index(self, request: Request, errors: dict[str, str] | None = None) -> Template:
+        try:
+            recent = await imports.recent_imports(current_user(request))
+        except NotAllowed:
+            recent = None
+        return await render(
+            request,
+            "imports/index.html",
+            {"recent": recent, "errors": errors or {}},
+            status_code=422 if errors else 200,
+        )
+
+    @get("/", name="imports")
+    async def index(self, request: Request) -> Template:
+        return await self._index(request)
+
+    @post("/clients", request_max_body_size=MAX_REQUEST)
+    async def upload_clients(self, request: Request, data: Upload) -> Response | Template:
+        try:
+            name, content = await _file(data)
+            batch_id = await imports.upload_clients(
+                current_user(request), name, content, now=runtime(request).clock.now()
+            )
+        except ImportRefused as refused:
+            return await self._index(request, {"clients": refused.message})
+        return redirect(request, f"/imports/{batch_id}")
+
+    @post("/calendar", request_max_body_size=MAX_REQUEST)
+    async def upload_calendar(self, request: Request, data: Upload) -> Response | Template:
+        try:
+            name, content = await _file(data)
+            batch_id = await imports.upload_calendar(
+                current_user(request), name, content, now=runtime(request).clock.now()
+            )
+        except ImportRefused as refused:
+            return await self._index(request, {"calendar": refused.message})
+        return redirect(request, f"/imports/{batch_id}")
+
+    @get("/{batch_id:int}", name="import")
+    async def show(self, request: Request, batch_id: FromPath[int]) -> Template:
+        owner, now = current_user(request), runtime(request).clock.now()
+        state = await imports.progress(owner, batch_id)
+        context: dict[str, Any] = {"state": state, "labels": FIELD_LABELS, "fields": list(ClientField)}
+        if state.status == "draft" and state.kind == "clients":
+            context["preview"] = await imports.client_preview(owner, batch_id)
+        elif state.status == "draft":
+            context["calendar"] = await imports.calendar_preview(owner, batch_id, now=now)
+        return await render(request, "imports/show.html", context)
+
+    @get("/{batch_id:int}/progress")
+    async def poll(self, request: Request, batch_id: FromPath[int]) -> Template:
+        state = await imports.progress(current_user(request), batch_id)
+        return await render(request, "imports/_progress.html", {"state": state})
+
+    @post("/{batch_id:int}/mapping")
+    async def mapping(self, request: Request, batch_id: FromPath[int], data: FormBody) -> Response:
+        chosen = {key: str(data.get(key.value, "")) for key in ClientField}
+        await imports.change_mapping(
+            current_user(request), batch_id, chosen, str(data.get("on_existing", "skip"))
+        )
+        return redirect(request, f"/imports/{batch_id}#preview")
+
+    @post("/{batch_id:int}/confirm")
+    async def confirm(self, request: Request, batch_id: FromPath[int]) -> Response:
+        rt = runtime(request)
+        await self._step(
+            request,
+            imports.confirm_clients(current_user(request), batch_id, now=rt.clock.now(), queue=rt.queue),
+        )
+        return redirect(request, f"/imports/{batch_id}")
+
+    @post("/{batch_id:int}/decide")
+    async def decide(self, request: Request, batch_id: FromPath[int], data: FormBody) -> Response:
+        titles = [str(t) for t in _list(data.get("title"))]
+        choices = [str(c) for c in _list(data.get("client"))]
+        decisions = {
+            t: int(c) if c.isdigit() and len(c) < 10 else 0 for t, c in zip(titles, choices, strict=False)
+        }
+        await self._step(request, imports.decide_unmatched(current_user(request), batch_id, decisions))
+        return redirect(request, f"/imports/{batch_id}")
+
+    @post("/{batch_id:int}/book")
+    async def book(self, request: Request, batch_id: FromPath[int]) -> Response:
+        now = runtime(request).clock.now()
+        await self._step(request, imports.confirm_sessions(current_user(request), batch_id, now=now))
+        return redirect(request, f"/imports/{batch_id}")
+
+    @post("/{batch_id:int}/undo")
+    async def undo(self, request: Request, batch_id: FromPath[int]) -> Response:
+        now = runtime(request).clock.now()
+        if await self._step(request, imports.undo_import(current_user(request), batch_id, now=now)):
+            await flash(request, "The import was undone.")
+        return redirect(request, f"/imports/{batch_id}")
+
+    @post("/{batch_id:int}/invite")
+    async def invite(self, request: Request, batch_id: FromPath[int]) -> Response:
+        rt = runtime(request)
+        done = await self._step(
+            request,
+            imports.invite_imported(current_user(request), batch_id, now=rt.clock.now(), queue=rt.queue),
+        )
+        if done:
+            await flash(request, f"Invitations are going out, {imports.INVITES_PER_MINUTE} a minute.")
+        return redirect(request, f"/imports/{batch_id}")
+
+    async def _step(self, request: Request, step) -> bool:
+        """Run one import step; a refusal becomes a message on the next page."""
+        try:
+            await step
+        except ImportProblem as problem:
+            await flash(request, problem.message)
+            return False
+        return True
+
+
+def _list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
