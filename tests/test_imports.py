@@ -203,7 +203,7 @@ async def test_a_calendar_becomes_series_with_its_exceptions_and_unmatched_event
     preview = await imports.calendar_preview(owner.user, batch_id, now=clock.now())
     assert preview.unmatched == ["Consultation Sam Park"]
     assert len(preview.bookable) == 7 and preview.series_count == 1
-    await imports.decide_unmatched(owner.user, batch_id, {"Consultation Sam Park": sam})
+    await imports.decide_unmatched(owner.user, batch_id, {"Consultation Sam Park": sam}, now=clock.now())
     preview = await imports.calendar_preview(owner.user, batch_id, now=clock.now())
     assert len(preview.bookable) == 8
     await imports.confirm_sessions(owner.user, batch_id, now=clock.now())

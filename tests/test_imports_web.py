@@ -3,11 +3,13 @@ undo; every bad upload answered with a message on the page and nothing stored; o
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from app.models.tables import Client, ImportBatch
 from tests.helpers import csrf_from, ensure_csrf, make_clinician, make_member, post_form, sign_in
-from tests.import_samples import BAD_FILES, vendor_export
+from tests.import_samples import BAD_FILES, vendor_export, weekly_calendar
 
 
 async def upload(client, path: str, name: str, data: bytes):
@@ -87,3 +89,46 @@ async def test_an_upload_without_the_csrf_token_is_refused(client, owner):
     response = await client.post("/imports/clients", files={"file": ("c.csv", b"Name,Email\r\n", "text/csv")})
     assert response.status_code == 403
     assert await ImportBatch.count() == 0
+
+
+async def test_hostile_input_gets_a_message_never_a_500(client, owner, settings, clock):
+    # A file name and cells with NUL bytes, huge numbers and very long text.
+    refused = await upload(client, "/imports/clients", "nul.csv", b"Name,Email\r\nA\x00B,a@example.test\r\n")
+    assert refused.status_code == 422 and "text file" in refused.text
+    data = (
+        "Name,Email,Copay\r\n"
+        + "A\x07B,a@example.test,99999999999999999999\r\n"
+        + "x" * 5000
+        + ",b@example.test,1\r\n"
+    ).encode()
+    response = await upload(client, "/imports/clients", "evil\x00name.csv", data)
+    assert response.status_code == 303
+    batch_page = response.headers["location"]
+    page = await client.get(batch_page)
+    assert page.status_code == 200 and "control characters" in page.text and "Longer than 200" in page.text
+    response = await post_form(
+        client, f"{batch_page}/mapping", {"name": "Name\x00", "email": "Email", "on_existing": "x" * 10_000}
+    )
+    assert response.status_code in (303, 400)
+    await post_form(client, f"{batch_page}/mapping", {"name": "Name", "email": "Email", "copay": "Copay"})
+    page = await client.get(batch_page)
+    assert "Not an amount" in page.text
+    await post_form(client, f"{batch_page}/confirm")
+    assert await Client.count() == 0  # every row had a problem
+    assert (await client.get("/imports/99999999999999999999")).status_code == 404
+
+    day = clock.now().date() + timedelta(days=1)
+    calendar = weekly_calendar(f"{day:%Y%m%d}T100000", client_email="x@example.test", client_name="X")
+    response = await upload(client, "/imports/calendar", "old.ics", calendar)
+    calendar_page = response.headers["location"]
+    response = await post_form(
+        client,
+        f"{calendar_page}/decide",
+        {"title": "Consultation Sam Park\x00", "client": "99999999999999999999999"},
+    )
+    assert response.status_code in (303, 400)
+    assert (await client.get(calendar_page)).status_code == 200
+    response = await upload(
+        client, "/imports/calendar", "nul.ics", b"BEGIN:VCALENDAR\r\n\x00\r\nEND:VCALENDAR\r\n"
+    )
+    assert response.status_code == 422

@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
+import recurring_ical_events
+from icalendar import Calendar
+
 from app.domain.practice import parse_money
 from app.domain.spreadsheets import FORMULA_STARTS
 from app.domain.statuses import BillingType
@@ -23,6 +26,7 @@ from app.domain.validation import (
     EMAIL_RE,
     MAX_YEAR,
     MIN_YEAR,
+    clean_text,
     name_problem,
     normalize_email,
     text_problem,
@@ -298,6 +302,9 @@ def mapping_problems(mapping: Mapping[ClientField, str], headings: Sequence[str]
     return problems
 
 
+NAME_PARTS = (ClientField.NAME, ClientField.FIRST_NAME, ClientField.LAST_NAME)
+
+
 @dataclass(frozen=True)
 class ClientRow:
     """One row read as a client: cleaned values, and the problems found in each cell (by field)."""
@@ -319,6 +326,43 @@ class ClientRow:
     @property
     def importable(self) -> bool:
         return not self.problems
+
+    def shown(self, key: ClientField) -> str:
+        """The value as the preview shows it in the column of ``key``."""
+        if key in (ClientField.NAME, ClientField.FIRST_NAME, ClientField.LAST_NAME):
+            return self.name
+        if key is ClientField.DATE_OF_BIRTH:
+            return self.date_of_birth.isoformat() if self.date_of_birth else ""
+        if key is ClientField.COPAY:
+            return f"{self.copay_minor / 100:.2f}" if self.copay_minor is not None else ""
+        if key is ClientField.BILLING_TYPE:
+            return "Insurance" if self.billing_type == BillingType.INSURANCE.value else "Self-pay"
+        return str(getattr(self, key.value))
+
+    def problem_in(self, key: ClientField) -> str:
+        """The problem the preview shows in the column of ``key`` (name problems under the name)."""
+        if key is ClientField.NAME:
+            return (
+                self.problems.get("name")
+                or self.problems.get("first_name")
+                or self.problems.get("last_name", "")
+            )
+        return self.problems.get(key.value, "")
+
+
+def preview_columns(mapping: Mapping[ClientField, str]) -> list[ClientField]:
+    """The preview's columns: the name, the email, then each other field that has a column."""
+    rest = [
+        key
+        for key in ClientField
+        if mapping.get(key) and key not in NAME_PARTS and key is not ClientField.EMAIL
+    ]
+    return [ClientField.NAME, ClientField.EMAIL, *rest]
+
+
+def file_label(name: str) -> str:
+    """An uploaded file's name as we keep and show it: one line of readable text, at most 200 characters."""
+    return clean_text(name).strip()[:200] or "upload"
 
 
 def neutralise(value: str) -> tuple[str, bool]:
@@ -462,12 +506,9 @@ class CalendarEvent:
 def read_calendar(data: bytes, start: datetime, end: datetime) -> list[CalendarEvent]:
     """The timed, not-cancelled events of an iCalendar file between ``start`` and ``end``, recurring
     ones expanded (their exceptions and deleted dates applied) by ``recurring_ical_events``."""
-    import recurring_ical_events
-    from icalendar import Calendar
-
     if len(data) > MAX_BYTES:
         raise ImportRefused("The file is larger than 10 MB. Export a shorter range of your calendar.")
-    if not data.lstrip(codecs.BOM_UTF8).lstrip().upper().startswith(b"BEGIN:VCALENDAR"):
+    if b"\x00" in data or not data.lstrip(codecs.BOM_UTF8).lstrip().upper().startswith(b"BEGIN:VCALENDAR"):
         raise ImportRefused("This isn't a calendar (.ics) file. Export your old calendar as iCalendar.")
     try:
         calendar = Calendar.from_ical(data.lstrip(codecs.BOM_UTF8))

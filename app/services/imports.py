@@ -110,6 +110,10 @@ class ClientPreview:
     def importable(self) -> int:
         return self.total - self.with_problems
 
+    @property
+    def columns(self) -> list[ClientField]:
+        return rules.preview_columns(self.mapping)
+
 
 async def upload_clients(owner: CurrentUser, file_name: str, data: bytes, *, now: datetime) -> int:
     """Keep an uploaded client list for mapping and preview; a file that can't be read is refused whole."""
@@ -122,7 +126,7 @@ async def upload_clients(owner: CurrentUser, file_name: str, data: bytes, *, now
                 practice=practice_id,
                 kind="clients",
                 status="draft",
-                file_name=file_name[:200],
+                file_name=rules.file_label(file_name),
                 content=_table_json(table),
                 mapping=_mapping_json(mapping),
                 total_rows=len(table.rows),
@@ -708,7 +712,7 @@ async def upload_calendar(owner: CurrentUser, file_name: str, data: bytes, *, no
                 practice=practice_id,
                 kind="sessions",
                 status="draft",
-                file_name=file_name[:200],
+                file_name=rules.file_label(file_name),
                 content=data.decode("utf-8-sig", errors="replace"),
                 total_rows=len(events),
                 created_by=owner.id,
@@ -778,14 +782,22 @@ async def calendar_preview(owner: CurrentUser, batch_id: int, *, now: datetime) 
     )
 
 
-async def decide_unmatched(owner: CurrentUser, batch_id: int, decisions: Mapping[str, int]) -> None:
-    """Which client each unmatched event title is with (0 leaves those events out)."""
+async def decide_unmatched(
+    owner: CurrentUser, batch_id: int, decisions: Mapping[str, int], *, now: datetime
+) -> None:
+    """Which client each unmatched event title is with (0 leaves those events out); titles that are not
+    in the calendar and clients not of the practice are ignored."""
     batch = await _batch(owner, batch_id)
     if batch.status != "draft" or batch.kind != "sessions":
         raise ImportProblem("This import has already started.")
-    await ImportBatch.update({ImportBatch.mapping: json.dumps(dict(decisions))}).where(
-        ImportBatch.id == batch.id
-    )
+    preview = await calendar_preview(owner, batch_id, now=now)
+    clients = {client_id for client_id, _ in preview.clients}
+    kept = {
+        title: choice
+        for title, choice in decisions.items()
+        if title in preview.unmatched and choice in clients
+    }
+    await ImportBatch.update({ImportBatch.mapping: json.dumps(kept)}).where(ImportBatch.id == batch.id)
 
 
 async def confirm_sessions(owner: CurrentUser, batch_id: int, *, now: datetime) -> Progress:

@@ -120,7 +120,10 @@ class ImportsController(Controller):
         decisions = {
             t: int(c) if c.isdigit() and len(c) < 10 else 0 for t, c in zip(titles, choices, strict=False)
         }
-        await self._step(request, imports.decide_unmatched(current_user(request), batch_id, decisions))
+        now = runtime(request).clock.now()
+        await self._step(
+            request, imports.decide_unmatched(current_user(request), batch_id, decisions, now=now)
+        )
         return redirect(request, f"/imports/{batch_id}")
 
     @post("/{batch_id:int}/book")
