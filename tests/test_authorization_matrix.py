@@ -5,7 +5,8 @@ row here fails ``test_every_route_has_a_row``.
 The people: the practice's owner (Maya, who also sees clients), clinician A (Noor, whose client Alex is),
 clinician B (Lee, a colleague Alex is not shared with), the front desk (Sky), the client (Alex), a member
 of another practice (Jordan, who owns Northside) and someone signed out. Every ``{…}`` in a path is one of
-A's records: Alex's client record, a past session of Alex with Noor, its succeeded charge.
+A's records: Alex's client record, a past session of Alex with Noor, its succeeded charge; or of the
+owner's: a pending invitation to the practice, the practice itself.
 
 Outcomes: ``OK`` the page or action is theirs (any answer but a refusal or the sign-in page: a form with
 errors counts, empty forms are posted); ``LOGIN`` sent to sign in; ``DENIED`` 403; ``GONE`` 404, as if
@@ -19,8 +20,10 @@ from datetime import timedelta
 import pytest
 
 from app.models.tables import EmailMessage
+from app.services import members
+from app.services.queue import JobQueue
 from app.web.app import create_app
-from tests.helpers import make_client, make_clinician, make_member, post_form, sign_in
+from tests.helpers import actor_for, make_client, make_clinician, make_member, post_form, sign_in
 from tests.report_data import add_appointment, set_charge
 
 OK, LOGIN, DENIED, GONE = "ok", "login", "denied", "gone"
@@ -40,6 +43,10 @@ OWN_SEAT_SETTING = row(OK, OK, OK, GONE, GONE, OK, LOGIN)  # a setting of one's 
 # yet, and the front desk (no clinician seat) is kept out of the clinician pages: refused, never shown.
 A_RECORD = row(GONE, OK, GONE, DENIED, DENIED, GONE, LOGIN)
 PORTAL = row(DENIED, DENIED, DENIED, DENIED, OK, DENIED, LOGIN)
+MEMBER_PAGE = row(OK, OK, OK, OK, DENIED, OK, LOGIN)  # any member of a practice, in their own
+OWNER_PAGE = row(OK, DENIED, DENIED, DENIED, DENIED, OK, LOGIN)  # the owner of a practice, in their own
+OWNER_RECORD = row(OK, DENIED, DENIED, DENIED, DENIED, GONE, LOGIN)  # a membership of the owner's practice
+SWITCH_HERE = row(OK, OK, OK, OK, DENIED, GONE, LOGIN)  # switch to the practice A works in
 NOT_HERE = row(GONE, GONE, GONE, GONE, GONE, GONE, GONE)  # needs a token this test doesn't have
 SIGN_IN_FIRST = row(
     LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN
@@ -127,6 +134,15 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/password/forgot"): PUBLIC,
     ("GET", "/password/reset/{token:str}"): PUBLIC,
     ("POST", "/password/reset/{token:str}"): PUBLIC,
+    ("GET", "/practice"): MEMBER_PAGE,
+    ("GET", "/practice/members"): OWNER_PAGE,
+    ("POST", "/practice/members"): OWNER_PAGE,
+    ("GET", "/practice/members/{membership_id:int}/remove"): OWNER_RECORD,
+    ("POST", "/practice/members/{membership_id:int}/remove"): OWNER_RECORD,
+    ("POST", "/practice/members/{membership_id:int}/resend"): OWNER_RECORD,
+    ("POST", "/practice/switch"): SWITCH_HERE,
+    ("GET", "/join/{token:str}"): PUBLIC,
+    ("POST", "/join/{token:str}"): PUBLIC,
     ("GET", "/portal"): PORTAL,
     ("GET", "/portal/book"): PORTAL,
     ("POST", "/portal/book"): PORTAL,
@@ -193,6 +209,14 @@ async def practice(settings, clock):
         settings, now, owner, email="sky@example.test", name="Sky Moreno", role="front_desk"
     )
     alex, client_id = await make_client(settings, now, noor)
+    pending = await members.invite_member(
+        owner.user,
+        members.NewMember("Robin Vale", "robin@example.test", "front_desk"),
+        now=now,
+        actor=actor_for(owner),
+        settings=settings,
+        queue=JobQueue(None, settings.queue_name),
+    )
     other = await make_clinician(settings, now, email="jordan@example.test", practice="Northside")
     appointment_id = await add_appointment(
         noor.user.clinician_id, client_id, now - timedelta(days=2), status="occurred"
@@ -220,6 +244,8 @@ async def practice(settings, clock):
         "slug": "calm-harbor",
         "device_id": "no-such-device",
         "file_path": "app.css",
+        "membership_id": pending,
+        "practice_id": owner.user.practice_id,
     }
     return people, params
 
@@ -235,6 +261,7 @@ def fill(path: str, params: dict) -> str:
 FORMS = {
     ("POST", "/checklist/{client_id:int}/occurred"): {"appointment_id": "appointment_id"},
     ("POST", "/portal/book"): {"practice": "client_id"},
+    ("POST", "/practice/switch"): {"practice_id": "practice_id"},
 }
 
 

@@ -23,8 +23,7 @@ from app.models.tables import (
 from app.services import accounts, members, practices
 from app.services.account_tokens import LinkState
 from app.services.context import Actor
-from app.services.errors import ClientNotFound
-from app.services.practices import NotAllowed, PracticeNotFound
+from app.services.errors import ClientNotFound, NotAllowed, PracticeNotFound
 from app.services.queue import JobQueue
 from tests.helpers import (
     PASSWORD,

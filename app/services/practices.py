@@ -15,20 +15,8 @@ from app.models.db import transaction
 from app.models.tables import Client, ClientAssignment, ClientShare, Clinician, Membership, Practice
 from app.services import audit
 from app.services.context import Actor, CurrentUser
-from app.services.errors import ClientNotFound, NotFound
+from app.services.errors import ClientNotFound, NotAllowed, PracticeNotFound
 from app.services.sessions import Session, SessionStore
-
-
-class PracticeNotFound(NotFound):
-    """No such practice (or member, or colleague) for this person."""
-
-
-class NotAllowed(Exception):
-    """The member's role does not allow this (answer 403); ``message`` is for people."""
-
-    def __init__(self, message: str = "Your role in this practice doesn't allow that.") -> None:
-        super().__init__(message)
-        self.message = message
 
 
 def require(member: CurrentUser, ability: Ability) -> None:

@@ -1,0 +1,163 @@
+"""The practice's pages through HTTP like a browser: the owner's members page (invite, resend, remove with
+a choice for future sessions), the join link, the front desk's home and the practice switcher."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from html import unescape
+
+from app.models.tables import Appointment, EmailMessage, Membership
+from tests.helpers import (
+    PASSWORD,
+    Person,
+    last_email_to,
+    link_in,
+    make_client,
+    make_clinician,
+    make_member,
+    post_form,
+    sign_in,
+)
+from tests.report_data import add_appointment
+
+
+async def invite_by_page(client, name, email, role):
+    return await post_form(client, "/practice/members", {"name": name, "email": email, "role": role})
+
+
+async def test_the_owner_invites_from_the_account_page_and_the_new_clinician_joins(
+    client, other_client, settings, clock
+):
+    owner = await make_clinician(settings, clock.now())
+    await sign_in(client, owner)
+    account = await client.get("/account")
+    assert 'href="/practice/members"' in account.text
+    page = await client.get("/practice/members")
+    assert page.status_code == 200 and "Maya Chen" in page.text and "Owner" in page.text
+
+    for form, message in (
+        ({"name": "No\x00or", "email": "noor@example.test", "role": "clinician"}, "control characters"),
+        ({"name": "N" * 5000, "email": "noor@example.test", "role": "clinician"}, "at most"),
+        ({"name": "Noor", "email": "not an address", "role": "clinician"}, "email"),
+        ({"name": "Noor", "email": "noor@example.test", "role": "owner"}, "Role"),
+        ({"name": "Noor", "email": "maya@example.test", "role": "front_desk"}, "already a member"),
+    ):
+        refused = await post_form(client, "/practice/members", form)
+        assert refused.status_code == 400, form
+        assert message.lower() in unescape(refused.text).lower(), (form, refused.text[:3000])
+    assert await EmailMessage.count().where(EmailMessage.kind == "member_invitation") == 0
+
+    sent = await invite_by_page(client, "Noor Haddad", "noor@example.test", "clinician")
+    assert sent.status_code == 303
+    listed = await client.get("/practice/members")
+    assert "Invitation sent to noor@example.test." in listed.text and "Invited" in listed.text
+
+    join = link_in((await last_email_to("noor@example.test")).text_body, "/join/")
+    shown = await other_client.get(join)
+    assert "Join Calm Harbor" in shown.text and "clinician" in shown.text
+    mismatch = await post_form(
+        other_client, join, {"password": PASSWORD, "password_confirm": "something else"}
+    )
+    assert mismatch.status_code == 400 and "don't match" in unescape(mismatch.text)
+    weak = await post_form(other_client, join, {"password": "short", "password_confirm": "short"})
+    assert weak.status_code == 400 and "at least 10 characters" in weak.text
+    joined = await post_form(other_client, join, {"password": PASSWORD, "password_confirm": PASSWORD})
+    assert (joined.status_code, joined.headers["location"]) == (303, "/calendar")
+    assert (await other_client.get("/calendar")).status_code == 200
+    again = await other_client.get(join)
+    assert "already been used" in again.text
+    assert "Active" in (await client.get("/practice/members")).text
+
+
+async def test_the_front_desk_lands_on_the_practice_page_and_stays_out_of_clinical_pages(
+    client, settings, clock
+):
+    owner = await make_clinician(settings, clock.now())
+    await make_member(
+        settings, clock.now(), owner, email="noor@example.test", name="Noor Haddad", role="clinician"
+    )
+    desk = await make_member(
+        settings, clock.now(), owner, email="sky@example.test", name="Sky", role="front_desk"
+    )
+    response = await post_form(client, "/login", {"email": desk.email, "password": PASSWORD})
+    assert response.headers["location"] == "/practice"
+    home = await client.get("/practice")
+    assert "Noor Haddad" in home.text and "Maya Chen" in home.text
+    assert 'href="/practice/members"' not in home.text
+    for page in ("/clients", "/calendar", "/report", "/practice/members"):
+        assert (await client.get(page)).status_code == 403, page
+
+
+async def test_a_resend_from_the_page_kills_the_first_link(client, other_client, settings, clock):
+    owner = await make_clinician(settings, clock.now())
+    await sign_in(client, owner)
+    await invite_by_page(client, "Sky", "sky@example.test", "front_desk")
+    first = link_in((await last_email_to("sky@example.test")).text_body, "/join/")
+    membership = await Membership.objects().where(Membership.role == "front_desk").first()
+    resent = await post_form(client, f"/practice/members/{membership.id}/resend")
+    assert resent.status_code == 303
+    assert "earlier link no longer works" in (await client.get("/practice/members")).text
+    assert "already been used" in (await other_client.get(first)).text
+    second = link_in((await last_email_to("sky@example.test")).text_body, "/join/")
+    joined = await post_form(other_client, second, {"password": PASSWORD, "password_confirm": PASSWORD})
+    assert joined.headers["location"] == "/practice"
+
+
+async def test_removing_a_clinician_asks_what_happens_to_their_sessions_and_signs_them_out(
+    client, other_client, settings, clock
+):
+    owner = await make_clinician(settings, clock.now())
+    noor = await make_member(
+        settings, clock.now(), owner, email="noor@example.test", name="Noor", role="clinician"
+    )
+    _, alex = await make_client(settings, clock.now(), noor)
+    future = await add_appointment(noor.user.clinician_id, alex, clock.now() + timedelta(days=3))
+    await sign_in(other_client, noor)
+    await sign_in(client, owner)
+    membership = await Membership.objects().where(Membership.role == "clinician").first()
+    url = f"/practice/members/{membership.id}/remove"
+    page = await client.get(url)
+    assert "1 future session" in page.text and "Maya Chen" in page.text
+    refused = await post_form(client, url, {})
+    assert refused.status_code == 400 and "Choose what happens" in refused.text
+    done = await post_form(
+        client, url, {"future_sessions": "reassign", "reassign_to": str(owner.user.clinician_id)}
+    )
+    assert done.status_code == 303
+    assert "1 future session(s) reassigned" in (await client.get("/practice/members")).text
+    moved = await Appointment.objects().where(Appointment.id == future).first()
+    assert moved.clinician == owner.user.clinician_id
+    signed_out = await other_client.get("/calendar")
+    assert signed_out.status_code == 303 and signed_out.headers["location"].startswith("/login")
+    assert (await client.get(f"/practice/members/{membership.id}/remove")).status_code == 404
+
+
+async def test_someone_in_two_practices_joins_with_their_password_and_switches(
+    client, other_client, settings, clock
+):
+    owner = await make_clinician(settings, clock.now())
+    jordan = await make_clinician(settings, clock.now(), email="jordan@example.test", practice="Northside")
+    await sign_in(client, owner)
+    await invite_by_page(client, "Jordan Lee", "jordan@example.test", "front_desk")
+    join = link_in((await last_email_to("jordan@example.test")).text_body, "/join/")
+    assert "Your Stillwater password" in (await other_client.get(join)).text
+    wrong = await post_form(other_client, join, {"password": "not my password"})
+    assert wrong.status_code == 400 and "isn't the password" in unescape(wrong.text)
+    joined = await post_form(other_client, join, {"password": PASSWORD})
+    assert joined.headers["location"] == "/login?notice=joined"
+
+    await sign_in(other_client, Person(jordan.user))
+    home = await other_client.get("/calendar")
+    assert 'name="practice_id"' in home.text and "Northside" in home.text and "Calm Harbor" in home.text
+    switched = await post_form(other_client, "/practice/switch", {"practice_id": str(owner.user.practice_id)})
+    assert switched.status_code == 303
+    there = await other_client.get("/practice")
+    assert "You're working in Calm Harbor." in unescape(there.text)
+    assert (await other_client.get("/calendar")).status_code == 403  # the front desk there, no seat
+    stranger = await make_clinician(settings, clock.now(), email="x@example.test", practice="Elsewhere")
+    refused = await post_form(
+        other_client, "/practice/switch", {"practice_id": str(stranger.user.practice_id)}
+    )
+    assert refused.status_code == 404
+    back = await post_form(other_client, "/practice/switch", {"practice_id": str(jordan.user.practice_id)})
+    assert back.status_code == 303 and (await other_client.get("/calendar")).status_code == 200
