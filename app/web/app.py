@@ -56,6 +56,9 @@ HTMX_CONFIG = {
     "allowEval": False,
     "allowScriptTags": False,
     "includeIndicatorStyles": False,
+    # Wire new content the moment it is swapped in (htmx waits 20 ms by default): a tap in that gap
+    # followed a plain link out of the sheet instead of opening the next form in it.
+    "defaultSettleDelay": 0,
     "selfRequestsOnly": True,
     "responseHandling": [
         {"code": "204", "swap": False},
