@@ -161,3 +161,32 @@ async def test_someone_in_two_practices_joins_with_their_password_and_switches(
     assert refused.status_code == 404
     back = await post_form(other_client, "/practice/switch", {"practice_id": str(jordan.user.practice_id)})
     assert back.status_code == 303 and (await other_client.get("/calendar")).status_code == 200
+
+
+async def test_the_owner_reads_the_whole_practice_s_trail_with_each_member_s_role(client, settings, clock):
+    owner = await make_clinician(settings, clock.now())
+    noor = await make_member(
+        settings, clock.now(), owner, email="noor@example.test", name="Noor", role="clinician"
+    )
+    lee = await make_member(
+        settings, clock.now(), owner, email="lee@example.test", name="Lee", role="clinician"
+    )
+    await make_member(settings, clock.now(), owner, email="sky@example.test", name="Sky", role="front_desk")
+    await sign_in(client, noor)
+    added = await post_form(
+        client,
+        "/clients/new",
+        {"name": "Quinn Avery", "email": "quinn@example.test", "billing_type": "self_pay"},
+    )
+    assert added.status_code == 303
+    client.cookies.clear()
+
+    await sign_in(client, owner)
+    trail = unescape((await client.get("/audit")).text)
+    assert "Noor (Clinician)" in trail and "client: Quinn Avery" in trail
+    assert "Sky (Front desk)" in trail and "Member joined the practice" in trail
+    client.cookies.clear()
+
+    await sign_in(client, lee)
+    theirs = unescape((await client.get("/audit")).text)
+    assert "Quinn Avery" not in theirs and "Sky" not in theirs
