@@ -190,3 +190,50 @@ async def test_the_owner_reads_the_whole_practice_s_trail_with_each_member_s_rol
     await sign_in(client, lee)
     theirs = unescape((await client.get("/audit")).text)
     assert "Quinn Avery" not in theirs and "Sky" not in theirs
+
+
+async def test_the_owner_s_report_has_every_clinician_a_filter_and_totals_per_clinician(
+    client, settings, clock
+):
+    owner = await make_clinician(settings, clock.now())
+    noor = await make_member(
+        settings, clock.now(), owner, email="noor@example.test", name="Noor", role="clinician"
+    )
+    stranger = await make_clinician(settings, clock.now(), email="x@example.test", practice="Elsewhere")
+    _, alex = await make_client(settings, clock.now(), noor)
+    _, sam = await make_client(settings, clock.now(), owner, email="sam@example.test", name="Sam Okafor")
+    await add_appointment(noor.user.clinician_id, alex, clock.now() - timedelta(days=1), status="occurred")
+    await add_appointment(owner.user.clinician_id, sam, clock.now() - timedelta(days=2), status="occurred")
+    await add_appointment(owner.user.clinician_id, sam, clock.now() - timedelta(days=3), status="no_show")
+
+    await sign_in(client, owner)
+    page = unescape((await client.get("/report?preset=this_month")).text)
+    assert "Alex Rivera" in page and "Sam Okafor" in page
+    assert 'name="clinician"' in page and "By clinician" in page
+    assert '<th scope="row">Noor</th><td>1</td><td>1</td><td>$150.00</td>' in page
+    assert '<th scope="row">Maya Chen</th><td>2</td><td>1</td><td>$150.00</td>' in page
+    only_noor = unescape(
+        (await client.get(f"/report?preset=this_month&clinician={noor.user.clinician_id}")).text
+    )
+    assert (
+        "Alex Rivera" in only_noor
+        and "Sam Okafor" not in only_noor.split("By clinician")[0].split("Sessions")[-1]
+    )
+    csv = (await client.get(f"/report.csv?preset=this_month&clinician={noor.user.clinician_id}")).text
+    assert "Alex Rivera" in csv and "Sam Okafor" not in csv
+    for bad in (str(stranger.user.clinician_id), "abc", "9" * 30):
+        refused = await client.get("/report", params={"preset": "this_month", "clinician": bad})
+        assert "Choose a clinician from the list." in unescape(refused.text), bad
+    assert (
+        await client.get("/report", params={"preset": "this_month", "clinician": "1\x00"})
+    ).status_code < 500
+    client.cookies.clear()
+
+    await sign_in(client, noor)
+    theirs = unescape((await client.get("/report?preset=this_month")).text)
+    assert "Alex Rivera" in theirs and "Sam Okafor" not in theirs and "By clinician" not in theirs
+    assert 'name="clinician"' not in theirs
+    sneaky = unescape(
+        (await client.get(f"/report?preset=this_month&clinician={owner.user.clinician_id}")).text
+    )
+    assert "Sam Okafor" not in sneaky and "Choose a clinician from the list." in sneaky
