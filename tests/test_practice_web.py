@@ -237,3 +237,26 @@ async def test_the_owner_s_report_has_every_clinician_a_filter_and_totals_per_cl
         (await client.get(f"/report?preset=this_month&clinician={owner.user.clinician_id}")).text
     )
     assert "Sam Okafor" not in sneaky and "Choose a clinician from the list." in sneaky
+
+
+async def test_a_practice_client_booking_a_colleague_s_page_keeps_one_record(client, settings, clock):
+    from app.models.tables import Client, Clinician, WorkingHours
+    from tests.test_online_booking import FIRST_SLOT, visitor
+
+    owner = await make_clinician(settings, clock.now())
+    noor = await make_member(
+        settings, clock.now(), owner, email="noor@example.test", name="Noor", role="clinician"
+    )
+    seat = noor.user.clinician_id
+    await WorkingHours.insert(
+        *[WorkingHours(clinician=seat, weekday=d, start_minute=9 * 60, end_minute=17 * 60) for d in range(5)]
+    )
+    _, alex = await make_client(settings, clock.now(), owner)  # Maya's client
+    slug = (await Clinician.select(Clinician.booking_slug).where(Clinician.id == seat).first())[
+        "booking_slug"
+    ]
+    booked = await post_form(client, f"/book/{slug}", visitor(email="alex@example.test", name="Alex R."))
+    assert booked.status_code == 200 and "Choose" not in unescape(booked.text).split("<main")[-1][:200]
+    assert await Client.count().where(Client.email == "alex@example.test") == 1
+    [session] = await Appointment.objects().where(Appointment.client == alex)
+    assert session.clinician == seat and session.starts_at.isoformat().startswith(FIRST_SLOT[:10])
