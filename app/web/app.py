@@ -43,6 +43,7 @@ from app.web.middleware import (
     SessionMiddleware,
 )
 from app.web.portal import PortalController
+from app.web.practice import JoinController, PracticeController
 from app.web.report import ReportController
 from app.web.runtime import Runtime
 from app.web.security import SecurityController
@@ -141,6 +142,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         *BOOKING_HANDLERS,
         SeriesController,
         ChecklistController,
+        PracticeController,
+        JoinController,
         ImportsController,
         create_static_files_router(path="/static", directories=[ROOT / "static"], name="static"),
     ]
