@@ -20,8 +20,8 @@ from app.models.tables import (
     User,
 )
 from app.services import imports
+from app.services.errors import NotAllowed
 from app.services.imports import INVITES_PER_MINUTE, ImportProblem
-from app.services.practices import NotAllowed
 from app.services.queue import JobQueue
 from tests.conftest import START
 from tests.helpers import make_client, make_clinician, make_member

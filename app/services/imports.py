@@ -45,7 +45,7 @@ from app.services.appointments import find_clashes
 from app.services.availability import working_ranges
 from app.services.client_accounts import invite_client
 from app.services.context import Actor, CurrentUser
-from app.services.errors import NotFound
+from app.services.errors import NotAllowed, NotFound
 from app.services.queue import JobQueue, QueuedJob
 
 CHUNK_ROWS = 250  # rows imported per transaction in the background
@@ -70,6 +70,8 @@ class ImportProblem(Exception):
 def _require_owner(owner: CurrentUser) -> int:
     """Imports change the whole practice: only its owner (who may change its settings) may run them."""
     practices.require(owner, Ability.CHANGE_PRACTICE_SETTINGS)
+    if owner.practice_id is None:
+        raise NotAllowed()
     return owner.practice_id
 
 

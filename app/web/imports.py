@@ -13,8 +13,8 @@ from litestar.response import Response, Template
 
 from app.domain.imports import FIELD_LABELS, MAX_BYTES, ClientField, ImportRefused
 from app.services import imports
+from app.services.errors import NotAllowed
 from app.services.imports import ImportProblem
-from app.services.practices import NotAllowed
 from app.web.guards import clinician_only
 from app.web.htmx import flash, redirect, render
 from app.web.runtime import current_user, runtime
@@ -33,14 +33,9 @@ async def _file(data: dict[str, Any]) -> tuple[str, bytes]:
     return upload.filename or "upload", content
 
 
-def _not_owner(_: Request, __: NotAllowed) -> Response:
-    return Response("Only the practice's owner can import.", status_code=403, media_type="text/plain")
-
-
 class ImportsController(Controller):
     path = "/imports"
     guards = [clinician_only]
-    exception_handlers = {NotAllowed: _not_owner}
 
     async def _index(self, request: Request, errors: dict[str, str] | None = None) -> Template:
         try:
