@@ -13,9 +13,11 @@ from app.domain.imports import LAYOUTS, ClientField, ImportRefused
 from app.models.tables import (
     Appointment,
     AppointmentSeries,
+    ChecklistItem,
     Client,
     EmailMessage,
     ImportBatch,
+    InsuranceChange,
     InsurancePolicy,
     User,
 )
@@ -246,3 +248,16 @@ async def test_a_malformed_calendar_leaves_the_database_as_it_was(owner, clock):
             owner.user, "bad.ics", b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\n", now=clock.now()
         )
     assert (await counts(), await ImportBatch.count()) == before
+
+
+async def test_undo_takes_the_notes_made_on_an_imported_client_with_it(owner, clock, queue):
+    data = vendor_export("SimplePractice").encode()
+    batch_id = await imports.upload_clients(owner.user, "sp.csv", data, now=clock.now())
+    await imports.confirm_clients(owner.user, batch_id, now=clock.now(), queue=queue)
+    client_id = (await Client.select(Client.id).where(Client.email == "ana@example.test").first())["id"]
+    await InsuranceChange.insert(
+        InsuranceChange(client=client_id, changed_by=owner.user.id, changed_at=clock.now(), field="payer")
+    )
+    await ChecklistItem.insert(ChecklistItem(client=client_id, item="insurance", recorded_at=clock.now()))
+    await imports.undo_import(owner.user, batch_id, now=clock.now())
+    assert await Client.count() == 0 and await ChecklistItem.count() == 0

@@ -30,12 +30,14 @@ from app.models.tables import (
     Appointment,
     AppointmentSeries,
     Charge,
+    ChecklistItem,
     Client,
     ClientAssignment,
     ClientShare,
     Clinician,
     ImportBatch,
     ImportedRecord,
+    InsuranceChange,
     InsurancePolicy,
     StatusChange,
     User,
@@ -556,7 +558,14 @@ async def undo_import(owner: CurrentUser, batch_id: int, *, now: datetime) -> No
         await ImportedRecord.delete().where(ImportedRecord.batch == batch.id)
         for start in range(0, len(created), 500):
             part = created[start : start + 500]
-            for table in (InsurancePolicy, ClientAssignment, ClientShare, AccountToken):
+            for table in (
+                InsurancePolicy,
+                InsuranceChange,
+                ChecklistItem,
+                ClientAssignment,
+                ClientShare,
+                AccountToken,
+            ):
                 await table.delete().where(table.client.is_in(part))
             await Client.delete().where(Client.id.is_in(part))
         for start in range(0, len(logins), 500):
