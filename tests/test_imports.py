@@ -124,8 +124,8 @@ async def test_every_bad_file_leaves_the_database_as_it_was(owner, clock, name):
     assert (await counts(), await ImportBatch.count()) == before
 
 
-async def test_a_large_list_imports_in_the_background_carries_on_after_a_stop_and_can_be_undone(
-    owner, clock, settings, arq_pool, run_worker
+async def test_a_large_list_imports_in_the_background_carries_on_after_a_crash_and_can_be_undone(
+    owner, clock, settings, arq_pool, run_worker, monkeypatch
 ):
     queue = JobQueue(arq_pool, settings.queue_name)
     before = await counts()
@@ -133,25 +133,35 @@ async def test_a_large_list_imports_in_the_background_carries_on_after_a_stop_an
     await imports.confirm_clients(owner.user, batch_id, now=clock.now(), queue=queue)
     queued = await imports.progress(owner.user, batch_id)
     assert (queued.status, queued.done, queued.percent) == ("queued", 0, 0)
-    # A worker that stops after two chunks (as if killed): progress so far stays, nothing is repeated.
-    batch = await ImportBatch.objects().where(ImportBatch.id == batch_id).first()
-    await ImportBatch.update({ImportBatch.status: "running"}).where(ImportBatch.id == batch_id)
-    table, mapping = imports._table_of(batch), imports._mapping_of(batch)
-    rows = imports.rules.read_clients(table, mapping, {})
-    seat = owner.user.clinician_id
-    for done in (0, imports.CHUNK_ROWS):
-        chunk = rows[done : done + imports.CHUNK_ROWS]
-        await imports._import_chunk(batch, chunk, {}, seat, now=clock.now())
-        await ImportBatch.update({ImportBatch.done_rows: done + len(chunk)}).where(ImportBatch.id == batch_id)
+    assert await Client.count() == before[0]
+
+    # The worker dies in the middle of its third chunk: the two committed chunks stay, the third is gone.
+    import_chunk, calls = imports._import_chunk, []
+
+    async def dies_on_the_third_chunk(*args, **kwargs):
+        calls.append(1)
+        result = await import_chunk(*args, **kwargs)
+        if len(calls) == 3:
+            raise RuntimeError("worker killed")
+        return result
+
+    monkeypatch.setattr(imports, "_import_chunk", dies_on_the_third_chunk)
+    await run_worker()
+    monkeypatch.setattr(imports, "_import_chunk", import_chunk)
     halfway = await imports.progress(owner.user, batch_id)
-    assert halfway.percent == 10 and not halfway.finished
-    # The job queued at confirmation runs (a restarted worker) and carries on from row 501.
+    assert (halfway.status, halfway.done, halfway.percent) == ("running", 2 * imports.CHUNK_ROWS, 10)
+    assert await Client.count() == before[0] + 2 * imports.CHUNK_ROWS
+
+    # Minutes later the sweep finds it stalled and queues it again; a worker carries on from row 501.
+    assert await imports.stalled_work(now=clock.now()) == []
+    clock.advance(minutes=5)
+    await queue.enqueue_all(await imports.stalled_work(now=clock.now()))
     await run_worker()
     finished = await imports.progress(owner.user, batch_id)
-    assert (finished.status, finished.percent) == ("done", 100)
+    assert (finished.status, finished.percent, finished.created) == ("done", 100, 5000)
     assert await Client.count() == before[0] + 5000
     assert len({row["email"] for row in await Client.select(Client.email)}) == before[0] + 5000
-    assert await EmailMessage.count() == before[3]
+    assert await EmailMessage.count() == before[3]  # no invitation during an import
     await imports.undo_import(owner.user, batch_id, now=clock.now())
     assert await counts() == before
     assert (await imports.progress(owner.user, batch_id)).status == "undone"
