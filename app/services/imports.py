@@ -186,9 +186,9 @@ async def client_preview(owner: CurrentUser, batch_id: int) -> ClientPreview:
 
 async def _existing_emails(practice_id: int, emails: list[str]) -> set[str]:
     found: set[str] = set()
-    for start in range(0, len(emails), 500):
+    for part in _chunks(emails):
         rows = await Client.select(Client.email).where(
-            (Client.practice == practice_id) & Client.email.is_in(emails[start : start + 500])
+            (Client.practice == practice_id) & Client.email.is_in(part)
         )
         found.update(row["email"] for row in rows)
     return found
@@ -495,30 +495,26 @@ async def recent_imports(owner: CurrentUser) -> list[Progress]:
     return [_progress_of(batch) for batch in batches]
 
 
+def _chunks(ids: list) -> list[list]:
+    """Ids in lists short enough for one ``IN (…)`` on either database."""
+    return [ids[start : start + 500] for start in range(0, len(ids), 500)]
+
+
 async def _used_records(batch_id: int) -> str:
     """Why the batch can no longer be undone (something it made was used), or ""."""
     records = await ImportedRecord.select().where(ImportedRecord.batch == batch_id)
     created_clients = [r["client"] for r in records if r["action"] == "created" and r["client"]]
     appointments = [r["appointment"] for r in records if r["appointment"]]
     logins = [r["user_created"] for r in records if r["user_created"]]
-    for start in range(0, max(len(logins), 1), 500):
-        part = logins[start : start + 500]
-        if part and await User.exists().where(User.id.is_in(part) & User.last_login_at.is_not_null()):
+    for part in _chunks(logins):
+        if await User.exists().where(User.id.is_in(part) & User.last_login_at.is_not_null()):
             return "An imported client has signed in."
-    for start in range(0, max(len(created_clients), 1), 500):
-        part = created_clients[start : start + 500]
-        if not part:
-            break
+    for part in _chunks(created_clients):
         if await Charge.exists().where(Charge.client.is_in(part)):
             return "An imported client has been charged."
-        if await Appointment.exists().where(
-            Appointment.client.is_in(part) & Appointment.id.not_in(appointments or [0])
-        ):
+        if await Appointment.exists().where(Appointment.client.is_in(part)):
             return "A session has been booked with an imported client."
-    for start in range(0, max(len(appointments), 1), 500):
-        part = appointments[start : start + 500]
-        if not part:
-            break
+    for part in _chunks(appointments):
         if await StatusChange.exists().where(StatusChange.appointment.is_in(part)):
             return "An imported session has been given a status."
         if await Charge.exists().where(Charge.appointment.is_in(part)):
@@ -539,8 +535,8 @@ async def undo_import(owner: CurrentUser, batch_id: int, *, now: datetime) -> No
         series = sorted({r["series"] for r in records if r["series"]})
         created = [r["client"] for r in records if r["action"] == "created" and r["client"]]
         logins = [r["user_created"] for r in records if r["user_created"]]
-        for start in range(0, len(appointments), 500):
-            await Appointment.delete().where(Appointment.id.is_in(appointments[start : start + 500]))
+        for part in _chunks(appointments):
+            await Appointment.delete().where(Appointment.id.is_in(part))
         if series:
             await AppointmentSeries.delete().where(AppointmentSeries.id.is_in(series))
         for record in records:
@@ -556,8 +552,7 @@ async def undo_import(owner: CurrentUser, batch_id: int, *, now: datetime) -> No
                     }
                 ).where(Client.id == record["client"])
         await ImportedRecord.delete().where(ImportedRecord.batch == batch.id)
-        for start in range(0, len(created), 500):
-            part = created[start : start + 500]
+        for part in _chunks(created):
             for table in (
                 InsurancePolicy,
                 InsuranceChange,
@@ -568,8 +563,7 @@ async def undo_import(owner: CurrentUser, batch_id: int, *, now: datetime) -> No
             ):
                 await table.delete().where(table.client.is_in(part))
             await Client.delete().where(Client.id.is_in(part))
-        for start in range(0, len(logins), 500):
-            part = logins[start : start + 500]
+        for part in _chunks(logins):
             await AccountToken.delete().where(AccountToken.user.is_in(part))
             still_used = {
                 row["user"] for row in await Client.select(Client.user).where(Client.user.is_in(part))
@@ -642,8 +636,7 @@ async def _waiting_for_invitation(batch_id: int) -> list[int]:
     clients = [r["client"] for r in records]
     invited: set[int] = set()
     with_password: set[int] = set()
-    for start in range(0, len(clients), 500):
-        part = clients[start : start + 500]
+    for part in _chunks(clients):
         invited.update(
             row["client"]
             for row in await AccountToken.select(AccountToken.client).where(AccountToken.client.is_in(part))
