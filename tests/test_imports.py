@@ -6,6 +6,7 @@ booked as series, and every bad file leaving the database as it was."""
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -271,3 +272,42 @@ async def test_undo_takes_the_notes_made_on_an_imported_client_with_it(owner, cl
     await ChecklistItem.insert(ChecklistItem(client=client_id, item="insurance", recorded_at=clock.now()))
     await imports.undo_import(owner.user, batch_id, now=clock.now())
     assert await Client.count() == 0 and await ChecklistItem.count() == 0
+
+
+async def test_sessions_from_a_spreadsheet_are_matched_and_booked_in_local_time(owner, settings, clock):
+    _, alex = await make_client(settings, clock.now(), owner, email="alex@example.test", name="Alex Rivera")
+    day = (clock.now() + timedelta(days=3)).date()
+    data = (
+        "Client;Email;Date;Start time;Minutes\r\n"
+        f"Alex Rivera;;{day:%m/%d/%Y};10:00;50\r\n"
+        f";ALEX@example.test;{day:%Y-%m-%d};2:30 PM;45\r\n"
+        f"Someone New;;{day:%Y-%m-%d};16:00;50\r\n"
+        f"Alex Rivera;;{(clock.now() - timedelta(days=3)).date():%Y-%m-%d};10:00;50\r\n"
+    ).encode("cp1252")
+    batch_id = await imports.upload_calendar(owner.user, "sessions.csv", data, now=clock.now())
+    preview = await imports.calendar_preview(owner.user, batch_id, now=clock.now())
+    assert len(preview.sessions) == 3  # the past one is not an upcoming session
+    assert preview.unmatched == ["Someone New"] and len(preview.bookable) == 2
+    await imports.confirm_sessions(owner.user, batch_id, now=clock.now())
+    zone = ZoneInfo(owner.user.time_zone)
+    booked = await Appointment.objects().where(Appointment.client == alex).order_by(Appointment.starts_at)
+    assert [(a.starts_at.astimezone(zone).strftime("%H:%M"), a.duration_minutes) for a in booked] == [
+        ("10:00", 50),
+        ("14:30", 45),
+    ]
+    assert all(a.series is None for a in booked)
+
+
+@pytest.mark.parametrize(
+    "data, words",
+    [
+        (b"Client,When\r\nAlex,tomorrow\r\n", "date, start time"),
+        (b"Client,Date,Start time\r\nAlex,31/31/2026,10:00\r\n", "Row 2"),
+        (b"Client,Date,Start time,Minutes\r\nAlex,2026-12-01,10:00,99999999999999\r\n", "Row 2"),
+    ],
+)
+async def test_a_sessions_spreadsheet_that_cant_be_read_is_refused_whole(owner, clock, data, words):
+    before = (await counts(), await ImportBatch.count())
+    with pytest.raises(ImportRefused, match=words):
+        await imports.upload_calendar(owner.user, "sessions.csv", data, now=clock.now())
+    assert (await counts(), await ImportBatch.count()) == before

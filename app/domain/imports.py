@@ -12,8 +12,9 @@ import csv
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 import recurring_ical_events
 from icalendar import Calendar
@@ -503,12 +504,17 @@ class CalendarEvent:
         return int((self.ends_at - self.starts_at).total_seconds() // 60)
 
 
+def is_calendar(data: bytes) -> bool:
+    """Whether an upload is an iCalendar file rather than a spreadsheet."""
+    return data.lstrip(codecs.BOM_UTF8).lstrip().upper().startswith(b"BEGIN:VCALENDAR")
+
+
 def read_calendar(data: bytes, start: datetime, end: datetime) -> list[CalendarEvent]:
     """The timed, not-cancelled events of an iCalendar file between ``start`` and ``end``, recurring
     ones expanded (their exceptions and deleted dates applied) by ``recurring_ical_events``."""
     if len(data) > MAX_BYTES:
         raise ImportRefused("The file is larger than 10 MB. Export a shorter range of your calendar.")
-    if b"\x00" in data or not data.lstrip(codecs.BOM_UTF8).lstrip().upper().startswith(b"BEGIN:VCALENDAR"):
+    if b"\x00" in data or not is_calendar(data):
         raise ImportRefused("This isn't a calendar (.ics) file. Export your old calendar as iCalendar.")
     try:
         calendar = Calendar.from_ical(data.lstrip(codecs.BOM_UTF8))
@@ -560,3 +566,72 @@ def match_client(event: CalendarEvent, by_email: Mapping[str, int], by_name: Map
     for prefix in ("session with ", "appointment with ", "therapy with "):
         title = title.removeprefix(prefix)
     return by_name.get(title.strip())
+
+
+# Sessions from a spreadsheet: one row per session, in the practice's local time.
+SESSION_HEADINGS = {
+    "client": "name",
+    "client name": "name",
+    "name": "name",
+    "email": "email",
+    "client email": "email",
+    "date": "date",
+    "start date": "date",
+    "time": "time",
+    "start time": "time",
+    "start": "time",
+    "duration": "minutes",
+    "minutes": "minutes",
+    "length": "minutes",
+}
+MAX_SESSION_MINUTES = 8 * 60
+
+
+def read_session_table(table: Table, zone: str, start: datetime, end: datetime) -> list[CalendarEvent]:
+    """The sessions of a spreadsheet (a client name or email, a date, a start time and a length in minutes)
+    between ``start`` and ``end``; a row that can't be read refuses the whole file, naming the row."""
+    columns: dict[str, int] = {}
+    for index, heading in enumerate(table.headings):
+        found = SESSION_HEADINGS.get(re.sub(r"[_\s]+", " ", heading.casefold()).strip())
+        if found and found not in columns:
+            columns[found] = index
+    missing = [label for key, label in (("date", "date"), ("time", "start time")) if key not in columns]
+    if "name" not in columns and "email" not in columns:
+        missing.insert(0, "client name or email")
+    if missing:
+        raise ImportRefused(f"We need a column for each of: {', '.join(missing)}.")
+    events = []
+    local = ZoneInfo(zone)
+    for number, cells in enumerate(table.rows, start=2):
+        day = parse_date(cells[columns["date"]])
+        at = _parse_time(cells[columns["time"]])
+        raw_minutes = cells[columns["minutes"]] if "minutes" in columns else "50"
+        minutes = int(raw_minutes) if raw_minutes.isdigit() and len(raw_minutes) < 4 else 0
+        if day is None or at is None or not 0 < minutes <= MAX_SESSION_MINUTES:
+            raise ImportRefused(
+                f"Row {number}: we can't read its date, start time or length (e.g. 2026-12-01, 10:00, 50)."
+            )
+        starts = datetime.combine(day, at, tzinfo=local).astimezone(UTC)
+        if not start <= starts < end:
+            continue
+        name = neutralise(cells[columns["name"]])[0] if "name" in columns else ""
+        email = normalize_email(cells[columns["email"]]) if "email" in columns else ""
+        events.append(
+            CalendarEvent(
+                uid=f"row-{number}",
+                summary=name or email,
+                starts_at=starts,
+                ends_at=starts + timedelta(minutes=minutes),
+                attendees=(email,) if email else (),
+            )
+        )
+    return events
+
+
+def _parse_time(value: str) -> time | None:
+    for pattern in ("%H:%M", "%I:%M %p", "%I:%M%p", "%I %p"):
+        try:
+            return datetime.strptime(value.strip().upper(), pattern).time()
+        except ValueError:
+            continue
+    return None

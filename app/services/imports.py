@@ -706,10 +706,19 @@ class CalendarPreview:
         return [s for s in self.sessions if s.bookable]
 
 
+def _read_sessions(data: bytes, zone: str, now: datetime) -> list[rules.CalendarEvent]:
+    """The upcoming sessions of an ``.ics`` calendar or of a spreadsheet (its times in ``zone``)."""
+    end = now + timedelta(days=SESSION_HORIZON_DAYS)
+    if rules.is_calendar(data):
+        return rules.read_calendar(data, now, end)
+    return rules.read_session_table(rules.read_table(rules.decode(data)), zone, now, end)
+
+
 async def upload_calendar(owner: CurrentUser, file_name: str, data: bytes, *, now: datetime) -> int:
-    """Keep an uploaded ``.ics`` calendar for its preview; a damaged file is refused whole."""
+    """Keep an uploaded calendar (``.ics``) or sessions spreadsheet for its preview; a file that can't
+    be read is refused whole."""
     practice_id = _require_owner(owner)
-    events = rules.read_calendar(data, now, now + timedelta(days=SESSION_HORIZON_DAYS))
+    events = _read_sessions(data, owner.time_zone, now)
     async with transaction():
         rows = await ImportBatch.insert(
             ImportBatch(
@@ -717,7 +726,9 @@ async def upload_calendar(owner: CurrentUser, file_name: str, data: bytes, *, no
                 kind="sessions",
                 status="draft",
                 file_name=rules.file_label(file_name),
-                content=data.decode("utf-8-sig", errors="replace"),
+                content=data.decode("utf-8-sig", errors="replace")
+                if rules.is_calendar(data)
+                else rules.decode(data),
                 total_rows=len(events),
                 created_by=owner.id,
                 created_at=now,
@@ -731,7 +742,7 @@ async def calendar_preview(owner: CurrentUser, batch_id: int, *, now: datetime) 
     batch = await _batch(owner, batch_id)
     if batch.kind != "sessions":
         raise BatchNotFound(batch_id)
-    events = rules.read_calendar(batch.content.encode(), now, now + timedelta(days=SESSION_HORIZON_DAYS))
+    events = _read_sessions(batch.content.encode(), owner.time_zone, now)
     clients = (
         await Client.select(Client.id, Client.name, Client.email, Client.clinician)
         .where((Client.practice == batch.practice) & Client.archived_at.is_null())

@@ -70,7 +70,7 @@ async def test_owner_imports_clients_and_next_weeks_sessions(
 
     await phone.get_by_role("link", name="← Import").click()
     await phone.get_by_label("Calendar (.ics)").set_input_files(str(calendar))
-    await phone.get_by_role("button", name="Upload calendar").click()
+    await phone.get_by_role("button", name="Upload sessions").click()
     await phone.wait_for_url("**/imports/*")
     await expect(phone.get_by_role("heading", name="Who are these with?")).to_be_visible()
     await phone.get_by_label("Consultation Sam Park").select_option(label="Sam Park")
