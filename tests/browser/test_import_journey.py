@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.async_api import expect
 
-from tests.browser.helpers import assert_fits_phone, screenshot, sign_in
+from tests.browser.helpers import sign_in
+from tests.browser.test_accessibility import check
 from tests.conftest import START
 from tests.helpers import PASSWORD, make_clinician
 from tests.import_samples import weekly_calendar
@@ -25,11 +26,11 @@ CLIENTS = (
 )
 
 
-@pytest.mark.parametrize("size", ["phone", "laptop"])
+@pytest.mark.parametrize("size", ["phone", "desktop"])
 async def test_owner_imports_clients_and_next_weeks_sessions(
     live_server, phone, settings, clock, tmp_path, size
 ):
-    if size == "laptop":
+    if size == "desktop":
         await phone.set_viewport_size({"width": 1280, "height": 800})
     owner = await make_clinician(settings, clock.now())
     zone = ZoneInfo(owner.user.time_zone)
@@ -45,6 +46,7 @@ async def test_owner_imports_clients_and_next_weeks_sessions(
         )
     )
 
+    problems: list[str] = []  # accessibility (axe) and phone-width problems, as the a11y sweep finds them
     await sign_in(phone, live_server, owner.email, PASSWORD)
     await phone.get_by_role("link", name="Clients", exact=True).click()
     await phone.get_by_role("link", name="Import clients").click()
@@ -62,9 +64,7 @@ async def test_owner_imports_clients_and_next_weeks_sessions(
     await phone.get_by_role("button", name="Use these columns").click()
     await expect(phone.get_by_text("3 rows: 2 ready, 1 with problems (left out).")).to_be_visible()
     await expect(phone.get_by_text("No email address.")).to_be_visible()
-    if size == "phone":
-        await assert_fits_phone(phone)
-    await screenshot(phone, f"import-preview-{size}")
+    await check(phone, "import-preview", size, problems)
     await phone.get_by_role("button", name="Import 2 clients").click()
     await expect(phone.get_by_text("Done: 2 added, 0 updated, 1 left out.")).to_be_visible()
 
@@ -75,9 +75,7 @@ async def test_owner_imports_clients_and_next_weeks_sessions(
     await expect(phone.get_by_role("heading", name="Who are these with?")).to_be_visible()
     await phone.get_by_label("Consultation Sam Park").select_option(label="Sam Park")
     await phone.get_by_role("button", name="Save choices").click()
-    if size == "phone":
-        await assert_fits_phone(phone)
-    await screenshot(phone, f"import-calendar-{size}")
+    await check(phone, "import-calendar", size, problems)
     await phone.get_by_role("button", name="Book 8 sessions").click()
     await expect(phone.get_by_text("Done: 8 added")).to_be_visible()
 
@@ -85,6 +83,5 @@ async def test_owner_imports_clients_and_next_weeks_sessions(
     await expect(phone.get_by_role("link", name="Sam Park")).to_be_visible()
     await phone.get_by_role("link", name="Ana Souza").click()
     await expect(phone.get_by_text(f"{next_tuesday:%a %d %b %Y}, 10:00")).to_be_visible()
-    if size == "phone":
-        await assert_fits_phone(phone)
-    await screenshot(phone, f"import-client-{size}")
+    await check(phone, "import-client", size, problems)
+    assert problems == []
