@@ -99,12 +99,7 @@ class AppointmentController(Controller):
 
     @post("/{appointment_id:int}/status", name="appointment_status")
     async def change_status(
-        self,
-        request: Request,
-        appointment_id: FromPath[int],
-        data: FormBody,
-        user: User,
-        ctx: Context,
+        self, request: Request, appointment_id: FromPath[int], data: FormBody, user: User, ctx: Context
     ) -> Any:
         form = Form.of(data)
         back = safe_next(form.data.get("back"))
@@ -217,12 +212,7 @@ class AppointmentController(Controller):
 
     @post("/{appointment_id:int}/reschedule", name="appointment_reschedule")
     async def reschedule(
-        self,
-        request: Request,
-        appointment_id: FromPath[int],
-        data: FormBody,
-        user: User,
-        ctx: Context,
+        self, request: Request, appointment_id: FromPath[int], data: FormBody, user: User, ctx: Context
     ) -> Any:
         context = await panel_context(request, user, appointment_id, ctx.now)
         form = Form.of(data)

@@ -115,12 +115,7 @@ class SeriesController(Controller):
 
     @post("/{appointment_id:int}/book-next", name="appointment_book_series")
     async def book_series(
-        self,
-        request: Request,
-        appointment_id: FromPath[int],
-        data: FormBody,
-        user: User,
-        ctx: Context,
+        self, request: Request, appointment_id: FromPath[int], data: FormBody, user: User, ctx: Context
     ) -> Any:
         form = Form.of(data)
         wanted = _request_from(form, await practice_of(user.clinician_id))
@@ -171,12 +166,7 @@ class SeriesController(Controller):
 
     @post("/{appointment_id:int}/series", name="appointment_series_save")
     async def edit(
-        self,
-        request: Request,
-        appointment_id: FromPath[int],
-        data: FormBody,
-        user: User,
-        ctx: Context,
+        self, request: Request, appointment_id: FromPath[int], data: FormBody, user: User, ctx: Context
     ) -> Any:
         form = Form.of(data)
         scope = form.choice("scope", SCOPES, label="Sessions to change")
@@ -195,12 +185,7 @@ class SeriesController(Controller):
 
     @post("/{appointment_id:int}/series/cancel", name="appointment_series_cancel")
     async def cancel(
-        self,
-        request: Request,
-        appointment_id: FromPath[int],
-        data: FormBody,
-        user: User,
-        ctx: Context,
+        self, request: Request, appointment_id: FromPath[int], data: FormBody, user: User, ctx: Context
     ) -> Any:
         form = Form.of(data)
         scope = form.choice("cancel_scope", SCOPES, label="Sessions to cancel")
