@@ -26,6 +26,8 @@ from app.services.sessions import Session, SessionStore
 
 @dataclass
 class Runtime:
+    """The running app's parts, made once at start-up (``app.state.runtime``)."""
+
     settings: Settings
     clock: Clock
     redis: Redis
@@ -51,6 +53,9 @@ class RequestContext:
     def sending(self) -> dict[str, Any]:
         """``acting`` plus ``settings`` and ``queue``, for a use case that also queues emails or charges."""
         return {**self.acting, "settings": self.settings, "queue": self.queue}
+
+
+# Read from the connection: for middleware, guards and rendering helpers. Handlers take them as parameters.
 
 
 def runtime(connection: ASGIConnection) -> Runtime:
