@@ -17,7 +17,7 @@ from app.services.errors import NotAllowed
 from app.services.imports import ImportProblem
 from app.web.guards import clinician_only
 from app.web.htmx import flash, redirect, render
-from app.web.runtime import current_user, runtime
+from app.web.runtime import AppRuntime, Now, User
 
 Upload = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 FormBody = URLEncodedBody[dict[str, Any]]
@@ -37,111 +37,98 @@ class ImportsController(Controller):
     path = "/imports"
     guards = [clinician_only]
 
-    async def _index(self, request: Request, errors: dict[str, str] | None = None) -> Template:
+    async def _index(self, request: Request, user: User, errors: dict[str, str] | None = None) -> Template:
         try:
-            recent = await imports.recent_imports(current_user(request))
+            recent = await imports.recent_imports(user)
         except NotAllowed:
             recent = None
-        return await render(
-            request,
-            "imports/index.html",
-            {"recent": recent, "errors": errors or {}},
-            status_code=422 if errors else 200,
-        )
+        context = {"recent": recent, "errors": errors or {}}
+        return await render(request, "imports/index.html", context, status_code=422 if errors else 200)
 
     @get("/", name="imports")
-    async def index(self, request: Request) -> Template:
-        return await self._index(request)
+    async def index(self, request: Request, user: User) -> Template:
+        return await self._index(request, user)
 
     @post("/clients", request_max_body_size=MAX_REQUEST)
-    async def upload_clients(self, request: Request, data: Upload) -> Response | Template:
+    async def upload_clients(
+        self, request: Request, data: Upload, user: User, now: Now
+    ) -> Response | Template:
         try:
             name, content = await _file(data)
-            batch_id = await imports.upload_clients(
-                current_user(request), name, content, now=runtime(request).clock.now()
-            )
+            batch_id = await imports.upload_clients(user, name, content, now=now)
         except ImportRefused as refused:
-            return await self._index(request, {"clients": refused.message})
+            return await self._index(request, user, {"clients": refused.message})
         return redirect(request, f"/imports/{batch_id}")
 
     @post("/calendar", request_max_body_size=MAX_REQUEST)
-    async def upload_calendar(self, request: Request, data: Upload) -> Response | Template:
+    async def upload_calendar(
+        self, request: Request, data: Upload, user: User, now: Now
+    ) -> Response | Template:
         try:
             name, content = await _file(data)
-            batch_id = await imports.upload_calendar(
-                current_user(request), name, content, now=runtime(request).clock.now()
-            )
+            batch_id = await imports.upload_calendar(user, name, content, now=now)
         except ImportRefused as refused:
-            return await self._index(request, {"calendar": refused.message})
+            return await self._index(request, user, {"calendar": refused.message})
         return redirect(request, f"/imports/{batch_id}")
 
     @get("/{batch_id:int}", name="import")
-    async def show(self, request: Request, batch_id: FromPath[int]) -> Template:
-        owner, now = current_user(request), runtime(request).clock.now()
-        state = await imports.progress(owner, batch_id)
+    async def show(self, request: Request, batch_id: FromPath[int], user: User, now: Now) -> Template:
+        state = await imports.progress(user, batch_id)
         context: dict[str, Any] = {"state": state, "labels": FIELD_LABELS, "fields": list(ClientField)}
         if state.status == "draft" and state.kind == "clients":
-            context["preview"] = await imports.client_preview(owner, batch_id)
+            context["preview"] = await imports.client_preview(user, batch_id)
         elif state.status == "draft":
-            context["calendar"] = await imports.calendar_preview(owner, batch_id, now=now)
+            context["calendar"] = await imports.calendar_preview(user, batch_id, now=now)
         return await render(request, "imports/show.html", context)
 
     @get("/{batch_id:int}/progress")
-    async def poll(self, request: Request, batch_id: FromPath[int]) -> Template:
-        state = await imports.progress(current_user(request), batch_id)
+    async def poll(self, request: Request, batch_id: FromPath[int], user: User) -> Template:
+        state = await imports.progress(user, batch_id)
         return await render(request, "imports/_progress.html", {"state": state})
 
     @post("/{batch_id:int}/mapping")
-    async def mapping(self, request: Request, batch_id: FromPath[int], data: FormBody) -> Response:
+    async def mapping(
+        self, request: Request, batch_id: FromPath[int], data: FormBody, user: User
+    ) -> Response:
         chosen = {key: str(data.get(key.value, "")) for key in ClientField}
-        await imports.change_mapping(
-            current_user(request), batch_id, chosen, str(data.get("on_existing", "skip"))
-        )
+        await imports.change_mapping(user, batch_id, chosen, str(data.get("on_existing", "skip")))
         return redirect(request, f"/imports/{batch_id}#preview")
 
     @post("/{batch_id:int}/confirm")
-    async def confirm(self, request: Request, batch_id: FromPath[int]) -> Response:
-        rt = runtime(request)
-        await self._step(
-            request,
-            imports.confirm_clients(current_user(request), batch_id, now=rt.clock.now(), queue=rt.queue),
-        )
+    async def confirm(
+        self, request: Request, batch_id: FromPath[int], user: User, now: Now, rt: AppRuntime
+    ) -> Response:
+        await self._step(request, imports.confirm_clients(user, batch_id, now=now, queue=rt.queue))
         return redirect(request, f"/imports/{batch_id}")
 
     @post("/{batch_id:int}/decide")
-    async def decide(self, request: Request, batch_id: FromPath[int], data: FormBody) -> Response:
+    async def decide(
+        self, request: Request, batch_id: FromPath[int], data: FormBody, user: User, now: Now
+    ) -> Response:
         titles = [str(t) for t in _list(data.get("title"))]
         choices = [str(c) for c in _list(data.get("client"))]
         decisions = {
             t: int(c) if c.isdigit() and len(c) < 10 else 0 for t, c in zip(titles, choices, strict=False)
         }
-        now = runtime(request).clock.now()
-        await self._step(
-            request, imports.decide_unmatched(current_user(request), batch_id, decisions, now=now)
-        )
+        await self._step(request, imports.decide_unmatched(user, batch_id, decisions, now=now))
         return redirect(request, f"/imports/{batch_id}")
 
     @post("/{batch_id:int}/book")
-    async def book(self, request: Request, batch_id: FromPath[int]) -> Response:
-        now = runtime(request).clock.now()
-        await self._step(request, imports.confirm_sessions(current_user(request), batch_id, now=now))
+    async def book(self, request: Request, batch_id: FromPath[int], user: User, now: Now) -> Response:
+        await self._step(request, imports.confirm_sessions(user, batch_id, now=now))
         return redirect(request, f"/imports/{batch_id}")
 
     @post("/{batch_id:int}/undo")
-    async def undo(self, request: Request, batch_id: FromPath[int]) -> Response:
-        now = runtime(request).clock.now()
-        if await self._step(request, imports.undo_import(current_user(request), batch_id, now=now)):
+    async def undo(self, request: Request, batch_id: FromPath[int], user: User, now: Now) -> Response:
+        if await self._step(request, imports.undo_import(user, batch_id, now=now)):
             await flash(request, "The import was undone.")
         return redirect(request, f"/imports/{batch_id}")
 
     @post("/{batch_id:int}/invite")
-    async def invite(self, request: Request, batch_id: FromPath[int]) -> Response:
-        rt = runtime(request)
-        done = await self._step(
-            request,
-            imports.invite_imported(current_user(request), batch_id, now=rt.clock.now(), queue=rt.queue),
-        )
-        if done:
+    async def invite(
+        self, request: Request, batch_id: FromPath[int], user: User, now: Now, rt: AppRuntime
+    ) -> Response:
+        if await self._step(request, imports.invite_imported(user, batch_id, now=now, queue=rt.queue)):
             await flash(request, f"Invitations are going out, {imports.INVITES_PER_MINUTE} a minute.")
         return redirect(request, f"/imports/{batch_id}")
 
