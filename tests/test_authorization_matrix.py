@@ -20,7 +20,7 @@ from datetime import timedelta
 import pytest
 
 from app.models.tables import EmailMessage
-from app.services import members
+from app.services import imports, members
 from app.services.queue import JobQueue
 from app.web.app import create_app
 from tests.helpers import actor_for, make_client, make_clinician, make_member, post_form, sign_in
@@ -141,6 +141,17 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/practice"): MEMBER_PAGE,
     ("GET", "/practice/members"): OWNER_PAGE,
     ("POST", "/practice/members"): OWNER_PAGE,
+    ("GET", "/imports"): STAFF_PAGE,  # a colleague is told only the owner imports
+    ("POST", "/imports/clients"): OWNER_PAGE,
+    ("POST", "/imports/calendar"): OWNER_PAGE,
+    ("GET", "/imports/{batch_id:int}"): OWNER_RECORD,
+    ("GET", "/imports/{batch_id:int}/progress"): OWNER_RECORD,
+    ("POST", "/imports/{batch_id:int}/mapping"): OWNER_RECORD,
+    ("POST", "/imports/{batch_id:int}/confirm"): OWNER_RECORD,
+    ("POST", "/imports/{batch_id:int}/decide"): OWNER_RECORD,
+    ("POST", "/imports/{batch_id:int}/book"): OWNER_RECORD,
+    ("POST", "/imports/{batch_id:int}/undo"): OWNER_RECORD,
+    ("POST", "/imports/{batch_id:int}/invite"): OWNER_RECORD,
     ("GET", "/practice/members/{membership_id:int}/remove"): OWNER_RECORD,
     ("POST", "/practice/members/{membership_id:int}/remove"): OWNER_RECORD,
     ("POST", "/practice/members/{membership_id:int}/resend"): OWNER_RECORD,
@@ -231,6 +242,9 @@ async def practice(settings, clock):
 
     charge = await Charge.select(Charge.id).where(Charge.appointment == appointment_id).first()
     message = await EmailMessage.select(EmailMessage.id).first()
+    batch_id = await imports.upload_clients(
+        owner.user, "c.csv", b"Name,Email\r\nA,a@example.test\r\n", now=now
+    )
     people = {
         "owner": owner,
         "clinician A": noor,
@@ -252,6 +266,7 @@ async def practice(settings, clock):
         "membership_id": pending,
         "practice_id": owner.user.practice_id,
         "a_seat": noor.user.clinician_id,
+        "batch_id": batch_id,
     }
     return people, params
 

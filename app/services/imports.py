@@ -39,6 +39,7 @@ from app.models.tables import (
     ImportedRecord,
     InsuranceChange,
     InsurancePolicy,
+    Practice,
     StatusChange,
     User,
 )
@@ -162,7 +163,7 @@ async def client_preview(owner: CurrentUser, batch_id: int) -> ClientPreview:
     """The mapping and the first rows of an uploaded client list, each problem next to its cell."""
     batch = await _batch(owner, batch_id)
     if batch.kind != "clients" or not batch.content:
-        raise BatchNotFound(batch_id)
+        raise ImportProblem("This import is not a client list waiting for confirmation.")
     table, mapping = _table_of(batch), _mapping_of(batch)
     layout, recognised = rules.recognise(table.headings)
     problems = rules.mapping_problems(mapping, table.headings)
@@ -740,8 +741,8 @@ async def upload_calendar(owner: CurrentUser, file_name: str, data: bytes, *, no
 async def calendar_preview(owner: CurrentUser, batch_id: int, *, now: datetime) -> CalendarPreview:
     """Every upcoming event matched to a client, with its clashes and whether it is outside working hours."""
     batch = await _batch(owner, batch_id)
-    if batch.kind != "sessions":
-        raise BatchNotFound(batch_id)
+    if batch.kind != "sessions" or not batch.content:
+        raise ImportProblem("This import is not a calendar waiting for confirmation.")
     events = _read_sessions(batch.content.encode(), owner.time_zone, now)
     clients = (
         await Client.select(Client.id, Client.name, Client.email, Client.clinician)
@@ -828,7 +829,7 @@ async def confirm_sessions(owner: CurrentUser, batch_id: int, *, now: datetime) 
         )
         if not claimed:
             raise ImportProblem("This import has already started.")
-        practice = await practices.practice_settings(owner.practice_id)
+        practice = await Practice.objects().where(Practice.id == owner.practice_id).first()
         fees = {
             row["id"]: row["default_fee_minor"]
             for row in await Clinician.select(Clinician.id, Clinician.default_fee_minor).where(

@@ -26,11 +26,11 @@ MAX_REQUEST = MAX_BYTES + 2 * 1024 * 1024
 
 
 async def _file(data: dict[str, Any]) -> tuple[str, bytes]:
+    """The uploaded file's name and bytes (nothing chosen reads as an empty file, refused as such)."""
     upload = data.get("file")
     if not isinstance(upload, UploadFile):
-        raise ImportRefused("Choose a file to upload.")
-    content = await upload.read(MAX_BYTES + 1)
-    return upload.filename or "upload", content
+        return "", b""
+    return upload.filename or "upload", await upload.read(MAX_BYTES + 1)
 
 
 class ImportsController(Controller):
