@@ -15,6 +15,7 @@ from app.services.queue import deserialize, redis_settings, serialize
 from workers import heartbeat
 from workers.charging import charge_appointment, sweep_charges
 from workers.email import send_email, sweep_unsent_emails
+from workers.paperwork import issue_superbill, sweep_paperwork
 
 SETTINGS = Settings.from_env()
 POOL_CLOSE_SECONDS = 10
@@ -52,10 +53,12 @@ class WorkerSettings:
     functions = [
         func(send_email, name="send_email", max_tries=8),
         func(charge_appointment, name="charge_appointment", max_tries=8, keep_result=0, timeout=90),
+        func(issue_superbill, name="issue_superbill", max_tries=5, keep_result=0),
     ]
     cron_jobs = [
         cron(sweep_unsent_emails, minute=None, second=15, unique=True, run_at_startup=False),
         cron(sweep_charges, minute=None, second=45, unique=True, run_at_startup=True, timeout=90),
+        cron(sweep_paperwork, minute={5, 35}, second=30, unique=True, run_at_startup=False, timeout=300),
     ]
     on_startup = startup
     on_shutdown = shutdown
