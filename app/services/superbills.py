@@ -16,6 +16,7 @@ from app.config import Settings
 from app.domain import superbills as rules
 from app.domain.billing_codes import DEFAULT_PLACE_OF_SERVICE, masked_tax_id, service_code_of
 from app.domain.calendar import local_midnight
+from app.domain.members import Ability
 from app.domain.statuses import AppointmentStatus, ChargeStatus
 from app.models.db import transaction
 from app.models.tables import (
@@ -119,19 +120,21 @@ async def save_billing_setup(
     *,
     licence_number: str,
     npi: str,
-    legal_name: str,
-    tax_id_kind: str,
-    tax_id: str | None,
-    group_npi: str,
-    address: str,
-    phone: str,
-    place_of_service: str,
     now: datetime,
     actor: Actor,
     settings: Settings,
+    legal_name: str | None = None,
+    tax_id_kind: str = "ein",
+    tax_id: str | None = None,
+    group_npi: str = "",
+    address: str = "",
+    phone: str = "",
+    place_of_service: str = DEFAULT_PLACE_OF_SERVICE,
 ) -> None:
-    """Save the clinician's licence number and NPI, and the practice's details (``tax_id`` None keeps
-    the stored one; it is sealed before it is written)."""
+    """Save the clinician's licence number and NPI and, when ``legal_name`` is given, the practice's
+    details (an owner's change). ``tax_id`` None keeps the stored one; it is sealed before it is written."""
+    if legal_name is not None:
+        practices.require(member, Ability.CHANGE_PRACTICE_SETTINGS)
     async with transaction():
         own = {ProviderDetails.licence_number: licence_number, ProviderDetails.npi: npi}
         if await ProviderDetails.exists().where(ProviderDetails.clinician == member.clinician_id):
@@ -144,30 +147,31 @@ async def save_billing_setup(
                     clinician=member.clinician_id, licence_number=licence_number, npi=npi, updated_at=now
                 )
             )
-        values = {
-            PracticeBillingDetails.legal_name: legal_name,
-            PracticeBillingDetails.tax_id_kind: tax_id_kind,
-            PracticeBillingDetails.group_npi: group_npi,
-            PracticeBillingDetails.address: address,
-            PracticeBillingDetails.phone: phone,
-            PracticeBillingDetails.place_of_service: place_of_service,
-            PracticeBillingDetails.updated_at: now,
-        }
-        if tax_id is not None:
-            values[PracticeBillingDetails.tax_id] = sealing.seal(tax_id, settings)
-        where = PracticeBillingDetails.practice == member.practice_id
-        if await PracticeBillingDetails.exists().where(where):
-            await PracticeBillingDetails.update(values).where(where)
-        else:
-            await PracticeBillingDetails.insert(
-                PracticeBillingDetails(
-                    practice=member.practice_id,
-                    **{column._meta.name: value for column, value in values.items()},
+        if legal_name is not None:
+            values = {
+                PracticeBillingDetails.legal_name: legal_name,
+                PracticeBillingDetails.tax_id_kind: tax_id_kind,
+                PracticeBillingDetails.group_npi: group_npi,
+                PracticeBillingDetails.address: address,
+                PracticeBillingDetails.phone: phone,
+                PracticeBillingDetails.place_of_service: place_of_service,
+                PracticeBillingDetails.updated_at: now,
+            }
+            if tax_id is not None:
+                values[PracticeBillingDetails.tax_id] = sealing.seal(tax_id, settings)
+            where = PracticeBillingDetails.practice == member.practice_id
+            if await PracticeBillingDetails.exists().where(where):
+                await PracticeBillingDetails.update(values).where(where)
+            else:
+                await PracticeBillingDetails.insert(
+                    PracticeBillingDetails(
+                        practice=member.practice_id,
+                        **{column._meta.name: value for column, value in values.items()},
+                    )
                 )
-            )
         await audit.practice_event(
             "billing_details_changed",
-            member.practice_id,
+            member.clinician_id,
             actor=actor,
             at=now,
             detail="tax ID changed" if tax_id else "",
