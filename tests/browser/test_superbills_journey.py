@@ -35,7 +35,7 @@ async def test_client_picks_monthly_superbills_and_downloads_the_months_pdf(
     await screenshot(phone, "portal-superbills")
 
     async with phone.expect_download() as waiting:
-        await phone.get_by_role("link", name=f"Download the superbill for {LAST_MONTH:%B %Y} (PDF)").click()
+        await phone.get_by_role("link", name=f"Download PDF: superbill for {LAST_MONTH:%B %Y}").click()
     download = await waiting.value
     assert download.suggested_filename == f"superbill-{LAST_MONTH:%B-%Y}.pdf".lower()
     text = pdf_text(Path(await download.path()).read_bytes())
