@@ -230,9 +230,11 @@ def run(port: int) -> int:
             password = env.get("DEMO_PASSWORD", "stillwater-demo")
             print(
                 f"\nStillwater is running at {env['BASE_URL']}\n"
-                f"  Clinician: maya@stillwater.test / {password}\n"
-                f"  Client:    alex@stillwater.test / {password}\n"
-                f"  Emails:    {env['BASE_URL']}/dev/mailbox\n"
+                f"  Owner:      maya@stillwater.test / {password}\n"
+                f"  Clinicians: noor@stillwater.test, tomas@stillwater.test / {password}\n"
+                f"  Front desk: desk@stillwater.test / {password}\n"
+                f"  Client:     alex@stillwater.test / {password}\n"
+                f"  Emails:     {env['BASE_URL']}/dev/mailbox\n"
                 "Press Ctrl-C to stop.\n",
                 flush=True,
             )

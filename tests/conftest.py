@@ -5,6 +5,9 @@ Environment:
 - DATABASE_URL: unset -> a SQLite file in a temporary folder; ``postgres://…`` -> that database is
   wiped and migrated at the start of the run (use a database meant for tests).
 - TEST_REDIS_URL: default ``redis://127.0.0.1:6379/15``; parallel runs must each use their own DB index.
+- Under pytest-xdist (``-n N``, what ``scripts/test`` does) each test process gets its own redis-server
+  on a free port (without one: DB indexes counting down from TEST_REDIS_URL's) and, on PostgreSQL, its
+  own database ``<name>_gwN`` beside the one named.
 - TEST_NOW: the instant the tests live at (ISO 8601 with offset); default START below. The live
   server and the browser run at it too, so no test depends on the real date or time of day. CI runs
   the date-sensitive tests again at awkward instants (``scripts/test-dates``).
@@ -24,9 +27,66 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 _TMP = Path(tempfile.mkdtemp(prefix="stillwater-tests-"))
-if not os.environ.get("DATABASE_URL"):
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # "gw0", "gw1"… when pytest-xdist runs the suite in parallel
+
+
+def _own_postgres_database(url: str, worker: str) -> str:
+    """A parallel test process's own PostgreSQL database beside the one named (created on first use)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    name = f"{parts.path.lstrip('/')}_{worker}"
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    exists = subprocess.run(
+        ["psql", admin, "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    if exists.stdout.strip() != "1":
+        subprocess.run(["psql", admin, "-qc", f'CREATE DATABASE "{name}"'], check=True)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def _own_redis() -> str:
+    """A parallel test process's own redis-server on a free port (tests flush Redis), stopped at exit."""
+    import atexit
+    import socket
+    import time
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [shutil.which("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+        + ["--appendonly", "no", "--dir", str(_TMP)],
+        stdout=subprocess.DEVNULL,
+    )
+    atexit.register(server.terminate)
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            time.sleep(0.02)
+    return f"redis://127.0.0.1:{port}/0"
+
+
+# What the person running the tests asked for, before this file picked a database (xdist's test
+# processes inherit the environment of the process that started them).
+_ASKED_DATABASE_URL = os.environ.setdefault(
+    "STILLWATER_TESTS_ASKED_DATABASE_URL", os.environ.get("DATABASE_URL", "")
+)
+if not _ASKED_DATABASE_URL:
     os.environ["DATABASE_URL"] = f"sqlite:///{_TMP / 'test.sqlite'}"
+elif WORKER and _ASKED_DATABASE_URL.startswith(("postgres://", "postgresql://")):
+    os.environ["DATABASE_URL"] = _own_postgres_database(_ASKED_DATABASE_URL, WORKER)
 os.environ.setdefault("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+if WORKER and shutil.which("redis-server"):
+    os.environ["TEST_REDIS_URL"] = _own_redis()
+elif WORKER:  # no redis-server to start: DB indexes counting down from the one named
+    _base, _, _index = os.environ["TEST_REDIS_URL"].rpartition("/")
+    os.environ["TEST_REDIS_URL"] = f"{_base}/{int(_index) - int(WORKER.removeprefix('gw'))}"
 os.environ["REDIS_URL"] = os.environ["TEST_REDIS_URL"]
 os.environ["PASSWORD_HASH_PROFILE"] = "fast"
 os.environ.setdefault("DEBUG", "1")

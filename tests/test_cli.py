@@ -9,8 +9,8 @@ import sys
 import time
 import urllib.request
 
-from app.models.tables import Appointment, Charge, Client, User
-from app.services.demo import CLIENT_EMAIL, CLINICIAN_EMAIL, seed
+from app.models.tables import Appointment, Charge, Client, Membership, User
+from app.services.demo import CLIENT_EMAIL, CLINICIAN_EMAIL, FRONT_DESK_EMAIL, seed
 from tests.conftest import DATABASE_URL, ROOT, free_port
 from tests.helpers import post_form
 
@@ -18,7 +18,16 @@ from tests.helpers import post_form
 async def test_demo_practice_has_varied_clients_and_a_month_of_sessions(client, settings, clock):
     assert await seed(settings, clock.now()) is True
     assert await seed(settings, clock.now()) is False, "seeding twice does nothing"
-    assert await Client.count() == 10
+    assert await Client.count() == 14
+    roles = await Membership.select(Membership.role, Membership.user.email).where(
+        Membership.practice.name == "Calm Harbor Therapy"
+    )
+    assert sorted((r["role"], r["user.email"]) for r in roles) == [
+        ("clinician", "noor@stillwater.test"),
+        ("clinician", "tomas@stillwater.test"),
+        ("front_desk", FRONT_DESK_EMAIL),
+        ("owner", CLINICIAN_EMAIL),
+    ]
     statuses = {row["status"] for row in await Appointment.select(Appointment.status)}
     assert {"scheduled", "occurred"} <= statuses and len(statuses) >= 3
     first = await Appointment.select(Appointment.starts_at).order_by(Appointment.starts_at).first()
@@ -32,7 +41,11 @@ async def test_demo_practice_has_varied_clients_and_a_month_of_sessions(client, 
     invited = await User.count().where((User.role == "client") & (User.password_hash.is_null()))
     assert invited >= 2
 
-    for email, home in ((CLINICIAN_EMAIL, "/calendar"), (CLIENT_EMAIL, "/portal")):
+    for email, home in (
+        (CLINICIAN_EMAIL, "/calendar"),
+        ("noor@stillwater.test", "/calendar"),
+        (CLIENT_EMAIL, "/portal"),
+    ):
         response = await post_form(client, "/login", {"email": email, "password": settings.demo_password})
         assert response.headers["location"] == home
         await post_form(client, "/logout")

@@ -14,6 +14,7 @@ from app.models.tables import (
     AccountToken,
     Appointment,
     AuditEvent,
+    Charge,
     Client,
     ClientAssignment,
     Clinician,
@@ -23,8 +24,7 @@ from app.models.tables import (
 from app.services import accounts, members, practices
 from app.services.account_tokens import LinkState
 from app.services.context import Actor
-from app.services.errors import ClientNotFound
-from app.services.practices import NotAllowed, PracticeNotFound
+from app.services.errors import ClientNotFound, NotAllowed, PracticeNotFound
 from app.services.queue import JobQueue
 from tests.helpers import (
     PASSWORD,
@@ -36,7 +36,7 @@ from tests.helpers import (
     make_clinician,
     make_member,
 )
-from tests.report_data import add_appointment
+from tests.report_data import add_appointment, set_charge
 
 
 @pytest.fixture
@@ -373,3 +373,34 @@ async def test_what_each_member_sees_of_a_client(db, settings, clock):
         "owner",
         owner.user.practice_id,
     )
+
+
+async def test_on_whose_behalf_each_member_works_on_a_colleague_s_records(db, settings, clock):
+    owner, noor, desk, alex = await group(settings, clock)
+    lee = await make_member(
+        settings, clock.now(), owner, email="lee@example.test", name="Lee", role="clinician"
+    )
+    stranger = await make_clinician(settings, clock.now(), email="x@example.test", practice="Elsewhere")
+    session = await add_appointment(
+        noor.user.clinician_id, alex, clock.now() - timedelta(days=1), status="occurred"
+    )
+    await set_charge(session, "succeeded", 15000, due_at=clock.now(), succeeded_at=clock.now())
+    charge = (await Charge.select(Charge.id).first())["id"]
+    a = noor.user.clinician_id
+
+    async def seats(person):
+        return (
+            await practices.seat_for_client(person.user, alex),
+            await practices.seat_for_appointment(person.user, session),
+            await practices.seat_for_charge(person.user, charge),
+        )
+
+    assert await seats(owner) == (a, a, a)
+    assert await seats(noor) == (a, a, a)
+    assert await seats(lee) == (lee.user.clinician_id,) * 3
+    assert await seats(desk) == (None, None, None)
+    assert await seats(stranger) == (stranger.user.clinician_id,) * 3
+    await practices.share_client(
+        noor.user, alex, lee.user.clinician_id, now=clock.now(), actor=actor_for(noor)
+    )
+    assert await seats(lee) == (a, lee.user.clinician_id, lee.user.clinician_id)

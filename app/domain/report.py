@@ -55,6 +55,7 @@ class ReportFilters:
     billing_type: str = ""
     sort: str = DEFAULT_SORT
     page: int = 1
+    clinician_id: int | None = None  # one clinician of the practice (the owner's filter); None: all
 
     def query(self, **changes: object) -> str:
         """The canonical query string of these filters (for links, bookmarks and the pushed URL)."""
@@ -67,6 +68,8 @@ class ReportFilters:
             pairs.append(("client", str(filters.client_id)))
         if filters.billing_type:
             pairs.append(("billing", filters.billing_type))
+        if filters.clinician_id is not None:
+            pairs.append(("clinician", str(filters.clinician_id)))
         if filters.sort != DEFAULT_SORT:
             pairs.append(("sort", filters.sort))
         if filters.page != 1:
@@ -166,6 +169,14 @@ def parse_filters(raw: Mapping[str, Sequence[str]], today: date) -> ParsedFilter
         else:
             errors["client"] = "Choose a client from the list."
 
+    clinician_id: int | None = None
+    clinician_text = _one(raw, "clinician")
+    if clinician_text:
+        if clinician_text.isdigit() and len(clinician_text) < 10:
+            clinician_id = int(clinician_text)
+        else:
+            errors["clinician"] = "Choose a clinician from the list."
+
     billing_type = _one(raw, "billing")
     if billing_type and billing_type not in BILLING_TYPES:
         errors["billing"] = "Choose self-pay or insurance."
@@ -177,7 +188,7 @@ def parse_filters(raw: Mapping[str, Sequence[str]], today: date) -> ParsedFilter
     page_text = _one(raw, "page")
     page = int(page_text) if page_text.isdigit() and 0 < len(page_text) < 7 and int(page_text) > 0 else 1
 
-    filters = ReportFilters(preset, start, end, ordered, client_id, billing_type, sort, page)
+    filters = ReportFilters(preset, start, end, ordered, client_id, billing_type, sort, page, clinician_id)
     return ParsedFilters(filters, errors)
 
 

@@ -1,8 +1,11 @@
 """A practice's audit trail as its clinician reads it: filtered by client, person, action and date,
 a page at a time, or all of it as CSV. Reading or exporting the trail is itself recorded.
 
-A practice's trail is every row written on its behalf (``clinician_id``), every row about one of its
-clients, the clinician's own sign-in attempts, and the sign-ins of its clients' portal logins.
+A clinician's trail is every row written on behalf of their seat (``clinician_id``), every row about one
+of their clients, their own sign-in attempts, and the sign-ins of their clients' portal logins. The
+practice's owner reads the whole practice's: every row written while a member acted in it
+(``practice_id``) or for any of its seats, about any of its clients, and its clients' sign-ins (R11).
+Each row names the acting member and their role in the practice.
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from app.domain.devices import describe
+from app.domain.members import ROLE_LABELS, Ability, may
 from app.domain.spreadsheets import csv_text
 from app.models.db import transaction
-from app.models.tables import AuditEvent, Client, User
+from app.models.tables import AuditEvent, Client, Clinician, Membership, User
 from app.services import audit
 from app.services.context import Actor, CurrentUser
 
@@ -72,20 +76,43 @@ class Choices:
     actions: list[tuple[str, str]]
 
 
+def _whole_practice(reader: CurrentUser) -> bool:
+    return reader.is_member and may(reader.member_role, Ability.READ_PRACTICE_AUDIT)
+
+
 async def _practice_people(clinician: CurrentUser) -> tuple[dict[int, str], dict[int, str], dict[int, str]]:
-    """The practice's clients (id → name), their portal logins (user id → name) and everyone who can
-    appear as a person in the trail (user id → name)."""
+    """The clients in the trail (id → name), their portal logins (user id → name) and everyone who can
+    appear as a person in it (user id → name): for the owner, the practice's members too."""
+    whole = _whole_practice(clinician)
     clients = await Client.select(Client.id, Client.name, Client.user).where(
-        Client.clinician == clinician.clinician_id
+        Client.practice == clinician.practice_id if whole else Client.clinician == clinician.clinician_id
     )
     client_names = {row["id"]: row["name"] for row in clients}
     client_users = {row["user"]: row["name"] for row in clients if row["user"] is not None}
-    people = {clinician.id: f"{clinician.name or clinician.email} (you)", **client_users}
+    colleagues = {}
+    if whole:
+        rows = await Membership.select(Membership.user, Membership.user.name, Membership.user.email).where(
+            Membership.practice == clinician.practice_id
+        )
+        colleagues = {row["user"]: row["user.name"] or row["user.email"] for row in rows}
+    people = {**colleagues, clinician.id: f"{clinician.name or clinician.email} (you)", **client_users}
     return client_names, client_users, people
 
 
-def _scope(clinician: CurrentUser, client_ids: list[int], client_user_ids: list[int]):
-    where = (AuditEvent.clinician_id == clinician.clinician_id) | (AuditEvent.actor_id == clinician.id)
+async def _seats(practice_id: int) -> list[int]:
+    return [
+        row["id"] for row in await Clinician.select(Clinician.id).where(Clinician.practice == practice_id)
+    ]
+
+
+async def _scope(clinician: CurrentUser, client_ids: list[int], client_user_ids: list[int]):
+    if _whole_practice(clinician):
+        seats = await _seats(clinician.practice_id)
+        where = (AuditEvent.practice_id == clinician.practice_id) | (AuditEvent.actor_id == clinician.id)
+        if seats:
+            where = where | AuditEvent.clinician_id.is_in(seats)
+    else:
+        where = (AuditEvent.clinician_id == clinician.clinician_id) | (AuditEvent.actor_id == clinician.id)
     if client_ids:
         where = where | AuditEvent.client_id.is_in(client_ids)
     if client_user_ids:
@@ -99,7 +126,7 @@ def _day_start(day: date, zone: str) -> datetime:
 
 async def _query(clinician: CurrentUser, filters: TrailFilters):
     client_names, client_users, people = await _practice_people(clinician)
-    where = _scope(clinician, list(client_names), list(client_users))
+    where = await _scope(clinician, list(client_names), list(client_users))
     if filters.client_id:
         where = where & (AuditEvent.client_id == filters.client_id)
     if filters.person_id:
@@ -126,7 +153,7 @@ async def _rows(events: list[dict], client_names: dict[int, str], people: dict[i
             person=people.get(e["actor_id"], "")
             if e["actor_id"]
             else ("System" if e["actor_role"] == "system" else "Unknown"),
-            role=e["actor_role"],
+            role=ROLE_LABELS.get(e["actor_role"], e["actor_role"]),
             action=e["action"],
             action_label=audit.label(e["action"]),
             client=client_names.get(e["client_id"], "") if e["client_id"] else "",

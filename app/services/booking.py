@@ -168,10 +168,13 @@ async def book_public(
         jobs: list[QueuedJob] = []
         existing = (
             await Client.select(Client.id, Client.user.password_hash.as_alias("password_hash"))
-            .where((Client.clinician == practice.id) & (Client.email == address))
+            .where(
+                (Client.practice == await practices.practice_of_clinician(practice.id))
+                & (Client.email == address)
+            )
             .first()
         )
-        if existing is not None:
+        if existing is not None:  # one record per person in a practice, whichever clinician they book
             client_id = existing["id"]
             if existing["password_hash"] is None:
                 jobs.append(await invite_client(client_id, now=now, actor=actor, settings=settings))

@@ -1,4 +1,5 @@
-"""A realistic demo practice: two clinicians, ten clients in varied states, a month of sessions.
+"""A realistic demo: Calm Harbor Therapy (Maya, its owner, two more clinicians and a front desk), with
+clients in varied states and a month of sessions; and Jordan's solo practice next door.
 
 Run by ``python -m app demo`` (and by ``python -m app run`` on an empty database).
 """
@@ -11,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from app.config import Settings
 from app.domain.accounts import Role
+from app.domain.members import MemberRole
 from app.models.db import transaction
 from app.models.tables import (
     AccountToken,
@@ -20,6 +22,7 @@ from app.models.tables import (
     Client,
     Clinician,
     InsurancePolicy,
+    Membership,
     PaymentMethod,
     Practice,
     SandboxPayment,
@@ -28,7 +31,7 @@ from app.models.tables import (
     WorkingHours,
 )
 from app.payments.sandbox import SandboxGateway
-from app.services.accounts import NewClinician, create_clinician
+from app.services.accounts import NewClinician, create_clinician, unique_booking_slug
 from app.services.passwords import hash_password
 from app.services.practices import start_assignment
 from app.services.tokens import new_token, token_hash
@@ -36,6 +39,27 @@ from app.services.tokens import new_token, token_hash
 CLINICIAN_EMAIL = "maya@stillwater.test"
 SECOND_CLINICIAN_EMAIL = "jordan@stillwater.test"
 CLIENT_EMAIL = "alex@stillwater.test"
+FRONT_DESK_EMAIL = "desk@stillwater.test"
+
+# The owner's colleagues: (name, email, their clients as (name, email, billing, coverage, weekday, hour)).
+COLLEAGUES = [
+    (
+        "Noor Haddad",
+        "noor@stillwater.test",
+        [
+            ("River Song", "river@stillwater.test", "self_pay", "self_pay", 0, 10),
+            ("Quinn Avery", "quinn@stillwater.test", "insurance", "covered", 2, 14),
+        ],
+    ),
+    (
+        "Tomás Reyes",
+        "tomas@stillwater.test",
+        [
+            ("Jesse Moreau", "jesse@stillwater.test", "self_pay", "self_pay", 1, 9),
+            ("Kai Lindqvist", "kai@stillwater.test", "self_pay", "not_discussed", 3, 15),
+        ],
+    ),
+]
 
 CLIENTS = [
     # name, email, billing, coverage, has_password, weekday, hour
@@ -103,90 +127,210 @@ async def seed(settings: Settings, now: datetime) -> bool:
         today = now.astimezone(zone).date()
         monday = today - timedelta(days=today.weekday())
         for index, (name, email, billing, coverage, has_password, weekday, hour) in enumerate(CLIENTS):
-            user_rows = await User.insert(
-                User(
-                    email=email,
-                    name=name,
-                    role=Role.CLIENT.value,
-                    password_hash=client_password if has_password else None,
-                    password_changed_at=now if has_password else None,
-                    time_zone=maya.time_zone,
-                    created_at=now - timedelta(days=40),
-                )
-            ).returning(User.id)
-            user_id = user_rows[0]["id"]
-            client_rows = await Client.insert(
-                Client(
-                    clinician=maya.id,
-                    practice=maya.practice,
-                    user=user_id,
-                    name=name,
-                    email=email,
-                    billing_type=billing,
-                    coverage_status=coverage,
-                    created_at=now - timedelta(days=40 - index),
-                )
-            ).returning(Client.id)
-            client_id = client_rows[0]["id"]
-            await start_assignment(client_id, maya.id, now=now - timedelta(days=40 - index), assigned_by=None)
-            if not has_password:
-                await AccountToken.insert(
-                    AccountToken(
-                        user=user_id,
-                        purpose="invitation",
-                        token_hash=token_hash(new_token()),
-                        client=client_id,
-                        created_at=now - timedelta(days=2),
-                        expires_at=now + timedelta(days=5),
-                    )
-                )
-            if billing == "insurance":
-                await InsurancePolicy.insert(
-                    InsurancePolicy(
-                        client=client_id,
-                        payer=rng.choice(["Aetna", "Blue Cross", "Cigna", "United"]),
-                        member_id=f"M{rng.randint(10_000_000, 99_999_999)}",
-                        group_number=f"G{rng.randint(1000, 9999)}",
-                        subscriber_name=name,
-                        subscriber_relationship="self",
-                        copay_minor=rng.choice([2000, 3000, 4000]),
-                        updated_at=now,
-                    )
-                )
-            method_id = None
-            if has_password:
-                card = SandboxGateway().save_test_card(
-                    f"cus_sbx_demo_{user_id}", "4242424242424242", 12, 2029
-                )
-                method_rows = await PaymentMethod.insert(
-                    PaymentMethod(
-                        user=user_id,
-                        gateway="sandbox",
-                        customer_ref=card.customer_ref,
-                        method_ref=card.method_ref,
-                        brand=card.brand,
-                        last4=card.last4,
-                        exp_month=card.exp_month,
-                        exp_year=card.exp_year,
-                        created_at=now,
-                    )
-                ).returning(PaymentMethod.id)
-                method_id = method_rows[0]["id"]
-            await _seed_sessions(
+            await _seed_client(
                 rng,
                 maya,
-                client_id,
-                zone,
-                monday,
+                maya_id,
+                index,
+                name,
+                email,
+                billing,
+                coverage,
+                has_password,
                 weekday,
                 hour,
-                billing,
-                method_id,
                 now,
-                maya_id,
-                first_client=index >= 8,
+                client_password=client_password,
+                monday=monday,
+                zone=zone,
             )
+        await _seed_colleagues(
+            rng, maya, now, settings, client_password=client_password, monday=monday, zone=zone
+        )
     return True
+
+
+async def _seed_client(
+    rng: random.Random,
+    clinician: Clinician,
+    clinician_user_id: int,
+    index: int,
+    name: str,
+    email: str,
+    billing: str,
+    coverage: str,
+    has_password: bool,
+    weekday: int,
+    hour: int,
+    now: datetime,
+    *,
+    client_password: str,
+    monday,
+    zone: ZoneInfo,
+) -> None:
+    """One client of ``clinician`` with a login, maybe insurance and a card, and weekly sessions."""
+    user_rows = await User.insert(
+        User(
+            email=email,
+            name=name,
+            role=Role.CLIENT.value,
+            password_hash=client_password if has_password else None,
+            password_changed_at=now if has_password else None,
+            time_zone=clinician.time_zone,
+            created_at=now - timedelta(days=40),
+        )
+    ).returning(User.id)
+    user_id = user_rows[0]["id"]
+    client_rows = await Client.insert(
+        Client(
+            clinician=clinician.id,
+            practice=clinician.practice,
+            user=user_id,
+            name=name,
+            email=email,
+            billing_type=billing,
+            coverage_status=coverage,
+            created_at=now - timedelta(days=40 - index),
+        )
+    ).returning(Client.id)
+    client_id = client_rows[0]["id"]
+    await start_assignment(client_id, clinician.id, now=now - timedelta(days=40 - index), assigned_by=None)
+    if not has_password:
+        await AccountToken.insert(
+            AccountToken(
+                user=user_id,
+                purpose="invitation",
+                token_hash=token_hash(new_token()),
+                client=client_id,
+                created_at=now - timedelta(days=2),
+                expires_at=now + timedelta(days=5),
+            )
+        )
+    if billing == "insurance":
+        await InsurancePolicy.insert(
+            InsurancePolicy(
+                client=client_id,
+                payer=rng.choice(["Aetna", "Blue Cross", "Cigna", "United"]),
+                member_id=f"M{rng.randint(10_000_000, 99_999_999)}",
+                group_number=f"G{rng.randint(1000, 9999)}",
+                subscriber_name=name,
+                subscriber_relationship="self",
+                copay_minor=rng.choice([2000, 3000, 4000]),
+                updated_at=now,
+            )
+        )
+    method_id = None
+    if has_password:
+        card = SandboxGateway().save_test_card(f"cus_sbx_demo_{user_id}", "4242424242424242", 12, 2029)
+        method_rows = await PaymentMethod.insert(
+            PaymentMethod(
+                user=user_id,
+                gateway="sandbox",
+                customer_ref=card.customer_ref,
+                method_ref=card.method_ref,
+                brand=card.brand,
+                last4=card.last4,
+                exp_month=card.exp_month,
+                exp_year=card.exp_year,
+                created_at=now,
+            )
+        ).returning(PaymentMethod.id)
+        method_id = method_rows[0]["id"]
+    await _seed_sessions(
+        rng,
+        clinician,
+        client_id,
+        zone,
+        monday,
+        weekday,
+        hour,
+        billing,
+        method_id,
+        now,
+        clinician_user_id,
+        first_client=index >= 8,
+    )
+
+
+async def _seed_colleagues(
+    rng: random.Random,
+    owner: Clinician,
+    now: datetime,
+    settings: Settings,
+    *,
+    client_password: str,
+    monday,
+    zone,
+) -> None:
+    """The owner's two colleagues (members with a seat, the owner's hours, two clients each) and the
+    front desk, all joined a month ago with the demo password."""
+    password = await hash_password(settings.demo_password, settings.password_hash_profile)
+    joined = now - timedelta(days=30)
+    hours = await WorkingHours.select(
+        WorkingHours.weekday, WorkingHours.start_minute, WorkingHours.end_minute
+    ).where(WorkingHours.clinician == owner.id)
+    people = [(name, email, MemberRole.CLINICIAN, clients) for name, email, clients in COLLEAGUES]
+    people.append(("Sky Moreno", FRONT_DESK_EMAIL, MemberRole.FRONT_DESK, []))
+    for name, email, role, clients in people:
+        user_rows = await User.insert(
+            User(
+                email=email,
+                name=name,
+                role=Role.CLINICIAN.value,
+                password_hash=password,
+                password_changed_at=joined,
+                time_zone=owner.time_zone,
+                created_at=joined,
+            )
+        ).returning(User.id)
+        user_id = user_rows[0]["id"]
+        seat_id = None
+        if role.sees_clients:
+            seat_rows = await Clinician.insert(
+                Clinician(
+                    user=user_id,
+                    practice=owner.practice,
+                    practice_name=owner.practice_name,
+                    time_zone=owner.time_zone,
+                    insurance_email=owner.insurance_email,
+                    booking_slug=await unique_booking_slug(name),
+                    created_at=joined,
+                )
+            ).returning(Clinician.id)
+            seat_id = seat_rows[0]["id"]
+            await WorkingHours.insert(*[WorkingHours(clinician=seat_id, **h) for h in hours])
+        await Membership.insert(
+            Membership(
+                practice=owner.practice,
+                user=user_id,
+                role=role.value,
+                clinician=seat_id,
+                invited_at=joined,
+                invited_by=owner.user,
+                accepted_at=joined,
+            )
+        )
+        if seat_id is None:
+            continue
+        seat = await Clinician.objects().where(Clinician.id == seat_id).first()
+        for name_, email_, billing, coverage, weekday, hour in clients:
+            await _seed_client(
+                rng,
+                seat,
+                user_id,
+                0,
+                name_,
+                email_,
+                billing,
+                coverage,
+                True,
+                weekday,
+                hour,
+                now,
+                client_password=client_password,
+                monday=monday,
+                zone=zone,
+            )
 
 
 async def _seed_sessions(

@@ -29,6 +29,18 @@ class ExportNotFound(NotFound):
     """No such client for this person (another clinician's client looks the same as none)."""
 
 
+class PracticeNotFound(NotFound):
+    """No such practice, member or colleague for this person."""
+
+
+class NotAllowed(Exception):
+    """The member's role in the practice does not allow this (answer 403); ``message`` is for people."""
+
+    def __init__(self, message: str = "Your role in this practice doesn't allow that.") -> None:
+        super().__init__(message)
+        self.message = message
+
+
 class ClientError(FieldProblem):
     """A client could not be added or invited; ``field`` names the form field the message belongs to."""
 

@@ -21,8 +21,9 @@ from app.services import account_tokens, accounts, audit, email, practices
 from app.services.account_tokens import LinkState, Purpose
 from app.services.appointments import apply_status_change
 from app.services.context import Actor, CurrentUser
+from app.services.errors import PracticeNotFound
 from app.services.passwords import verify_password
-from app.services.practices import PracticeNotFound, require
+from app.services.practices import require
 from app.services.queue import JobQueue, QueuedJob, email_job
 
 

@@ -12,23 +12,20 @@ from datetime import datetime
 from app.domain import members as rules
 from app.domain.members import Ability, ClientAccess, MemberRole
 from app.models.db import transaction
-from app.models.tables import Client, ClientAssignment, ClientShare, Clinician, Membership, Practice
+from app.models.tables import (
+    Appointment,
+    Charge,
+    Client,
+    ClientAssignment,
+    ClientShare,
+    Clinician,
+    Membership,
+    Practice,
+)
 from app.services import audit
 from app.services.context import Actor, CurrentUser
-from app.services.errors import ClientNotFound, NotFound
+from app.services.errors import ClientNotFound, NotAllowed, PracticeNotFound
 from app.services.sessions import Session, SessionStore
-
-
-class PracticeNotFound(NotFound):
-    """No such practice (or member, or colleague) for this person."""
-
-
-class NotAllowed(Exception):
-    """The member's role does not allow this (answer 403); ``message`` is for people."""
-
-    def __init__(self, message: str = "Your role in this practice doesn't allow that.") -> None:
-        super().__init__(message)
-        self.message = message
 
 
 def require(member: CurrentUser, ability: Ability) -> None:
@@ -333,3 +330,56 @@ async def keep_practice_in_step(clinician_id: int) -> None:
     await Practice.update({getattr(Practice, c): seat[c] for c in PRACTICE_LEVEL_COLUMNS}).where(
         Practice.id == owner["practice"]
     )
+
+
+# --- on whose behalf a member works on a record ------------------------------------------------------
+#
+# The clinician-area use cases look records up by clinician seat (``Client.clinician == seat``). A
+# member works on a colleague's record on that colleague's behalf when the rules let them: these give
+# the seat to look the record up with. When the rules don't, they give the member's own seat (None for
+# the front desk), so the lookup finds nothing and the answer is the usual 404.
+
+
+async def seat_for_client(member: CurrentUser, client_id: int) -> int | None:
+    """The owner, or a clinician the client is shared with, works on the client's whole record."""
+    if not member.is_member:
+        return None
+    row = (
+        await Client.select(Client.clinician)
+        .where((Client.id == client_id) & (Client.practice == member.practice_id))
+        .first()
+    )
+    if row is None:
+        return member.clinician_id
+    shared = await ClientShare.select(ClientShare.clinician).where(ClientShare.client == client_id)
+    access = rules.client_access(
+        member.member_role,
+        my_clinician_id=member.clinician_id,
+        assigned_clinician_id=row["clinician"],
+        shared_with=[r["clinician"] for r in shared],
+    )
+    return row["clinician"] if access is ClientAccess.FULL else member.clinician_id
+
+
+async def seat_for_appointment(member: CurrentUser, appointment_id: int) -> int | None:
+    """The owner works on any session of the practice as its clinician; a clinician on their own."""
+    if not member.is_member:
+        return None
+    row = (
+        await Appointment.select(Appointment.clinician, Appointment.clinician.practice)
+        .where(Appointment.id == appointment_id)
+        .first()
+    )
+    if row is None or row["clinician.practice"] != member.practice_id:
+        return member.clinician_id
+    if MemberRole(member.member_role) is MemberRole.OWNER:
+        return row["clinician"]
+    return member.clinician_id
+
+
+async def seat_for_charge(member: CurrentUser, charge_id: int) -> int | None:
+    """As for sessions: the owner for any charge of the practice, a clinician for their own."""
+    row = await Charge.select(Charge.appointment).where(Charge.id == charge_id).first()
+    if row is None:
+        return member.clinician_id
+    return await seat_for_appointment(member, row["appointment"])

@@ -14,12 +14,13 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, tzinfo
 from functools import lru_cache
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from app.domain.members import Ability, may
 from app.domain.report import (
     PAGE_SIZE,
     Chart,
@@ -39,7 +40,7 @@ from app.domain.statuses import ChargeStatus as C
 from app.models.db import transaction
 from app.models.tables import Appointment, Client, Clinician
 from app.services import audit
-from app.services.context import Actor
+from app.services.context import Actor, CurrentUser
 
 CSV_CHUNK = 500
 CSV_HEADER = [
@@ -88,9 +89,21 @@ SORT_SQL = {
 
 @dataclass(frozen=True)
 class Practice:
+    """Whose sessions a report reads: the reader's seat, or for the owner every seat of the practice
+    (``clinicians``: id → name, for the clinician filter and the per-clinician totals)."""
+
     clinician_id: int
     time_zone: str
     currency: str
+    clinicians: tuple[tuple[int, str], ...] = ()
+
+    @property
+    def clinician_ids(self) -> tuple[int, ...]:
+        return tuple(cid for cid, _ in self.clinicians) or (self.clinician_id,)
+
+    @property
+    def whole_practice(self) -> bool:
+        return len(self.clinicians) > 1
 
 
 @dataclass(frozen=True)
@@ -136,6 +149,7 @@ class Row(NamedTuple):
     charge_amount_minor: int | None
     refunded_minor: int | None
     charged_at: datetime | None
+    clinician_id: int = 0
 
     @property
     def status_label(self) -> str:
@@ -161,6 +175,7 @@ class Report:
     rows: list[Row]
     page: int
     pages: int
+    by_clinician: list[ClinicianTotals] = field(default_factory=list)  # the owner's practice report
 
 
 def _dt(value: Any) -> datetime | None:
@@ -171,35 +186,54 @@ def _dt(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo("UTC"))
 
 
-async def practice_of(clinician_id: int) -> Practice:
+async def practice_of(clinician_id: int, member: CurrentUser | None = None) -> Practice:
+    """The report's scope: the clinician's own sessions; for a member who may read the practice's
+    report (the owner), every seat of the practice, members who left included (their history stays)."""
     row = (
-        await Clinician.select(Clinician.time_zone, Clinician.currency)
+        await Clinician.select(Clinician.time_zone, Clinician.currency, Clinician.practice)
         .where(Clinician.id == clinician_id)
         .first()
     )
     if row is None:
         raise LookupError(clinician_id)
-    return Practice(clinician_id, row["time_zone"] or "UTC", row["currency"] or "USD")
+    clinicians: tuple[tuple[int, str], ...] = ()
+    if member is not None and member.is_member and may(member.member_role, Ability.READ_PRACTICE_REPORT):
+        seats = (
+            await Clinician.select(Clinician.id, Clinician.user.name)
+            .where(Clinician.practice == row["practice"])
+            .order_by(Clinician.user.name)
+        )
+        clinicians = tuple((seat["id"], seat["user.name"]) for seat in seats)
+    return Practice(clinician_id, row["time_zone"] or "UTC", row["currency"] or "USD", clinicians)
 
 
-async def client_choices(clinician_id: int) -> list[tuple[int, str]]:
-    """The clinician's own clients for the filter (archived ones too: they have history)."""
+async def client_choices(practice: Practice) -> list[tuple[int, str]]:
+    """The clients of the report's clinicians for the filter (archived ones too: they have history)."""
     rows = (
         await Client.select(Client.id, Client.name)
-        .where(Client.clinician == clinician_id)
+        .where(Client.clinician.is_in(list(practice.clinician_ids)))
         .order_by(Client.name)
     )
     return [(row["id"], row["name"]) for row in rows]
 
 
-FROM = "FROM appointment a JOIN client c ON c.id = a.client AND c.clinician = a.clinician"
+# Sessions stay with the clinician who held them: a client reassigned since keeps them in the report.
+FROM = "FROM appointment a JOIN client c ON c.id = a.client"
 
 
 def _where(filters: ReportFilters, practice: Practice) -> tuple[str, list[Any]]:
     """The WHERE clause shared by every report query (placeholders are Piccolo's ``{}``)."""
     start, end = utc_bounds(filters.start, filters.end, practice.time_zone)
-    parts = ["a.clinician = {}", "a.starts_at >= {}", "a.starts_at < {}"]
-    args: list[Any] = [practice.clinician_id, start, end]
+    if filters.clinician_id is not None:
+        seats: tuple[int, ...] = (filters.clinician_id,)
+    else:
+        seats = practice.clinician_ids
+    parts = [
+        "a.clinician IN (" + ", ".join("{}" for _ in seats) + ")",
+        "a.starts_at >= {}",
+        "a.starts_at < {}",
+    ]
+    args: list[Any] = [*seats, start, end]
     if filters.statuses:
         parts.append("a.status IN (" + ", ".join("{}" for _ in filters.statuses) + ")")
         args.extend(filters.statuses)
@@ -308,7 +342,8 @@ async def totals_and_chart(
 
 
 PAGE_COLUMNS = (
-    "a.id AS appointment_id, a.starts_at, a.ends_at, a.status, a.fee_minor, a.currency, "
+    "a.id AS appointment_id, a.clinician AS clinician_id, a.starts_at, a.ends_at, a.status, a.fee_minor, "
+    "a.currency, "
     "c.id AS client_id, c.name AS client_name, c.billing_type"
 )
 
@@ -357,6 +392,7 @@ def _row(raw: dict[str, Any]) -> Row:
         charge_amount_minor=raw["charge_amount_minor"],
         refunded_minor=raw["refunded_minor"],
         charged_at=_dt(raw["charged_at"]),
+        clinician_id=raw["clinician_id"],
     )
 
 
@@ -392,22 +428,62 @@ class ReportPage:
 
 
 async def _checked_filters(
-    raw: Mapping[str, Sequence[str]], clinician_id: int, now: datetime
+    raw: Mapping[str, Sequence[str]], clinician_id: int, now: datetime, member: CurrentUser | None = None
 ) -> tuple[Practice, ParsedFilters, list[tuple[int, str]]]:
-    practice = await practice_of(clinician_id)
+    practice = await practice_of(clinician_id, member)
     parsed = parse_filters(raw, today_for(practice.time_zone, now))
-    clients = await client_choices(clinician_id)
+    clients = await client_choices(practice)
     client_id = parsed.filters.client_id
     if client_id is not None and client_id not in {cid for cid, _ in clients}:
         parsed.errors["client"] = "Choose one of your clients."
+    chosen = parsed.filters.clinician_id
+    if chosen is not None and chosen not in practice.clinician_ids:
+        parsed.errors["clinician"] = "Choose a clinician from the list."
     return practice, parsed, clients
 
 
-async def report_page(raw: Mapping[str, Sequence[str]], *, clinician_id: int, now: datetime) -> ReportPage:
-    """The report page for query parameters ``raw`` (name → values) of one clinician."""
-    practice, parsed, clients = await _checked_filters(raw, clinician_id, now)
-    report = await build_report(parsed.filters, practice, now=now) if parsed.ok else None
+async def report_page(
+    raw: Mapping[str, Sequence[str]], *, clinician_id: int, now: datetime, member: CurrentUser | None = None
+) -> ReportPage:
+    """The report page for query parameters ``raw`` (name → values): one clinician's, or the whole
+    practice's for its owner (``member``), with a total per clinician."""
+    practice, parsed, clients = await _checked_filters(raw, clinician_id, now, member)
+    report = None
+    if parsed.ok:
+        report = await build_report(parsed.filters, practice, now=now)
+        if practice.whole_practice:
+            report = replace(report, by_clinician=await clinician_totals(parsed.filters, practice))
     return ReportPage(practice, parsed.filters, parsed.errors, clients, report)
+
+
+@dataclass(frozen=True)
+class ClinicianTotals:
+    clinician_id: int
+    name: str
+    sessions: int
+    occurred: int
+    occurred_fees_minor: int
+
+
+async def clinician_totals(filters: ReportFilters, practice: Practice) -> list[ClinicianTotals]:
+    """Sessions, occurred sessions and their fees for each clinician in the selection (the owner's view)."""
+    where, args = _where(filters, practice)
+    rows = await _raw(
+        f"SELECT a.clinician AS clinician, a.status AS status, COUNT(*) AS n, SUM(a.fee_minor) AS fees "
+        f"{FROM} {where} GROUP BY 1, 2",
+        *args,
+    )
+    sums: dict[int, list[int]] = {}
+    for row in rows:
+        line = sums.setdefault(row["clinician"], [0, 0, 0])
+        line[0] += int(row["n"])
+        if row["status"] == S.OCCURRED:
+            line[1] += int(row["n"])
+            line[2] += int(row["fees"] or 0)
+    names = dict(practice.clinicians)
+    return [
+        ClinicianTotals(cid, names.get(cid, ""), *sums[cid]) for cid in practice.clinician_ids if cid in sums
+    ]
 
 
 async def rows_in_date_order(
@@ -491,10 +567,15 @@ def export_file_name(filters: ReportFilters) -> str:
 
 
 async def start_export(
-    raw: Mapping[str, Sequence[str]], *, clinician_id: int, actor: Actor, now: datetime
+    raw: Mapping[str, Sequence[str]],
+    *,
+    clinician_id: int,
+    actor: Actor,
+    now: datetime,
+    member: CurrentUser | None = None,
 ) -> tuple[Practice, ParsedFilters]:
     """Check the filters and, when they are valid, audit the export (who exported which selection)."""
-    practice, parsed, _ = await _checked_filters(raw, clinician_id, now)
+    practice, parsed, _ = await _checked_filters(raw, clinician_id, now, member)
     if parsed.ok:
         filters = parsed.filters
         async with transaction():

@@ -42,6 +42,7 @@ from app.web.middleware import (
     SessionMiddleware,
 )
 from app.web.portal import PortalController
+from app.web.practice import JoinController, PracticeController
 from app.web.report import ReportController
 from app.web.runtime import Runtime
 from app.web.security import SecurityController
@@ -56,6 +57,9 @@ HTMX_CONFIG = {
     "allowEval": False,
     "allowScriptTags": False,
     "includeIndicatorStyles": False,
+    # Wire new content the moment it is swapped in (htmx waits 20 ms by default): a tap in that gap
+    # followed a plain link out of the sheet instead of opening the next form in it.
+    "defaultSettleDelay": 0,
     "selfRequestsOnly": True,
     "responseHandling": [
         {"code": "204", "swap": False},
@@ -141,6 +145,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         PortalSuperbillsController,
         BillingSetupController,
         ClientBillingController,
+        PracticeController,
+        JoinController,
         create_static_files_router(path="/static", directories=[ROOT / "static"], name="static"),
     ]
     application = Litestar(

@@ -36,6 +36,7 @@ NOTICES = {
     "password-reset": "Your password was changed. Sign in with the new one.",
     "timed-out": "You were signed out after a period of inactivity.",
     "code-expired": "That sign-in took too long. Enter your email and password again.",
+    "joined": "You joined the practice. Sign in, then choose it under your name at the top.",
 }
 
 
@@ -52,7 +53,9 @@ def throttled_message(result: accounts.SignIn) -> str:
 
 
 def home_for(user: CurrentUser) -> str:
-    return "/calendar" if user.is_clinician else "/portal"
+    if user.is_clinician:
+        return "/calendar"
+    return "/practice" if user.is_member else "/portal"
 
 
 def safe_next(value: str | None) -> str | None:

@@ -19,7 +19,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.domain.validation import record_id
-from app.services.errors import NotFound
+from app.services.errors import NotAllowed, NotFound
 from app.web.guards import ENROL_URL, TwoFactorEnrolmentRequired
 from app.web.htmx import redirect
 
@@ -88,6 +88,10 @@ def on_forbidden(request: Request, exc: PermissionDeniedException) -> Template:
     return error_page(request, 403, detail)
 
 
+def on_not_allowed(request: Request, exc: NotAllowed) -> Template:
+    return error_page(request, 403, exc.message)
+
+
 def on_not_found(request: Request, exc: NotFoundException | NotFound) -> Template:
     return error_page(request, 404)
 
@@ -135,6 +139,7 @@ EXCEPTION_HANDLERS = {
     NotAuthorizedException: on_not_authorized,
     PermissionDeniedException: on_forbidden,
     NotFoundException: on_not_found,
+    NotAllowed: on_not_allowed,  # a practice member's role doesn't allow it
     NotFound: on_not_found,  # any use case's "no such record for you": one 404 for all of them
     ValidationException: on_validation,
     TooManyRequestsException: on_too_many,

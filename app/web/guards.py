@@ -38,6 +38,15 @@ async def clinician_only(connection: ASGIConnection, _: BaseRouteHandler) -> Non
         raise TwoFactorEnrolmentRequired()
 
 
+async def member_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """Any member of a practice (owner, clinician or front desk); what their role allows is the service's."""
+    if not _user_or_refuse(connection).is_member:
+        raise PermissionDeniedException("This page is for the practice's members.")
+    session = current_session(connection)
+    if session is not None and session.must_enrol_two_factor:
+        raise TwoFactorEnrolmentRequired()
+
+
 async def client_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     if not _user_or_refuse(connection).is_client:
         raise PermissionDeniedException("This page is for clients.")

@@ -36,7 +36,10 @@ class ReportController(Controller):
     @get("/report", name="report")
     async def page(self, request: Request) -> Template:
         view = await report.report_page(
-            _query(request), clinician_id=_clinician_id(request), now=runtime(request).clock.now()
+            _query(request),
+            clinician_id=_clinician_id(request),
+            now=runtime(request).clock.now(),
+            member=current_user(request),
         )
         query = view.filters.query() if not view.errors else request.url.query
         url = f"/report?{query}" if query else "/report"
@@ -49,6 +52,8 @@ class ReportController(Controller):
             "statuses": [(status.value, status.label) for status in STATUS_ORDER],
             "billing_types": [("", "All"), *BILLING_TYPES.items()],
             "client_options": [("", "All clients")] + [(str(cid), name) for cid, name in view.clients],
+            "clinician_options": [("", "All clinicians")]
+            + [(str(cid), name) for cid, name in view.practice.clinicians],
             "sorts": list(SORTS.items()),
             "status_labels": {status.value: status.label for status in AppointmentStatus},
             "export_url": "/report.csv" + (f"?{view.filters.query(page=1)}" if not view.errors else ""),
@@ -62,7 +67,11 @@ class ReportController(Controller):
     async def export(self, request: Request) -> Response:
         rt = runtime(request)
         practice, parsed = await report.start_export(
-            _query(request), clinician_id=_clinician_id(request), actor=actor_of(request), now=rt.clock.now()
+            _query(request),
+            clinician_id=_clinician_id(request),
+            actor=actor_of(request),
+            now=rt.clock.now(),
+            member=current_user(request),
         )
         if not parsed.ok:
             return redirect(request, f"/report?{request.url.query}")

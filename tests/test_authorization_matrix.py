@@ -1,0 +1,285 @@
+"""Object-level authorization (R1, R11): every route of the app × every kind of person, each cell with an
+explicit expected outcome. The route list comes from the app's own route table, so a new route without a
+row here fails ``test_every_route_has_a_row``.
+
+The people: the practice's owner (Maya, who also sees clients), clinician A (Noor, whose client Alex is),
+clinician B (Lee, a colleague Alex is not shared with), the front desk (Sky), the client (Alex), a member
+of another practice (Jordan, who owns Northside) and someone signed out. Every ``{…}`` in a path is one of
+A's records: Alex's client record, a past session of Alex with Noor, its succeeded charge; or of the
+owner's: a pending invitation to the practice, the practice itself.
+
+Outcomes: ``OK`` the page or action is theirs (any answer but a refusal or the sign-in page: a form with
+errors counts, empty forms are posted); ``LOGIN`` sent to sign in; ``DENIED`` 403; ``GONE`` 404, as if
+the record did not exist.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from app.models.tables import EmailMessage
+from app.services import members
+from app.services.queue import JobQueue
+from app.web.app import create_app
+from tests.helpers import actor_for, make_client, make_clinician, make_member, post_form, sign_in
+from tests.report_data import add_appointment, set_charge
+
+OK, LOGIN, DENIED, GONE = "ok", "login", "denied", "gone"
+PEOPLE = ("owner", "clinician A", "clinician B", "front desk", "client", "other practice", "signed out")
+
+
+def row(owner, a, b, desk, client, other, signed_out):
+    return dict(zip(PEOPLE, (owner, a, b, desk, client, other, signed_out), strict=True))
+
+
+# Rows: an outcome for each person (owner, A, B, front desk, client, other practice, signed out).
+PUBLIC = row(OK, OK, OK, OK, OK, OK, OK)
+ANY_SIGNED_IN = row(OK, OK, OK, OK, OK, OK, LOGIN)  # one's own account: everyone has theirs
+STAFF_PAGE = row(OK, OK, OK, DENIED, DENIED, OK, LOGIN)  # a clinician's page of their own practice's data
+OWN_SEAT_SETTING = row(OK, OK, OK, GONE, GONE, OK, LOGIN)  # a setting of one's clinician seat
+# One of clinician A's records: A alone. The owner doesn't reach a colleague's record through these pages
+# yet, and the front desk (no clinician seat) is kept out of the clinician pages: refused, never shown.
+A_RECORD = row(GONE, OK, GONE, DENIED, DENIED, GONE, LOGIN)
+PORTAL = row(DENIED, DENIED, DENIED, DENIED, OK, DENIED, LOGIN)
+MEMBER_PAGE = row(OK, OK, OK, OK, DENIED, OK, LOGIN)  # any member of a practice, in their own
+OWNER_PAGE = row(OK, DENIED, DENIED, DENIED, DENIED, OK, LOGIN)  # the owner of a practice, in their own
+OWNER_RECORD = row(OK, DENIED, DENIED, DENIED, DENIED, GONE, LOGIN)  # a membership of the owner's practice
+SWITCH_HERE = row(OK, OK, OK, OK, DENIED, GONE, LOGIN)  # switch to the practice A works in
+NOT_HERE = row(GONE, GONE, GONE, GONE, GONE, GONE, GONE)  # needs a token this test doesn't have
+SIGN_IN_FIRST = row(
+    LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN
+)  # sign-out, and a code with no password step
+
+EXPECTED: dict[tuple[str, str], dict[str, str]] = {
+    ("GET", "/"): ANY_SIGNED_IN,
+    ("GET", "/account"): ANY_SIGNED_IN,
+    ("GET", "/account/password"): ANY_SIGNED_IN,
+    ("POST", "/account/password"): ANY_SIGNED_IN,
+    ("GET", "/account/security"): ANY_SIGNED_IN,
+    ("POST", "/account/security/recovery-codes"): ANY_SIGNED_IN,
+    ("POST", "/account/security/requirement"): OWN_SEAT_SETTING,
+    ("GET", "/account/security/two-factor"): ANY_SIGNED_IN,
+    ("POST", "/account/security/two-factor"): ANY_SIGNED_IN,
+    ("POST", "/account/security/two-factor/off"): ANY_SIGNED_IN,
+    ("POST", "/account/session/refresh"): ANY_SIGNED_IN,
+    ("POST", "/account/sessions/end-others"): ANY_SIGNED_IN,
+    ("POST", "/account/sessions/{device_id:str}/end"): ANY_SIGNED_IN,
+    ("POST", "/appointments"): STAFF_PAGE,
+    ("GET", "/appointments/client-options"): STAFF_PAGE,
+    ("GET", "/appointments/new"): STAFF_PAGE,
+    ("GET", "/appointments/{appointment_id:int}"): A_RECORD,
+    ("GET", "/appointments/{appointment_id:int}/book-next"): A_RECORD,
+    ("POST", "/appointments/{appointment_id:int}/book-next"): A_RECORD,
+    ("GET", "/appointments/{appointment_id:int}/charge"): A_RECORD,
+    ("POST", "/appointments/{appointment_id:int}/charge/refund"): A_RECORD,
+    ("POST", "/appointments/{appointment_id:int}/charge/retry"): A_RECORD,
+    ("POST", "/appointments/{appointment_id:int}/charge/waive"): A_RECORD,
+    ("GET", "/appointments/{appointment_id:int}/reschedule"): A_RECORD,
+    ("POST", "/appointments/{appointment_id:int}/reschedule"): A_RECORD,
+    ("GET", "/appointments/{appointment_id:int}/series"): A_RECORD,
+    ("POST", "/appointments/{appointment_id:int}/series"): A_RECORD,
+    ("POST", "/appointments/{appointment_id:int}/series/cancel"): A_RECORD,
+    ("POST", "/appointments/{appointment_id:int}/status"): A_RECORD,
+    ("GET", "/audit"): STAFF_PAGE,
+    ("GET", "/audit/export"): STAFF_PAGE,
+    ("GET", "/book/{slug:str}"): PUBLIC,
+    ("POST", "/book/{slug:str}"): PUBLIC,
+    ("GET", "/calendar"): STAFF_PAGE,
+    ("GET", "/calendar/needs-status"): STAFF_PAGE,
+    ("GET", "/calendar/needs-status/count"): STAFF_PAGE,
+    ("POST", "/calendar/privacy"): STAFF_PAGE,
+    ("GET", "/charges/{charge_id:int}/receipt"): A_RECORD,
+    ("GET", "/checklist/insurance-contact"): STAFF_PAGE,
+    ("POST", "/checklist/insurance-contact"): STAFF_PAGE,
+    ("GET", "/checklist/{client_id:int}"): A_RECORD,
+    ("POST", "/checklist/{client_id:int}/applicable"): A_RECORD,
+    ("POST", "/checklist/{client_id:int}/coverage"): A_RECORD,
+    ("POST", "/checklist/{client_id:int}/invite"): A_RECORD,
+    ("POST", "/checklist/{client_id:int}/not-applicable"): A_RECORD,
+    ("POST", "/checklist/{client_id:int}/occurred"): A_RECORD,
+    ("GET", "/clients"): STAFF_PAGE,
+    ("GET", "/clients/new"): STAFF_PAGE,
+    ("POST", "/clients/new"): STAFF_PAGE,
+    ("GET", "/clients/{client_id:int}"): A_RECORD,
+    ("GET", "/clients/{client_id:int}/archive"): A_RECORD,
+    ("POST", "/clients/{client_id:int}/archive"): A_RECORD,
+    ("GET", "/clients/{client_id:int}/edit"): A_RECORD,
+    ("POST", "/clients/{client_id:int}/edit"): A_RECORD,
+    ("GET", "/clients/{client_id:int}/export"): A_RECORD,
+    ("GET", "/clients/{client_id:int}/insurance"): A_RECORD,
+    ("POST", "/clients/{client_id:int}/insurance"): A_RECORD,
+    ("POST", "/clients/{client_id:int}/invite"): A_RECORD,
+    ("POST", "/clients/{client_id:int}/restore"): A_RECORD,
+    ("GET", "/clients/{client_id:int}/sessions"): A_RECORD,
+    ("GET", "/dev/mailbox"): PUBLIC,
+    ("GET", "/dev/mailbox/{message_id:int}"): PUBLIC,
+    ("POST", "/email/events"): NOT_HERE,
+    ("GET", "/feed/{client_id:int}/{token:str}"): NOT_HERE,
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/invite/new"): PUBLIC,
+    ("POST", "/invite/new"): PUBLIC,
+    ("GET", "/invite/{token:str}"): PUBLIC,
+    ("POST", "/invite/{token:str}"): PUBLIC,
+    ("GET", "/login"): PUBLIC,
+    ("POST", "/login"): PUBLIC,
+    ("GET", "/login/code"): SIGN_IN_FIRST,
+    ("POST", "/login/code"): PUBLIC,
+    ("POST", "/logout"): SIGN_IN_FIRST,
+    ("GET", "/metrics"): NOT_HERE,
+    ("GET", "/new-clients"): STAFF_PAGE,
+    ("GET", "/new-clients/count"): STAFF_PAGE,
+    ("GET", "/password/forgot"): PUBLIC,
+    ("POST", "/password/forgot"): PUBLIC,
+    ("GET", "/password/reset/{token:str}"): PUBLIC,
+    ("POST", "/password/reset/{token:str}"): PUBLIC,
+    ("GET", "/practice"): MEMBER_PAGE,
+    ("GET", "/practice/members"): OWNER_PAGE,
+    ("POST", "/practice/members"): OWNER_PAGE,
+    ("GET", "/practice/members/{membership_id:int}/remove"): OWNER_RECORD,
+    ("POST", "/practice/members/{membership_id:int}/remove"): OWNER_RECORD,
+    ("POST", "/practice/members/{membership_id:int}/resend"): OWNER_RECORD,
+    ("POST", "/practice/switch"): SWITCH_HERE,
+    ("GET", "/join/{token:str}"): PUBLIC,
+    ("POST", "/join/{token:str}"): PUBLIC,
+    ("GET", "/portal"): PORTAL,
+    ("GET", "/portal/book"): PORTAL,
+    ("POST", "/portal/book"): PORTAL,
+    ("GET", "/portal/card"): PORTAL,
+    ("POST", "/portal/card"): PORTAL,
+    ("GET", "/portal/charges"): PORTAL,
+    ("GET", "/portal/charges/{charge_id:int}/receipt"): PORTAL,
+    ("GET", "/portal/export"): PORTAL,
+    ("GET", "/portal/insurance"): PORTAL,
+    ("GET", "/portal/insurance/{client_id:int}"): PORTAL,
+    ("POST", "/portal/insurance/{client_id:int}"): PORTAL,
+    ("GET", "/portal/insurance/{client_id:int}/self-check"): PORTAL,
+    ("POST", "/portal/insurance/{client_id:int}/self-check"): PORTAL,
+    ("GET", "/portal/profile"): PORTAL,
+    ("POST", "/portal/profile"): PORTAL,
+    ("POST", "/portal/sessions/{appointment_id:int}/cancel"): PORTAL,
+    ("GET", "/report"): STAFF_PAGE,
+    ("GET", "/report.csv"): STAFF_PAGE,
+    ("GET", "/settings/booking"): STAFF_PAGE,
+    ("POST", "/settings/booking"): STAFF_PAGE,
+    ("GET", "/signup"): PUBLIC,
+    ("POST", "/signup"): PUBLIC,
+    ("GET", "/signup/confirm/{token:str}"): PUBLIC,
+    ("POST", "/signup/confirm/{token:str}"): PUBLIC,
+    ("GET", "/static/{file_path:path}"): PUBLIC,
+}
+
+
+def outcome(response) -> str:
+    status, location = response.status_code, response.headers.get("location", "")
+    if status in (401,) or (status in (302, 303) and location.startswith("/login")):
+        return LOGIN
+    if status == 403:
+        return DENIED
+    if status == 404:
+        return GONE
+    assert status < 500, (status, response.text[:500])
+    return OK
+
+
+def app_routes(application) -> set[tuple[str, str]]:
+    found = set()
+    for route in application.routes:
+        for method in getattr(route, "methods", set()) - {"OPTIONS", "HEAD"}:
+            found.add((method, route.path))
+    return found
+
+
+def test_every_route_has_a_row(settings, clock):
+    routes = app_routes(create_app(settings, clock=clock))
+    assert routes - set(EXPECTED) == set(), "a new route needs its row in EXPECTED"
+    assert set(EXPECTED) - routes == set(), "EXPECTED lists a route the app no longer has"
+
+
+async def practice(settings, clock):
+    """The people and A's records, keyed by path parameter."""
+    now = clock.now()
+    owner = await make_clinician(settings, now)
+    noor = await make_member(
+        settings, now, owner, email="noor@example.test", name="Noor Haddad", role="clinician"
+    )
+    lee = await make_member(settings, now, owner, email="lee@example.test", name="Lee Park", role="clinician")
+    sky = await make_member(
+        settings, now, owner, email="sky@example.test", name="Sky Moreno", role="front_desk"
+    )
+    alex, client_id = await make_client(settings, now, noor)
+    pending = await members.invite_member(
+        owner.user,
+        members.NewMember("Robin Vale", "robin@example.test", "front_desk"),
+        now=now,
+        actor=actor_for(owner),
+        settings=settings,
+        queue=JobQueue(None, settings.queue_name),
+    )
+    other = await make_clinician(settings, now, email="jordan@example.test", practice="Northside")
+    appointment_id = await add_appointment(
+        noor.user.clinician_id, client_id, now - timedelta(days=2), status="occurred"
+    )
+    await set_charge(appointment_id, "succeeded", 15000, due_at=now - timedelta(days=1), succeeded_at=now)
+    from app.models.tables import Charge
+
+    charge = await Charge.select(Charge.id).where(Charge.appointment == appointment_id).first()
+    message = await EmailMessage.select(EmailMessage.id).first()
+    people = {
+        "owner": owner,
+        "clinician A": noor,
+        "clinician B": lee,
+        "front desk": sky,
+        "client": alex,
+        "other practice": other,
+        "signed out": None,
+    }
+    params = {
+        "client_id": client_id,
+        "appointment_id": appointment_id,
+        "charge_id": charge["id"],
+        "message_id": message["id"],
+        "token": "not-a-real-token-" + "x" * 30,
+        "slug": "calm-harbor",
+        "device_id": "no-such-device",
+        "file_path": "app.css",
+        "membership_id": pending,
+        "practice_id": owner.user.practice_id,
+    }
+    return people, params
+
+
+def fill(path: str, params: dict) -> str:
+    for name, value in params.items():
+        for kind in ("int", "str", "path"):
+            path = path.replace(f"{{{name}:{kind}}}", str(value))
+    return path
+
+
+# What a form must carry for the handler to look the record up at all (other forms are posted empty).
+FORMS = {
+    ("POST", "/checklist/{client_id:int}/occurred"): {"appointment_id": "appointment_id"},
+    ("POST", "/portal/book"): {"practice": "client_id"},
+    ("POST", "/practice/switch"): {"practice_id": "practice_id"},
+}
+
+
+async def attempt(client, method: str, path: str, params: dict):
+    url = fill(path, params)
+    if method == "GET":
+        return await client.get(url)
+    form = {field: str(params[name]) for field, name in FORMS.get((method, path), {}).items()}
+    return await post_form(client, url, form)
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(EXPECTED), ids=lambda v: v)
+async def test_each_person_gets_exactly_their_outcome(client, settings, clock, method, path):
+    people, params = await practice(settings, clock)
+    seen = {}
+    for label, person in people.items():
+        client.cookies.clear()
+        if person is not None:
+            await sign_in(client, person)
+        seen[label] = outcome(await attempt(client, method, path, params))
+    assert seen == EXPECTED[(method, path)], (method, path)

@@ -1,0 +1,262 @@
+"""The practice's pages through HTTP like a browser: the owner's members page (invite, resend, remove with
+a choice for future sessions), the join link, the front desk's home and the practice switcher."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from html import unescape
+
+from app.models.tables import Appointment, EmailMessage, Membership
+from tests.helpers import (
+    PASSWORD,
+    Person,
+    last_email_to,
+    link_in,
+    make_client,
+    make_clinician,
+    make_member,
+    post_form,
+    sign_in,
+)
+from tests.report_data import add_appointment
+
+
+async def invite_by_page(client, name, email, role):
+    return await post_form(client, "/practice/members", {"name": name, "email": email, "role": role})
+
+
+async def test_the_owner_invites_from_the_account_page_and_the_new_clinician_joins(
+    client, other_client, settings, clock
+):
+    owner = await make_clinician(settings, clock.now())
+    await sign_in(client, owner)
+    account = await client.get("/account")
+    assert 'href="/practice/members"' in account.text
+    page = await client.get("/practice/members")
+    assert page.status_code == 200 and "Maya Chen" in page.text and "Owner" in page.text
+
+    for form, message in (
+        ({"name": "No\x00or", "email": "noor@example.test", "role": "clinician"}, "control characters"),
+        ({"name": "N" * 5000, "email": "noor@example.test", "role": "clinician"}, "at most"),
+        ({"name": "Noor", "email": "not an address", "role": "clinician"}, "email"),
+        ({"name": "Noor", "email": "noor@example.test", "role": "owner"}, "Role"),
+        ({"name": "Noor", "email": "maya@example.test", "role": "front_desk"}, "already a member"),
+    ):
+        refused = await post_form(client, "/practice/members", form)
+        assert refused.status_code == 400, form
+        assert message.lower() in unescape(refused.text).lower(), (form, refused.text[:3000])
+    assert await EmailMessage.count().where(EmailMessage.kind == "member_invitation") == 0
+
+    sent = await invite_by_page(client, "Noor Haddad", "noor@example.test", "clinician")
+    assert sent.status_code == 303
+    listed = await client.get("/practice/members")
+    assert "Invitation sent to noor@example.test." in listed.text and "Invited" in listed.text
+
+    join = link_in((await last_email_to("noor@example.test")).text_body, "/join/")
+    shown = await other_client.get(join)
+    assert "Join Calm Harbor" in shown.text and "clinician" in shown.text
+    mismatch = await post_form(
+        other_client, join, {"password": PASSWORD, "password_confirm": "something else"}
+    )
+    assert mismatch.status_code == 400 and "don't match" in unescape(mismatch.text)
+    weak = await post_form(other_client, join, {"password": "short", "password_confirm": "short"})
+    assert weak.status_code == 400 and "at least 10 characters" in weak.text
+    joined = await post_form(other_client, join, {"password": PASSWORD, "password_confirm": PASSWORD})
+    assert (joined.status_code, joined.headers["location"]) == (303, "/calendar")
+    assert (await other_client.get("/calendar")).status_code == 200
+    again = await other_client.get(join)
+    assert "already been used" in again.text
+    assert "Active" in (await client.get("/practice/members")).text
+
+
+async def test_the_front_desk_lands_on_the_practice_page_and_stays_out_of_clinical_pages(
+    client, settings, clock
+):
+    owner = await make_clinician(settings, clock.now())
+    await make_member(
+        settings, clock.now(), owner, email="noor@example.test", name="Noor Haddad", role="clinician"
+    )
+    desk = await make_member(
+        settings, clock.now(), owner, email="sky@example.test", name="Sky", role="front_desk"
+    )
+    response = await post_form(client, "/login", {"email": desk.email, "password": PASSWORD})
+    assert response.headers["location"] == "/practice"
+    home = await client.get("/practice")
+    assert "Noor Haddad" in home.text and "Maya Chen" in home.text
+    assert 'href="/practice/members"' not in home.text
+    for page in ("/clients", "/calendar", "/report", "/practice/members"):
+        assert (await client.get(page)).status_code == 403, page
+
+
+async def test_a_resend_from_the_page_kills_the_first_link(client, other_client, settings, clock):
+    owner = await make_clinician(settings, clock.now())
+    await sign_in(client, owner)
+    await invite_by_page(client, "Sky", "sky@example.test", "front_desk")
+    first = link_in((await last_email_to("sky@example.test")).text_body, "/join/")
+    membership = await Membership.objects().where(Membership.role == "front_desk").first()
+    resent = await post_form(client, f"/practice/members/{membership.id}/resend")
+    assert resent.status_code == 303
+    assert "earlier link no longer works" in (await client.get("/practice/members")).text
+    assert "already been used" in (await other_client.get(first)).text
+    second = link_in((await last_email_to("sky@example.test")).text_body, "/join/")
+    joined = await post_form(other_client, second, {"password": PASSWORD, "password_confirm": PASSWORD})
+    assert joined.headers["location"] == "/practice"
+
+
+async def test_removing_a_clinician_asks_what_happens_to_their_sessions_and_signs_them_out(
+    client, other_client, settings, clock
+):
+    owner = await make_clinician(settings, clock.now())
+    noor = await make_member(
+        settings, clock.now(), owner, email="noor@example.test", name="Noor", role="clinician"
+    )
+    _, alex = await make_client(settings, clock.now(), noor)
+    future = await add_appointment(noor.user.clinician_id, alex, clock.now() + timedelta(days=3))
+    await sign_in(other_client, noor)
+    await sign_in(client, owner)
+    membership = await Membership.objects().where(Membership.role == "clinician").first()
+    url = f"/practice/members/{membership.id}/remove"
+    page = await client.get(url)
+    assert "1 future session" in page.text and "Maya Chen" in page.text
+    refused = await post_form(client, url, {})
+    assert refused.status_code == 400 and "Choose what happens" in refused.text
+    done = await post_form(
+        client, url, {"future_sessions": "reassign", "reassign_to": str(owner.user.clinician_id)}
+    )
+    assert done.status_code == 303
+    assert "1 future session(s) reassigned" in (await client.get("/practice/members")).text
+    moved = await Appointment.objects().where(Appointment.id == future).first()
+    assert moved.clinician == owner.user.clinician_id
+    signed_out = await other_client.get("/calendar")
+    assert signed_out.status_code == 303 and signed_out.headers["location"].startswith("/login")
+    assert (await client.get(f"/practice/members/{membership.id}/remove")).status_code == 404
+
+
+async def test_someone_in_two_practices_joins_with_their_password_and_switches(
+    client, other_client, settings, clock
+):
+    owner = await make_clinician(settings, clock.now())
+    jordan = await make_clinician(settings, clock.now(), email="jordan@example.test", practice="Northside")
+    await sign_in(client, owner)
+    await invite_by_page(client, "Jordan Lee", "jordan@example.test", "front_desk")
+    join = link_in((await last_email_to("jordan@example.test")).text_body, "/join/")
+    assert "Your Stillwater password" in (await other_client.get(join)).text
+    wrong = await post_form(other_client, join, {"password": "not my password"})
+    assert wrong.status_code == 400 and "isn't the password" in unescape(wrong.text)
+    joined = await post_form(other_client, join, {"password": PASSWORD})
+    assert joined.headers["location"] == "/login?notice=joined"
+
+    await sign_in(other_client, Person(jordan.user))
+    home = await other_client.get("/calendar")
+    assert 'name="practice_id"' in home.text and "Northside" in home.text and "Calm Harbor" in home.text
+    switched = await post_form(other_client, "/practice/switch", {"practice_id": str(owner.user.practice_id)})
+    assert switched.status_code == 303
+    there = await other_client.get("/practice")
+    assert "You're working in Calm Harbor." in unescape(there.text)
+    assert (await other_client.get("/calendar")).status_code == 403  # the front desk there, no seat
+    stranger = await make_clinician(settings, clock.now(), email="x@example.test", practice="Elsewhere")
+    refused = await post_form(
+        other_client, "/practice/switch", {"practice_id": str(stranger.user.practice_id)}
+    )
+    assert refused.status_code == 404
+    back = await post_form(other_client, "/practice/switch", {"practice_id": str(jordan.user.practice_id)})
+    assert back.status_code == 303 and (await other_client.get("/calendar")).status_code == 200
+
+
+async def test_the_owner_reads_the_whole_practice_s_trail_with_each_member_s_role(client, settings, clock):
+    owner = await make_clinician(settings, clock.now())
+    noor = await make_member(
+        settings, clock.now(), owner, email="noor@example.test", name="Noor", role="clinician"
+    )
+    lee = await make_member(
+        settings, clock.now(), owner, email="lee@example.test", name="Lee", role="clinician"
+    )
+    await make_member(settings, clock.now(), owner, email="sky@example.test", name="Sky", role="front_desk")
+    await sign_in(client, noor)
+    added = await post_form(
+        client,
+        "/clients/new",
+        {"name": "Quinn Avery", "email": "quinn@example.test", "billing_type": "self_pay"},
+    )
+    assert added.status_code == 303
+    client.cookies.clear()
+
+    await sign_in(client, owner)
+    trail = unescape((await client.get("/audit")).text)
+    assert "Noor (Clinician)" in trail and "client: Quinn Avery" in trail
+    assert "Sky (Front desk)" in trail and "Member joined the practice" in trail
+    client.cookies.clear()
+
+    await sign_in(client, lee)
+    theirs = unescape((await client.get("/audit")).text)
+    assert "Quinn Avery" not in theirs and "Sky" not in theirs
+
+
+async def test_the_owner_s_report_has_every_clinician_a_filter_and_totals_per_clinician(
+    client, settings, clock
+):
+    owner = await make_clinician(settings, clock.now())
+    noor = await make_member(
+        settings, clock.now(), owner, email="noor@example.test", name="Noor", role="clinician"
+    )
+    stranger = await make_clinician(settings, clock.now(), email="x@example.test", practice="Elsewhere")
+    _, alex = await make_client(settings, clock.now(), noor)
+    _, sam = await make_client(settings, clock.now(), owner, email="sam@example.test", name="Sam Okafor")
+    await add_appointment(noor.user.clinician_id, alex, clock.now() - timedelta(days=1), status="occurred")
+    await add_appointment(owner.user.clinician_id, sam, clock.now() - timedelta(days=2), status="occurred")
+    await add_appointment(owner.user.clinician_id, sam, clock.now() - timedelta(days=3), status="no_show")
+
+    await sign_in(client, owner)
+    page = unescape((await client.get("/report?preset=this_month")).text)
+    assert "Alex Rivera" in page and "Sam Okafor" in page
+    assert 'name="clinician"' in page and "By clinician" in page
+    assert '<th scope="row">Noor</th><td>1</td><td>1</td><td>$150.00</td>' in page
+    assert '<th scope="row">Maya Chen</th><td>2</td><td>1</td><td>$150.00</td>' in page
+    only_noor = unescape(
+        (await client.get(f"/report?preset=this_month&clinician={noor.user.clinician_id}")).text
+    )
+    assert (
+        "Alex Rivera" in only_noor
+        and "Sam Okafor" not in only_noor.split("By clinician")[0].split("Sessions")[-1]
+    )
+    csv = (await client.get(f"/report.csv?preset=this_month&clinician={noor.user.clinician_id}")).text
+    assert "Alex Rivera" in csv and "Sam Okafor" not in csv
+    for bad in (str(stranger.user.clinician_id), "abc", "9" * 30):
+        refused = await client.get("/report", params={"preset": "this_month", "clinician": bad})
+        assert "Choose a clinician from the list." in unescape(refused.text), bad
+    assert (
+        await client.get("/report", params={"preset": "this_month", "clinician": "1\x00"})
+    ).status_code < 500
+    client.cookies.clear()
+
+    await sign_in(client, noor)
+    theirs = unescape((await client.get("/report?preset=this_month")).text)
+    assert "Alex Rivera" in theirs and "Sam Okafor" not in theirs and "By clinician" not in theirs
+    assert 'name="clinician"' not in theirs
+    sneaky = unescape(
+        (await client.get(f"/report?preset=this_month&clinician={owner.user.clinician_id}")).text
+    )
+    assert "Sam Okafor" not in sneaky and "Choose a clinician from the list." in sneaky
+
+
+async def test_a_practice_client_booking_a_colleague_s_page_keeps_one_record(client, settings, clock):
+    from app.models.tables import Client, Clinician, WorkingHours
+    from tests.test_online_booking import FIRST_SLOT, visitor
+
+    owner = await make_clinician(settings, clock.now())
+    noor = await make_member(
+        settings, clock.now(), owner, email="noor@example.test", name="Noor", role="clinician"
+    )
+    seat = noor.user.clinician_id
+    await WorkingHours.insert(
+        *[WorkingHours(clinician=seat, weekday=d, start_minute=9 * 60, end_minute=17 * 60) for d in range(5)]
+    )
+    _, alex = await make_client(settings, clock.now(), owner)  # Maya's client
+    slug = (await Clinician.select(Clinician.booking_slug).where(Clinician.id == seat).first())[
+        "booking_slug"
+    ]
+    booked = await post_form(client, f"/book/{slug}", visitor(email="alex@example.test", name="Alex R."))
+    assert booked.status_code == 200 and "Choose" not in unescape(booked.text).split("<main")[-1][:200]
+    assert await Client.count().where(Client.email == "alex@example.test") == 1
+    [session] = await Appointment.objects().where(Appointment.client == alex)
+    assert session.clinician == seat and session.starts_at.isoformat().startswith(FIRST_SLOT[:10])
