@@ -43,6 +43,10 @@ class SuperbillNotFound(NotFound):
     """No such superbill for this person."""
 
 
+class FrequencyRefused(ValueError):
+    """Not one of the superbill choices."""
+
+
 def after_charge_job(charge_id: int) -> QueuedJob:
     """The job queued once a charge succeeds: the session's superbill, if the client wants one each time."""
     return QueuedJob("issue_superbill", (charge_id,), job_id=f"superbill:{charge_id}")
@@ -561,10 +565,10 @@ async def choose_frequency(
 ) -> int:
     """The client chooses per-session, monthly or no superbills. Choosing monthly makes the ones for
     past months (up to a year) with paid sessions at once. Returns how many were made."""
-    if frequency not in rules.FREQUENCIES:
-        raise ValueError(frequency)
     if client_id not in [client.id for client in await _own_clients(user_id)]:
         raise SuperbillNotFound(client_id)
+    if frequency not in rules.FREQUENCIES:
+        raise FrequencyRefused(frequency)
     made = 0
     async with transaction():
         await _upsert_client_details(client_id, {ClientBillingDetails.superbill_frequency: frequency}, now)

@@ -62,10 +62,10 @@ class PortalSuperbillsController(Controller):
 
     @post("/superbills/{client_id:int}/frequency")
     async def choose(self, request: Request, client_id: FromPath[int], data: FormBody) -> Response:
+        rt = runtime(request)
         form = Form.of(data)
-        frequency = form.choice("frequency", rules.FREQUENCIES, label="Choice")
-        if form.ok:
-            rt = runtime(request)
+        frequency = form.data.get("frequency", "") if form.ok else ""  # refused after the ownership check
+        try:
             made = await superbills.choose_frequency(
                 current_user(request).id,
                 client_id,
@@ -74,10 +74,11 @@ class PortalSuperbillsController(Controller):
                 actor=actor_of(request),
                 settings=rt.settings,
             )
+        except superbills.FrequencyRefused:
+            await flash(request, "Choose one of the options.")
+        else:
             note = f" {made} monthly superbill{'s' if made != 1 else ''} ready below." if made else ""
             await flash(request, f"Saved: {rules.FREQUENCIES[frequency].lower()}.{note}")
-        else:
-            await flash(request, form.first_error[1])
         return redirect(request, "/portal/insurance/superbills")
 
     @get("/superbills/{superbill_id:int}/pdf", name="portal_superbill_pdf")
