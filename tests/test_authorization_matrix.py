@@ -114,6 +114,7 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/clients/{client_id:int}/superbills/{superbill_id:int}/pdf"): PRACTICE_CLIENT,
     ("POST", "/clients/{client_id:int}/superbills/{superbill_id:int}/regenerate"): PRACTICE_CLIENT,
     ("POST", "/clients/{client_id:int}/superbills/{superbill_id:int}/resend"): PRACTICE_CLIENT,
+    ("POST", "/clients/{client_id:int}/sessions/{appointment_id:int}/codes"): PRACTICE_CLIENT,
     ("GET", "/clients/{client_id:int}/edit"): A_RECORD,
     ("POST", "/clients/{client_id:int}/edit"): A_RECORD,
     ("GET", "/clients/{client_id:int}/export"): A_RECORD,

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from app.models.tables import ClientBillingDetails, EmailMessage, Superbill
+from app.models.tables import Appointment, ClientBillingDetails, EmailMessage, Superbill
 from app.services import superbills
 from app.services.queue import JobQueue
 from tests.billing_support import NPI, fill_billing_details, paid_session, pdf_text
-from tests.charging_support import make_practice
+from tests.charging_support import add_appointment, make_practice
 from tests.helpers import make_client, make_clinician, post_form, sign_in
 from tests.test_superbills import LAST_MONTH, at_ten
 
@@ -140,3 +140,59 @@ async def test_another_practice_gets_404_for_a_clients_billing(client, settings,
     assert (await client.get(f"/clients/{practice.client_id}/superbills/{bill.id}/pdf")).status_code == 404
     resend = await post_form(client, f"/clients/{practice.client_id}/superbills/{bill.id}/resend")
     assert resend.status_code == 404
+
+
+async def test_a_session_takes_the_chosen_code_and_the_default_fee_of_its_service_type(
+    client, settings, clock
+):
+    practice = await _practice(settings, clock)
+    await sign_in(client, practice.clinician)
+    page = await client.get("/account/billing")
+    assert "Default fee per service type" in page.text
+    too_much = await post_form(
+        client, "/account/billing", {"npi": NPI, "place_of_service": "11", "fee_90837": "99999999999999"}
+    )
+    assert too_much.status_code == 422
+    saved = await post_form(
+        client,
+        "/account/billing",
+        {
+            "npi": NPI,
+            "licence_number": "NY-1",
+            "place_of_service": "11",
+            "fee_90837": "200",
+            "tax_id_kind": "ein",
+            "address": "12 Harbor Street, Brooklyn, NY 11201",
+        },
+    )
+    assert saved.status_code == 303
+    assert 'value="200.00"' in (await client.get("/account/billing")).text
+
+    upcoming = await add_appointment(practice.clinician, practice.client_id, clock.now() + timedelta(days=2))
+    paid = await paid_session(practice, clock.now() - timedelta(days=3))
+    page = await client.get(f"/clients/{practice.client_id}/billing")
+    assert "Default: 90834 Psychotherapy, 45 minutes" in page.text
+
+    for appointment_id in (upcoming, paid):
+        response = await post_form(
+            client,
+            f"/clients/{practice.client_id}/sessions/{appointment_id}/codes",
+            {"service_code": "90837", "place_of_service": "02"},
+        )
+        assert response.status_code == 303
+    fees = {
+        row["id"]: row["fee_minor"] for row in await Appointment.select(Appointment.id, Appointment.fee_minor)
+    }
+    assert fees[upcoming] == 20000  # still scheduled: the service type's fee
+    assert fees[paid] == 15000  # already charged: its fee stays
+    refused = await post_form(
+        client,
+        f"/clients/{practice.client_id}/sessions/{upcoming}/codes",
+        {"service_code": "99999\x00", "place_of_service": "02"},
+    )
+    assert refused.status_code == 303
+    assert (await Appointment.objects().where(Appointment.id == upcoming).first()).service_code == "90837"
+
+    await superbills.sweep(now=clock.now(), settings=settings)
+    text = pdf_text((await Superbill.objects().first()).pdf)
+    assert "90837" in text and "02 Telehealth" in text and "90834" not in text

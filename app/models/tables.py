@@ -422,6 +422,16 @@ class PracticeBillingDetails(Table):
     updated_at = Timestamptz()
 
 
+class ServiceFee(Table):
+    """A practice's default fee for a service type (CPT code, R15): a session given that code while
+    still scheduled takes this fee."""
+
+    practice = ForeignKey(references=Practice, null=False, index=True)
+    service_code = Varchar(length=8)
+    fee_minor = Integer()
+    updated_at = Timestamptz()
+
+
 class ClientBillingDetails(Table):
     """What a superbill needs about the client (R15): birth date, address, diagnosis codes (ICD-10,
     primary first) with the client's consent to share them, and how often they want superbills."""
@@ -500,6 +510,7 @@ ALL_TABLES: list[type[Table]] = [
     AuditEvent,
     ProviderDetails,
     PracticeBillingDetails,
+    ServiceFee,
     ClientBillingDetails,
     Superbill,
     GoodFaithEstimate,
@@ -511,4 +522,5 @@ COMPOSITE_UNIQUE_INDEXES: dict[str, tuple[str, tuple[str, ...]]] = {
     "client_practice_email_uniq": ("client", ("practice", "email")),
     "membership_practice_user_uniq": ("membership", ("practice", "user")),
     "client_share_client_clinician_uniq": ("client_share", ("client", "clinician")),
+    "service_fee_practice_code_uniq": ("service_fee", ("practice", "service_code")),
 }

@@ -14,12 +14,19 @@ from zoneinfo import ZoneInfo
 
 from app.config import Settings
 from app.domain import superbills as rules
-from app.domain.billing_codes import DEFAULT_PLACE_OF_SERVICE, masked_tax_id, service_code_of
+from app.domain.billing_codes import (
+    DEFAULT_PLACE_OF_SERVICE,
+    PLACES_OF_SERVICE,
+    SERVICE_CODES,
+    masked_tax_id,
+    service_code_of,
+)
 from app.domain.calendar import local_midnight
 from app.domain.members import Ability
 from app.domain.statuses import AppointmentStatus, ChargeStatus
 from app.models.db import transaction
 from app.models.tables import (
+    Appointment,
     Charge,
     Client,
     ClientBillingDetails,
@@ -27,12 +34,13 @@ from app.models.tables import (
     Practice,
     PracticeBillingDetails,
     ProviderDetails,
+    ServiceFee,
     Superbill,
 )
 from app.services import audit, billing_pdf, practices, sealing
 from app.services.context import Actor, CurrentUser
 from app.services.email import practice_address, queue_email
-from app.services.errors import NotFound
+from app.services.errors import AppointmentNotFound, NotFound
 from app.services.queue import QueuedJob, email_job
 
 PAID = [ChargeStatus.SUCCEEDED.value, ChargeStatus.PARTIALLY_REFUNDED.value]
@@ -69,6 +77,9 @@ class BillingSetup:
     address: str
     phone: str
     place_of_service: str
+    fees: dict[str, int]
+    fee_ceiling: int
+    currency: str
 
 
 async def _practice_id(clinician_id: int) -> int:
@@ -100,6 +111,11 @@ async def provider_of(clinician_id: int, settings: Settings) -> rules.Provider:
 
 async def billing_setup(member: CurrentUser, settings: Settings) -> BillingSetup:
     provider = await provider_of(member.clinician_id, settings)
+    settings_row = (
+        await Practice.select(Practice.max_fee_minor, Practice.currency)
+        .where(Practice.id == member.practice_id)
+        .first()
+    )
     practice = (
         await PracticeBillingDetails.objects()
         .where(PracticeBillingDetails.practice == member.practice_id)
@@ -116,6 +132,9 @@ async def billing_setup(member: CurrentUser, settings: Settings) -> BillingSetup
         address=provider.address,
         phone=provider.phone,
         place_of_service=practice.place_of_service if practice else DEFAULT_PLACE_OF_SERVICE,
+        fees=await service_fees(member.practice_id),
+        fee_ceiling=settings_row["max_fee_minor"],
+        currency=settings_row["currency"],
     )
 
 
@@ -134,9 +153,11 @@ async def save_billing_setup(
     address: str = "",
     phone: str = "",
     place_of_service: str = DEFAULT_PLACE_OF_SERVICE,
+    fees: dict[str, int | None] | None = None,
 ) -> None:
     """Save the clinician's licence number and NPI and, when ``legal_name`` is given, the practice's
-    details (an owner's change). ``tax_id`` None keeps the stored one; it is sealed before it is written."""
+    details and default fees per service type (an owner's change; a fee of None clears it). ``tax_id``
+    None keeps the stored one; it is sealed before it is written."""
     if legal_name is not None:
         practices.require(member, Ability.CHANGE_PRACTICE_SETTINGS)
     async with transaction():
@@ -173,6 +194,7 @@ async def save_billing_setup(
                         **{column._meta.name: value for column, value in values.items()},
                     )
                 )
+            await _save_fees(member.practice_id, fees or {}, now=now)
         await audit.practice_event(
             "billing_details_changed",
             member.clinician_id,
@@ -252,6 +274,136 @@ async def save_client_details(
         await audit.client_event(
             "client_billing_details_changed", client_id, found.client.clinician, actor=actor, at=now
         )
+
+
+async def service_fees(practice_id: int) -> dict[str, int]:
+    """The practice's default fee per service type (CPT code)."""
+    rows = await ServiceFee.select(ServiceFee.service_code, ServiceFee.fee_minor).where(
+        ServiceFee.practice == practice_id
+    )
+    return {row["service_code"]: row["fee_minor"] for row in rows}
+
+
+async def _save_fees(practice_id: int, fees: dict[str, int | None], *, now: datetime) -> None:
+    for code, fee in fees.items():
+        if code not in SERVICE_CODES:
+            continue
+        where = (ServiceFee.practice == practice_id) & (ServiceFee.service_code == code)
+        if fee is None:
+            await ServiceFee.delete().where(where)
+        elif await ServiceFee.exists().where(where):
+            await ServiceFee.update({ServiceFee.fee_minor: fee, ServiceFee.updated_at: now}).where(where)
+        else:
+            await ServiceFee.insert(
+                ServiceFee(practice=practice_id, service_code=code, fee_minor=fee, updated_at=now)
+            )
+
+
+@dataclass(frozen=True)
+class SessionCodes:
+    """A session as the billing page lists it: its code (chosen or default) and place of service."""
+
+    appointment_id: int
+    starts_at: datetime
+    status: str
+    chosen_code: str
+    default_code: str
+    place_of_service: str
+    fee_minor: int
+    currency: str
+
+
+SESSIONS_LISTED = 12
+
+
+async def sessions_to_code(member: CurrentUser, client_id: int, *, now: datetime) -> list[SessionCodes]:
+    """The client's latest sessions (past and next), newest first, that can go on a superbill."""
+    await practices.client_for(member, client_id)
+    rows = (
+        await Appointment.select(
+            Appointment.id,
+            Appointment.starts_at,
+            Appointment.status,
+            Appointment.kind,
+            Appointment.duration_minutes,
+            Appointment.service_code,
+            Appointment.place_of_service,
+            Appointment.fee_minor,
+            Appointment.currency,
+        )
+        .where(
+            (Appointment.client == client_id)
+            & Appointment.status.is_in([AppointmentStatus.SCHEDULED.value, AppointmentStatus.OCCURRED.value])
+            & (Appointment.starts_at < now + timedelta(days=31))
+        )
+        .order_by(Appointment.starts_at, ascending=False)
+        .limit(SESSIONS_LISTED)
+    )
+    return [
+        SessionCodes(
+            row["id"],
+            row["starts_at"],
+            row["status"],
+            row["service_code"],
+            service_code_of("", row["kind"], row["duration_minutes"]),
+            row["place_of_service"],
+            row["fee_minor"],
+            row["currency"],
+        )
+        for row in rows
+    ]
+
+
+class CodeRefused(ValueError):
+    """Not a service code or place of service on the list."""
+
+
+async def set_session_codes(
+    member: CurrentUser,
+    client_id: int,
+    appointment_id: int,
+    *,
+    service_code: str,
+    place_of_service: str,
+    now: datetime,
+    actor: Actor,
+) -> bool:
+    """Choose the session's CPT code and place of service (empty: the defaults). A session still
+    scheduled takes the practice's default fee for that code, if it has one. Returns whether the fee
+    changed."""
+    found = await practices.client_for(member, client_id)
+    appointment = (
+        await Appointment.objects()
+        .where((Appointment.id == appointment_id) & (Appointment.client == client_id))
+        .first()
+    )
+    if appointment is None:
+        raise AppointmentNotFound(appointment_id)
+    if (service_code and service_code not in SERVICE_CODES) or (
+        place_of_service and place_of_service not in PLACES_OF_SERVICE
+    ):
+        raise CodeRefused(service_code)
+    values = {Appointment.service_code: service_code, Appointment.place_of_service: place_of_service}
+    fee = (await service_fees(found.client.practice)).get(service_code)
+    new_fee = (
+        fee is not None
+        and appointment.status == AppointmentStatus.SCHEDULED.value
+        and fee != appointment.fee_minor
+    )
+    if new_fee:
+        values[Appointment.fee_minor] = fee
+    async with transaction():
+        await Appointment.update(values).where(Appointment.id == appointment_id)
+        await audit.appointment_event(
+            "session_codes_changed",
+            appointment_id,
+            client_id,
+            appointment.clinician,
+            actor=actor,
+            at=now,
+            detail=f"{service_code or 'default'} {place_of_service or 'default'}",
+        )
+    return new_fee
 
 
 # ---- lines, readiness, issuing ------------------------------------------------------------------

@@ -18,12 +18,14 @@ from litestar.response import Response, Template
 from app.domain import superbills as rules
 from app.domain.billing_codes import (
     PLACES_OF_SERVICE,
+    SERVICE_CODES,
     clean_tax_id,
     parse_diagnosis_codes,
     search_diagnoses,
     valid_npi,
 )
 from app.domain.members import Ability, may
+from app.domain.practice import money_input
 from app.domain.validation import Form, year_problem
 from app.services import estimates, superbills
 from app.web.guards import client_only, clinician_only
@@ -90,7 +92,9 @@ class PortalSuperbillsController(Controller):
         return _pdf(*await estimates.pdf_for_client(current_user(request).id, estimate_id))
 
 
-def _billing_setup_from(form: Form, may_edit_practice: bool) -> dict[str, Any]:
+def _billing_setup_from(
+    form: Form, may_edit_practice: bool, setup: superbills.BillingSetup
+) -> dict[str, Any]:
     npi = form.text("npi", label="NPI", required=False, max_length=10).replace(" ", "")
     if npi and not valid_npi(npi):
         form.error("npi", "Enter your 10-digit NPI as it is in the NPI registry.")
@@ -116,7 +120,21 @@ def _billing_setup_from(form: Form, may_edit_practice: bool) -> dict[str, Any]:
         "address": form.text("address", label="Address", required=False, max_length=300),
         "phone": form.text("phone", label="Phone", required=False, max_length=40),
         "place_of_service": form.choice("place_of_service", PLACES_OF_SERVICE, label="Place of service"),
+        "fees": {
+            code: form.money(
+                f"fee_{code}",
+                label=f"fee for {code}",
+                ceiling=setup.fee_ceiling,
+                currency=setup.currency,
+                required=False,
+            )
+            for code in SERVICE_CODES
+        },
     }
+
+
+def _setup_values(setup: superbills.BillingSetup) -> dict[str, Any]:
+    return setup.__dict__ | {f"fee_{code}": money_input(fee) for code, fee in setup.fees.items()}
 
 
 class BillingSetupController(Controller):
@@ -131,13 +149,14 @@ class BillingSetupController(Controller):
             "may_edit_practice": may(current_user(request).member_role, Ability.CHANGE_PRACTICE_SETTINGS),
             "tax_id_kinds": TAX_ID_KINDS,
             "places": PLACES_OF_SERVICE,
+            "codes": SERVICE_CODES,
         }
 
     @get("/", name="billing_setup")
     async def page(self, request: Request) -> Template:
         setup = await superbills.billing_setup(current_user(request), runtime(request).settings)
         return await render(
-            request, "superbills/setup.html", self._context(request, setup, setup.__dict__, {})
+            request, "superbills/setup.html", self._context(request, setup, _setup_values(setup), {})
         )
 
     @post("/")
@@ -146,14 +165,14 @@ class BillingSetupController(Controller):
         member = current_user(request)
         form = Form.of(data)
         allowed = may(member.member_role, Ability.CHANGE_PRACTICE_SETTINGS)
-        values = _billing_setup_from(form, allowed)
+        setup = await superbills.billing_setup(member, rt.settings)
+        values = _billing_setup_from(form, allowed, setup)
         if form.ok:
             await superbills.save_billing_setup(
                 member, **values, now=rt.clock.now(), actor=actor_of(request), settings=rt.settings
             )
             await flash(request, "Billing details saved.")
             return redirect(request, "/account/billing")
-        setup = await superbills.billing_setup(member, rt.settings)
         return await render(
             request,
             "superbills/setup.html",
@@ -203,6 +222,7 @@ class ClientBillingController(Controller):
         member = current_user(request)
         billing = await superbills.client_billing(member, client_id, rt.settings)
         history, standing = await estimates.for_member(member, client_id, now=rt.clock.now())
+        sessions = await superbills.sessions_to_code(member, client_id, now=rt.clock.now())
         details = billing.details
         return await render(
             request,
@@ -223,6 +243,9 @@ class ClientBillingController(Controller):
                 "matches": search_diagnoses(q[:100]) if q else [],
                 "frequencies": rules.FREQUENCIES,
                 "zone": member.time_zone,
+                "sessions": sessions,
+                "codes": SERVICE_CODES,
+                "places": PLACES_OF_SERVICE,
             },
             status_code=status_code,
         )
@@ -242,6 +265,32 @@ class ClientBillingController(Controller):
             current_user(request), client_id, **values, now=rt.clock.now(), actor=actor_of(request)
         )
         await flash(request, "Billing details saved.")
+        return redirect(request, f"/clients/{client_id}/billing")
+
+    @post("/sessions/{appointment_id:int}/codes")
+    async def codes(
+        self, request: Request, client_id: FromPath[int], appointment_id: FromPath[int], data: FormBody
+    ) -> Any:
+        rt = runtime(request)
+        form = Form.of(data)
+        try:
+            fee_changed = await superbills.set_session_codes(
+                current_user(request),
+                client_id,
+                appointment_id,
+                service_code=form.data.get("service_code", "") if form.ok else "?",
+                place_of_service=form.data.get("place_of_service", "") if form.ok else "?",
+                now=rt.clock.now(),
+                actor=actor_of(request),
+            )
+        except superbills.CodeRefused:
+            await flash(request, "Choose a service code and place of service from the lists.")
+        else:
+            await flash(
+                request,
+                "Codes saved."
+                + (" The session's fee is now the default for that service." if fee_changed else ""),
+            )
         return redirect(request, f"/clients/{client_id}/billing")
 
     @get("/superbills/{superbill_id:int}/pdf", name="client_superbill_pdf")
