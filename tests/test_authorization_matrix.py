@@ -38,10 +38,13 @@ def row(owner, a, b, desk, client, other, signed_out):
 PUBLIC = row(OK, OK, OK, OK, OK, OK, OK)
 ANY_SIGNED_IN = row(OK, OK, OK, OK, OK, OK, LOGIN)  # one's own account: everyone has theirs
 STAFF_PAGE = row(OK, OK, OK, DENIED, DENIED, OK, LOGIN)  # a clinician's page of their own practice's data
-OWN_SEAT_SETTING = row(OK, OK, OK, GONE, GONE, OK, LOGIN)  # a setting of one's clinician seat
-# One of clinician A's records: A alone. The owner doesn't reach a colleague's record through these pages
-# yet, and the front desk (no clinician seat) is kept out of the clinician pages: refused, never shown.
-A_RECORD = row(GONE, OK, GONE, DENIED, DENIED, GONE, LOGIN)
+FRONT_DESK_TOO = row(OK, OK, OK, OK, DENIED, OK, LOGIN)  # ... that booking needs: the front desk's too
+PRACTICE_SETTING = row(OK, DENIED, DENIED, DENIED, GONE, OK, LOGIN)  # the owner's, of their practice
+# One of clinician A's records, seen by the owner and the front desk working in A's calendar: all of it
+# for the owner, what booking needs for the front desk (refused the rest), nothing for B or another
+# practice (not found).
+A_RECORD = row(OK, OK, GONE, DENIED, DENIED, GONE, LOGIN)
+A_BOOKING = row(OK, OK, GONE, OK, DENIED, GONE, LOGIN)
 PORTAL = row(DENIED, DENIED, DENIED, DENIED, OK, DENIED, LOGIN)
 MEMBER_PAGE = row(OK, OK, OK, OK, DENIED, OK, LOGIN)  # any member of a practice, in their own
 OWNER_PAGE = row(OK, DENIED, DENIED, DENIED, DENIED, OK, LOGIN)  # the owner of a practice, in their own
@@ -49,6 +52,7 @@ OWNER_RECORD = row(OK, DENIED, DENIED, DENIED, DENIED, GONE, LOGIN)  # a members
 # A client's page reached through the practice's rules (R11): the owner and the assigned clinician.
 PRACTICE_CLIENT = row(OK, OK, GONE, DENIED, DENIED, GONE, LOGIN)
 SWITCH_HERE = row(OK, OK, OK, OK, DENIED, GONE, LOGIN)  # switch to the practice A works in
+SWITCH_TO_A = row(OK, DENIED, DENIED, OK, DENIED, GONE, LOGIN)  # work in A's calendar: owner, front desk
 NOT_HERE = row(GONE, GONE, GONE, GONE, GONE, GONE, GONE)  # needs a token this test doesn't have
 SIGN_IN_FIRST = row(
     LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN
@@ -63,37 +67,37 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/account/password"): ANY_SIGNED_IN,
     ("GET", "/account/security"): ANY_SIGNED_IN,
     ("POST", "/account/security/recovery-codes"): ANY_SIGNED_IN,
-    ("POST", "/account/security/requirement"): OWN_SEAT_SETTING,
+    ("POST", "/account/security/requirement"): PRACTICE_SETTING,
     ("GET", "/account/security/two-factor"): ANY_SIGNED_IN,
     ("POST", "/account/security/two-factor"): ANY_SIGNED_IN,
     ("POST", "/account/security/two-factor/off"): ANY_SIGNED_IN,
     ("POST", "/account/session/refresh"): ANY_SIGNED_IN,
     ("POST", "/account/sessions/end-others"): ANY_SIGNED_IN,
     ("POST", "/account/sessions/{device_id:str}/end"): ANY_SIGNED_IN,
-    ("POST", "/appointments"): STAFF_PAGE,
-    ("GET", "/appointments/client-options"): STAFF_PAGE,
-    ("GET", "/appointments/new"): STAFF_PAGE,
-    ("GET", "/appointments/{appointment_id:int}"): A_RECORD,
-    ("GET", "/appointments/{appointment_id:int}/book-next"): A_RECORD,
-    ("POST", "/appointments/{appointment_id:int}/book-next"): A_RECORD,
+    ("POST", "/appointments"): FRONT_DESK_TOO,
+    ("GET", "/appointments/client-options"): FRONT_DESK_TOO,
+    ("GET", "/appointments/new"): FRONT_DESK_TOO,
+    ("GET", "/appointments/{appointment_id:int}"): A_BOOKING,
+    ("GET", "/appointments/{appointment_id:int}/book-next"): A_BOOKING,
+    ("POST", "/appointments/{appointment_id:int}/book-next"): A_BOOKING,
     ("GET", "/appointments/{appointment_id:int}/charge"): A_RECORD,
     ("POST", "/appointments/{appointment_id:int}/charge/refund"): A_RECORD,
     ("POST", "/appointments/{appointment_id:int}/charge/retry"): A_RECORD,
     ("POST", "/appointments/{appointment_id:int}/charge/waive"): A_RECORD,
-    ("GET", "/appointments/{appointment_id:int}/reschedule"): A_RECORD,
-    ("POST", "/appointments/{appointment_id:int}/reschedule"): A_RECORD,
-    ("GET", "/appointments/{appointment_id:int}/series"): A_RECORD,
-    ("POST", "/appointments/{appointment_id:int}/series"): A_RECORD,
-    ("POST", "/appointments/{appointment_id:int}/series/cancel"): A_RECORD,
-    ("POST", "/appointments/{appointment_id:int}/status"): A_RECORD,
+    ("GET", "/appointments/{appointment_id:int}/reschedule"): A_BOOKING,
+    ("POST", "/appointments/{appointment_id:int}/reschedule"): A_BOOKING,
+    ("GET", "/appointments/{appointment_id:int}/series"): A_BOOKING,
+    ("POST", "/appointments/{appointment_id:int}/series"): A_BOOKING,
+    ("POST", "/appointments/{appointment_id:int}/series/cancel"): A_BOOKING,
+    ("POST", "/appointments/{appointment_id:int}/status"): A_BOOKING,
     ("GET", "/audit"): STAFF_PAGE,
     ("GET", "/audit/export"): STAFF_PAGE,
     ("GET", "/book/{slug:str}"): PUBLIC,
     ("POST", "/book/{slug:str}"): PUBLIC,
-    ("GET", "/calendar"): STAFF_PAGE,
-    ("GET", "/calendar/needs-status"): STAFF_PAGE,
-    ("GET", "/calendar/needs-status/count"): STAFF_PAGE,
-    ("POST", "/calendar/privacy"): STAFF_PAGE,
+    ("GET", "/calendar"): FRONT_DESK_TOO,
+    ("GET", "/calendar/needs-status"): FRONT_DESK_TOO,
+    ("GET", "/calendar/needs-status/count"): FRONT_DESK_TOO,
+    ("POST", "/calendar/privacy"): FRONT_DESK_TOO,
     ("GET", "/charges/{charge_id:int}/receipt"): A_RECORD,
     ("GET", "/checklist/insurance-contact"): STAFF_PAGE,
     ("POST", "/checklist/insurance-contact"): STAFF_PAGE,
@@ -103,10 +107,10 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/checklist/{client_id:int}/invite"): A_RECORD,
     ("POST", "/checklist/{client_id:int}/not-applicable"): A_RECORD,
     ("POST", "/checklist/{client_id:int}/occurred"): A_RECORD,
-    ("GET", "/clients"): STAFF_PAGE,
-    ("GET", "/clients/new"): STAFF_PAGE,
-    ("POST", "/clients/new"): STAFF_PAGE,
-    ("GET", "/clients/{client_id:int}"): A_RECORD,
+    ("GET", "/clients"): FRONT_DESK_TOO,
+    ("GET", "/clients/new"): FRONT_DESK_TOO,
+    ("POST", "/clients/new"): FRONT_DESK_TOO,
+    ("GET", "/clients/{client_id:int}"): A_BOOKING,
     ("GET", "/clients/{client_id:int}/archive"): A_RECORD,
     ("POST", "/clients/{client_id:int}/archive"): A_RECORD,
     ("GET", "/clients/{client_id:int}/billing"): PRACTICE_CLIENT,
@@ -120,9 +124,9 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/clients/{client_id:int}/export"): A_RECORD,
     ("GET", "/clients/{client_id:int}/insurance"): A_RECORD,
     ("POST", "/clients/{client_id:int}/insurance"): A_RECORD,
-    ("POST", "/clients/{client_id:int}/invite"): A_RECORD,
+    ("POST", "/clients/{client_id:int}/invite"): A_BOOKING,
     ("POST", "/clients/{client_id:int}/restore"): A_RECORD,
-    ("GET", "/clients/{client_id:int}/sessions"): A_RECORD,
+    ("GET", "/clients/{client_id:int}/sessions"): A_BOOKING,
     ("GET", "/dev/mailbox"): PUBLIC,
     ("GET", "/dev/mailbox/{message_id:int}"): PUBLIC,
     ("POST", "/email/events"): NOT_HERE,
@@ -151,6 +155,7 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/practice/members/{membership_id:int}/remove"): OWNER_RECORD,
     ("POST", "/practice/members/{membership_id:int}/resend"): OWNER_RECORD,
     ("POST", "/practice/switch"): SWITCH_HERE,
+    ("POST", "/practice/calendar"): SWITCH_TO_A,
     ("GET", "/join/{token:str}"): PUBLIC,
     ("POST", "/join/{token:str}"): PUBLIC,
     ("GET", "/portal"): PORTAL,
@@ -263,6 +268,7 @@ async def practice(settings, clock):
         "practice_id": owner.user.practice_id,
         "superbill_id": superbill,
         "estimate_id": estimate,
+        "a_seat": noor.user.clinician_id,
     }
     return people, params
 
@@ -305,6 +311,7 @@ FORMS = {
     ("POST", "/checklist/{client_id:int}/occurred"): {"appointment_id": "appointment_id"},
     ("POST", "/portal/book"): {"practice": "client_id"},
     ("POST", "/practice/switch"): {"practice_id": "practice_id"},
+    ("POST", "/practice/calendar"): {"clinician_id": "a_seat"},
 }
 
 
@@ -324,5 +331,7 @@ async def test_each_person_gets_exactly_their_outcome(client, settings, clock, m
         client.cookies.clear()
         if person is not None:
             await sign_in(client, person)
+        if label in ("owner", "front desk"):  # they work in A's calendar
+            await post_form(client, "/practice/calendar", {"clinician_id": str(params["a_seat"])})
         seen[label] = outcome(await attempt(client, method, path, params))
     assert seen == EXPECTED[(method, path)], (method, path)

@@ -128,8 +128,10 @@ async def test_a_resend_kills_the_earlier_link_and_an_unused_link_expires_after_
     joined = await members.accept_invitation(
         await join_token("desk@example.test"), PASSWORD, now=clock.now(), actor=Actor(), settings=settings
     )
-    assert joined.person.member_role == "front_desk" and joined.person.clinician_id is None
-    assert not joined.person.is_clinician  # no seat: the clinician pages stay closed to the front desk
+    desk = joined.person
+    assert (desk.member_role, desk.own_clinician_id) == ("front_desk", None)  # no seat of their own
+    assert desk.clinician_id == owner.user.clinician_id  # they work in the (only) clinician's calendar
+    assert not desk.sees_clinical_details
     with pytest.raises(members.MemberError):
         await members.resend_invitation(
             owner.user, membership_id, now=clock.now(), actor=actor_for(owner), settings=settings, queue=queue
@@ -158,9 +160,10 @@ async def test_someone_with_a_login_joins_with_their_password_then_switches_betw
     assert at_home.practice_id == jordan.user.practice_id and at_home.member_role == "owner"
     assert {name for _, name in at_home.practices} == {"Calm Harbor", "Northside"}
     at_maya = await accounts.current_user(jordan.user.id, owner.user.practice_id)
-    assert (at_maya.member_role, at_maya.clinician_id, at_maya.practice_name) == (
+    assert (at_maya.member_role, at_maya.own_clinician_id, at_maya.clinician_id, at_maya.practice_name) == (
         "front_desk",
         None,
+        owner.user.clinician_id,
         "Calm Harbor",
     )
 

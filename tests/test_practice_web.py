@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from html import unescape
 
-from app.models.tables import Appointment, EmailMessage, Membership
+from app.models.tables import Appointment, Client, EmailMessage, Membership
 from tests.helpers import (
     PASSWORD,
     Person,
@@ -69,23 +69,44 @@ async def test_the_owner_invites_from_the_account_page_and_the_new_clinician_joi
     assert "Active" in (await client.get("/practice/members")).text
 
 
-async def test_the_front_desk_lands_on_the_practice_page_and_stays_out_of_clinical_pages(
+async def test_the_front_desk_works_in_any_clinician_s_calendar_and_stays_out_of_clinical_pages(
     client, settings, clock
 ):
     owner = await make_clinician(settings, clock.now())
-    await make_member(
+    noor = await make_member(
         settings, clock.now(), owner, email="noor@example.test", name="Noor Haddad", role="clinician"
     )
     desk = await make_member(
         settings, clock.now(), owner, email="sky@example.test", name="Sky", role="front_desk"
     )
+    _, alex = await make_client(settings, clock.now(), noor)
+    await Client.update({Client.internal_note: "PRIVATE-NOTE"}).where(Client.id == alex)
     response = await post_form(client, "/login", {"email": desk.email, "password": PASSWORD})
-    assert response.headers["location"] == "/practice"
-    home = await client.get("/practice")
-    assert "Noor Haddad" in home.text and "Maya Chen" in home.text
-    assert 'href="/practice/members"' not in home.text
-    for page in ("/clients", "/calendar", "/report", "/practice/members"):
-        assert (await client.get(page)).status_code == 403, page
+    assert response.headers["location"] == "/calendar"
+    calendar = unescape((await client.get("/calendar")).text)
+    assert "Calendar of" in calendar and "Maya Chen" in calendar and "Noor Haddad" in calendar
+    assert 'href="/report"' not in calendar and 'href="/new-clients"' not in calendar
+    assert (await client.get(f"/clients/{alex}")).status_code == 404  # not in Maya's calendar
+    switched = await post_form(client, "/practice/calendar", {"clinician_id": str(noor.user.clinician_id)})
+    assert switched.headers["location"] == "/calendar"
+    assert "You're working in Noor Haddad's calendar." in unescape((await client.get("/calendar")).text)
+    page = unescape((await client.get(f"/clients/{alex}")).text)
+    assert "Alex Rivera" in page and "alex@example.test" in page
+    assert "PRIVATE-NOTE" not in page and "Insurance" not in page and "/export" not in page
+    for url in (
+        f"/clients/{alex}/insurance",
+        f"/clients/{alex}/edit",
+        f"/clients/{alex}/export",
+        "/report",
+        "/new-clients",
+        "/audit",
+        "/settings/booking",
+        "/practice/members",
+    ):
+        assert (await client.get(url)).status_code == 403, url
+    stranger = await make_clinician(settings, clock.now(), email="x@example.test", practice="Elsewhere")
+    refused = await post_form(client, "/practice/calendar", {"clinician_id": str(stranger.user.clinician_id)})
+    assert refused.status_code == 404
 
 
 async def test_a_resend_from_the_page_kills_the_first_link(client, other_client, settings, clock):
@@ -100,7 +121,7 @@ async def test_a_resend_from_the_page_kills_the_first_link(client, other_client,
     assert "already been used" in (await other_client.get(first)).text
     second = link_in((await last_email_to("sky@example.test")).text_body, "/join/")
     joined = await post_form(other_client, second, {"password": PASSWORD, "password_confirm": PASSWORD})
-    assert joined.headers["location"] == "/practice"
+    assert joined.headers["location"] == "/calendar"
 
 
 async def test_removing_a_clinician_asks_what_happens_to_their_sessions_and_signs_them_out(
@@ -153,7 +174,7 @@ async def test_someone_in_two_practices_joins_with_their_password_and_switches(
     assert switched.status_code == 303
     there = await other_client.get("/practice")
     assert "You're working in Calm Harbor." in unescape(there.text)
-    assert (await other_client.get("/calendar")).status_code == 403  # the front desk there, no seat
+    assert (await other_client.get("/report")).status_code == 403  # the front desk there
     stranger = await make_clinician(settings, clock.now(), email="x@example.test", practice="Elsewhere")
     refused = await post_form(
         other_client, "/practice/switch", {"practice_id": str(stranger.user.practice_id)}

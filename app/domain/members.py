@@ -196,3 +196,15 @@ def current_practice(practice_ids: Sequence[int], wanted: int | None) -> int | N
     if not practice_ids:
         return None
     return wanted if wanted in practice_ids else practice_ids[0]
+
+
+def calendar_to_work_in(
+    own_seat: int | None, colleague_seats: Sequence[int], wanted: int | None
+) -> int | None:
+    """Whose calendar a member who sees every calendar works in: the colleague they switched to while that
+    colleague is still a member, else their own seat, else (the front desk) the first clinician's."""
+    if wanted is not None and wanted in colleague_seats:
+        return wanted
+    if own_seat is not None:
+        return own_seat
+    return colleague_seats[0] if colleague_seats else None

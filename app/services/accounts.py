@@ -55,11 +55,22 @@ CURRENT_USER_SQL = (
 )
 
 
-async def current_user(user_id: int, practice_id: int | None = None) -> CurrentUser | None:
-    """The active user and, for a practice member, the practice they work in now (``practice_id`` if
-    they still belong to it, else their first) with their role and clinician seat there; or None.
+COLLEAGUES_SQL = (
+    'SELECT m.clinician, u.name FROM membership m JOIN app_user u ON u.id = m."user" '
+    "WHERE m.practice = {} AND m.clinician IS NOT NULL AND m.accepted_at IS NOT NULL "
+    "AND m.removed_at IS NULL ORDER BY u.name, m.clinician"
+)
 
-    One query (every signed-in request asks). A member removed from every practice is nobody."""
+
+async def current_user(
+    user_id: int, practice_id: int | None = None, clinician_id: int | None = None
+) -> CurrentUser | None:
+    """The active user and, for a practice member, the practice they work in now (``practice_id`` if
+    they still belong to it, else their first) with their role and seat there, and whose calendar they
+    work in (``clinician_id`` if their role may and it is a colleague's now); or None.
+
+    One query for a clinician (every signed-in request asks), two for the owner and the front desk.
+    A member removed from every practice is nobody."""
     rows = await User.raw(CURRENT_USER_SQL, user_id, True)
     if not rows:
         return None
@@ -77,17 +88,27 @@ async def current_user(user_id: int, practice_id: int | None = None) -> CurrentU
     if chosen is None:
         return None
     here = memberships[chosen]
+    own_seat, role = here["clinician_id"], here["member_role"]
+    colleagues: tuple[tuple[int, str], ...] = ()
+    working_in = own_seat
+    if member_rules.may(role, member_rules.Ability.SEE_EVERY_CALENDAR):
+        colleagues = tuple((r["clinician"], r["name"]) for r in await User.raw(COLLEAGUES_SQL, chosen))
+        working_in = member_rules.calendar_to_work_in(
+            own_seat, [seat for seat, _ in colleagues], clinician_id
+        )
     return CurrentUser(
         id=person["id"],
         email=person["email"],
         name=person["name"],
         role=person["role"],
         time_zone=person["time_zone"],
-        clinician_id=here["clinician_id"],
+        clinician_id=working_in,
         practice_name=here["practice_name"],
         practice_id=chosen,
-        member_role=here["member_role"],
+        member_role=role,
         practices=tuple((row["practice_id"], row["practice_name"]) for row in memberships.values()),
+        own_clinician_id=own_seat,
+        colleagues=colleagues,
     )
 
 

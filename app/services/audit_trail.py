@@ -85,7 +85,7 @@ async def _practice_people(clinician: CurrentUser) -> tuple[dict[int, str], dict
     appear as a person in it (user id → name): for the owner, the practice's members too."""
     whole = _whole_practice(clinician)
     clients = await Client.select(Client.id, Client.name, Client.user).where(
-        Client.practice == clinician.practice_id if whole else Client.clinician == clinician.clinician_id
+        Client.practice == clinician.practice_id if whole else Client.clinician == clinician.own_clinician_id
     )
     client_names = {row["id"]: row["name"] for row in clients}
     client_users = {row["user"]: row["name"] for row in clients if row["user"] is not None}
@@ -112,7 +112,9 @@ async def _scope(clinician: CurrentUser, client_ids: list[int], client_user_ids:
         if seats:
             where = where | AuditEvent.clinician_id.is_in(seats)
     else:
-        where = (AuditEvent.clinician_id == clinician.clinician_id) | (AuditEvent.actor_id == clinician.id)
+        where = (AuditEvent.clinician_id == clinician.own_clinician_id) | (
+            AuditEvent.actor_id == clinician.id
+        )
     if client_ids:
         where = where | AuditEvent.client_id.is_in(client_ids)
     if client_user_ids:

@@ -25,8 +25,10 @@ class CurrentUser:
     """The signed-in person, loaded once per request by the session middleware.
 
     For a practice member: the practice they work in now (``practice_id``, switched between when they
-    belong to several, listed in ``practices`` as (id, name)), their role in it, and their clinician
-    seat there (``clinician_id``; None for the front desk)."""
+    belong to several, listed in ``practices`` as (id, name)), their role in it, their own clinician seat
+    there (``own_clinician_id``; None for the front desk) and the clinician whose calendar and clients
+    they work in now (``clinician_id``): their own, or for the owner and the front desk a colleague's they
+    switched to (the front desk starts in the first clinician's)."""
 
     id: int
     email: str
@@ -38,6 +40,8 @@ class CurrentUser:
     practice_id: int | None = None
     member_role: str = ""
     practices: tuple[tuple[int, str], ...] = ()
+    own_clinician_id: int | None = None
+    colleagues: tuple[tuple[int, str], ...] = ()  # (seat, name) whose calendars they may switch to
 
     @property
     def is_member(self) -> bool:
@@ -45,8 +49,17 @@ class CurrentUser:
 
     @property
     def is_clinician(self) -> bool:
-        """A member with a clinician seat in the current practice (an owner who sees clients, too)."""
+        """A member working in a clinician's calendar: their own, or (owner, front desk) a colleague's."""
         return self.is_member and self.clinician_id is not None
+
+    @property
+    def sees_clinical_details(self) -> bool:
+        """Insurance, notes, charges: everyone but the front desk (R11)."""
+        return self.is_member and self.member_role != "front_desk"
+
+    @property
+    def works_for_colleague(self) -> bool:
+        return self.clinician_id is not None and self.clinician_id != self.own_clinician_id
 
     @property
     def is_client(self) -> bool:

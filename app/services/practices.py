@@ -69,7 +69,7 @@ async def visible_clinician_ids(member: CurrentUser) -> list[int]:
         return []
     colleagues = [c.clinician_id for c in await clinicians_of(member.practice_id)]
     return rules.visible_clinicians(
-        member.member_role, my_clinician_id=member.clinician_id, practice_clinician_ids=colleagues
+        member.member_role, my_clinician_id=member.own_clinician_id, practice_clinician_ids=colleagues
     )
 
 
@@ -78,8 +78,8 @@ def visible_clients(member: CurrentUser):
     here = Client.practice == member.practice_id
     if MemberRole(member.member_role) is not MemberRole.CLINICIAN:
         return here
-    shared = ClientShare.select(ClientShare.client).where(ClientShare.clinician == member.clinician_id)
-    return here & ((Client.clinician == member.clinician_id) | Client.id.is_in(shared))
+    shared = ClientShare.select(ClientShare.client).where(ClientShare.clinician == member.own_clinician_id)
+    return here & ((Client.clinician == member.own_clinician_id) | Client.id.is_in(shared))
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ async def client_for(member: CurrentUser, client_id: int) -> ClientForMember:
     shared = await ClientShare.select(ClientShare.clinician).where(ClientShare.client == client_id)
     access = rules.client_access(
         member.member_role,
-        my_clinician_id=member.clinician_id,
+        my_clinician_id=member.own_clinician_id,
         assigned_clinician_id=client.clinician,
         shared_with=[row["clinician"] for row in shared],
     )
@@ -205,7 +205,7 @@ async def share_client(
     found = await client_for(member, client_id)
     if (
         MemberRole(member.member_role) is not MemberRole.OWNER
-        and member.clinician_id != found.client.clinician
+        and member.own_clinician_id != found.client.clinician
     ):
         raise NotAllowed("Only the client's clinician or the practice's owner can share this client.")
     await colleague(member.practice_id, with_clinician_id)
@@ -237,7 +237,7 @@ async def unshare_client(
     found = await client_for(member, client_id)
     if (
         MemberRole(member.member_role) is not MemberRole.OWNER
-        and member.clinician_id != found.client.clinician
+        and member.own_clinician_id != found.client.clinician
     ):
         raise NotAllowed(
             "Only the client's clinician or the practice's owner can change who sees this client."
@@ -274,6 +274,7 @@ async def switch_practice(
     if practice_id not in {pid for pid, _ in member.practices}:
         raise PracticeNotFound(practice_id)
     session.practice_id = practice_id
+    session.clinician_id = None
     await sessions.save(session)
     async with transaction():
         await audit.record(
@@ -285,11 +286,18 @@ async def switch_practice(
         )
 
 
-async def practice_settings(practice_id: int) -> Practice:
-    practice = await Practice.objects().where(Practice.id == practice_id).first()
-    if practice is None:
-        raise PracticeNotFound(practice_id)
-    return practice
+async def work_in_calendar_of(
+    sessions: SessionStore, session: Session, member: CurrentUser, clinician_id: int
+) -> str:
+    """The owner or the front desk works in a colleague's calendar (the session remembers it): their
+    sessions, clients and booking. Returns the colleague's name; ``PracticeNotFound`` for anyone else."""
+    require(member, Ability.SEE_EVERY_CALENDAR)
+    names = dict(member.colleagues)
+    if clinician_id not in names:
+        raise PracticeNotFound(clinician_id)
+    session.clinician_id = clinician_id
+    await sessions.save(session)
+    return names[clinician_id]
 
 
 PRACTICE_LEVEL_COLUMNS = (
@@ -350,15 +358,15 @@ async def seat_for_client(member: CurrentUser, client_id: int) -> int | None:
         .first()
     )
     if row is None:
-        return member.clinician_id
+        return member.own_clinician_id
     shared = await ClientShare.select(ClientShare.clinician).where(ClientShare.client == client_id)
     access = rules.client_access(
         member.member_role,
-        my_clinician_id=member.clinician_id,
+        my_clinician_id=member.own_clinician_id,
         assigned_clinician_id=row["clinician"],
         shared_with=[r["clinician"] for r in shared],
     )
-    return row["clinician"] if access is ClientAccess.FULL else member.clinician_id
+    return row["clinician"] if access is ClientAccess.FULL else member.own_clinician_id
 
 
 async def seat_for_appointment(member: CurrentUser, appointment_id: int) -> int | None:
@@ -371,15 +379,15 @@ async def seat_for_appointment(member: CurrentUser, appointment_id: int) -> int 
         .first()
     )
     if row is None or row["clinician.practice"] != member.practice_id:
-        return member.clinician_id
+        return member.own_clinician_id
     if MemberRole(member.member_role) is MemberRole.OWNER:
         return row["clinician"]
-    return member.clinician_id
+    return member.own_clinician_id
 
 
 async def seat_for_charge(member: CurrentUser, charge_id: int) -> int | None:
     """As for sessions: the owner for any charge of the practice, a clinician for their own."""
     row = await Charge.select(Charge.appointment).where(Charge.id == charge_id).first()
     if row is None:
-        return member.clinician_id
+        return member.own_clinician_id
     return await seat_for_appointment(member, row["appointment"])

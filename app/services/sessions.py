@@ -35,6 +35,7 @@ class Session:
     flashes: list[str] = field(default_factory=list)
     must_enrol_two_factor: bool = False
     practice_id: int | None = None  # the practice a member switched to (None: their first)
+    clinician_id: int | None = None  # the colleague's calendar an owner or front desk switched to
 
     @property
     def expires_at(self) -> float:

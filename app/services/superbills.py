@@ -109,8 +109,15 @@ async def provider_of(clinician_id: int, settings: Settings) -> rules.Provider:
     )
 
 
+def _own_seat(member: CurrentUser) -> int:
+    """The member's own clinician seat: billing details are theirs even while in a colleague's calendar."""
+    if member.own_clinician_id is None:
+        raise practices.NotAllowed()
+    return member.own_clinician_id
+
+
 async def billing_setup(member: CurrentUser, settings: Settings) -> BillingSetup:
-    provider = await provider_of(member.clinician_id, settings)
+    provider = await provider_of(_own_seat(member), settings)
     settings_row = (
         await Practice.select(Practice.max_fee_minor, Practice.currency)
         .where(Practice.id == member.practice_id)
@@ -162,14 +169,14 @@ async def save_billing_setup(
         practices.require(member, Ability.CHANGE_PRACTICE_SETTINGS)
     async with transaction():
         own = {ProviderDetails.licence_number: licence_number, ProviderDetails.npi: npi}
-        if await ProviderDetails.exists().where(ProviderDetails.clinician == member.clinician_id):
+        if await ProviderDetails.exists().where(ProviderDetails.clinician == _own_seat(member)):
             await ProviderDetails.update({**own, ProviderDetails.updated_at: now}).where(
-                ProviderDetails.clinician == member.clinician_id
+                ProviderDetails.clinician == _own_seat(member)
             )
         else:
             await ProviderDetails.insert(
                 ProviderDetails(
-                    clinician=member.clinician_id, licence_number=licence_number, npi=npi, updated_at=now
+                    clinician=_own_seat(member), licence_number=licence_number, npi=npi, updated_at=now
                 )
             )
         if legal_name is not None:
@@ -197,7 +204,7 @@ async def save_billing_setup(
             await _save_fees(member.practice_id, fees or {}, now=now)
         await audit.practice_event(
             "billing_details_changed",
-            member.clinician_id,
+            _own_seat(member),
             actor=actor,
             at=now,
             detail="tax ID changed" if tax_id else "",

@@ -21,9 +21,10 @@ from redis.asyncio import Redis
 
 from app.config import Settings
 from app.domain import two_factor as rules
+from app.domain.members import Ability
 from app.domain.validation import FieldProblem
 from app.models.db import transaction
-from app.models.tables import Clinician, RecoveryCode, User
+from app.models.tables import Clinician, Practice, RecoveryCode, User
 from app.services import accounts, audit, practices, sealing, throttle
 from app.services.context import Actor, CurrentUser
 from app.services.passwords import hash_password, verify_password
@@ -78,12 +79,20 @@ async def status(user: CurrentUser) -> Status:
 
 
 async def required_for(user: CurrentUser) -> bool:
-    """True when the practice setting requires two-factor sign-in for this (clinician) account."""
-    if user.clinician_id is None:
+    """True when the practice setting requires two-factor sign-in for this member's account (their seat's
+    setting; the practice's for the front desk, who has no seat)."""
+    if user.own_clinician_id is not None:
+        row = (
+            await Clinician.select(Clinician.require_two_factor)
+            .where(Clinician.id == user.own_clinician_id)
+            .first()
+        )
+    elif user.practice_id is not None:
+        row = (
+            await Practice.select(Practice.require_two_factor).where(Practice.id == user.practice_id).first()
+        )
+    else:
         return False
-    row = (
-        await Clinician.select(Clinician.require_two_factor).where(Clinician.id == user.clinician_id).first()
-    )
     return bool(row and row["require_two_factor"])
 
 
@@ -345,17 +354,18 @@ async def disable(
 
 
 async def set_required(user: CurrentUser, required: bool, *, now: datetime, actor: Actor) -> None:
-    """The practice setting: require two-factor sign-in for the clinician account."""
-    if user.clinician_id is None:
+    """The practice setting: require two-factor sign-in for the clinician account (the owner's to set)."""
+    practices.require(user, Ability.CHANGE_PRACTICE_SETTINGS)
+    if user.own_clinician_id is None:
         return
     async with transaction():
         await Clinician.update({Clinician.require_two_factor: required}).where(
-            Clinician.id == user.clinician_id
+            Clinician.id == user.own_clinician_id
         )
-        await practices.keep_practice_in_step(user.clinician_id)
+        await practices.keep_practice_in_step(user.own_clinician_id)
         await audit.practice_event(
             "two_factor_requirement_changed",
-            user.clinician_id,
+            user.own_clinician_id,
             actor=actor,
             at=now,
             detail="required" if required else "optional",

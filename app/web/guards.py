@@ -30,9 +30,52 @@ async def signed_in(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     _user_or_refuse(connection)
 
 
+# The clinician pages the front desk may open: what booking needs (R11) — calendars, sessions and their
+# statuses, clients and their invitations. Insurance, notes, charges and refunds, the report, the trail,
+# settings and exports answer 403; so does editing contact details for now (its form carries the private
+# note). Keyed by (method, route path without parameter types, as Litestar's ``path_template``).
+FRONT_DESK_PAGES = frozenset(
+    {
+        ("GET", "/calendar"),
+        ("GET", "/calendar/needs-status"),
+        ("GET", "/calendar/needs-status/count"),
+        ("POST", "/calendar/privacy"),
+        ("GET", "/appointments/new"),
+        ("POST", "/appointments"),
+        ("GET", "/appointments/client-options"),
+        ("GET", "/appointments/{appointment_id}"),
+        ("POST", "/appointments/{appointment_id}/status"),
+        ("GET", "/appointments/{appointment_id}/reschedule"),
+        ("POST", "/appointments/{appointment_id}/reschedule"),
+        ("GET", "/appointments/{appointment_id}/book-next"),
+        ("POST", "/appointments/{appointment_id}/book-next"),
+        ("GET", "/appointments/{appointment_id}/series"),
+        ("POST", "/appointments/{appointment_id}/series"),
+        ("POST", "/appointments/{appointment_id}/series/cancel"),
+        ("GET", "/clients"),
+        ("GET", "/clients/new"),
+        ("POST", "/clients/new"),
+        ("GET", "/clients/{client_id}"),
+        ("POST", "/clients/{client_id}/invite"),
+        ("GET", "/clients/{client_id}/sessions"),
+    }
+)
+
+
+def front_desk_may_open(connection: ASGIConnection) -> bool:
+    return (
+        connection.scope.get("method", "GET"),
+        connection.scope.get("path_template", ""),
+    ) in FRONT_DESK_PAGES
+
+
 async def clinician_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    if not _user_or_refuse(connection).is_clinician:
+    """A member working in a clinician's calendar; the front desk only on the pages booking needs."""
+    user = _user_or_refuse(connection)
+    if not user.is_clinician:
         raise PermissionDeniedException("This page is for clinicians.")
+    if not user.sees_clinical_details and not front_desk_may_open(connection):
+        raise PermissionDeniedException("The front desk doesn't open this page.")
     session = current_session(connection)
     if session is not None and session.must_enrol_two_factor:
         raise TwoFactorEnrolmentRequired()

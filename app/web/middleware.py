@@ -95,7 +95,7 @@ class SessionMiddleware(ASGIMiddleware):
             )
         session = lookup.live
         if session is not None:
-            user = await accounts.current_user(session.user_id, session.practice_id)
+            user = await accounts.current_user(session.user_id, session.practice_id, session.clinician_id)
             if user is None:
                 await runtime.sessions.destroy_key(session.user_id, session.key)
             else:

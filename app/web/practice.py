@@ -178,6 +178,16 @@ class PracticeController(Controller):
         await flash(request, f"You're working in {name}.")
         return redirect(request, "/")
 
+    @post("/calendar")
+    async def work_in_calendar_of(self, request: Request, data: FormBody) -> Any:
+        """The owner or the front desk works in a colleague's calendar: sessions, clients, booking."""
+        clinician_id = record_id(Form.of(data).data.get("clinician_id"))
+        name = await practices.work_in_calendar_of(
+            runtime(request).sessions, current_session(request), current_user(request), clinician_id or 0
+        )
+        await flash(request, f"You're working in {name}'s calendar.")
+        return redirect(request, "/calendar")
+
 
 class JoinController(Controller):
     """The member invitation link: a new login chooses a password and is signed in; someone who already
