@@ -30,6 +30,21 @@ async def customer_ref_for(user_id: int, gateway: PaymentGateway) -> str:
     return await gateway.create_customer(idempotency_key=f"customer:user:{user_id}", user_id=user_id)
 
 
+def method_row(user_id: int, card: SavedCard, gateway_name: str, now: datetime) -> PaymentMethod:
+    """The row of a card saved at the gateway, on file from ``now``."""
+    return PaymentMethod(
+        user=user_id,
+        gateway=gateway_name,
+        customer_ref=card.customer_ref,
+        method_ref=card.method_ref,
+        brand=card.brand,
+        last4=card.last4,
+        exp_month=card.exp_month,
+        exp_year=card.exp_year,
+        created_at=now,
+    )
+
+
 async def save_card(
     user_id: int,
     card: SavedCard,
@@ -45,19 +60,8 @@ async def save_card(
         await PaymentMethod.update({PaymentMethod.removed_at: now}).where(
             (PaymentMethod.user == user_id) & PaymentMethod.removed_at.is_null()
         )
-        rows = await PaymentMethod.insert(
-            PaymentMethod(
-                user=user_id,
-                gateway=gateway_name,
-                customer_ref=card.customer_ref,
-                method_ref=card.method_ref,
-                brand=card.brand,
-                last4=card.last4,
-                exp_month=card.exp_month,
-                exp_year=card.exp_year,
-                created_at=now,
-            )
-        ).returning(PaymentMethod.id)
+        row = method_row(user_id, card, gateway_name, now)
+        rows = await PaymentMethod.insert(row).returning(PaymentMethod.id)
         await audit.record(
             "card_saved",
             actor=actor,

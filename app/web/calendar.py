@@ -20,12 +20,12 @@ from litestar.response import Response, Template
 from app.domain.appointments import initials
 from app.domain.calendar import DayColumn, View, box, grid_hours, parse_view, place
 from app.domain.statuses import APPOINTMENT_STATUS_LABELS, AppointmentStatus
-from app.domain.validation import Form
+from app.domain.validation import Form, record_id
 from app.services import appointments
 from app.web.auth import safe_next
 from app.web.guards import clinician_only
 from app.web.htmx import redirect, render, wants_fragment
-from app.web.runtime import current_user, runtime
+from app.web.runtime import AppRuntime, Now, User
 
 PRIVACY_COOKIE = "sw_privacy"
 # Set by app.js from the window width: wide screens open the week view, phones the day view.
@@ -122,17 +122,40 @@ def grid_context(data: appointments.CalendarData, *, privacy: bool) -> dict[str,
     }
 
 
+def practice_day_context(data: appointments.PracticeDay, *, privacy: bool) -> dict[str, Any]:
+    """A column per clinician for one day, placed on one time grid."""
+    zone = ZoneInfo(data.time_zone)
+    placed = [(colleague, place(rows, (data.day,), zone)[0]) for colleague, rows in data.columns]
+    first_hour, last_hour = grid_hours([column for _, column in placed])
+    columns = [
+        (colleague, grid_days([column], first_hour, last_hour, zone, privacy=privacy)[0])
+        for colleague, column in placed
+    ]
+    return {
+        "data": data,
+        "columns": columns,
+        "hours": [f"{hour:02d}:00" for hour in range(first_hour, last_hour)],
+        "first_hour": first_hour,
+        "shown_ids": [colleague.clinician_id for colleague, _ in data.columns],
+        "time_zone": data.time_zone,
+    }
+
+
 class CalendarController(Controller):
     path = "/calendar"
     guards = [clinician_only]
 
     @get("/", name="calendar")
     async def show(
-        self, request: Request, view: FromQuery[str | None] = None, date: FromQuery[str | None] = None
+        self,
+        request: Request,
+        user: User,
+        now: Now,
+        view: FromQuery[str | None] = None,
+        date: FromQuery[str | None] = None,
     ) -> Template:
-        user = current_user(request)
         chosen = parse_view(view, default_view(request))
-        data = await appointments.calendar(user.clinician_id, chosen, date, now=runtime(request).clock.now())
+        data = await appointments.calendar(user.clinician_id, chosen, date, now=now)
         context = grid_context(data, privacy=privacy_on(request))
         headers = {}
         # A refresh of the region (after booking or rescheduling) must not add a history entry.
@@ -143,9 +166,7 @@ class CalendarController(Controller):
         )
 
     @get("/needs-status", name="calendar_needs_status")
-    async def needs_status(self, request: Request) -> Template:
-        user = current_user(request)
-        now = runtime(request).clock.now()
+    async def needs_status(self, request: Request, user: User, now: Now) -> Template:
         practice = await appointments.practice_of(user.clinician_id)
         rows = await appointments.needs_status(user.clinician_id, now=now)
         privacy = privacy_on(request)
@@ -162,15 +183,31 @@ class CalendarController(Controller):
             },
         )
 
+    @get("/practice", name="calendar_practice")
+    async def practice(
+        self,
+        request: Request,
+        user: User,
+        now: Now,
+        date: FromQuery[str | None] = None,
+        clinician: FromQuery[list[str] | None] = None,
+    ) -> Template:
+        """The practice's day, a column per clinician (filtered to those ticked): owner and front desk."""
+        shown = [seat for seat in (record_id(text) for text in clinician or []) if seat is not None]
+        data = await appointments.practice_day(user, date, shown, now=now)
+        context = practice_day_context(data, privacy=privacy_on(request))
+        return await render(request, "calendar/practice.html", context)
+
     @get("/needs-status/count", name="calendar_needs_status_count")
-    async def needs_status_count(self, request: Request) -> Template:
+    async def needs_status_count(self, request: Request, user: User, now: Now) -> Template:
         """The navigation badge, loaded by pages that don't compute it themselves."""
-        user = current_user(request)
-        count = await appointments.needs_status_count(user.clinician_id, now=runtime(request).clock.now())
+        count = await appointments.needs_status_count(user.clinician_id, now=now)
         return await render(request, "calendar/_needs_status_count.html", {"needs_status_count": count})
 
     @post("/privacy", name="calendar_privacy")
-    async def privacy(self, request: Request, data: URLEncodedBody[dict[str, Any]]) -> Response:
+    async def privacy(
+        self, request: Request, data: URLEncodedBody[dict[str, Any]], rt: AppRuntime
+    ) -> Response:
         """Turn privacy mode (initials instead of names) on or off for this browser."""
         form = Form.of(data)
         turn_on = form.data.get("privacy", "") == "on"
@@ -180,7 +217,7 @@ class CalendarController(Controller):
             value="1" if turn_on else "0",
             path="/",
             max_age=400 * 24 * 3600,
-            secure=runtime(request).settings.secure_cookies,
+            secure=rt.settings.secure_cookies,
             httponly=True,
             samesite="lax",
         )
