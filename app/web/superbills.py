@@ -28,9 +28,10 @@ from app.domain.members import Ability, may
 from app.domain.practice import money_input
 from app.domain.validation import Form, year_problem
 from app.services import estimates, superbills
+from app.services.context import CurrentUser
 from app.web.guards import client_only, clinician_only
 from app.web.htmx import flash, redirect, render
-from app.web.runtime import actor_of, current_user, runtime
+from app.web.runtime import Context, RequestContext, User
 
 FormBody = URLEncodedBody[dict[str, Any]]
 TAX_ID_KINDS = {"ein": "EIN (employer identification number)", "ssn": "SSN (social security number)"}
@@ -49,8 +50,7 @@ class PortalSuperbillsController(Controller):
     guards = [client_only]
 
     @get("/superbills", name="portal_superbills")
-    async def page(self, request: Request) -> Template:
-        user = current_user(request)
+    async def page(self, request: Request, user: User) -> Template:
         return await render(
             request,
             "superbills/portal.html",
@@ -63,18 +63,14 @@ class PortalSuperbillsController(Controller):
         )
 
     @post("/superbills/{client_id:int}/frequency")
-    async def choose(self, request: Request, client_id: FromPath[int], data: FormBody) -> Response:
-        rt = runtime(request)
+    async def choose(
+        self, request: Request, client_id: FromPath[int], data: FormBody, user: User, ctx: Context
+    ) -> Response:
         form = Form.of(data)
         frequency = form.data.get("frequency", "") if form.ok else ""  # refused after the ownership check
         try:
             made = await superbills.choose_frequency(
-                current_user(request).id,
-                client_id,
-                frequency,
-                now=rt.clock.now(),
-                actor=actor_of(request),
-                settings=rt.settings,
+                user.id, client_id, frequency, **ctx.acting, settings=ctx.settings
             )
         except superbills.FrequencyRefused:
             await flash(request, "Choose one of the options.")
@@ -84,12 +80,12 @@ class PortalSuperbillsController(Controller):
         return redirect(request, "/portal/insurance/superbills")
 
     @get("/superbills/{superbill_id:int}/pdf", name="portal_superbill_pdf")
-    async def superbill_pdf(self, request: Request, superbill_id: FromPath[int]) -> Response:
-        return _pdf(*await superbills.pdf_for_client(current_user(request).id, superbill_id))
+    async def superbill_pdf(self, superbill_id: FromPath[int], user: User) -> Response:
+        return _pdf(*await superbills.pdf_for_client(user.id, superbill_id))
 
     @get("/estimates/{estimate_id:int}/pdf", name="portal_estimate_pdf")
-    async def estimate_pdf(self, request: Request, estimate_id: FromPath[int]) -> Response:
-        return _pdf(*await estimates.pdf_for_client(current_user(request).id, estimate_id))
+    async def estimate_pdf(self, estimate_id: FromPath[int], user: User) -> Response:
+        return _pdf(*await estimates.pdf_for_client(user.id, estimate_id))
 
 
 def _billing_setup_from(
@@ -141,42 +137,37 @@ class BillingSetupController(Controller):
     path = "/account/billing"
     guards = [clinician_only]
 
-    def _context(self, request: Request, setup, values, errors) -> dict[str, Any]:
+    def _context(self, user: CurrentUser, setup, values, errors) -> dict[str, Any]:
         return {
             "setup": setup,
             "values": values,
             "errors": errors,
-            "may_edit_practice": may(current_user(request).member_role, Ability.CHANGE_PRACTICE_SETTINGS),
+            "may_edit_practice": may(user.member_role, Ability.CHANGE_PRACTICE_SETTINGS),
             "tax_id_kinds": TAX_ID_KINDS,
             "places": PLACES_OF_SERVICE,
             "codes": SERVICE_CODES,
         }
 
     @get("/", name="billing_setup")
-    async def page(self, request: Request) -> Template:
-        setup = await superbills.billing_setup(current_user(request), runtime(request).settings)
+    async def page(self, request: Request, user: User, ctx: Context) -> Template:
+        setup = await superbills.billing_setup(user, ctx.settings)
         return await render(
-            request, "superbills/setup.html", self._context(request, setup, _setup_values(setup), {})
+            request, "superbills/setup.html", self._context(user, setup, _setup_values(setup), {})
         )
 
     @post("/")
-    async def save(self, request: Request, data: FormBody) -> Any:
-        rt = runtime(request)
-        member = current_user(request)
+    async def save(self, request: Request, data: FormBody, user: User, ctx: Context) -> Any:
         form = Form.of(data)
-        allowed = may(member.member_role, Ability.CHANGE_PRACTICE_SETTINGS)
-        setup = await superbills.billing_setup(member, rt.settings)
-        values = _billing_setup_from(form, allowed, setup)
+        setup = await superbills.billing_setup(user, ctx.settings)
+        values = _billing_setup_from(form, may(user.member_role, Ability.CHANGE_PRACTICE_SETTINGS), setup)
         if form.ok:
-            await superbills.save_billing_setup(
-                member, **values, now=rt.clock.now(), actor=actor_of(request), settings=rt.settings
-            )
+            await superbills.save_billing_setup(user, **values, **ctx.acting, settings=ctx.settings)
             await flash(request, "Billing details saved.")
             return redirect(request, "/account/billing")
         return await render(
             request,
             "superbills/setup.html",
-            self._context(request, setup, form.data, form.errors),
+            self._context(user, setup, form.data, form.errors),
             status_code=422,
         )
 
@@ -216,120 +207,116 @@ class ClientBillingController(Controller):
     guards = [clinician_only]
 
     async def _page(
-        self, request: Request, client_id: int, values=None, errors=None, q: str = "", status_code=200
-    ):
-        rt = runtime(request)
-        member = current_user(request)
-        billing = await superbills.client_billing(member, client_id, rt.settings)
-        history, standing = await estimates.for_member(member, client_id, now=rt.clock.now())
-        sessions = await superbills.sessions_to_code(member, client_id, now=rt.clock.now())
+        self,
+        request: Request,
+        user: CurrentUser,
+        ctx: RequestContext,
+        client_id: int,
+        *,
+        form=None,
+        q: str = "",
+    ) -> Template:
+        billing = await superbills.client_billing(user, client_id, ctx.settings)
+        history, standing = await estimates.for_member(user, client_id, now=ctx.now)
         details = billing.details
-        return await render(
-            request,
-            "superbills/client.html",
-            {
-                "billing": billing,
-                "estimates": history,
-                "standing": standing,
-                "values": values
-                or {
-                    "date_of_birth": details.date_of_birth.isoformat() if details.date_of_birth else "",
-                    "address": details.address,
-                    "diagnosis_codes": ", ".join(details.diagnosis_codes),
-                    "consented": "on" if details.consented else "",
-                },
-                "errors": errors or {},
-                "q": q,
-                "matches": search_diagnoses(q[:100]) if q else [],
-                "frequencies": rules.FREQUENCIES,
-                "zone": member.time_zone,
-                "sessions": sessions,
-                "codes": SERVICE_CODES,
-                "places": PLACES_OF_SERVICE,
-            },
-            status_code=status_code,
-        )
+        saved = {
+            "date_of_birth": details.date_of_birth.isoformat() if details.date_of_birth else "",
+            "address": details.address,
+            "diagnosis_codes": ", ".join(details.diagnosis_codes),
+            "consented": "on" if details.consented else "",
+        }
+        context = {
+            "billing": billing,
+            "estimates": history,
+            "standing": standing,
+            "values": form.data if form else saved,
+            "errors": form.errors if form else {},
+            "q": q,
+            "matches": search_diagnoses(q[:100]) if q else [],
+            "frequencies": rules.FREQUENCIES,
+            "zone": user.time_zone,
+            "sessions": await superbills.sessions_to_code(user, client_id, now=ctx.now),
+            "codes": SERVICE_CODES,
+            "places": PLACES_OF_SERVICE,
+        }
+        return await render(request, "superbills/client.html", context, status_code=422 if form else 200)
 
     @get("/billing", name="client_billing")
-    async def page(self, request: Request, client_id: FromPath[int], q: FromQuery[str] = "") -> Template:
-        return await self._page(request, client_id, q=q)
+    async def page(
+        self, request: Request, client_id: FromPath[int], user: User, ctx: Context, q: FromQuery[str] = ""
+    ) -> Template:
+        return await self._page(request, user, ctx, client_id, q=q)
 
     @post("/billing")
-    async def save(self, request: Request, client_id: FromPath[int], data: FormBody) -> Any:
+    async def save(
+        self, request: Request, client_id: FromPath[int], data: FormBody, user: User, ctx: Context
+    ) -> Any:
         form = Form.of(data)
         values = _client_details_from(form)
         if not form.ok:
-            return await self._page(request, client_id, form.data, form.errors, status_code=422)
-        rt = runtime(request)
-        await superbills.save_client_details(
-            current_user(request), client_id, **values, now=rt.clock.now(), actor=actor_of(request)
-        )
+            return await self._page(request, user, ctx, client_id, form=form)
+        await superbills.save_client_details(user, client_id, **values, **ctx.acting)
         await flash(request, "Billing details saved.")
         return redirect(request, f"/clients/{client_id}/billing")
 
     @post("/sessions/{appointment_id:int}/codes")
     async def codes(
-        self, request: Request, client_id: FromPath[int], appointment_id: FromPath[int], data: FormBody
+        self,
+        request: Request,
+        client_id: FromPath[int],
+        appointment_id: FromPath[int],
+        data: FormBody,
+        user: User,
+        ctx: Context,
     ) -> Any:
-        rt = runtime(request)
         form = Form.of(data)
+        chosen = {
+            name: form.data.get(name, "") if form.ok else "?" for name in ("service_code", "place_of_service")
+        }
         try:
             fee_changed = await superbills.set_session_codes(
-                current_user(request),
-                client_id,
-                appointment_id,
-                service_code=form.data.get("service_code", "") if form.ok else "?",
-                place_of_service=form.data.get("place_of_service", "") if form.ok else "?",
-                now=rt.clock.now(),
-                actor=actor_of(request),
+                user, client_id, appointment_id, **chosen, **ctx.acting
             )
         except superbills.CodeRefused:
             await flash(request, "Choose a service code and place of service from the lists.")
         else:
-            await flash(
-                request,
-                "Codes saved."
-                + (" The session's fee is now the default for that service." if fee_changed else ""),
-            )
+            note = " The session's fee is now the default for that service." if fee_changed else ""
+            await flash(request, "Codes saved." + note)
         return redirect(request, f"/clients/{client_id}/billing")
 
     @get("/superbills/{superbill_id:int}/pdf", name="client_superbill_pdf")
-    async def pdf(self, request: Request, client_id: FromPath[int], superbill_id: FromPath[int]) -> Response:
-        return _pdf(*await superbills.pdf_for_member(current_user(request), client_id, superbill_id))
+    async def pdf(self, client_id: FromPath[int], superbill_id: FromPath[int], user: User) -> Response:
+        return _pdf(*await superbills.pdf_for_member(user, client_id, superbill_id))
 
     @post("/superbills/{superbill_id:int}/regenerate")
     async def regenerate(
-        self, request: Request, client_id: FromPath[int], superbill_id: FromPath[int]
+        self,
+        request: Request,
+        client_id: FromPath[int],
+        superbill_id: FromPath[int],
+        user: User,
+        ctx: Context,
     ) -> Any:
-        rt = runtime(request)
         issued = await superbills.regenerate(
-            current_user(request),
-            client_id,
-            superbill_id,
-            now=rt.clock.now(),
-            actor=actor_of(request),
-            settings=rt.settings,
+            user, client_id, superbill_id, **ctx.acting, settings=ctx.settings
         )
         if issued.superbill_id is None:
-            await flash(
-                request,
-                "Not made again: " + "; ".join(issued.missing or ["no paid sessions in it now"]) + ".",
-            )
+            missing = "; ".join(issued.missing or ["no paid sessions in it now"])
+            await flash(request, f"Not made again: {missing}.")
         else:
             await flash(request, "Superbill made again from today's details.")
         return redirect(request, f"/clients/{client_id}/billing")
 
     @post("/superbills/{superbill_id:int}/resend")
-    async def resend(self, request: Request, client_id: FromPath[int], superbill_id: FromPath[int]) -> Any:
-        rt = runtime(request)
-        jobs = await superbills.resend(
-            current_user(request),
-            client_id,
-            superbill_id,
-            now=rt.clock.now(),
-            actor=actor_of(request),
-            settings=rt.settings,
-        )
-        await rt.queue.enqueue_all(jobs)
+    async def resend(
+        self,
+        request: Request,
+        client_id: FromPath[int],
+        superbill_id: FromPath[int],
+        user: User,
+        ctx: Context,
+    ) -> Any:
+        jobs = await superbills.resend(user, client_id, superbill_id, **ctx.acting, settings=ctx.settings)
+        await ctx.queue.enqueue_all(jobs)
         await flash(request, "Sent to the client again.")
         return redirect(request, f"/clients/{client_id}/billing")
