@@ -19,7 +19,7 @@ from datetime import timedelta
 
 import pytest
 
-from app.models.tables import EmailMessage
+from app.models.tables import EmailMessage, GoodFaithEstimate, Superbill
 from app.services import imports, members
 from app.services.queue import JobQueue
 from app.web.app import create_app
@@ -46,9 +46,12 @@ PRACTICE_SETTING = row(OK, DENIED, DENIED, DENIED, GONE, OK, LOGIN)  # the owner
 A_RECORD = row(OK, OK, GONE, DENIED, DENIED, GONE, LOGIN)
 A_BOOKING = row(OK, OK, GONE, OK, DENIED, GONE, LOGIN)
 PORTAL = row(DENIED, DENIED, DENIED, DENIED, OK, DENIED, LOGIN)
+EVERY_CALENDAR = row(OK, DENIED, DENIED, OK, DENIED, OK, LOGIN)  # the practice's day: owner, front desk
 MEMBER_PAGE = row(OK, OK, OK, OK, DENIED, OK, LOGIN)  # any member of a practice, in their own
 OWNER_PAGE = row(OK, DENIED, DENIED, DENIED, DENIED, OK, LOGIN)  # the owner of a practice, in their own
 OWNER_RECORD = row(OK, DENIED, DENIED, DENIED, DENIED, GONE, LOGIN)  # a membership of the owner's practice
+# A client's page reached through the practice's rules (R11): the owner and the assigned clinician.
+PRACTICE_CLIENT = row(OK, OK, GONE, DENIED, DENIED, GONE, LOGIN)
 SWITCH_HERE = row(OK, OK, OK, OK, DENIED, GONE, LOGIN)  # switch to the practice A works in
 SWITCH_TO_A = row(OK, DENIED, DENIED, OK, DENIED, GONE, LOGIN)  # work in A's calendar: owner, front desk
 NOT_HERE = row(GONE, GONE, GONE, GONE, GONE, GONE, GONE)  # needs a token this test doesn't have
@@ -59,6 +62,8 @@ SIGN_IN_FIRST = row(
 EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/"): ANY_SIGNED_IN,
     ("GET", "/account"): ANY_SIGNED_IN,
+    ("GET", "/account/billing"): STAFF_PAGE,
+    ("POST", "/account/billing"): STAFF_PAGE,
     ("GET", "/account/password"): ANY_SIGNED_IN,
     ("POST", "/account/password"): ANY_SIGNED_IN,
     ("GET", "/account/security"): ANY_SIGNED_IN,
@@ -91,6 +96,7 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/book/{slug:str}"): PUBLIC,
     ("POST", "/book/{slug:str}"): PUBLIC,
     ("GET", "/calendar"): FRONT_DESK_TOO,
+    ("GET", "/calendar/practice"): EVERY_CALENDAR,
     ("GET", "/calendar/needs-status"): FRONT_DESK_TOO,
     ("GET", "/calendar/needs-status/count"): FRONT_DESK_TOO,
     ("POST", "/calendar/privacy"): FRONT_DESK_TOO,
@@ -109,6 +115,12 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/clients/{client_id:int}"): A_BOOKING,
     ("GET", "/clients/{client_id:int}/archive"): A_RECORD,
     ("POST", "/clients/{client_id:int}/archive"): A_RECORD,
+    ("GET", "/clients/{client_id:int}/billing"): PRACTICE_CLIENT,
+    ("POST", "/clients/{client_id:int}/billing"): PRACTICE_CLIENT,
+    ("GET", "/clients/{client_id:int}/superbills/{superbill_id:int}/pdf"): PRACTICE_CLIENT,
+    ("POST", "/clients/{client_id:int}/superbills/{superbill_id:int}/regenerate"): PRACTICE_CLIENT,
+    ("POST", "/clients/{client_id:int}/superbills/{superbill_id:int}/resend"): PRACTICE_CLIENT,
+    ("POST", "/clients/{client_id:int}/sessions/{appointment_id:int}/codes"): PRACTICE_CLIENT,
     ("GET", "/clients/{client_id:int}/edit"): A_RECORD,
     ("POST", "/clients/{client_id:int}/edit"): A_RECORD,
     ("GET", "/clients/{client_id:int}/export"): A_RECORD,
@@ -168,6 +180,10 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/portal/charges/{charge_id:int}/receipt"): PORTAL,
     ("GET", "/portal/export"): PORTAL,
     ("GET", "/portal/insurance"): PORTAL,
+    ("GET", "/portal/insurance/estimates/{estimate_id:int}/pdf"): PORTAL,
+    ("GET", "/portal/insurance/superbills"): PORTAL,
+    ("POST", "/portal/insurance/superbills/{client_id:int}/frequency"): PORTAL,
+    ("GET", "/portal/insurance/superbills/{superbill_id:int}/pdf"): PORTAL,
     ("GET", "/portal/insurance/{client_id:int}"): PORTAL,
     ("POST", "/portal/insurance/{client_id:int}"): PORTAL,
     ("GET", "/portal/insurance/{client_id:int}/self-check"): PORTAL,
@@ -245,6 +261,7 @@ async def practice(settings, clock):
     batch_id = await imports.upload_clients(
         owner.user, "c.csv", b"Name,Email\r\nA,a@example.test\r\n", now=now
     )
+    superbill, estimate = await paperwork(client_id, noor.user.clinician_id, appointment_id, now)
     people = {
         "owner": owner,
         "clinician A": noor,
@@ -265,10 +282,38 @@ async def practice(settings, clock):
         "file_path": "app.css",
         "membership_id": pending,
         "practice_id": owner.user.practice_id,
+        "superbill_id": superbill,
+        "estimate_id": estimate,
         "a_seat": noor.user.clinician_id,
         "batch_id": batch_id,
     }
     return people, params
+
+
+async def paperwork(client_id: int, clinician_id: int, appointment_id: int, now) -> tuple[int, int]:
+    """An issued superbill and Good Faith Estimate of Alex's."""
+    bill = await Superbill.insert(
+        Superbill(
+            key=f"session:{appointment_id}",
+            client=client_id,
+            clinician=clinician_id,
+            period="Test",
+            pdf=b"%PDF",
+            issued_at=now,
+        )
+    ).returning(Superbill.id)
+    estimate = await GoodFaithEstimate.insert(
+        GoodFaithEstimate(
+            client=client_id,
+            clinician=clinician_id,
+            first_session_on=now.date(),
+            last_session_on=now.date(),
+            scheduled_on=now.date(),
+            issued_at=now,
+            pdf=b"%PDF",
+        )
+    ).returning(GoodFaithEstimate.id)
+    return bill[0]["id"], estimate[0]["id"]
 
 
 def fill(path: str, params: dict) -> str:

@@ -16,10 +16,11 @@ from icalendar import Calendar
 
 from app.models.db import transaction
 from app.models.tables import Clinician
-from app.services import accounts, appointments, clients, email, members, notices
+from app.services import accounts, appointments, clients, email, estimates, members, notices, superbills
 from app.services.accounts import NewClinician
 from app.services.context import Actor
 from app.services.queue import JobQueue
+from tests.billing_support import fill_billing_details, paid_session
 from tests.charging_support import DECLINE, add_appointment, fast_forward, make_practice, mark
 
 MAX_SCORE = 1.0
@@ -114,6 +115,18 @@ async def _member_invitation(env):
     return "noor@example.test", owner.email
 
 
+async def _superbill_ready(env):
+    await fill_billing_details(env.practice, env.now, env.settings)
+    await paid_session(env.practice, env.now - timedelta(days=3))
+    await env.queue.enqueue_all(await superbills.sweep(now=env.now, settings=env.settings))
+    return env.practice.client.email, INSURANCE
+
+
+async def _good_faith_estimate(env):
+    await env.queue.enqueue_all(await estimates.sweep(now=env.now, settings=env.settings))
+    return env.practice.client.email, INSURANCE
+
+
 # kind -> makes one message of that kind through the real service; returns (recipient, Reply-To or None)
 CASES = {
     "invitation": _invitation,
@@ -124,6 +137,8 @@ CASES = {
     "charge_failed_client": _charge_failed_client,
     "charge_failed_clinician": _charge_failed_clinician,
     "member_invitation": _member_invitation,
+    "superbill_ready": _superbill_ready,
+    "good_faith_estimate": _good_faith_estimate,
 }
 
 

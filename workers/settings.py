@@ -16,6 +16,7 @@ from workers import heartbeat
 from workers.charging import charge_appointment, sweep_charges
 from workers.email import send_email, sweep_unsent_emails
 from workers.imports import invite_imported, run_import, sweep_imports
+from workers.paperwork import issue_superbill, sweep_paperwork
 
 SETTINGS = Settings.from_env()
 POOL_CLOSE_SECONDS = 10
@@ -55,11 +56,13 @@ class WorkerSettings:
         func(charge_appointment, name="charge_appointment", max_tries=8, keep_result=0, timeout=90),
         func(run_import, name="run_import", max_tries=5, keep_result=0, timeout=1800),
         func(invite_imported, name="invite_imported", max_tries=5, keep_result=0),
+        func(issue_superbill, name="issue_superbill", max_tries=5, keep_result=0),
     ]
     cron_jobs = [
         cron(sweep_unsent_emails, minute=None, second=15, unique=True, run_at_startup=False),
         cron(sweep_charges, minute=None, second=45, unique=True, run_at_startup=True, timeout=90),
         cron(sweep_imports, minute=None, second=30, unique=True, run_at_startup=True),
+        cron(sweep_paperwork, minute={5, 35}, second=30, unique=True, run_at_startup=False, timeout=300),
     ]
     on_startup = startup
     on_shutdown = shutdown

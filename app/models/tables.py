@@ -12,6 +12,7 @@ Conventions:
 
 from piccolo.columns import (
     Boolean,
+    Bytea,
     Date,
     ForeignKey,
     Integer,
@@ -227,6 +228,8 @@ class Appointment(Table):
     created_at = Timestamptz()
     created_by = Integer(null=True, default=None)
     sequence = Integer(default=0)  # iCalendar SEQUENCE: one more at each move or cancellation
+    service_code = Varchar(length=8, default="")  # CPT; empty: the default from kind and length
+    place_of_service = Varchar(length=2, default="")  # empty: the practice's usual place
 
 
 class StatusChange(Table):
@@ -436,6 +439,91 @@ class ImportedRecord(Table):
     previous = Text(default="")
 
 
+class ProviderDetails(Table):
+    """A clinician's own billing identity for superbills (R15): licence number and individual NPI."""
+
+    clinician = ForeignKey(references=Clinician, null=False, unique=True)
+    licence_number = Varchar(length=60, default="")
+    npi = Varchar(length=10, default="")
+    updated_at = Timestamptz()
+
+
+class PracticeBillingDetails(Table):
+    """The practice as insurers know it (R15). ``tax_id`` (EIN or SSN) is sealed (``sealing``)."""
+
+    practice = ForeignKey(references=Practice, null=False, unique=True)
+    legal_name = Varchar(length=200, default="")
+    tax_id_kind = Varchar(length=3, default="ein")
+    tax_id = Varchar(length=300, default="")
+    group_npi = Varchar(length=10, default="")
+    address = Text(default="")
+    phone = Varchar(length=40, default="")
+    place_of_service = Varchar(length=2, default="11")
+    updated_at = Timestamptz()
+
+
+class ServiceFee(Table):
+    """A practice's default fee for a service type (CPT code, R15): a session given that code while
+    still scheduled takes this fee."""
+
+    practice = ForeignKey(references=Practice, null=False, index=True)
+    service_code = Varchar(length=8)
+    fee_minor = Integer()
+    updated_at = Timestamptz()
+
+
+class ClientBillingDetails(Table):
+    """What a superbill needs about the client (R15): birth date, address, diagnosis codes (ICD-10,
+    primary first) with the client's consent to share them, and how often they want superbills."""
+
+    client = ForeignKey(references=Client, null=False, unique=True)
+    date_of_birth = Date(null=True, default=None)
+    address = Text(default="")
+    diagnosis_codes = Varchar(length=200, default="")
+    diagnosis_consent_at = Timestamptz(null=True, default=None)
+    superbill_frequency = Varchar(length=16, default="per_session")
+    updated_at = Timestamptz()
+
+
+class Superbill(Table):
+    """An issued superbill PDF, for one session or one month. ``key`` makes issuing idempotent:
+    ``session:<appointment id>`` or ``month:<client id>:<YYYY-MM>``."""
+
+    key = Varchar(length=60, unique=True)
+    client = ForeignKey(references=Client, null=False, index=True)
+    clinician = ForeignKey(references=Clinician, null=False, index=True)
+    period = Varchar(length=40)
+    line_count = Integer(default=0)
+    total_fee_minor = Integer(default=0)
+    total_paid_minor = Integer(default=0)
+    currency = Varchar(length=3, default="USD")
+    pdf = Bytea()
+    issued_at = Timestamptz()
+    regenerated_at = Timestamptz(null=True, default=None)
+    sent_at = Timestamptz(null=True, default=None)
+
+
+class GoodFaithEstimate(Table):
+    """A Good Faith Estimate given to a self-pay client (R16). A new version replaces the last one
+    (``superseded_at``) when the fee or plan changes; ``plan`` is what it was made from."""
+
+    client = ForeignKey(references=Client, null=False, index=True)
+    clinician = ForeignKey(references=Clinician, null=False, index=True)
+    version = Integer(default=1)
+    reason = Varchar(length=32, default="new")
+    plan = Text(default="")
+    session_count = Integer(default=0)
+    total_minor = Integer(default=0)
+    currency = Varchar(length=3, default="USD")
+    first_session_on = Date()
+    last_session_on = Date()
+    scheduled_on = Date()
+    due_by = Date(null=True, default=None)
+    issued_at = Timestamptz()
+    superseded_at = Timestamptz(null=True, default=None)
+    pdf = Bytea()
+
+
 ALL_TABLES: list[type[Table]] = [
     User,
     Practice,
@@ -462,6 +550,12 @@ ALL_TABLES: list[type[Table]] = [
     AuditEvent,
     ImportBatch,
     ImportedRecord,
+    ProviderDetails,
+    PracticeBillingDetails,
+    ServiceFee,
+    ClientBillingDetails,
+    Superbill,
+    GoodFaithEstimate,
 ]
 
 COMPOSITE_UNIQUE_INDEXES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -470,4 +564,5 @@ COMPOSITE_UNIQUE_INDEXES: dict[str, tuple[str, tuple[str, ...]]] = {
     "client_practice_email_uniq": ("client", ("practice", "email")),
     "membership_practice_user_uniq": ("membership", ("practice", "user")),
     "client_share_client_clinician_uniq": ("client_share", ("client", "clinician")),
+    "service_fee_practice_code_uniq": ("service_fee", ("practice", "service_code")),
 }

@@ -64,6 +64,15 @@ ACTIONS: dict[str, str] = {
     "charge_failed": "Charge failed",
     "charge_refunded": "Charge refunded",
     "charge_waived": "Charge waived",
+    # superbills and estimates
+    "billing_details_changed": "Billing details changed (licence, NPI, tax ID, address, fees)",
+    "client_billing_details_changed": "Client's billing details or diagnosis changed",
+    "session_codes_changed": "Session's service code or place of service changed",
+    "superbill_frequency_chosen": "Superbill frequency chosen",
+    "superbill_issued": "Superbill issued",
+    "superbill_regenerated": "Superbill made again",
+    "superbill_sent": "Superbill sent again",
+    "estimate_issued": "Good Faith Estimate issued",
     # exports and the trail itself
     "records_exported": "Client records exported",
     "audit_viewed": "Audit trail viewed",

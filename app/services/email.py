@@ -44,6 +44,8 @@ KINDS: dict[str, str] = {
     "charge_failed_client": "client",
     "charge_failed_clinician": "clinician",
     "member_invitation": "clinician",
+    "superbill_ready": "client",
+    "good_faith_estimate": "client",
 }
 
 

@@ -48,6 +48,7 @@ from app.web.report import ReportController
 from app.web.runtime import REQUEST_DEPENDENCIES, Runtime
 from app.web.security import SecurityController
 from app.web.series import SeriesController
+from app.web.superbills import BillingSetupController, ClientBillingController, PortalSuperbillsController
 from app.web.system import DevMailboxController, email_events, healthz
 
 HTMX_CONFIG = {
@@ -142,6 +143,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         *BOOKING_HANDLERS,
         SeriesController,
         ChecklistController,
+        PortalSuperbillsController,
+        BillingSetupController,
+        ClientBillingController,
         PracticeController,
         JoinController,
         ImportsController,

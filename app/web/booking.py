@@ -188,13 +188,24 @@ def _first_day(start: str | None, zone: str, now: datetime) -> date:
 
 
 async def _slot_context(
-    practice: PracticeBooking, kind: str, zone: str, start: str | None, now: datetime, *, new_client: bool
+    practice: PracticeBooking,
+    kind: str,
+    zone: str,
+    start: str | None,
+    now: datetime,
+    *,
+    new_client: bool,
+    anyone_of: list[PracticeBooking] | None = None,
 ) -> dict[str, Any]:
+    """The slots of ``practice``; or, with ``anyone_of``, every start one of those clinicians is free."""
     types = practice.session_types(new_client=new_client)
     if kind not in types:
         kind = next(iter(types))
     minutes, fee = types[kind]
-    slots = await availability.open_slots(practice, minutes, now)
+    if anyone_of:
+        slots = await availability.first_available(anyone_of, kind, now)
+    else:
+        slots = await availability.open_slots(practice, minutes, now)
     first_day = _first_day(start, zone, now)
     days = slot_days(slots, zone, first_day)
     later = [
@@ -236,9 +247,31 @@ def _visitor_booking(form: Form) -> tuple[datetime | None, Visitor]:
     return starts_at, Visitor(name, address, phone, billing)
 
 
+@dataclass(frozen=True)
+class PublicPage:
+    """A public booking page: a clinician's own, or a practice's where the visitor picks a clinician
+    (``chosen``) among those ``offered``, or the first available (``chosen`` None). ``practice`` is whose
+    details the page shows."""
+
+    slug: str
+    practice: PracticeBooking
+    offered: list[PracticeBooking]
+    chosen: int | None = None
+
+
+async def public_page(slug: str, choice: str | None) -> PublicPage | None:
+    offered = await availability.practice_page(slug)
+    if offered:
+        chosen = record_id(choice)
+        shown = next((p for p in offered if p.id == chosen), None)
+        return PublicPage(slug, shown or offered[0], offered, shown.id if shown else None)
+    practice = await availability.practice_by(slug=slug)
+    return PublicPage(slug, practice, []) if practice else None
+
+
 async def _booked_publicly(
     form: Form,
-    practice: PracticeBooking,
+    page: PublicPage,
     kind: str,
     starts_at: datetime,
     visitor: Visitor,
@@ -246,7 +279,9 @@ async def _booked_publicly(
 ) -> bool:
     """Book the visitor's session; False, with the reason on the form, when it could not be booked."""
     try:
-        await booking.book_public(practice.booking_slug, kind, starts_at, visitor, **ctx.sending)
+        await booking.book_public(
+            page.slug, kind, starts_at, visitor, clinician_id=page.chosen, **ctx.sending
+        )
     except SlotTaken:
         form.error("slot", TAKEN)
         form.data.pop("slot", None)
@@ -262,7 +297,7 @@ async def _booked_publicly(
 class PublicBookingController(Controller):
     path = "/book"
 
-    async def _practice(self, request: Request, rt: Runtime, slug: str) -> PracticeBooking:
+    async def _practice(self, request: Request, rt: Runtime, slug: str, choice: str | None) -> PublicPage:
         allowed = await throttle.allow(
             rt.redis,
             "public-booking-view",
@@ -272,16 +307,18 @@ class PublicBookingController(Controller):
         )
         if not allowed:
             raise TooManyRequestsException()
-        practice = await availability.practice_by(slug=slug[:80])
-        if practice is None:
+        page = await public_page(slug[:80], choice)
+        if page is None:
             raise NotFoundException()
-        return practice
+        return page
 
     async def _page(
-        self, request: Request, now: datetime, practice, kind, tz, start, values, errors, **extra
+        self, request: Request, now: datetime, page: PublicPage, kind, tz, start, values, errors, **extra
     ) -> Template:
+        practice = page.practice
         zone = _viewer_zone(tz, practice.time_zone)
-        context = await _slot_context(practice, kind, zone, start, now, new_client=True)
+        anyone_of = page.offered if page.offered and page.chosen is None else None
+        context = await _slot_context(practice, kind, zone, start, now, new_client=True, anyone_of=anyone_of)
         return await render(
             request,
             "booking/public.html",
@@ -292,6 +329,7 @@ class PublicBookingController(Controller):
                 "guess_zone": not tz,
                 "open": practice.booking_enabled and practice.new_clients_may_book,
                 "billing_choices": BILLING_CHOICES,
+                "page": page,
                 **extra,
             },
             status_code=extra.pop("status_code", 200),
@@ -307,29 +345,30 @@ class PublicBookingController(Controller):
         kind: FromQuery[str] = "intro",
         tz: FromQuery[str | None] = None,
         start: FromQuery[str | None] = None,
+        clinician: FromQuery[str | None] = None,
     ) -> Template:
-        practice = await self._practice(request, rt, slug)
-        return await self._page(request, now, practice, kind, tz, start, {}, {})
+        page = await self._practice(request, rt, slug, clinician)
+        return await self._page(request, now, page, kind, tz, start, {}, {})
 
     @post("/{slug:str}", name="public_booking_book")
     async def book(
         self, request: Request, slug: FromPath[str], data: FormBody, rt: AppRuntime, ctx: Context
     ) -> Template:
-        practice = await self._practice(request, rt, slug)
         form = Form.of(data)
+        page = await self._practice(request, rt, slug, form.data.get("clinician"))
         kind, tz, start = form.data.get("kind", "intro"), form.data.get("tz"), form.data.get("start")
         if not await throttle.allow(
             rt.redis, "public-booking", client_ip(request), limit=BOOKINGS_PER_HOUR, window_seconds=3600
         ):
             raise TooManyRequestsException()
-        zone = _viewer_zone(tz, practice.time_zone)
+        zone = _viewer_zone(tz, page.practice.time_zone)
         if form.data.get("website", "").strip():  # the honeypot: people never see this field
-            return await self._done(request, practice, None, zone)
+            return await self._done(request, page.practice, None, zone)
         starts_at, visitor = _visitor_booking(form)
-        if form.ok and await _booked_publicly(form, practice, kind, starts_at, visitor, ctx):
-            return await self._done(request, practice, starts_at, zone)
+        if form.ok and await _booked_publicly(form, page, kind, starts_at, visitor, ctx):
+            return await self._done(request, page.practice, starts_at, zone)
         return await self._page(
-            request, ctx.now, practice, kind, zone, start, form.data, form.errors, status_code=422
+            request, ctx.now, page, kind, zone, start, form.data, form.errors, status_code=422
         )
 
     async def _done(self, request: Request, practice, starts_at: datetime | None, zone: str) -> Template:

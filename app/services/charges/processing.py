@@ -13,7 +13,7 @@ from app.domain.statuses import ChargeStatus as C
 from app.models.db import transaction
 from app.models.tables import Charge, Client, PaymentMethod, Refund
 from app.payments.base import GatewayRefused, GatewayUnavailable, PaymentGateway, PaymentResult
-from app.services import audit
+from app.services import audit, superbills
 from app.services.charges.actions import settle_refund
 from app.services.charges.common import charge_job, client_active, still_occurred
 from app.services.charges.scheduling import cancel_where
@@ -225,7 +225,9 @@ async def _record(
             outcome="success" if status == C.SUCCEEDED else "failure",
             detail=f"attempt {attempt} {result.failure_code}".strip(),
         )
-        if status != C.SUCCEEDED:
+        if status == C.SUCCEEDED:
+            jobs = [superbills.after_charge_job(charge.id)]
+        else:
             jobs = await _failure_emails(charge.id, now=now, settings=settings)
     await queue.enqueue_all(jobs)
     return status.value
