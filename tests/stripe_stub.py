@@ -5,6 +5,10 @@ the stored answer for a repeated Idempotency-Key (and refuses a key reused with 
 and can drop the response of a request it has processed (``lose_next``), as a broken connection would.
 Test payment methods: pm_card_visa, pm_card_chargeDeclined, pm_card_chargeDeclinedInsufficientFunds,
 pm_card_authenticationRequired.
+
+At ``/v3/`` it also serves a stand-in for the few Stripe.js calls our card page makes (browser journeys
+cannot reach js.stripe.com): a plain card-number field, and ``confirmCardSetup`` confirming the
+SetupIntent here with the test payment method of the typed test number.
 """
 
 from __future__ import annotations
@@ -20,6 +24,44 @@ CARDS = {
     "pm_card_chargeDeclined": ("visa", "0002", ("card_declined", None)),
     "pm_card_chargeDeclinedInsufficientFunds": ("visa", "9995", ("card_declined", "insufficient_funds")),
     "pm_card_authenticationRequired": ("visa", "3184", ("authentication_required", None)),
+}
+
+
+STRIPE_JS = """// Stand-in for Stripe.js (tests only): the calls static/stripe-card.js makes.
+window.Stripe = function () {
+  var api = "%(url)s";
+  var methods = %(methods)s;
+  var input;
+  var card = {
+    mount: function (selector) {
+      input = document.createElement("input");
+      input.setAttribute("aria-label", "Card number");
+      input.setAttribute("inputmode", "numeric");
+      document.querySelector(selector).appendChild(input);
+    },
+    on: function () {}
+  };
+  return {
+    elements: function () { return { create: function () { return card; } }; },
+    confirmCardSetup: function (secret) {
+      var method = methods[input.value.replace(/\\D/g, "")];
+      if (!method) return Promise.resolve({ error: { message: "Your card number is incorrect." } });
+      return fetch(api + "/v1/setup_intents/" + secret.split("_secret")[0] + "/confirm", {
+        method: "POST",
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+        body: "payment_method=" + method
+      }).then(function (answer) { return answer.json(); }).then(function (body) {
+        return body.error ? { error: body.error } : { setupIntent: body };
+      });
+    }
+  };
+};
+"""
+TEST_NUMBERS = {
+    "4242424242424242": "pm_card_visa",
+    "4000000000000002": "pm_card_chargeDeclined",
+    "4000000000009995": "pm_card_chargeDeclinedInsufficientFunds",
+    "4000002760003184": "pm_card_authenticationRequired",
 }
 
 
@@ -144,7 +186,20 @@ class StripeStub:
             def log_message(self, *args) -> None:
                 pass
 
+            def _send(self, status: int, data: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Access-Control-Allow-Origin", "*")
+                self.send_header("Request-Id", f"req_{len(stub.requests)}")
+                self.end_headers()
+                self.wfile.write(data)
+
             def _serve(self, method: str) -> None:
+                if method == "GET" and self.path.startswith("/v3"):
+                    script = STRIPE_JS % {"url": stub.url, "methods": json.dumps(TEST_NUMBERS)}
+                    self._send(200, script.encode(), "text/javascript")
+                    return
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode() if length else ""
                 params = dict(parse_qsl(body, keep_blank_values=True))
@@ -173,13 +228,7 @@ class StripeStub:
                 if lose:
                     self.close_connection = True
                     return
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.send_header("Request-Id", f"req_{len(stub.requests)}")
-                self.end_headers()
-                self.wfile.write(data)
+                self._send(status, json.dumps(payload).encode(), "application/json")
 
             def do_GET(self) -> None:  # noqa: N802 - http.server hook name
                 self._serve("GET")

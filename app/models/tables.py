@@ -250,6 +250,10 @@ class PaymentMethod(Table):
     exp_year = Integer()
     created_at = Timestamptz()
     removed_at = Timestamptz(null=True, default=None)
+    # The client's authorisation to charge it later: the text's version, when and from which address.
+    authorisation_version = Varchar(length=20, default="")
+    authorised_at = Timestamptz(null=True, default=None)
+    authorised_ip = Varchar(length=45, default="")
 
 
 class Charge(Table):

@@ -23,6 +23,9 @@ class GatewayRefused(Exception):
     """A permanent problem with the request itself (bad reference, misconfiguration)."""
 
 
+NOT_CONFIRMED = "The card was not confirmed. Try again or use another card."
+
+
 class CardRejected(Exception):
     """The card details could not be saved; ``message`` is for the cardholder."""
 

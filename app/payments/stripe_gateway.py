@@ -14,6 +14,7 @@ from typing import Any
 import stripe
 
 from app.payments.base import (
+    NOT_CONFIRMED,
     CardRejected,
     GatewayRefused,
     GatewayUnavailable,
@@ -78,9 +79,12 @@ class StripeGateway:
 
     async def finish_card_setup(self, setup_intent_id: str) -> SavedCard:
         """Read back a confirmed SetupIntent: the card's references, brand, last four and expiry."""
-        intent = await self._call(self.client.v1.setup_intents.retrieve_async(setup_intent_id))
+        try:
+            intent = await self._call(self.client.v1.setup_intents.retrieve_async(setup_intent_id))
+        except stripe.InvalidRequestError as exc:
+            raise CardRejected(NOT_CONFIRMED, code="no_such_setup") from exc
         if intent.status != "succeeded" or not intent.payment_method:
-            raise CardRejected("The card was not confirmed. Try again or use another card.")
+            raise CardRejected(NOT_CONFIRMED)
         method_id = (
             intent.payment_method if isinstance(intent.payment_method, str) else intent.payment_method.id
         )

@@ -19,11 +19,13 @@ from app.payments import gateway_for
 from app.payments.base import CardRejected, GatewayUnavailable
 from app.services import cards, charges
 from app.web.guards import client_only, clinician_only
-from app.web.htmx import redirect, render, wants_fragment
+from app.web.htmx import flash, redirect, render, wants_fragment
+from app.web.middleware import stripe_card_csp
 from app.web.runtime import actor_of, current_user, runtime
 
 FormBody = URLEncodedBody[dict[str, Any]]
 REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{8,40}$")
+SETUP_INTENT = re.compile(r"^seti_[A-Za-z0-9_]{1,100}$")
 
 
 async def _panel(
@@ -171,12 +173,28 @@ class PortalCardController(Controller):
             "card": await cards.card_on_file(user.id),
             "views": await charges.for_client_user(user.id, now=rt.clock.now()),
             "gateway": rt.settings.payment_gateway,
+            "authorisation": await cards.authorisation_for(user.id),
             "errors": errors or {},
             "values": values or {},
             "saved": saved,
             "zone": user.time_zone,
         }
-        return await render(request, "portal/card.html", context, fragment="portal/_card_form.html")
+        headers = {}
+        if rt.settings.payment_gateway == "stripe":
+            context["stripe"] = await self._stripe_form(user.id, rt.settings)
+            headers["Content-Security-Policy"] = stripe_card_csp(rt.settings)
+        return await render(
+            request, "portal/card.html", context, fragment="portal/_card_form.html", headers=headers
+        )
+
+    @staticmethod
+    async def _stripe_form(user_id: int, settings) -> dict[str, str]:
+        """What Stripe.js needs: our publishable key, a SetupIntent's client secret, its own address."""
+        try:
+            secret = await cards.start_card_setup(user_id, gateway_for(settings))
+        except GatewayUnavailable:
+            secret = ""
+        return {"key": settings.stripe_publishable_key, "secret": secret, "js_url": settings.stripe_js_url}
 
     @get("/card", name="portal_card")
     async def card(self, request: Request) -> Template:
@@ -225,6 +243,36 @@ class PortalCardController(Controller):
             return await self._page(request, errors=form.errors, values=values)
         if request.headers.get("hx-request") == "true":
             return await self._page(request, saved=True)
+        return redirect(request, "/portal/card")
+
+    @post("/card/confirmed")
+    async def save_confirmed(self, request: Request, data: FormBody) -> Template | Response:
+        """Stripe.js confirmed a SetupIntent in the browser: save its card if it is this person's."""
+        user, rt = current_user(request), runtime(request)
+        if rt.settings.payment_gateway != "stripe":
+            raise NotFoundException()
+        form = Form.of(data)
+        setup_ref = form.text("setup_intent", label="Card confirmation", max_length=120)
+        if form.ok and not SETUP_INTENT.match(setup_ref):
+            form.error("form", cards.NOT_CONFIRMED)
+        if form.ok:
+            try:
+                await cards.save_confirmed_card(
+                    user.id,
+                    setup_ref,
+                    gateway=gateway_for(rt.settings),
+                    now=rt.clock.now(),
+                    actor=actor_of(request),
+                    settings=rt.settings,
+                    queue=rt.queue,
+                )
+            except CardRejected as rejected:
+                form.error("form", rejected.message)
+            except GatewayUnavailable:
+                form.error("form", "The card processor didn't answer. Try again in a minute.")
+        if not form.ok:
+            return await self._page(request, errors={"form": next(iter(form.errors.values()))})
+        await flash(request, "Card saved.")
         return redirect(request, "/portal/card")
 
     @get("/charges/{charge_id:int}/receipt", name="client_receipt")
