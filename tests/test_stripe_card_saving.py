@@ -40,9 +40,7 @@ def settings(settings, stub):
 
 async def client_without_card(settings, clock, email="alex@example.test", clinician="maya@example.test"):
     queue = JobQueue(None, settings.queue_name)
-    return await make_practice(
-        settings, clock.now(), queue, card=None, client_email=email, email=clinician
-    )
+    return await make_practice(settings, clock.now(), queue, card=None, client_email=email, email=clinician)
 
 
 def confirm_in_browser(stub: StripeStub, page_text: str, method: str = "pm_card_visa") -> str:
@@ -91,9 +89,7 @@ async def test_a_confirmed_card_is_saved_with_the_clients_authorisation(app, cli
 
 
 async def test_nobody_saves_another_persons_setup_or_an_unconfirmed_one(app, client, settings, clock, stub):
-    other = await client_without_card(
-        settings, clock, email="sam@example.test", clinician="lee@example.test"
-    )
+    other = await client_without_card(settings, clock, email="sam@example.test", clinician="lee@example.test")
     from tests.helpers import browser_at
 
     async with browser_at(app, "127.0.0.2") as other_browser:
@@ -128,3 +124,12 @@ async def test_the_sandbox_card_form_records_the_authorisation_too(db, redis, se
     )
     card = await cards.card_on_file(user_id)
     assert (card.authorisation_version, card.authorised_ip) == (card_authorisation.VERSION, "203.0.113.9")
+
+
+def test_a_stand_in_for_stripe_js_is_refused_outside_debug(settings):
+    from app.config import ConfigError
+
+    with pytest.raises(ConfigError, match="STRIPE_JS_URL"):
+        dataclasses.replace(settings, debug=False, secret_key="k" * 40, stripe_js_url="http://x/v3/").check()
+    with pytest.raises(ConfigError, match="STRIPE_PUBLISHABLE_KEY"):
+        dataclasses.replace(settings, stripe_publishable_key="").check()
