@@ -67,6 +67,7 @@ class Settings:
     stripe_api_base: str = ""
     stripe_publishable_key: str = ""
     stripe_js_url: str = STRIPE_JS
+    stripe_webhook_secret: str = ""
     charge_delay: int = 172800
     charge_lease: int = 120
     demo_password: str = "stillwater-demo"  # noqa: S105 - documented demo default
@@ -100,6 +101,7 @@ class Settings:
             "stripe_api_base": env.get("STRIPE_API_BASE", ""),
             "stripe_publishable_key": env.get("STRIPE_PUBLISHABLE_KEY", ""),
             "stripe_js_url": env.get("STRIPE_JS_URL") or STRIPE_JS,
+            "stripe_webhook_secret": env.get("STRIPE_WEBHOOK_SECRET", ""),
             "charge_delay": _int(env, "CHARGE_DELAY", cls.charge_delay),
             "charge_lease": _int(env, "CHARGE_LEASE", cls.charge_lease),
             "demo_password": env.get("DEMO_PASSWORD") or cls.demo_password,

@@ -6,6 +6,10 @@ and can drop the response of a request it has processed (``lose_next``), as a br
 Test payment methods: pm_card_visa, pm_card_chargeDeclined, pm_card_chargeDeclinedInsufficientFunds,
 pm_card_authenticationRequired.
 
+Every change the API makes is also recorded as an event (``events``), which ``signed`` wraps in a
+delivery signed the way Stripe signs webhooks (``Stripe-Signature: t=…,v1=HMAC-SHA256``), for tests to
+deliver once, several times or out of order.
+
 At ``/v3/`` it also serves a stand-in for the few Stripe.js calls our card page makes (browser journeys
 cannot reach js.stripe.com): a plain card-number field, and ``confirmCardSetup`` confirming the
 SetupIntent here with the test payment method of the typed test number.
@@ -13,9 +17,12 @@ SetupIntent here with the test payment method of the typed test number.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
 
@@ -71,6 +78,7 @@ class StripeStub:
         self.idempotent: dict[str, tuple[str, int, dict]] = {}
         self.requests: list[tuple[str, str, str | None]] = []
         self.lose_next: list[str] = []
+        self.events: list[dict] = []
         self.lock = threading.Lock()
         self.ids = itertools.count(1)
         for pm, (brand, last4, _) in CARDS.items():
@@ -94,6 +102,28 @@ class StripeStub:
 
     def new_id(self, prefix: str) -> str:
         return f"{prefix}_stub{next(self.ids)}"
+
+    def emit(self, kind: str, obj: dict) -> None:
+        self.events.append(
+            {
+                "id": self.new_id("evt"),
+                "object": "event",
+                "type": kind,
+                "created": int(time.time()),
+                "data": {"object": json.loads(json.dumps(obj))},
+            }
+        )
+
+    def events_of(self, kind: str) -> list[dict]:
+        return [event for event in self.events if event["type"] == kind]
+
+    @staticmethod
+    def signed(event: dict, secret: str, *, at: int | None = None) -> tuple[bytes, str]:
+        """A delivery of ``event``: its body and the ``Stripe-Signature`` header Stripe would send."""
+        body = json.dumps(event)
+        stamp = int(time.time()) if at is None else at
+        mac = hmac.new(secret.encode(), f"{stamp}.{body}".encode(), hashlib.sha256).hexdigest()
+        return body.encode(), f"t={stamp},v1={mac}"
 
     def charges(self) -> int:
         """Payment intents that actually took money."""
@@ -128,6 +158,7 @@ class StripeStub:
         elif len(parts) == 3 and parts[0] == "setup_intents" and parts[2] == "confirm":
             obj = self.objects[parts[1]]
             obj.update(status="succeeded", payment_method=params["payment_method"])
+            self.emit("setup_intent.succeeded", obj)
         elif parts == ["payment_intents"]:
             if params.get("payment_method") not in CARDS:
                 return 400, _error("invalid_request_error", "resource_missing", "No such PaymentMethod")
@@ -153,6 +184,7 @@ class StripeStub:
             failure = CARDS[obj["payment_method"]][2]
             if failure is None:
                 obj["status"] = "succeeded"
+                self.emit("payment_intent.succeeded", obj)
             else:
                 code, decline = failure
                 error = {
@@ -162,6 +194,7 @@ class StripeStub:
                     "type": "card_error",
                 }
                 obj.update(status="requires_payment_method", last_payment_error=error)
+                self.emit("payment_intent.payment_failed", obj)
                 return 402, {"error": {**error, "payment_intent": obj}}
         elif parts == ["refunds"]:
             intent = self.objects.get(params.get("payment_intent", ""))
@@ -174,6 +207,10 @@ class StripeStub:
                 "payment_intent": intent["id"],
                 "status": "succeeded",
             }
+            self.emit(
+                "charge.refunded",
+                {"id": self.new_id("ch"), "object": "charge", "payment_intent": intent["id"]},
+            )
         else:
             return 404, _error("invalid_request_error", "unknown_endpoint", f"Unknown {path}")
         self.objects[obj["id"]] = obj

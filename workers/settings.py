@@ -15,6 +15,7 @@ from app.services.queue import deserialize, redis_settings, serialize
 from workers import heartbeat
 from workers.charging import charge_appointment, sweep_charges
 from workers.email import send_email, sweep_unsent_emails
+from workers.stripe_events import process_stripe_event, sweep_stripe_events
 
 SETTINGS = Settings.from_env()
 POOL_CLOSE_SECONDS = 10
@@ -52,10 +53,12 @@ class WorkerSettings:
     functions = [
         func(send_email, name="send_email", max_tries=8),
         func(charge_appointment, name="charge_appointment", max_tries=8, keep_result=0, timeout=90),
+        func(process_stripe_event, name="process_stripe_event", max_tries=12, keep_result=0, timeout=90),
     ]
     cron_jobs = [
         cron(sweep_unsent_emails, minute=None, second=15, unique=True, run_at_startup=False),
         cron(sweep_charges, minute=None, second=45, unique=True, run_at_startup=True, timeout=90),
+        cron(sweep_stripe_events, minute=None, second=30, unique=True, run_at_startup=False, timeout=90),
     ]
     on_startup = startup
     on_shutdown = shutdown

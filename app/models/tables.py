@@ -299,6 +299,18 @@ class Refund(Table):
     created_by = Integer(null=True, default=None)
 
 
+class StripeEvent(Table):
+    """A webhook event from Stripe, stored once by its id when it arrives and processed by a job."""
+
+    event_id = Varchar(length=255, unique=True)
+    kind = Varchar(length=100)
+    account = Varchar(length=255, default="")  # the connected account it concerns, if any
+    payload = Text()
+    received_at = Timestamptz()
+    processed_at = Timestamptz(null=True, default=None, index=True)
+    outcome = Varchar(length=100, default="")
+
+
 class SandboxPayment(Table):
     """The sandbox gateway's own records (test mode only): payments, confirmations, refunds, customers.
 
@@ -417,6 +429,7 @@ ALL_TABLES: list[type[Table]] = [
     Charge,
     Refund,
     SandboxPayment,
+    StripeEvent,
     AccountToken,
     ChecklistItem,
     EmailMessage,

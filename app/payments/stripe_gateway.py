@@ -9,6 +9,7 @@ try, 2 SDK retries with the same key, well inside the worker's job timeout.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import stripe
@@ -22,6 +23,23 @@ from app.payments.base import (
     RefundResult,
     SavedCard,
 )
+
+
+class EventRefused(Exception):
+    """A webhook delivery whose signature or body does not check out."""
+
+
+def verified_event(payload: bytes, signature: str, secret: str) -> dict[str, Any]:
+    """The event of a webhook delivery, once its ``Stripe-Signature`` proves Stripe sent it."""
+    try:
+        stripe.Webhook.construct_event(payload, signature, secret)
+        event = json.loads(payload)
+    except (stripe.SignatureVerificationError, ValueError) as exc:
+        raise EventRefused(str(exc)) from exc
+    if not isinstance(event, dict) or not event.get("id") or not isinstance(event.get("data"), dict):
+        raise EventRefused("not an event")
+    return event
+
 
 TRANSIENT = (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError)
 

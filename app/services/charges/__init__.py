@@ -18,7 +18,14 @@ The package follows those steps: ``scheduling``, ``processing`` (the job and the
 
 from app.services.charges.actions import refund_charge, retry_charge, retry_failed_for_user, waive_charge
 from app.services.charges.common import CHARGE_JOB, charge_job
-from app.services.charges.processing import _claim, card_on_file, run_charge, sweep
+from app.services.charges.processing import (
+    _claim,
+    card_on_file,
+    run_charge,
+    settle_from_gateway,
+    settle_refunds_of,
+    sweep,
+)
 from app.services.charges.scheduling import amount_for, cancel_pending_for_client, on_status_change
 from app.services.charges.views import (
     ChargeView,
@@ -48,6 +55,8 @@ __all__ = [
     "retry_charge",
     "retry_failed_for_user",
     "run_charge",
+    "settle_from_gateway",
+    "settle_refunds_of",
     "sweep",
     "waive_charge",
 ]

@@ -231,6 +231,35 @@ async def _record(
     return status.value
 
 
+async def settle_from_gateway(
+    reference: str, *, now: datetime, settings: Settings, gateway: PaymentGateway, queue: JobQueue
+) -> str:
+    """The gateway says a payment changed (a webhook): record the gateway's own current answer for the
+    attempt that is in processing with that reference. Only a processing attempt moves, so a late,
+    repeated or reordered notice never takes a charge back; raises ``GatewayUnavailable``."""
+    charge = (
+        await Charge.objects()
+        .where((Charge.gateway_reference == reference) & (Charge.status == C.PROCESSING))
+        .first()
+    )
+    if charge is None:
+        return "nothing_to_do"
+    result = await gateway.get_payment(reference)
+    if result.outcome == "pending":
+        return "pending"
+    return await _record(charge, charge.attempt_no, result, now=now, settings=settings, queue=queue)
+
+
+async def settle_refunds_of(reference: str, *, now: datetime, gateway: PaymentGateway) -> int:
+    """The gateway says a payment was refunded: settle our refunds of it still pending. Returns how many."""
+    pending = await Refund.select(Refund.id).where(
+        (Refund.status == "pending")
+        & Refund.charge.is_in(Charge.select(Charge.id).where(Charge.gateway_reference == reference))
+    )
+    settled = [await settle_refund(row["id"], now=now, gateway=gateway) for row in pending]
+    return sum(1 for outcome in settled if outcome is not None)
+
+
 async def _failure_emails(charge_id: int, *, now: datetime, settings: Settings) -> list[QueuedJob]:
     """Tell the client (update your card) and the clinician, through the outbox."""
     view = await view_of(await Charge.objects().where(Charge.id == charge_id).first(), now=now)
