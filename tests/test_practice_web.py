@@ -281,3 +281,87 @@ async def test_a_practice_client_booking_a_colleague_s_page_keeps_one_record(cli
     assert await Client.count().where(Client.email == "alex@example.test") == 1
     [session] = await Appointment.objects().where(Appointment.client == alex)
     assert session.clinician == seat and session.starts_at.isoformat().startswith(FIRST_SLOT[:10])
+
+
+async def group_taking_bookings(settings, clock):
+    """Maya (the owner, whose page is the practice's) and Noor, both with the same hours."""
+    from app.models.tables import WorkingHours
+    from tests.test_online_booking import practice_with_hours
+
+    owner = await practice_with_hours(settings, clock)
+    noor = await make_member(
+        settings, clock.now(), owner, email="noor@example.test", name="Noor Haddad", role="clinician"
+    )
+    await WorkingHours.insert(
+        *[
+            WorkingHours(clinician=noor.user.clinician_id, weekday=d, start_minute=9 * 60, end_minute=17 * 60)
+            for d in range(5)
+        ]
+    )
+    return owner, noor
+
+
+async def test_the_practice_page_offers_each_clinician_and_first_available(client, settings, clock):
+    import re
+
+    from tests.test_online_booking import FIRST_SLOT, SLUG, visitor
+
+    owner, noor = await group_taking_bookings(settings, clock)
+    maya_seat, noor_seat = owner.user.clinician_id, noor.user.clinician_id
+    page = unescape((await client.get(f"/book/{SLUG}")).text)
+    assert "First available" in page and "Maya Chen" in page and "Noor Haddad" in page
+    assert f'value="{FIRST_SLOT}"' in page
+
+    # First available: Maya first (by name), then Noor for the same start; then nobody.
+    assert (await post_form(client, f"/book/{SLUG}", visitor(email="a@example.test"))).status_code == 200
+    assert (await post_form(client, f"/book/{SLUG}", visitor(email="b@example.test"))).status_code == 200
+    taken = await post_form(client, f"/book/{SLUG}", visitor(email="c@example.test"))
+    assert taken.status_code == 422 and "That time was just taken" in unescape(taken.text)
+    held = sorted(row["clinician"] for row in await Appointment.select(Appointment.clinician))
+    assert held == sorted([maya_seat, noor_seat])
+    assert f'value="{FIRST_SLOT}"' not in (await client.get(f"/book/{SLUG}")).text
+
+    # A chosen clinician: only their times, and the booking is theirs.
+    chosen = await client.get(f"/book/{SLUG}", params={"clinician": str(noor_seat)})
+    assert 'aria-current="page">Noor Haddad' in chosen.text
+    slot = re.findall(r'name="slot" value="([^"]+)"', chosen.text)[0]
+    booked = await post_form(
+        client, f"/book/{SLUG}", visitor(email="d@example.test", slot=slot, clinician=str(noor_seat))
+    )
+    assert booked.status_code == 200
+    last = await Appointment.objects().order_by(Appointment.id, ascending=False).first()
+    assert last.clinician == noor_seat
+
+    # Noor keeps her own page, with only her.
+    from app.models.tables import Clinician
+
+    slug = (await Clinician.select(Clinician.booking_slug).where(Clinician.id == noor_seat).first())[
+        "booking_slug"
+    ]
+    own = unescape((await client.get(f"/book/{slug}")).text)
+    assert "First available" not in own and f'action="/book/{slug}"' in own
+
+
+async def test_first_available_racing_visitors_one_winner_per_clinician(app, settings, clock):
+    import asyncio
+
+    from tests.conftest import browser
+    from tests.test_online_booking import SLUG, visitor
+
+    await group_taking_bookings(settings, clock)
+    visitors = [browser(app) for _ in range(4)]
+    try:
+        for person in visitors:
+            await person.get(f"/book/{SLUG}")
+        results = await asyncio.gather(
+            *[
+                post_form(person, f"/book/{SLUG}", visitor(email=f"v{index}@example.test", name=f"V {index}"))
+                for index, person in enumerate(visitors)
+            ]
+        )
+    finally:
+        for person in visitors:
+            await person.aclose()
+    assert sorted(r.status_code for r in results) == [200, 200, 422, 422]
+    held = [row["clinician"] for row in await Appointment.select(Appointment.clinician)]
+    assert len(held) == 2 and len(set(held)) == 2

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from app.domain.appointments import OCCUPIES_SLOT
 from app.domain.availability import Busy, SlotRules, WorkingRange, free_slots, is_free
 from app.domain.calendar import MAX_SESSION_MINUTES
-from app.models.tables import Appointment, Clinician, WorkingHours
+from app.models.tables import Appointment, Clinician, Membership, Practice, WorkingHours
 
 PRACTICE_COLUMNS = (
     Clinician.id,
@@ -143,3 +143,36 @@ async def still_free(practice: PracticeBooking, starts_at: datetime, minutes: in
     ranges = await working_ranges(practice.id)
     busy = await busy_times(practice.id, starts_at - timedelta(days=1), starts_at + timedelta(days=1))
     return is_free(starts_at, ranges, busy, practice.rules(minutes), practice.time_zone, now)
+
+
+async def practice_page(slug: str) -> list[PracticeBooking]:
+    """The clinicians a practice's own booking page (``/book/<practice slug>``) offers: its members with a
+    seat whose online booking for new clients is on, by name. Empty when ``slug`` is not a practice's
+    page or the practice has one clinician (their page is the practice's)."""
+    practice = await Practice.select(Practice.id).where(Practice.booking_slug == slug).first()
+    if practice is None:
+        return []
+    seats = (
+        await Membership.select(Membership.clinician)
+        .where(
+            (Membership.practice == practice["id"])
+            & Membership.clinician.is_not_null()
+            & Membership.accepted_at.is_not_null()
+            & Membership.removed_at.is_null()
+        )
+        .order_by(Membership.user.name)
+    )
+    offered = [await practice_by(clinician_id=row["clinician"]) for row in seats]
+    offered = [p for p in offered if p is not None and p.booking_enabled and p.new_clients_may_book]
+    return offered if len(offered) > 1 else []
+
+
+async def first_available(clinicians: list[PracticeBooking], kind: str, now: datetime) -> list[datetime]:
+    """Every start at which at least one of ``clinicians`` is free for a new client's ``kind`` of session
+    (each with their own hours, length, buffers and notice), earliest first."""
+    starts: set[datetime] = set()
+    for clinician in clinicians:
+        types = clinician.session_types(new_client=True)
+        if kind in types:
+            starts.update(await open_slots(clinician, types[kind][0], now))
+    return sorted(starts)

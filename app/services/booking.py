@@ -20,7 +20,7 @@ from app.models.db import transaction
 from app.models.tables import Appointment, Client, Clinician, WorkingHours
 from app.services import audit, notices, practices
 from app.services.appointments import apply_status_change, lock_practice
-from app.services.availability import PracticeBooking, practice_by, still_free
+from app.services.availability import PracticeBooking, practice_by, practice_page, still_free
 from app.services.client_accounts import invite_client
 from app.services.clients import NewClient, create_client
 from app.services.context import Actor
@@ -146,19 +146,56 @@ async def book_public(
     starts_at: datetime,
     visitor: Visitor,
     *,
+    clinician_id: int | None = None,
     now: datetime,
     actor: Actor,
     settings: Settings,
     queue: JobQueue,
 ) -> int:
-    """A visitor books a slot on the public page; returns the appointment id.
+    """A visitor books a slot on a public page; returns the appointment id.
 
-    Raises ``SlotTaken`` when the start is not (or no longer) free and ``BookingClosed`` when the page
-    is off or the session type isn't offered. Visitors book as new clients (the intro first, if any).
-    """
-    practice = await practice_by(slug=slug)
-    if practice is None or not practice.booking_enabled or not practice.new_clients_may_book:
-        raise BookingClosed(slug)
+    On a practice's page the visitor picks a clinician (``clinician_id``) or the first one free at
+    ``starts_at`` (None): each is tried in turn under their own lock, so the one-winner race holds per
+    clinician. Raises ``SlotTaken`` when the start is not (or no longer) free with anyone offered and
+    ``BookingClosed`` when the page is off or the session type isn't offered. Visitors book as new clients
+    (the intro first, if any)."""
+    offered = await practice_page(slug)
+    if offered and clinician_id is not None:
+        offered = [p for p in offered if p.id == clinician_id]
+        if not offered:
+            raise BookingClosed(slug)
+    if not offered:
+        practice = await practice_by(slug=slug)
+        if practice is None:
+            raise BookingClosed(slug)
+        offered = [practice]
+    acting = {"now": now, "actor": actor, "settings": settings, "queue": queue}
+    if len(offered) == 1:
+        return await _book_public_with(offered[0], kind, starts_at, visitor, **acting)
+    for practice in offered:
+        if kind not in practice.session_types(new_client=True):
+            continue
+        try:
+            return await _book_public_with(practice, kind, starts_at, visitor, **acting)
+        except SlotTaken:
+            continue
+    raise SlotTaken(starts_at)
+
+
+async def _book_public_with(
+    practice: PracticeBooking,
+    kind: str,
+    starts_at: datetime,
+    visitor: Visitor,
+    *,
+    now: datetime,
+    actor: Actor,
+    settings: Settings,
+    queue: JobQueue,
+) -> int:
+    """Book with one clinician: ``SlotTaken`` unless the start is free in their calendar right now."""
+    if not practice.booking_enabled or not practice.new_clients_may_book:
+        raise BookingClosed(practice.booking_slug)
     session_type = _session_type(practice, kind, new_client=True)
     address = normalize_email(visitor.email)
     async with transaction():

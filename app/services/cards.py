@@ -67,6 +67,21 @@ async def save_confirmed_card(
     )
 
 
+def method_row(user_id: int, card: SavedCard, gateway_name: str, now: datetime) -> PaymentMethod:
+    """The row of a card saved at the gateway, on file from ``now``."""
+    return PaymentMethod(
+        user=user_id,
+        gateway=gateway_name,
+        customer_ref=card.customer_ref,
+        method_ref=card.method_ref,
+        brand=card.brand,
+        last4=card.last4,
+        exp_month=card.exp_month,
+        exp_year=card.exp_year,
+        created_at=now,
+    )
+
+
 async def save_card(
     user_id: int,
     card: SavedCard,
@@ -82,22 +97,11 @@ async def save_card(
         await PaymentMethod.update({PaymentMethod.removed_at: now}).where(
             (PaymentMethod.user == user_id) & PaymentMethod.removed_at.is_null()
         )
-        rows = await PaymentMethod.insert(
-            PaymentMethod(
-                user=user_id,
-                gateway=gateway_name,
-                customer_ref=card.customer_ref,
-                method_ref=card.method_ref,
-                brand=card.brand,
-                last4=card.last4,
-                exp_month=card.exp_month,
-                exp_year=card.exp_year,
-                created_at=now,
-                authorisation_version=card_authorisation.VERSION,
-                authorised_at=now,
-                authorised_ip=actor.ip or "",
-            )
-        ).returning(PaymentMethod.id)
+        row = method_row(user_id, card, gateway_name, now)
+        row.authorisation_version = card_authorisation.VERSION
+        row.authorised_at = now
+        row.authorised_ip = actor.ip or ""
+        rows = await PaymentMethod.insert(row).returning(PaymentMethod.id)
         await audit.record(
             "card_saved",
             actor=actor,

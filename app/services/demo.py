@@ -1,13 +1,16 @@
-"""A realistic demo: Calm Harbor Therapy (Maya, its owner, two more clinicians and a front desk), with
-clients in varied states and a month of sessions; and Jordan's solo practice next door.
+"""A realistic demo: Calm Harbor Therapy (Maya, its owner, two more clinicians and a front desk) with
+clients in varied states and a month of sessions, and Jordan's solo practice next door.
 
-Run by ``python -m app demo`` (and by ``python -m app run`` on an empty database).
+The practice is written down as data (``CLINICIANS``, ``CLIENTS``, ``COLLEAGUES`` and the rules for
+their sessions, statuses and charges); ``seed`` loads it. The same seed gives the same practice every
+time. Run by ``python -m app demo`` (and by ``python -m app run`` on an empty database).
 """
 
 from __future__ import annotations
 
 import random
-from datetime import datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from app.config import Settings
@@ -23,7 +26,6 @@ from app.models.tables import (
     Clinician,
     InsurancePolicy,
     Membership,
-    PaymentMethod,
     Practice,
     SandboxPayment,
     StatusChange,
@@ -32,6 +34,7 @@ from app.models.tables import (
 )
 from app.payments.sandbox import SandboxGateway
 from app.services.accounts import NewClinician, create_clinician, unique_booking_slug
+from app.services.cards import method_row
 from app.services.passwords import hash_password
 from app.services.practices import start_assignment
 from app.services.tokens import new_token, token_hash
@@ -41,39 +44,113 @@ SECOND_CLINICIAN_EMAIL = "jordan@stillwater.test"
 CLIENT_EMAIL = "alex@stillwater.test"
 FRONT_DESK_EMAIL = "desk@stillwater.test"
 
-# The owner's colleagues: (name, email, their clients as (name, email, billing, coverage, weekday, hour)).
-COLLEAGUES = [
-    (
+
+@dataclass(frozen=True)
+class DemoClinician:
+    practice_name: str
+    name: str
+    email: str
+    time_zone: str
+    insurance_email: str | None = None
+    working_hours: tuple[tuple[int, int], ...] = ()  # (from, to) hours, Monday to Friday
+
+
+@dataclass(frozen=True)
+class DemoClient:
+    name: str
+    email: str
+    billing: str
+    coverage: str
+    has_password: bool  # False: invited, the link not used yet
+    weekday: int  # the weekly session: 0 is Monday, at ``hour`` in the clinician's zone
+    hour: int
+    new: bool = False  # started this week with an intro call
+
+
+CLINICIANS = (
+    DemoClinician(
+        "Calm Harbor Therapy",
+        "Maya Chen",
+        CLINICIAN_EMAIL,
+        "America/New_York",
+        insurance_email="insurance@calmharbor.test",
+        working_hours=((9, 12), (13, 17)),
+    ),
+    DemoClinician("Northside Counselling", "Jordan Lee", SECOND_CLINICIAN_EMAIL, "Europe/London"),
+)
+
+# The first clinician's clients.
+CLIENTS = (
+    DemoClient("Alex Rivera", CLIENT_EMAIL, "self_pay", "self_pay", True, 0, 9),
+    DemoClient("Sam Okafor", "sam@stillwater.test", "insurance", "covered", True, 0, 11),
+    DemoClient("Priya Natarajan", "priya@stillwater.test", "insurance", "checking", True, 1, 10),
+    DemoClient("Jamie Walsh", "jamie@stillwater.test", "self_pay", "not_discussed", False, 1, 14),
+    DemoClient("Morgan Blake", "morgan@stillwater.test", "self_pay", "self_pay", True, 2, 9),
+    DemoClient("Taylor Nguyen", "taylor@stillwater.test", "insurance", "not_covered", True, 2, 15),
+    DemoClient("Chris Adeyemi", "chris@stillwater.test", "self_pay", "not_discussed", False, 3, 10),
+    DemoClient("Dana Kowalski", "dana@stillwater.test", "insurance", "covered", True, 3, 13),
+    DemoClient("Robin Castillo", "robin@stillwater.test", "self_pay", "self_pay", True, 4, 9, new=True),
+    DemoClient("Lee Fontaine", "lee@stillwater.test", "self_pay", "not_discussed", False, 4, 11, new=True),
+)
+
+
+@dataclass(frozen=True)
+class DemoColleague:
+    """A member of the first clinician's practice, joined a month ago with the demo password."""
+
+    name: str
+    email: str
+    role: MemberRole
+    clients: tuple[DemoClient, ...] = ()
+
+
+COLLEAGUES = (
+    DemoColleague(
         "Noor Haddad",
         "noor@stillwater.test",
-        [
-            ("River Song", "river@stillwater.test", "self_pay", "self_pay", 0, 10),
-            ("Quinn Avery", "quinn@stillwater.test", "insurance", "covered", 2, 14),
-        ],
+        MemberRole.CLINICIAN,
+        (
+            DemoClient("River Song", "river@stillwater.test", "self_pay", "self_pay", True, 0, 10),
+            DemoClient("Quinn Avery", "quinn@stillwater.test", "insurance", "covered", True, 2, 14),
+        ),
     ),
-    (
+    DemoColleague(
         "Tomás Reyes",
         "tomas@stillwater.test",
-        [
-            ("Jesse Moreau", "jesse@stillwater.test", "self_pay", "self_pay", 1, 9),
-            ("Kai Lindqvist", "kai@stillwater.test", "self_pay", "not_discussed", 3, 15),
-        ],
+        MemberRole.CLINICIAN,
+        (
+            DemoClient("Jesse Moreau", "jesse@stillwater.test", "self_pay", "self_pay", True, 1, 9),
+            DemoClient("Kai Lindqvist", "kai@stillwater.test", "self_pay", "not_discussed", True, 3, 15),
+        ),
     ),
-]
+    DemoColleague("Sky Moreno", FRONT_DESK_EMAIL, MemberRole.FRONT_DESK),
+)
+JOINED_AGO = timedelta(days=30)
 
-CLIENTS = [
-    # name, email, billing, coverage, has_password, weekday, hour
-    ("Alex Rivera", CLIENT_EMAIL, "self_pay", "self_pay", True, 0, 9),
-    ("Sam Okafor", "sam@stillwater.test", "insurance", "covered", True, 0, 11),
-    ("Priya Natarajan", "priya@stillwater.test", "insurance", "checking", True, 1, 10),
-    ("Jamie Walsh", "jamie@stillwater.test", "self_pay", "not_discussed", False, 1, 14),
-    ("Morgan Blake", "morgan@stillwater.test", "self_pay", "self_pay", True, 2, 9),
-    ("Taylor Nguyen", "taylor@stillwater.test", "insurance", "not_covered", True, 2, 15),
-    ("Chris Adeyemi", "chris@stillwater.test", "self_pay", "not_discussed", False, 3, 10),
-    ("Dana Kowalski", "dana@stillwater.test", "insurance", "covered", True, 3, 13),
-    ("Robin Castillo", "robin@stillwater.test", "self_pay", "self_pay", True, 4, 9),
-    ("Lee Fontaine", "lee@stillwater.test", "self_pay", "not_discussed", False, 4, 11),
-]
+RANDOM_SEED = 20261129
+WEEKS = range(-2, 3)  # weekly sessions from two weeks ago to two weeks ahead
+NEW_CLIENT_WEEKS = range(0, 3)
+SESSION_MINUTES, INTRO_MINUTES = 50, 15
+# How a past session ended, and how often (weights).
+PAST_STATUSES = {"occurred": 70, "cancelled": 8, "late_cancelled": 6, "no_show": 6, "scheduled": 10}
+MARKED_WITHIN_HOURS = 20  # a session's status was set up to this long after it ended
+PAYERS = ["Aetna", "Blue Cross", "Cigna", "United"]
+COPAYS = [2000, 3000, 4000]
+INSURANCE_CHARGE_MINOR = 3000  # what an insurance client's occurred session charges
+CHARGE_DELAY = timedelta(hours=48)
+CARD = ("4242424242424242", 12, 2029)  # the sandbox's card that pays
+CLIENTS_SINCE = timedelta(days=40)
+BOOKED_AGO = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class DemoSession:
+    position: int  # in the client's weekly series
+    starts_at: datetime
+    intro: bool
+    minutes: int
+    status: str
+    marked_at: datetime | None  # when the status was set
 
 
 async def has_data() -> bool:
@@ -84,367 +161,316 @@ async def seed(settings: Settings, now: datetime) -> bool:
     """Create the demo practice unless it exists. Returns True when it seeded."""
     if await has_data():
         return False
-    rng = random.Random(20261129)  # noqa: S311 - demo data, not security
+    rng = random.Random(RANDOM_SEED)  # noqa: S311 - demo data, not security
     client_password = await hash_password(settings.demo_password, settings.password_hash_profile)
     async with transaction():
-        maya_id = await create_clinician(
-            NewClinician(
-                "Calm Harbor Therapy",
-                "Maya Chen",
-                CLINICIAN_EMAIL,
-                settings.demo_password,
-                "America/New_York",
-            ),
-            now=now,
-            settings=settings,
-            active=True,
-        )
-        await create_clinician(
-            NewClinician(
-                "Northside Counselling",
-                "Jordan Lee",
-                SECOND_CLINICIAN_EMAIL,
-                settings.demo_password,
-                "Europe/London",
-            ),
-            now=now,
-            settings=settings,
-            active=True,
-        )
-        maya = await Clinician.objects().where(Clinician.user == maya_id).first()
-        await Clinician.update({Clinician.insurance_email: "insurance@calmharbor.test"}).where(
-            Clinician.id == maya.id
-        )
-        await Practice.update({Practice.insurance_email: "insurance@calmharbor.test"}).where(
-            Practice.id == maya.practice
-        )
-        for weekday in range(5):
-            await WorkingHours.insert(
-                WorkingHours(clinician=maya.id, weekday=weekday, start_minute=9 * 60, end_minute=12 * 60),
-                WorkingHours(clinician=maya.id, weekday=weekday, start_minute=13 * 60, end_minute=17 * 60),
-            )
-        zone = ZoneInfo(maya.time_zone)
-        today = now.astimezone(zone).date()
-        monday = today - timedelta(days=today.weekday())
-        for index, (name, email, billing, coverage, has_password, weekday, hour) in enumerate(CLIENTS):
-            await _seed_client(
-                rng,
-                maya,
-                maya_id,
-                index,
-                name,
-                email,
-                billing,
-                coverage,
-                has_password,
-                weekday,
-                hour,
-                now,
-                client_password=client_password,
-                monday=monday,
-                zone=zone,
-            )
-        await _seed_colleagues(
-            rng, maya, now, settings, client_password=client_password, monday=monday, zone=zone
-        )
+        clinicians = [await _add_clinician(spec, settings, now) for spec in CLINICIANS]
+        for index, spec in enumerate(CLIENTS):
+            await _add_client(spec, index, clinicians[0], client_password, rng, now)
+        for colleague in COLLEAGUES:
+            await _add_colleague(colleague, clinicians[0], client_password, rng, now)
     return True
 
 
-async def _seed_client(
-    rng: random.Random,
-    clinician: Clinician,
-    clinician_user_id: int,
-    index: int,
-    name: str,
-    email: str,
-    billing: str,
-    coverage: str,
-    has_password: bool,
-    weekday: int,
-    hour: int,
-    now: datetime,
-    *,
-    client_password: str,
-    monday,
-    zone: ZoneInfo,
+async def _add_colleague(
+    spec: DemoColleague, owner: Clinician, password_hash: str, rng: random.Random, now: datetime
 ) -> None:
-    """One client of ``clinician`` with a login, maybe insurance and a card, and weekly sessions."""
-    user_rows = await User.insert(
+    """A member of the owner's practice; a clinician gets a seat with the owner's hours, and clients."""
+    joined = now - JOINED_AGO
+    user_id = await _new_id(
         User(
-            email=email,
-            name=name,
-            role=Role.CLIENT.value,
-            password_hash=client_password if has_password else None,
-            password_changed_at=now if has_password else None,
-            time_zone=clinician.time_zone,
-            created_at=now - timedelta(days=40),
+            email=spec.email,
+            name=spec.name,
+            role=Role.CLINICIAN.value,
+            password_hash=password_hash,
+            password_changed_at=joined,
+            time_zone=owner.time_zone,
+            created_at=joined,
         )
-    ).returning(User.id)
-    user_id = user_rows[0]["id"]
-    client_rows = await Client.insert(
+    )
+    seat = None
+    if spec.role.sees_clients:
+        seat_id = await _new_id(
+            Clinician(
+                user=user_id,
+                practice=owner.practice,
+                practice_name=owner.practice_name,
+                time_zone=owner.time_zone,
+                insurance_email=owner.insurance_email,
+                booking_slug=await unique_booking_slug(spec.name),
+                created_at=joined,
+            )
+        )
+        hours = await WorkingHours.objects().where(WorkingHours.clinician == owner.id)
+        await WorkingHours.insert(
+            *(
+                WorkingHours(
+                    clinician=seat_id, weekday=h.weekday, start_minute=h.start_minute, end_minute=h.end_minute
+                )
+                for h in hours
+            )
+        )
+        seat = await Clinician.objects().where(Clinician.id == seat_id).first()
+    await Membership.insert(
+        Membership(
+            practice=owner.practice,
+            user=user_id,
+            role=spec.role.value,
+            clinician=seat.id if seat else None,
+            invited_at=joined,
+            invited_by=owner.user,
+            accepted_at=joined,
+        )
+    )
+    for spec_client in spec.clients:
+        await _add_client(spec_client, 0, seat, password_hash, rng, now)
+
+
+async def _new_id(row) -> int:
+    """Insert ``row`` and return its id."""
+    table = type(row)
+    return (await table.insert(row).returning(table.id))[0]["id"]
+
+
+async def _add_clinician(spec: DemoClinician, settings: Settings, now: datetime) -> Clinician:
+    new = NewClinician(spec.practice_name, spec.name, spec.email, settings.demo_password, spec.time_zone)
+    user_id = await create_clinician(new, now=now, settings=settings, active=True)
+    clinician = await Clinician.objects().where(Clinician.user == user_id).first()
+    if spec.insurance_email:
+        await Clinician.update({Clinician.insurance_email: spec.insurance_email}).where(
+            Clinician.id == clinician.id
+        )
+        await Practice.update({Practice.insurance_email: spec.insurance_email}).where(
+            Practice.id == clinician.practice
+        )
+        clinician.insurance_email = spec.insurance_email
+    for weekday in range(5) if spec.working_hours else ():
+        await WorkingHours.insert(
+            *(
+                WorkingHours(clinician=clinician.id, weekday=weekday, start_minute=start, end_minute=end)
+                for start, end in _minutes(spec.working_hours)
+            )
+        )
+    return clinician
+
+
+def _minutes(hours: tuple[tuple[int, int], ...]) -> list[tuple[int, int]]:
+    return [(start * 60, end * 60) for start, end in hours]
+
+
+async def _add_client(
+    spec: DemoClient, index: int, clinician: Clinician, password_hash: str, rng: random.Random, now: datetime
+) -> None:
+    """The client's login and record, insurance, card and sessions."""
+    user_id = await _new_id(
+        User(
+            email=spec.email,
+            name=spec.name,
+            role=Role.CLIENT.value,
+            password_hash=password_hash if spec.has_password else None,
+            password_changed_at=now if spec.has_password else None,
+            time_zone=clinician.time_zone,
+            created_at=now - CLIENTS_SINCE,
+        )
+    )
+    client_id = await _new_id(
         Client(
             clinician=clinician.id,
             practice=clinician.practice,
             user=user_id,
-            name=name,
-            email=email,
-            billing_type=billing,
-            coverage_status=coverage,
-            created_at=now - timedelta(days=40 - index),
+            name=spec.name,
+            email=spec.email,
+            billing_type=spec.billing,
+            coverage_status=spec.coverage,
+            created_at=now - CLIENTS_SINCE + timedelta(days=index),
         )
-    ).returning(Client.id)
-    client_id = client_rows[0]["id"]
-    await start_assignment(client_id, clinician.id, now=now - timedelta(days=40 - index), assigned_by=None)
-    if not has_password:
-        await AccountToken.insert(
-            AccountToken(
-                user=user_id,
-                purpose="invitation",
-                token_hash=token_hash(new_token()),
-                client=client_id,
-                created_at=now - timedelta(days=2),
-                expires_at=now + timedelta(days=5),
-            )
+    )
+    await start_assignment(
+        client_id, clinician.id, now=now - CLIENTS_SINCE + timedelta(days=index), assigned_by=None
+    )
+    if not spec.has_password:
+        await _add_invitation(user_id, client_id, now)
+    if spec.billing == "insurance":
+        await _add_insurance(client_id, spec.name, rng, now)
+    method_id = await _add_card(user_id, now) if spec.has_password else None
+    await _add_sessions(clinician, client_id, spec, _sessions(spec, clinician, rng, now), method_id, now)
+
+
+async def _add_invitation(user_id: int, client_id: int, now: datetime) -> None:
+    """An invitation sent two days ago, still waiting (its link is not known to anyone)."""
+    await AccountToken.insert(
+        AccountToken(
+            user=user_id,
+            purpose="invitation",
+            token_hash=token_hash(new_token()),
+            client=client_id,
+            created_at=now - timedelta(days=2),
+            expires_at=now + timedelta(days=5),
         )
-    if billing == "insurance":
-        await InsurancePolicy.insert(
-            InsurancePolicy(
-                client=client_id,
-                payer=rng.choice(["Aetna", "Blue Cross", "Cigna", "United"]),
-                member_id=f"M{rng.randint(10_000_000, 99_999_999)}",
-                group_number=f"G{rng.randint(1000, 9999)}",
-                subscriber_name=name,
-                subscriber_relationship="self",
-                copay_minor=rng.choice([2000, 3000, 4000]),
-                updated_at=now,
-            )
-        )
-    method_id = None
-    if has_password:
-        card = SandboxGateway().save_test_card(f"cus_sbx_demo_{user_id}", "4242424242424242", 12, 2029)
-        method_rows = await PaymentMethod.insert(
-            PaymentMethod(
-                user=user_id,
-                gateway="sandbox",
-                customer_ref=card.customer_ref,
-                method_ref=card.method_ref,
-                brand=card.brand,
-                last4=card.last4,
-                exp_month=card.exp_month,
-                exp_year=card.exp_year,
-                created_at=now,
-            )
-        ).returning(PaymentMethod.id)
-        method_id = method_rows[0]["id"]
-    await _seed_sessions(
-        rng,
-        clinician,
-        client_id,
-        zone,
-        monday,
-        weekday,
-        hour,
-        billing,
-        method_id,
-        now,
-        clinician_user_id,
-        first_client=index >= 8,
     )
 
 
-async def _seed_colleagues(
-    rng: random.Random,
-    owner: Clinician,
-    now: datetime,
-    settings: Settings,
-    *,
-    client_password: str,
-    monday,
-    zone,
-) -> None:
-    """The owner's two colleagues (members with a seat, the owner's hours, two clients each) and the
-    front desk, all joined a month ago with the demo password."""
-    password = await hash_password(settings.demo_password, settings.password_hash_profile)
-    joined = now - timedelta(days=30)
-    hours = await WorkingHours.select(
-        WorkingHours.weekday, WorkingHours.start_minute, WorkingHours.end_minute
-    ).where(WorkingHours.clinician == owner.id)
-    people = [(name, email, MemberRole.CLINICIAN, clients) for name, email, clients in COLLEAGUES]
-    people.append(("Sky Moreno", FRONT_DESK_EMAIL, MemberRole.FRONT_DESK, []))
-    for name, email, role, clients in people:
-        user_rows = await User.insert(
-            User(
-                email=email,
-                name=name,
-                role=Role.CLINICIAN.value,
-                password_hash=password,
-                password_changed_at=joined,
-                time_zone=owner.time_zone,
-                created_at=joined,
-            )
-        ).returning(User.id)
-        user_id = user_rows[0]["id"]
-        seat_id = None
-        if role.sees_clients:
-            seat_rows = await Clinician.insert(
-                Clinician(
-                    user=user_id,
-                    practice=owner.practice,
-                    practice_name=owner.practice_name,
-                    time_zone=owner.time_zone,
-                    insurance_email=owner.insurance_email,
-                    booking_slug=await unique_booking_slug(name),
-                    created_at=joined,
-                )
-            ).returning(Clinician.id)
-            seat_id = seat_rows[0]["id"]
-            await WorkingHours.insert(*[WorkingHours(clinician=seat_id, **h) for h in hours])
-        await Membership.insert(
-            Membership(
-                practice=owner.practice,
-                user=user_id,
-                role=role.value,
-                clinician=seat_id,
-                invited_at=joined,
-                invited_by=owner.user,
-                accepted_at=joined,
-            )
+async def _add_insurance(client_id: int, name: str, rng: random.Random, now: datetime) -> None:
+    await InsurancePolicy.insert(
+        InsurancePolicy(
+            client=client_id,
+            payer=rng.choice(PAYERS),
+            member_id=f"M{rng.randint(10_000_000, 99_999_999)}",
+            group_number=f"G{rng.randint(1000, 9999)}",
+            subscriber_name=name,
+            subscriber_relationship="self",
+            copay_minor=rng.choice(COPAYS),
+            updated_at=now,
         )
-        if seat_id is None:
-            continue
-        seat = await Clinician.objects().where(Clinician.id == seat_id).first()
-        for name_, email_, billing, coverage, weekday, hour in clients:
-            await _seed_client(
-                rng,
-                seat,
-                user_id,
-                0,
-                name_,
-                email_,
-                billing,
-                coverage,
-                True,
-                weekday,
-                hour,
-                now,
-                client_password=client_password,
-                monday=monday,
-                zone=zone,
-            )
+    )
 
 
-async def _seed_sessions(
-    rng: random.Random,
+async def _add_card(user_id: int, now: datetime) -> int:
+    """The sandbox card that pays, on file."""
+    card = SandboxGateway().save_test_card(f"cus_sbx_demo_{user_id}", *CARD)
+    return await _new_id(method_row(user_id, card, "sandbox", now))
+
+
+def _sessions(spec: DemoClient, clinician: Clinician, rng: random.Random, now: datetime) -> list[DemoSession]:
+    """The client's weekly sessions (a new client's first one an intro), each past one given a status."""
+    zone = ZoneInfo(clinician.time_zone)
+    today = now.astimezone(zone).date()
+    monday: date = today - timedelta(days=today.weekday())
+    sessions = []
+    for position, week in enumerate(NEW_CLIENT_WEEKS if spec.new else WEEKS):
+        day = monday + timedelta(weeks=week, days=spec.weekday)
+        starts = datetime.combine(day, time(spec.hour, 0), tzinfo=zone).astimezone(ZoneInfo("UTC"))
+        intro = spec.new and position == 0
+        minutes = INTRO_MINUTES if intro else SESSION_MINUTES
+        ends = starts + timedelta(minutes=minutes)
+        status = "scheduled"
+        if ends < now:
+            status = rng.choices(list(PAST_STATUSES), weights=list(PAST_STATUSES.values()))[0]
+        marked_at = None
+        if status != "scheduled":
+            marked_at = ends + timedelta(hours=rng.randint(0, MARKED_WITHIN_HOURS))
+            if marked_at > now:
+                marked_at = now - timedelta(minutes=5)
+        sessions.append(DemoSession(position, starts, intro, minutes, status, marked_at))
+    return sessions
+
+
+async def _add_sessions(
     clinician: Clinician,
     client_id: int,
-    zone: ZoneInfo,
-    monday,
-    weekday: int,
-    hour: int,
-    billing: str,
+    spec: DemoClient,
+    sessions: list[DemoSession],
     method_id: int | None,
     now: datetime,
-    clinician_user_id: int,
-    first_client: bool,
 ) -> None:
-    """Weekly sessions from two weeks ago to two weeks ahead (a new client starts with an intro)."""
-    weeks = range(0, 3) if first_client else range(-2, 3)
-    series_rows = await AppointmentSeries.insert(
+    """The weekly series and its sessions, with their status changes and charges."""
+    series_id = await _new_id(
         AppointmentSeries(
             clinician=clinician.id,
             client=client_id,
             interval_weeks=1,
-            occurrences=len(weeks),
-            local_start_time=f"{hour:02d}:00",
-            time_zone=str(zone.key),
-            duration_minutes=50,
+            occurrences=len(sessions),
+            local_start_time=f"{spec.hour:02d}:00",
+            time_zone=clinician.time_zone,
+            duration_minutes=SESSION_MINUTES,
             fee_minor=clinician.default_fee_minor,
-            created_at=now - timedelta(days=30),
-            created_by=clinician_user_id,
+            created_at=now - BOOKED_AGO,
+            created_by=clinician.user,
         )
-    ).returning(AppointmentSeries.id)
-    series_id = series_rows[0]["id"]
-    for position, week in enumerate(weeks):
-        day = monday + timedelta(weeks=week, days=weekday)
-        starts = datetime.combine(day, time(hour, 0), tzinfo=zone).astimezone(ZoneInfo("UTC"))
-        intro = first_client and position == 0
-        duration = 15 if intro else 50
-        fee = 0 if intro else clinician.default_fee_minor
-        status = "scheduled"
-        if starts + timedelta(minutes=duration) < now:
-            status = rng.choices(
-                ["occurred", "cancelled", "late_cancelled", "no_show", "scheduled"], weights=[70, 8, 6, 6, 10]
-            )[0]
-        marked_at = (
-            starts + timedelta(minutes=duration, hours=rng.randint(0, 20)) if status != "scheduled" else None
-        )
-        if marked_at and marked_at > now:
-            marked_at = now - timedelta(minutes=5)
-        rows = await Appointment.insert(
-            Appointment(
-                clinician=clinician.id,
-                client=client_id,
-                series=None if intro else series_id,
-                series_index=None if intro else position,
-                starts_at=starts,
-                ends_at=starts + timedelta(minutes=duration),
-                duration_minutes=duration,
-                fee_minor=fee,
-                currency=clinician.currency,
-                kind="intro" if intro else "regular",
-                status=status,
-                status_changed_at=marked_at,
-                created_at=now - timedelta(days=30),
-                created_by=clinician_user_id,
-            )
-        ).returning(Appointment.id)
-        appointment_id = rows[0]["id"]
-        if status == "scheduled" or marked_at is None:
+    )
+    for session in sessions:
+        fee = 0 if session.intro else clinician.default_fee_minor
+        appointment_id = await _add_appointment(clinician, client_id, series_id, session, fee, now)
+        if session.marked_at is None:
             continue
         await StatusChange.insert(
             StatusChange(
                 appointment=appointment_id,
                 from_status="scheduled",
-                to_status=status,
-                changed_by=clinician_user_id,
-                changed_at=marked_at,
+                to_status=session.status,
+                changed_by=clinician.user,
+                changed_at=session.marked_at,
             )
         )
-        if status == "occurred" and fee > 0:
-            amount = 3000 if billing == "insurance" else fee
-            due = marked_at + timedelta(hours=48)
-            succeeded = due <= now and method_id is not None
-            await Charge.insert(
-                Charge(
-                    appointment=appointment_id,
-                    client=client_id,
-                    clinician=clinician.id,
-                    amount_minor=amount,
-                    currency=clinician.currency,
-                    status="succeeded" if succeeded else ("failed" if due <= now else "scheduled"),
-                    due_at=due,
-                    generation=1,
-                    attempt_no=1 if due <= now else 0,
-                    idempotency_key=f"charge:demo:{appointment_id}:1" if due <= now else None,
-                    gateway_reference=f"ch_demo_{appointment_id}" if succeeded else None,
-                    payment_method=method_id,
-                    failure_code="" if succeeded or due > now else "no_card",
-                    failure_message="" if succeeded or due > now else "No card on file.",
-                    succeeded_at=due if succeeded else None,
-                    created_at=marked_at,
-                    updated_at=marked_at,
-                )
-            )
-            if succeeded:
-                # The sandbox processor's own record of the payment, so a demo charge can be refunded.
-                await SandboxPayment.insert(
-                    SandboxPayment(
-                        idempotency_key=f"charge:demo:{appointment_id}:1",
-                        kind="payment",
-                        reference=f"ch_demo_{appointment_id}",
-                        amount_minor=amount,
-                        currency=clinician.currency,
-                        status="succeeded",
-                        created_at=due,
-                    )
-                )
+        if session.status == "occurred" and fee > 0:
+            amount = INSURANCE_CHARGE_MINOR if spec.billing == "insurance" else fee
+            await _add_charge(appointment_id, client_id, clinician, amount, session.marked_at, method_id, now)
+
+
+async def _add_appointment(
+    clinician: Clinician, client_id: int, series_id: int, session: DemoSession, fee: int, now: datetime
+) -> int:
+    """One session (an intro call stands outside the series)."""
+    return await _new_id(
+        Appointment(
+            clinician=clinician.id,
+            client=client_id,
+            series=None if session.intro else series_id,
+            series_index=None if session.intro else session.position,
+            starts_at=session.starts_at,
+            ends_at=session.starts_at + timedelta(minutes=session.minutes),
+            duration_minutes=session.minutes,
+            fee_minor=fee,
+            currency=clinician.currency,
+            kind="intro" if session.intro else "regular",
+            status=session.status,
+            status_changed_at=session.marked_at,
+            created_at=now - BOOKED_AGO,
+            created_by=clinician.user,
+        )
+    )
+
+
+async def _add_charge(
+    appointment_id: int,
+    client_id: int,
+    clinician: Clinician,
+    amount: int,
+    marked_at: datetime,
+    method_id: int | None,
+    now: datetime,
+) -> None:
+    """The session's charge: paid once due with a card on file, failed without one, else still waiting."""
+    due = marked_at + CHARGE_DELAY
+    tried = due <= now
+    succeeded = tried and method_id is not None
+    failed = tried and not succeeded
+    key = f"charge:demo:{appointment_id}:1"
+    await Charge.insert(
+        Charge(
+            appointment=appointment_id,
+            client=client_id,
+            clinician=clinician.id,
+            amount_minor=amount,
+            currency=clinician.currency,
+            status="succeeded" if succeeded else ("failed" if tried else "scheduled"),
+            due_at=due,
+            generation=1,
+            attempt_no=1 if tried else 0,
+            idempotency_key=key if tried else None,
+            gateway_reference=f"ch_demo_{appointment_id}" if succeeded else None,
+            payment_method=method_id,
+            failure_code="no_card" if failed else "",
+            failure_message="No card on file." if failed else "",
+            succeeded_at=due if succeeded else None,
+            created_at=marked_at,
+            updated_at=marked_at,
+        )
+    )
+    if succeeded:
+        await _add_sandbox_payment(key, f"ch_demo_{appointment_id}", amount, clinician.currency, due)
+
+
+async def _add_sandbox_payment(key: str, reference: str, amount: int, currency: str, at: datetime) -> None:
+    """The sandbox processor's own record of a payment, so a demo charge can be refunded."""
+    await SandboxPayment.insert(
+        SandboxPayment(
+            idempotency_key=key,
+            kind="payment",
+            reference=reference,
+            amount_minor=amount,
+            currency=currency,
+            status="succeeded",
+            created_at=at,
+        )
+    )

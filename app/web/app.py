@@ -44,7 +44,7 @@ from app.web.middleware import (
 from app.web.portal import PortalController
 from app.web.practice import JoinController, PracticeController
 from app.web.report import ReportController
-from app.web.runtime import Runtime
+from app.web.runtime import REQUEST_DEPENDENCIES, Runtime
 from app.web.security import SecurityController
 from app.web.series import SeriesController
 from app.web.stripe import stripe_webhook
@@ -150,6 +150,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     application = Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
+        dependencies=REQUEST_DEPENDENCIES,
         template_config=configure_templates(settings),
         middleware=[
             SecurityHeadersMiddleware(settings),

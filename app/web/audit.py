@@ -14,7 +14,7 @@ from app.services.audit_trail import TrailFilters
 from app.web.guards import clinician_only
 from app.web.htmx import render
 from app.web.middleware import query_problems
-from app.web.runtime import actor_of, current_user, runtime
+from app.web.runtime import Context, User
 
 FILTER_NAMES = ("client", "person", "action", "from", "to")
 
@@ -67,15 +67,13 @@ class AuditController(Controller):
     guards = [clinician_only]
 
     @get("/", name="audit")
-    async def trail(self, request: Request) -> Template:
-        rt = runtime(request)
-        user = current_user(request)
+    async def trail(self, request: Request, user: User, ctx: Context) -> Template:
         query = _query(request)
         filters, errors = parse_filters(query)
         errors = {**query_problems(request), **errors}
         page_raw = query.get("page", "")
         page = record_id(page_raw) or 1
-        trail = await audit_trail.read(user, filters, page, now=rt.clock.now(), actor=actor_of(request))
+        trail = await audit_trail.read(user, filters, page, **ctx.acting)
         kept = {name: query[name] for name in FILTER_NAMES if query[name]}
         return await render(
             request,
@@ -92,13 +90,10 @@ class AuditController(Controller):
         )
 
     @get("/export", name="audit_export")
-    async def export(self, request: Request) -> Response:
-        rt = runtime(request)
+    async def export(self, request: Request, user: User, ctx: Context) -> Response:
         filters, _ = parse_filters(_query(request))
-        text = await audit_trail.export_csv(
-            current_user(request), filters, now=rt.clock.now(), actor=actor_of(request)
-        )
-        stamp = rt.clock.now().strftime("%Y-%m-%d")
+        text = await audit_trail.export_csv(user, filters, **ctx.acting)
+        stamp = ctx.now.strftime("%Y-%m-%d")
         return Response(
             content=text.encode("utf-8"),
             media_type="text/csv",

@@ -13,6 +13,7 @@ from litestar.exceptions import NotFoundException, TooManyRequestsException
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Template
 
+from app.config import Settings
 from app.domain.accounts import time_zone_names, valid_time_zone
 from app.domain.availability import format_day_ranges, parse_day_ranges
 from app.domain.calendar import MAX_SESSION_MINUTES
@@ -22,9 +23,10 @@ from app.services import availability, booking, notices, throttle
 from app.services.availability import PracticeBooking
 from app.services.booking import TAKEN, BookingClosed, BookingSettings, CancelRefused, SlotTaken, Visitor
 from app.services.clients import ClientError
+from app.services.context import CurrentUser
 from app.web.guards import client_only, clinician_only
 from app.web.htmx import flash, redirect, render
-from app.web.runtime import actor_of, client_ip, current_user, runtime
+from app.web.runtime import AppRuntime, Context, Now, RequestContext, Runtime, User, client_ip
 
 FormBody = URLEncodedBody[dict[str, Any]]
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -39,11 +41,79 @@ BOOKINGS_PER_HOUR = 8
 # --- Settings -------------------------------------------------------------------------------------
 
 
+def _settings_values(practice: PracticeBooking, ranges) -> dict[str, str]:
+    """The settings form's values for the practice as it is."""
+    values: dict[str, Any] = {
+        "default_session_minutes": practice.default_session_minutes,
+        "default_fee": format_money(practice.default_fee_minor, practice.currency)[1:],
+        "buffer_minutes": practice.buffer_minutes,
+        "min_notice_hours": practice.min_notice_hours,
+        "horizon_days": practice.horizon_days,
+        "intro_session_minutes": practice.intro_session_minutes,
+        "intro_fee": format_money(practice.intro_fee_minor, practice.currency)[1:],
+        "cancellation_window_hours": practice.cancellation_window_hours,
+        "max_fee": format_money(practice.max_fee_minor, practice.currency)[1:],
+        "booking_enabled": practice.booking_enabled,
+        "new_clients_may_book": practice.new_clients_may_book,
+        "calendar_feed_enabled": practice.calendar_feed_enabled,
+    }
+    for weekday in range(7):
+        values[f"hours_{weekday}"] = format_day_ranges(ranges, weekday)
+    return {k: str(v) for k, v in values.items()}
+
+
+def _settings_from(form: Form, practice: PracticeBooking) -> tuple[BookingSettings, list]:
+    """The settings and working hours the form describes, with a message next to every bad field."""
+    ranges = []
+    for weekday in range(7):
+        found, problem = parse_day_ranges(form.data.get(f"hours_{weekday}", ""), weekday)
+        if problem:
+            form.error(f"hours_{weekday}", problem)
+        ranges += found
+
+    ceiling = form.money(
+        "max_fee",
+        label="highest fee",
+        ceiling=MAX_FEE_CEILING,
+        currency=practice.currency,
+        required=False,
+    )
+    if ceiling is None:
+        ceiling = DEFAULT_FEE_CEILING if "max_fee" not in form.errors else MAX_FEE_CEILING
+
+    def money(name: str, label: str) -> int:
+        return form.money(name, label=label, ceiling=ceiling, currency=practice.currency) or 0
+
+    values = BookingSettings(
+        default_session_minutes=form.integer(
+            "default_session_minutes", label="Session length", minimum=5, maximum=MAX_SESSION_MINUTES
+        ),
+        default_fee_minor=money("default_fee", "session fee"),
+        buffer_minutes=form.integer("buffer_minutes", label="Buffer", minimum=0, maximum=240),
+        min_notice_hours=form.integer("min_notice_hours", label="Minimum notice", minimum=0, maximum=24 * 30),
+        horizon_days=form.integer("horizon_days", label="Booking horizon", minimum=1, maximum=365),
+        booking_enabled=form.checkbox("booking_enabled"),
+        new_clients_may_book=form.checkbox("new_clients_may_book"),
+        intro_session_minutes=form.integer(
+            "intro_session_minutes", label="Intro length", minimum=0, maximum=240
+        ),
+        intro_fee_minor=money("intro_fee", "intro fee"),
+        cancellation_window_hours=form.integer(
+            "cancellation_window_hours", label="Cancellation window", minimum=0, maximum=24 * 14
+        ),
+        calendar_feed_enabled=form.checkbox("calendar_feed_enabled"),
+        max_fee_minor=ceiling,
+    )
+    return values, ranges
+
+
 class BookingSettingsController(Controller):
     path = "/settings/booking"
     guards = [clinician_only]
 
-    async def _page(self, request: Request, practice: PracticeBooking, values, errors) -> Template:
+    async def _page(
+        self, request: Request, settings: Settings, practice: PracticeBooking, values, errors
+    ) -> Template:
         return await render(
             request,
             "booking/settings.html",
@@ -52,86 +122,26 @@ class BookingSettingsController(Controller):
                 "values": values,
                 "errors": errors,
                 "weekdays": WEEKDAYS,
-                "public_url": f"{runtime(request).settings.base_url}/book/{practice.booking_slug}",
+                "public_url": f"{settings.base_url}/book/{practice.booking_slug}",
             },
         )
 
     @get("/", name="booking_settings")
-    async def show(self, request: Request) -> Template:
-        practice = await availability.practice_by(clinician_id=current_user(request).clinician_id)
+    async def show(self, request: Request, user: User, rt: AppRuntime) -> Template:
+        practice = await availability.practice_by(clinician_id=user.clinician_id)
         ranges = await availability.working_ranges(practice.id)
-        values: dict[str, Any] = {
-            "default_session_minutes": practice.default_session_minutes,
-            "default_fee": format_money(practice.default_fee_minor, practice.currency)[1:],
-            "buffer_minutes": practice.buffer_minutes,
-            "min_notice_hours": practice.min_notice_hours,
-            "horizon_days": practice.horizon_days,
-            "intro_session_minutes": practice.intro_session_minutes,
-            "intro_fee": format_money(practice.intro_fee_minor, practice.currency)[1:],
-            "cancellation_window_hours": practice.cancellation_window_hours,
-            "max_fee": format_money(practice.max_fee_minor, practice.currency)[1:],
-            "booking_enabled": practice.booking_enabled,
-            "new_clients_may_book": practice.new_clients_may_book,
-            "calendar_feed_enabled": practice.calendar_feed_enabled,
-        }
-        for weekday in range(7):
-            values[f"hours_{weekday}"] = format_day_ranges(ranges, weekday)
-        return await self._page(request, practice, {k: str(v) for k, v in values.items()}, {})
+        return await self._page(request, rt.settings, practice, _settings_values(practice, ranges), {})
 
     @post("/", name="booking_settings_save")
-    async def save(self, request: Request, data: FormBody) -> Any:
-        user, rt = current_user(request), runtime(request)
+    async def save(self, request: Request, data: FormBody, user: User, ctx: Context) -> Any:
         practice = await availability.practice_by(clinician_id=user.clinician_id)
         form = Form.of(data)
-        ranges = []
-        for weekday in range(7):
-            found, problem = parse_day_ranges(form.data.get(f"hours_{weekday}", ""), weekday)
-            if problem:
-                form.error(f"hours_{weekday}", problem)
-            ranges += found
-
-        ceiling = form.money(
-            "max_fee",
-            label="highest fee",
-            ceiling=MAX_FEE_CEILING,
-            currency=practice.currency,
-            required=False,
-        )
-        if ceiling is None:
-            ceiling = DEFAULT_FEE_CEILING if "max_fee" not in form.errors else MAX_FEE_CEILING
-
-        def money(name: str, label: str) -> int:
-            return form.money(name, label=label, ceiling=ceiling, currency=practice.currency) or 0
-
-        values = BookingSettings(
-            default_session_minutes=form.integer(
-                "default_session_minutes", label="Session length", minimum=5, maximum=MAX_SESSION_MINUTES
-            ),
-            default_fee_minor=money("default_fee", "session fee"),
-            buffer_minutes=form.integer("buffer_minutes", label="Buffer", minimum=0, maximum=240),
-            min_notice_hours=form.integer(
-                "min_notice_hours", label="Minimum notice", minimum=0, maximum=24 * 30
-            ),
-            horizon_days=form.integer("horizon_days", label="Booking horizon", minimum=1, maximum=365),
-            booking_enabled=form.checkbox("booking_enabled"),
-            new_clients_may_book=form.checkbox("new_clients_may_book"),
-            intro_session_minutes=form.integer(
-                "intro_session_minutes", label="Intro length", minimum=0, maximum=240
-            ),
-            intro_fee_minor=money("intro_fee", "intro fee"),
-            cancellation_window_hours=form.integer(
-                "cancellation_window_hours", label="Cancellation window", minimum=0, maximum=24 * 14
-            ),
-            calendar_feed_enabled=form.checkbox("calendar_feed_enabled"),
-            max_fee_minor=ceiling,
-        )
+        values, ranges = _settings_from(form, practice)
         if form.ok:
-            await booking.save_settings(
-                practice.id, values, ranges, now=rt.clock.now(), actor=actor_of(request)
-            )
+            await booking.save_settings(practice.id, values, ranges, **ctx.acting)
             await flash(request, "Booking settings saved.")
             return redirect(request, "/settings/booking")
-        return await self._page(request, practice, form.data, form.errors)
+        return await self._page(request, ctx.settings, practice, form.data, form.errors)
 
 
 # --- Slots on a page ------------------------------------------------------------------------------
@@ -178,13 +188,24 @@ def _first_day(start: str | None, zone: str, now: datetime) -> date:
 
 
 async def _slot_context(
-    practice: PracticeBooking, kind: str, zone: str, start: str | None, now: datetime, *, new_client: bool
+    practice: PracticeBooking,
+    kind: str,
+    zone: str,
+    start: str | None,
+    now: datetime,
+    *,
+    new_client: bool,
+    anyone_of: list[PracticeBooking] | None = None,
 ) -> dict[str, Any]:
+    """The slots of ``practice``; or, with ``anyone_of``, every start one of those clinicians is free."""
     types = practice.session_types(new_client=new_client)
     if kind not in types:
         kind = next(iter(types))
     minutes, fee = types[kind]
-    slots = await availability.open_slots(practice, minutes, now)
+    if anyone_of:
+        slots = await availability.first_available(anyone_of, kind, now)
+    else:
+        slots = await availability.open_slots(practice, minutes, now)
     first_day = _first_day(start, zone, now)
     days = slot_days(slots, zone, first_day)
     later = [
@@ -210,11 +231,73 @@ async def _slot_context(
 # --- The public page ------------------------------------------------------------------------------
 
 
+def _visitor_booking(form: Form) -> tuple[datetime | None, Visitor]:
+    """The slot and the visitor the public form describes, with a message next to every bad field."""
+    starts_at = parse_slot(form.data.get("slot", ""))
+    if not form.data.get("slot"):
+        form.error("slot", "Choose a time.")
+    elif starts_at is None:
+        form.error("slot", "That time isn't one we offered. Choose a time from the list.")
+    name = form.name("name", label="Your name")
+    address = form.email("email", label="Your email")
+    phone = form.text("phone", label="Phone", required=False, max_length=40)
+    billing = form.choice("billing_type", BILLING_CHOICES, label="How you'll pay", default="self_pay")
+    if not form.checkbox("agree"):
+        form.error("agree", "Please agree to the cancellation policy to book.")
+    return starts_at, Visitor(name, address, phone, billing)
+
+
+@dataclass(frozen=True)
+class PublicPage:
+    """A public booking page: a clinician's own, or a practice's where the visitor picks a clinician
+    (``chosen``) among those ``offered``, or the first available (``chosen`` None). ``practice`` is whose
+    details the page shows."""
+
+    slug: str
+    practice: PracticeBooking
+    offered: list[PracticeBooking]
+    chosen: int | None = None
+
+
+async def public_page(slug: str, choice: str | None) -> PublicPage | None:
+    offered = await availability.practice_page(slug)
+    if offered:
+        chosen = record_id(choice)
+        shown = next((p for p in offered if p.id == chosen), None)
+        return PublicPage(slug, shown or offered[0], offered, shown.id if shown else None)
+    practice = await availability.practice_by(slug=slug)
+    return PublicPage(slug, practice, []) if practice else None
+
+
+async def _booked_publicly(
+    form: Form,
+    page: PublicPage,
+    kind: str,
+    starts_at: datetime,
+    visitor: Visitor,
+    ctx: RequestContext,
+) -> bool:
+    """Book the visitor's session; False, with the reason on the form, when it could not be booked."""
+    try:
+        await booking.book_public(
+            page.slug, kind, starts_at, visitor, clinician_id=page.chosen, **ctx.sending
+        )
+    except SlotTaken:
+        form.error("slot", TAKEN)
+        form.data.pop("slot", None)
+    except BookingClosed:
+        form.error("form", "Online booking isn't open for this session type. Contact the practice.")
+    except ClientError:
+        form.error("email", "We can't book with this email address. Please use another one.")
+    else:
+        return True
+    return False
+
+
 class PublicBookingController(Controller):
     path = "/book"
 
-    async def _practice(self, request: Request, slug: str) -> PracticeBooking:
-        rt = runtime(request)
+    async def _practice(self, request: Request, rt: Runtime, slug: str, choice: str | None) -> PublicPage:
         allowed = await throttle.allow(
             rt.redis,
             "public-booking-view",
@@ -224,15 +307,18 @@ class PublicBookingController(Controller):
         )
         if not allowed:
             raise TooManyRequestsException()
-        practice = await availability.practice_by(slug=slug[:80])
-        if practice is None:
+        page = await public_page(slug[:80], choice)
+        if page is None:
             raise NotFoundException()
-        return practice
+        return page
 
-    async def _page(self, request: Request, practice, kind, tz, start, values, errors, **extra) -> Template:
-        now = runtime(request).clock.now()
+    async def _page(
+        self, request: Request, now: datetime, page: PublicPage, kind, tz, start, values, errors, **extra
+    ) -> Template:
+        practice = page.practice
         zone = _viewer_zone(tz, practice.time_zone)
-        context = await _slot_context(practice, kind, zone, start, now, new_client=True)
+        anyone_of = page.offered if page.offered and page.chosen is None else None
+        context = await _slot_context(practice, kind, zone, start, now, new_client=True, anyone_of=anyone_of)
         return await render(
             request,
             "booking/public.html",
@@ -243,6 +329,7 @@ class PublicBookingController(Controller):
                 "guess_zone": not tz,
                 "open": practice.booking_enabled and practice.new_clients_may_book,
                 "billing_choices": BILLING_CHOICES,
+                "page": page,
                 **extra,
             },
             status_code=extra.pop("status_code", 200),
@@ -253,59 +340,36 @@ class PublicBookingController(Controller):
         self,
         request: Request,
         slug: FromPath[str],
+        rt: AppRuntime,
+        now: Now,
         kind: FromQuery[str] = "intro",
         tz: FromQuery[str | None] = None,
         start: FromQuery[str | None] = None,
+        clinician: FromQuery[str | None] = None,
     ) -> Template:
-        practice = await self._practice(request, slug)
-        return await self._page(request, practice, kind, tz, start, {}, {})
+        page = await self._practice(request, rt, slug, clinician)
+        return await self._page(request, now, page, kind, tz, start, {}, {})
 
     @post("/{slug:str}", name="public_booking_book")
-    async def book(self, request: Request, slug: FromPath[str], data: FormBody) -> Template:
-        practice = await self._practice(request, slug)
-        rt = runtime(request)
+    async def book(
+        self, request: Request, slug: FromPath[str], data: FormBody, rt: AppRuntime, ctx: Context
+    ) -> Template:
         form = Form.of(data)
+        page = await self._practice(request, rt, slug, form.data.get("clinician"))
         kind, tz, start = form.data.get("kind", "intro"), form.data.get("tz"), form.data.get("start")
         if not await throttle.allow(
             rt.redis, "public-booking", client_ip(request), limit=BOOKINGS_PER_HOUR, window_seconds=3600
         ):
             raise TooManyRequestsException()
-        zone = _viewer_zone(tz, practice.time_zone)
+        zone = _viewer_zone(tz, page.practice.time_zone)
         if form.data.get("website", "").strip():  # the honeypot: people never see this field
-            return await self._done(request, practice, None, zone)
-        starts_at = parse_slot(form.data.get("slot", ""))
-        if not form.data.get("slot"):
-            form.error("slot", "Choose a time.")
-        elif starts_at is None:
-            form.error("slot", "That time isn't one we offered. Choose a time from the list.")
-        name = form.name("name", label="Your name")
-        address = form.email("email", label="Your email")
-        phone = form.text("phone", label="Phone", required=False, max_length=40)
-        billing = form.choice("billing_type", BILLING_CHOICES, label="How you'll pay", default="self_pay")
-        if not form.checkbox("agree"):
-            form.error("agree", "Please agree to the cancellation policy to book.")
-        if form.ok:
-            try:
-                await booking.book_public(
-                    practice.booking_slug,
-                    kind,
-                    starts_at,
-                    Visitor(name, address, phone, billing),
-                    now=rt.clock.now(),
-                    actor=actor_of(request),
-                    settings=rt.settings,
-                    queue=rt.queue,
-                )
-            except SlotTaken:
-                form.error("slot", TAKEN)
-                form.data.pop("slot", None)
-            except BookingClosed:
-                form.error("form", "Online booking isn't open for this session type. Contact the practice.")
-            except ClientError:
-                form.error("email", "We can't book with this email address. Please use another one.")
-            else:
-                return await self._done(request, practice, starts_at, zone)
-        return await self._page(request, practice, kind, zone, start, form.data, form.errors, status_code=422)
+            return await self._done(request, page.practice, None, zone)
+        starts_at, visitor = _visitor_booking(form)
+        if form.ok and await _booked_publicly(form, page, kind, starts_at, visitor, ctx):
+            return await self._done(request, page.practice, starts_at, zone)
+        return await self._page(
+            request, ctx.now, page, kind, zone, start, form.data, form.errors, status_code=422
+        )
 
     async def _done(self, request: Request, practice, starts_at: datetime | None, zone: str) -> Template:
         return await render(
@@ -316,17 +380,43 @@ class PublicBookingController(Controller):
 # --- The portal -----------------------------------------------------------------------------------
 
 
+async def _booked_from_portal(
+    form: Form, user: CurrentUser, client_id: int, kind: str, starts_at: datetime, ctx: RequestContext
+) -> bool:
+    """Book the client's session; False, with the reason on the form, when it could not be booked."""
+    try:
+        await booking.book_from_portal(user.id, client_id, kind, starts_at, **ctx.sending)
+    except LookupError:
+        raise NotFoundException() from None
+    except SlotTaken:
+        form.error("slot", TAKEN)
+    except BookingClosed:
+        form.error("form", "Online booking is closed for this session type. Contact your clinician.")
+    else:
+        return True
+    return False
+
+
 class PortalBookingController(Controller):
     path = "/portal"
     guards = [client_only]
 
-    async def _page(self, request, client_id, kind, start, values, errors, status_code=200) -> Template:
-        user = current_user(request)
+    async def _page(
+        self,
+        request,
+        user: CurrentUser,
+        now: datetime,
+        client_id,
+        kind,
+        start,
+        values,
+        errors,
+        status_code=200,
+    ) -> Template:
         try:
             practice, client = await booking.portal_practice(user.id, client_id)
         except LookupError:
             raise NotFoundException() from None
-        now = runtime(request).clock.now()
         context = await _slot_context(practice, kind, user.time_zone, start, now, new_client=False)
         return await render(
             request,
@@ -345,6 +435,8 @@ class PortalBookingController(Controller):
     async def show(
         self,
         request: Request,
+        user: User,
+        now: Now,
         practice: FromQuery[int | None] = None,
         kind: FromQuery[str] = "regular",
         start: FromQuery[str | None] = None,
@@ -352,15 +444,14 @@ class PortalBookingController(Controller):
         if practice is not None and record_id(practice) is None:
             raise NotFoundException()
         if practice is None:
-            records = await booking.portal_records(current_user(request).id)
+            records = await booking.portal_records(user.id)
             if not records:
                 raise NotFoundException()
             practice = records[0]
-        return await self._page(request, practice, kind, start, {}, {})
+        return await self._page(request, user, now, practice, kind, start, {}, {})
 
     @post("/book", name="portal_book_save")
-    async def book(self, request: Request, data: FormBody) -> Any:
-        user, rt = current_user(request), runtime(request)
+    async def book(self, request: Request, data: FormBody, user: User, ctx: Context) -> Any:
         form = Form.of(data)
         client_id, kind = record_id(form.data.get("practice")), form.data.get("kind", "regular")
         if client_id is None:
@@ -368,44 +459,18 @@ class PortalBookingController(Controller):
         starts_at = parse_slot(form.data.get("slot", ""))
         if starts_at is None:
             form.error("slot", "Choose a time from the list.")
-        elif form.ok:
-            try:
-                await booking.book_from_portal(
-                    user.id,
-                    client_id,
-                    kind,
-                    starts_at,
-                    now=rt.clock.now(),
-                    actor=actor_of(request),
-                    settings=rt.settings,
-                    queue=rt.queue,
-                )
-            except LookupError:
-                raise NotFoundException() from None
-            except SlotTaken:
-                form.error("slot", TAKEN)
-            except BookingClosed:
-                form.error("form", "Online booking is closed for this session type. Contact your clinician.")
-            else:
-                local = starts_at.astimezone(ZoneInfo(user.time_zone))
-                await flash(request, f"Booked {local:%A %-d %B, %H:%M}. We emailed you the details.")
-                return redirect(request, "/portal")
+        elif form.ok and await _booked_from_portal(form, user, client_id, kind, starts_at, ctx):
+            local = starts_at.astimezone(ZoneInfo(user.time_zone))
+            await flash(request, f"Booked {local:%A %-d %B, %H:%M}. We emailed you the details.")
+            return redirect(request, "/portal")
         return await self._page(
-            request, client_id, kind, form.data.get("start"), form.data, form.errors, status_code=422
+            request, user, ctx.now, client_id, kind, form.data.get("start"), form.data, form.errors, 422
         )
 
     @post("/sessions/{appointment_id:int}/cancel", name="portal_cancel")
-    async def cancel(self, request: Request, appointment_id: FromPath[int]) -> Any:
-        user, rt = current_user(request), runtime(request)
+    async def cancel(self, request: Request, appointment_id: FromPath[int], user: User, ctx: Context) -> Any:
         try:
-            appointment = await booking.cancel_from_portal(
-                user.id,
-                appointment_id,
-                now=rt.clock.now(),
-                actor=actor_of(request),
-                settings=rt.settings,
-                queue=rt.queue,
-            )
+            appointment = await booking.cancel_from_portal(user.id, appointment_id, **ctx.sending)
         except LookupError:
             raise NotFoundException() from None
         except CancelRefused as refused:
@@ -420,12 +485,9 @@ class PortalBookingController(Controller):
 
 
 @get("/feed/{client_id:int}/{token:str}", name="calendar_feed")
-async def calendar_feed(request: Request, client_id: FromPath[int], token: FromPath[str]) -> Response:
+async def calendar_feed(client_id: FromPath[int], token: FromPath[str], rt: AppRuntime, now: Now) -> Response:
     """A client's sessions as an iCalendar feed; a wrong token or a switched-off feed is a 404."""
-    rt = runtime(request)
-    body = await notices.feed(
-        client_id, token.removesuffix(".ics")[:64], settings=rt.settings, now=rt.clock.now()
-    )
+    body = await notices.feed(client_id, token.removesuffix(".ics")[:64], settings=rt.settings, now=now)
     if body is None:
         raise NotFoundException()
     return Response(

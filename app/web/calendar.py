@@ -25,7 +25,7 @@ from app.services import appointments
 from app.web.auth import safe_next
 from app.web.guards import clinician_only
 from app.web.htmx import redirect, render, wants_fragment
-from app.web.runtime import current_user, runtime
+from app.web.runtime import AppRuntime, Now, User
 
 PRIVACY_COOKIE = "sw_privacy"
 # Set by app.js from the window width: wide screens open the week view, phones the day view.
@@ -128,11 +128,15 @@ class CalendarController(Controller):
 
     @get("/", name="calendar")
     async def show(
-        self, request: Request, view: FromQuery[str | None] = None, date: FromQuery[str | None] = None
+        self,
+        request: Request,
+        user: User,
+        now: Now,
+        view: FromQuery[str | None] = None,
+        date: FromQuery[str | None] = None,
     ) -> Template:
-        user = current_user(request)
         chosen = parse_view(view, default_view(request))
-        data = await appointments.calendar(user.clinician_id, chosen, date, now=runtime(request).clock.now())
+        data = await appointments.calendar(user.clinician_id, chosen, date, now=now)
         context = grid_context(data, privacy=privacy_on(request))
         headers = {}
         # A refresh of the region (after booking or rescheduling) must not add a history entry.
@@ -143,9 +147,7 @@ class CalendarController(Controller):
         )
 
     @get("/needs-status", name="calendar_needs_status")
-    async def needs_status(self, request: Request) -> Template:
-        user = current_user(request)
-        now = runtime(request).clock.now()
+    async def needs_status(self, request: Request, user: User, now: Now) -> Template:
         practice = await appointments.practice_of(user.clinician_id)
         rows = await appointments.needs_status(user.clinician_id, now=now)
         privacy = privacy_on(request)
@@ -163,14 +165,15 @@ class CalendarController(Controller):
         )
 
     @get("/needs-status/count", name="calendar_needs_status_count")
-    async def needs_status_count(self, request: Request) -> Template:
+    async def needs_status_count(self, request: Request, user: User, now: Now) -> Template:
         """The navigation badge, loaded by pages that don't compute it themselves."""
-        user = current_user(request)
-        count = await appointments.needs_status_count(user.clinician_id, now=runtime(request).clock.now())
+        count = await appointments.needs_status_count(user.clinician_id, now=now)
         return await render(request, "calendar/_needs_status_count.html", {"needs_status_count": count})
 
     @post("/privacy", name="calendar_privacy")
-    async def privacy(self, request: Request, data: URLEncodedBody[dict[str, Any]]) -> Response:
+    async def privacy(
+        self, request: Request, data: URLEncodedBody[dict[str, Any]], rt: AppRuntime
+    ) -> Response:
         """Turn privacy mode (initials instead of names) on or off for this browser."""
         form = Form.of(data)
         turn_on = form.data.get("privacy", "") == "on"
@@ -180,7 +183,7 @@ class CalendarController(Controller):
             value="1" if turn_on else "0",
             path="/",
             max_age=400 * 24 * 3600,
-            secure=runtime(request).settings.secure_cookies,
+            secure=rt.settings.secure_cookies,
             httponly=True,
             samesite="lax",
         )

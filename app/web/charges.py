@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import datetime
 from typing import Any
 
 from litestar import Controller, Request, get, post
@@ -16,12 +17,13 @@ from app.domain.charges import refund_problem
 from app.domain.practice import MAX_FEE_CEILING, format_money
 from app.domain.validation import Form
 from app.payments import gateway_for
-from app.payments.base import CardRejected, GatewayUnavailable
+from app.payments.base import NOT_CONFIRMED, CardRejected, GatewayUnavailable
 from app.services import cards, charges
+from app.services.context import CurrentUser
 from app.web.guards import client_only, clinician_only
 from app.web.htmx import flash, redirect, render, wants_fragment
 from app.web.middleware import stripe_card_csp
-from app.web.runtime import actor_of, current_user, runtime
+from app.web.runtime import Context, Now, RequestContext, User
 
 FormBody = URLEncodedBody[dict[str, Any]]
 REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{8,40}$")
@@ -30,7 +32,9 @@ SETUP_INTENT = re.compile(r"^seti_[A-Za-z0-9_]{1,100}$")
 
 async def _panel(
     request: Request,
+    user: CurrentUser,
     appointment_id: int,
+    now: datetime,
     *,
     message: str = "",
     errors: dict | None = None,
@@ -38,9 +42,8 @@ async def _panel(
     confirm: dict | None = None,
     request_id: str = "",
 ) -> Template:
-    user = current_user(request)
     appointment, view = await charges.panel_for_clinician(
-        appointment_id, clinician_id=user.clinician_id, now=runtime(request).clock.now()
+        appointment_id, clinician_id=user.clinician_id, now=now
     )
     context = {
         "appointment": appointment,
@@ -55,6 +58,18 @@ async def _panel(
     return await render(request, "charges/appointment.html", context, fragment="charges/_panel.html")
 
 
+def _refund_form(form: Form) -> int | None:
+    """The amount to refund, and a message when the form can't be used."""
+    # The amount charged is the real limit (the service checks it); a ceiling lowered since then
+    # must not stop a full refund, so only the most any practice may charge bounds the field.
+    amount = form.money(
+        "amount", label="amount", ceiling=MAX_FEE_CEILING, unreadable="Enter an amount like 150 or 75.50."
+    )
+    if not REQUEST_ID.match(form.data.get("request_id", "")):
+        form.error("form", "Reload the page and try again.")
+    return amount
+
+
 class AppointmentChargeController(Controller):
     """The charge section of a clinician's appointment panel."""
 
@@ -62,101 +77,112 @@ class AppointmentChargeController(Controller):
     guards = [clinician_only]
 
     @get("/", name="appointment_charge")
-    async def show(self, request: Request, appointment_id: FromPath[int]) -> Template:
-        return await _panel(request, appointment_id)
+    async def show(self, request: Request, appointment_id: FromPath[int], user: User, now: Now) -> Template:
+        return await _panel(request, user, appointment_id, now)
 
-    async def _done(self, request: Request, appointment_id: int, message: str) -> Template | Response:
+    async def _done(
+        self, request: Request, user: CurrentUser, appointment_id: int, now: datetime, message: str
+    ) -> Template | Response:
         if request.headers.get("hx-request") == "true":
-            return await _panel(request, appointment_id, message=message)
+            return await _panel(request, user, appointment_id, now, message=message)
         return redirect(request, f"/appointments/{appointment_id}/charge")
 
     @post("/waive")
-    async def waive(self, request: Request, appointment_id: FromPath[int]) -> Template | Response:
-        user = current_user(request)
+    async def waive(
+        self, request: Request, appointment_id: FromPath[int], user: User, ctx: Context
+    ) -> Template | Response:
         try:
-            await charges.waive_charge(
-                appointment_id,
-                clinician_id=user.clinician_id,
-                now=runtime(request).clock.now(),
-                actor=actor_of(request),
-            )
+            await charges.waive_charge(appointment_id, clinician_id=user.clinician_id, **ctx.acting)
         except charges.ChargeActionRefused as refused:
-            return await _panel(request, appointment_id, errors={"form": refused.message})
-        return await self._done(request, appointment_id, "Charge waived. The client will not be charged.")
+            return await _panel(request, user, appointment_id, ctx.now, errors={"form": refused.message})
+        message = "Charge waived. The client will not be charged."
+        return await self._done(request, user, appointment_id, ctx.now, message)
 
     @post("/retry")
-    async def retry(self, request: Request, appointment_id: FromPath[int]) -> Template | Response:
-        user, rt = current_user(request), runtime(request)
+    async def retry(
+        self, request: Request, appointment_id: FromPath[int], user: User, ctx: Context
+    ) -> Template | Response:
         try:
-            await charges.retry_charge(
-                appointment_id,
-                clinician_id=user.clinician_id,
-                now=rt.clock.now(),
-                actor=actor_of(request),
-                settings=rt.settings,
-                queue=rt.queue,
-            )
+            await charges.retry_charge(appointment_id, clinician_id=user.clinician_id, **ctx.sending)
         except charges.ChargeActionRefused as refused:
-            return await _panel(request, appointment_id, errors={"form": refused.message})
-        return await self._done(request, appointment_id, "Trying the card again now.")
+            return await _panel(request, user, appointment_id, ctx.now, errors={"form": refused.message})
+        return await self._done(request, user, appointment_id, ctx.now, "Trying the card again now.")
 
     @post("/refund")
     async def refund(
-        self, request: Request, appointment_id: FromPath[int], data: FormBody
+        self, request: Request, appointment_id: FromPath[int], data: FormBody, user: User, ctx: Context
     ) -> Template | Response:
-        user, rt = current_user(request), runtime(request)
         form = Form.of(data)
-        # The amount charged is the real limit (the service checks it); a ceiling lowered since then
-        # must not stop a full refund, so only the most any practice may charge bounds the field.
-        amount = form.money(
-            "amount", label="amount", ceiling=MAX_FEE_CEILING, unreadable="Enter an amount like 150 or 75.50."
-        )
-        request_id = form.data.get("request_id", "")
-        if not REQUEST_ID.match(request_id):
-            form.error("form", "Reload the page and try again.")
+        amount = _refund_form(form)
         if not form.ok:
-            return await _panel(request, appointment_id, errors=form.errors, values=form.data)
+            return await _panel(request, user, appointment_id, ctx.now, errors=form.errors, values=form.data)
         if form.data.get("confirmed") != "yes":
-            return await self._confirm(request, appointment_id, amount, request_id, form)
+            return await self._confirm(request, user, appointment_id, ctx.now, amount, form)
         try:
             refund = await charges.refund_charge(
                 appointment_id,
                 amount,
-                request_id,
+                form.data["request_id"],
                 clinician_id=user.clinician_id,
-                now=rt.clock.now(),
-                actor=actor_of(request),
-                gateway=gateway_for(rt.settings),
+                gateway=gateway_for(ctx.settings),
+                **ctx.acting,
             )
         except charges.ChargeActionRefused as refused:
-            return await _panel(request, appointment_id, errors={"amount": refused.message}, values=form.data)
+            errors = {"amount": refused.message}
+            return await _panel(request, user, appointment_id, ctx.now, errors=errors, values=form.data)
         done = "Refunded" if refund.status == "succeeded" else "Refund started for"
-        return await self._done(request, appointment_id, f"{done} {format_money(refund.amount_minor)}.")
+        message = f"{done} {format_money(refund.amount_minor)}."
+        return await self._done(request, user, appointment_id, ctx.now, message)
 
     async def _confirm(
-        self, request: Request, appointment_id: int, amount: int, request_id: str, form: Form
+        self, request: Request, user: CurrentUser, appointment_id: int, now: datetime, amount: int, form: Form
     ) -> Template:
         """The refund's second step: "Refund $150.00 to Visa ending 4242?" (nothing moves before "Refund")."""
-        user = current_user(request)
-        _, view = await charges.panel_for_clinician(
-            appointment_id, clinician_id=user.clinician_id, now=runtime(request).clock.now()
-        )
+        _, view = await charges.panel_for_clinician(appointment_id, clinician_id=user.clinician_id, now=now)
         problem = (
             refund_problem(view.charge.status, view.charge.amount_minor, view.charge.refunded_minor, amount)
             if view
             else "Only a paid charge can be refunded."
         )
         if problem:
-            return await _panel(request, appointment_id, errors={"amount": problem}, values=form.data)
-        return await _panel(request, appointment_id, confirm={"amount_minor": amount}, request_id=request_id)
+            return await _panel(
+                request, user, appointment_id, now, errors={"amount": problem}, values=form.data
+            )
+        confirm = {"amount_minor": amount}
+        return await _panel(
+            request, user, appointment_id, now, confirm=confirm, request_id=form.data["request_id"]
+        )
 
 
 @get("/charges/{charge_id:int}/receipt", guards=[clinician_only], name="clinician_receipt")
-async def clinician_receipt(request: Request, charge_id: FromPath[int]) -> Template:
-    view = await charges.receipt_for_clinician(charge_id, clinician_id=current_user(request).clinician_id)
-    return await render(
-        request, "charges/receipt.html", {"view": view, "zone": current_user(request).time_zone}
-    )
+async def clinician_receipt(request: Request, charge_id: FromPath[int], user: User) -> Template:
+    view = await charges.receipt_for_clinician(charge_id, clinician_id=user.clinician_id)
+    return await render(request, "charges/receipt.html", {"view": view, "zone": user.time_zone})
+
+
+def _card_form(form: Form, now: datetime) -> tuple[str, int | None, int | None]:
+    """The sandbox card's number and expiry, with a message next to every field that can't be used."""
+    number = form.text("number", label="Card number", max_length=30)
+    month = form.integer("exp_month", label="Expiry month", minimum=1, maximum=12)
+    year = form.integer("exp_year", label="Expiry year", minimum=2000, maximum=2100)
+    if month and year and (year, month) < (now.year, now.month):
+        form.error("exp_year", "This card has expired.")
+    return number, month, year
+
+
+async def _save_confirmed(form: Form, user_id: int, ctx: RequestContext) -> str:
+    """Save the card of the posted SetupIntent; what went wrong, for the cardholder ("" when saved)."""
+    setup_ref = form.text("setup_intent", label="Card confirmation", max_length=120)
+    if not form.ok or not SETUP_INTENT.match(setup_ref):
+        return NOT_CONFIRMED
+    try:
+        gateway = gateway_for(ctx.settings)
+        await cards.save_confirmed_card(user_id, setup_ref, gateway=gateway, **ctx.sending)
+    except CardRejected as rejected:
+        return rejected.message
+    except GatewayUnavailable:
+        return "The card processor didn't answer. Try again in a minute."
+    return ""
 
 
 class PortalCardController(Controller):
@@ -166,13 +192,19 @@ class PortalCardController(Controller):
     guards = [client_only]
 
     async def _page(
-        self, request: Request, *, errors: dict | None = None, values: dict | None = None, saved=False
+        self,
+        request: Request,
+        user: CurrentUser,
+        ctx: RequestContext,
+        *,
+        errors: dict | None = None,
+        values: dict | None = None,
+        saved=False,
     ):
-        user, rt = current_user(request), runtime(request)
         context = {
             "card": await cards.card_on_file(user.id),
-            "views": await charges.for_client_user(user.id, now=rt.clock.now()),
-            "gateway": rt.settings.payment_gateway,
+            "views": await charges.for_client_user(user.id, now=ctx.now),
+            "gateway": ctx.settings.payment_gateway,
             "authorisation": await cards.authorisation_for(user.id),
             "errors": errors or {},
             "values": values or {},
@@ -180,9 +212,9 @@ class PortalCardController(Controller):
             "zone": user.time_zone,
         }
         headers = {}
-        if rt.settings.payment_gateway == "stripe":
-            context["stripe"] = await self._stripe_form(user.id, rt.settings)
-            headers["Content-Security-Policy"] = stripe_card_csp(rt.settings)
+        if ctx.settings.payment_gateway == "stripe":
+            context["stripe"] = await self._stripe_form(user.id, ctx.settings)
+            headers["Content-Security-Policy"] = stripe_card_csp(ctx.settings)
         return await render(
             request, "portal/card.html", context, fragment="portal/_card_form.html", headers=headers
         )
@@ -197,87 +229,52 @@ class PortalCardController(Controller):
         return {"key": settings.stripe_publishable_key, "secret": secret, "js_url": settings.stripe_js_url}
 
     @get("/card", name="portal_card")
-    async def card(self, request: Request) -> Template:
-        return await self._page(request)
+    async def card(self, request: Request, user: User, ctx: Context) -> Template:
+        return await self._page(request, user, ctx)
 
     @get("/charges", name="portal_charges")
-    async def charges_list(self, request: Request) -> Template | Response:
+    async def charges_list(self, request: Request, user: User, now: Now) -> Template | Response:
         """The card page's charges again, while one of them is pending (the page itself otherwise)."""
         if not wants_fragment(request):
             return redirect(request, "/portal/card")
-        user, rt = current_user(request), runtime(request)
-        views = await charges.for_client_user(user.id, now=rt.clock.now())
+        views = await charges.for_client_user(user.id, now=now)
         return await render(request, "portal/_charges.html", {"views": views, "zone": user.time_zone})
 
     @post("/card")
-    async def save(self, request: Request, data: FormBody) -> Template | Response:
-        user, rt = current_user(request), runtime(request)
-        form = Form.of(data)
-        if rt.settings.payment_gateway != "sandbox":
+    async def save(self, request: Request, data: FormBody, user: User, ctx: Context) -> Template | Response:
+        if ctx.settings.payment_gateway != "sandbox":
             raise NotFoundException()
-        number = form.text("number", label="Card number", max_length=30)
-        month = form.integer("exp_month", label="Expiry month", minimum=1, maximum=12)
-        year = form.integer("exp_year", label="Expiry year", minimum=2000, maximum=2100)
-        now = rt.clock.now()
-        if month and year and (year, month) < (now.year, now.month):
-            form.error("exp_year", "This card has expired.")
+        form = Form.of(data)
+        number, month, year = _card_form(form, ctx.now)
         if form.ok:
             try:
-                await cards.save_sandbox_card(
-                    user.id,
-                    number,
-                    month,
-                    year,
-                    gateway=gateway_for(rt.settings),
-                    now=now,
-                    actor=actor_of(request),
-                    settings=rt.settings,
-                    queue=rt.queue,
-                )
+                gateway = gateway_for(ctx.settings)
+                await cards.save_sandbox_card(user.id, number, month, year, gateway=gateway, **ctx.sending)
             except CardRejected as rejected:
                 form.error("number", rejected.message)
             except GatewayUnavailable:
                 form.error("form", "The card processor didn't answer. Try again in a minute.")
         if not form.ok:
             values = {k: v for k, v in form.data.items() if k in {"exp_month", "exp_year"}}
-            return await self._page(request, errors=form.errors, values=values)
+            return await self._page(request, user, ctx, errors=form.errors, values=values)
         if request.headers.get("hx-request") == "true":
-            return await self._page(request, saved=True)
+            return await self._page(request, user, ctx, saved=True)
         return redirect(request, "/portal/card")
 
     @post("/card/confirmed")
-    async def save_confirmed(self, request: Request, data: FormBody) -> Template | Response:
+    async def save_confirmed(
+        self, request: Request, data: FormBody, user: User, ctx: Context
+    ) -> Template | Response:
         """Stripe.js confirmed a SetupIntent in the browser: save its card if it is this person's."""
-        user, rt = current_user(request), runtime(request)
-        if rt.settings.payment_gateway != "stripe":
+        if ctx.settings.payment_gateway != "stripe":
             raise NotFoundException()
-        form = Form.of(data)
-        setup_ref = form.text("setup_intent", label="Card confirmation", max_length=120)
-        if form.ok and not SETUP_INTENT.match(setup_ref):
-            form.error("form", cards.NOT_CONFIRMED)
-        if form.ok:
-            try:
-                await cards.save_confirmed_card(
-                    user.id,
-                    setup_ref,
-                    gateway=gateway_for(rt.settings),
-                    now=rt.clock.now(),
-                    actor=actor_of(request),
-                    settings=rt.settings,
-                    queue=rt.queue,
-                )
-            except CardRejected as rejected:
-                form.error("form", rejected.message)
-            except GatewayUnavailable:
-                form.error("form", "The card processor didn't answer. Try again in a minute.")
-        if not form.ok:
-            return await self._page(request, errors={"form": next(iter(form.errors.values()))})
+        problem = await _save_confirmed(Form.of(data), user.id, ctx)
+        if problem:
+            return await self._page(request, user, ctx, errors={"form": problem})
         await flash(request, "Card saved.")
         return redirect(request, "/portal/card")
 
     @get("/charges/{charge_id:int}/receipt", name="client_receipt")
-    async def receipt(self, request: Request, charge_id: FromPath[int]) -> Template:
-        view = await charges.receipt_for_client(charge_id, user_id=current_user(request).id)
-        return await render(
-            request, "charges/receipt.html", {"view": view, "zone": current_user(request).time_zone}
-        )
+    async def receipt(self, request: Request, charge_id: FromPath[int], user: User) -> Template:
+        view = await charges.receipt_for_client(charge_id, user_id=user.id)
+        return await render(request, "charges/receipt.html", {"view": view, "zone": user.time_zone})

@@ -19,13 +19,15 @@ from app.domain.statuses import (
     ChargeStatus,
 )
 from app.domain.validation import Form
+from app.models.tables import Client
 from app.services import archiving, clients, insurance
 from app.services.appointments import practice_of
 from app.services.clients import ClientChanges, ClientError, NewClient
+from app.services.context import CurrentUser
 from app.web.guards import clinician_only
 from app.web.htmx import flash, redirect, render, wants_fragment
 from app.web.middleware import query_problems
-from app.web.runtime import actor_of, current_user, runtime
+from app.web.runtime import Context, Now, RequestContext, User
 
 FormBody = URLEncodedBody[dict[str, Any]]
 MAX_NOTE = 5000
@@ -62,18 +64,49 @@ def _sessions_context(detail: clients.ClientDetail, now: datetime) -> dict[str, 
     }
 
 
+def _client_changes(form: Form) -> ClientChanges:
+    return ClientChanges(
+        name=form.name("name", label="Name"),
+        phone=form.text("phone", label="Phone", required=False, max_length=40),
+        billing_type=form.choice("billing_type", insurance.BILLING_CHOICES, label="Billing type"),
+        internal_note=form.text("internal_note", label="Private note", required=False, max_length=MAX_NOTE),
+    )
+
+
+def _added_notice(new: NewClient, invited: bool) -> str:
+    return f"{new.name} was added." + (f" An invitation went to {new.email}." if invited else "")
+
+
+async def _viewed(user: CurrentUser, client_id: int, ctx: RequestContext, what: str) -> Client:
+    """The client's record for this clinician (404 for anyone else's); each read is audited."""
+    detail = await clients.client_detail(
+        user.clinician_id, client_id, now=ctx.now, viewer=ctx.actor, what=what
+    )
+    return detail.client
+
+
+def _insurance_context(client, details, errors, values=None) -> dict[str, Any]:
+    return {
+        "c": client,
+        "details": details,
+        "values": values,
+        "errors": errors,
+        "coverage": insurance.COVERAGE_CHOICES,
+        "billing": insurance.BILLING_CHOICES,
+        "relationships": insurance.RELATIONSHIPS,
+    }
+
+
 class ClientsController(Controller):
     path = "/clients"
     guards = [clinician_only]
 
     @get("/", name="clients")
     async def index(
-        self, request: Request, q: FromQuery[str] = "", show: FromQuery[str] = "active"
+        self, request: Request, user: User, now: Now, q: FromQuery[str] = "", show: FromQuery[str] = "active"
     ) -> Template:
-        rt = runtime(request)
-        user = current_user(request)
         archived = show == "archived"
-        rows = await clients.list_clients(user.clinician_id, now=rt.clock.now(), search=q, archived=archived)
+        rows = await clients.list_clients(user.clinician_id, now=now, search=q, archived=archived)
         return await render(
             request,
             "clients/index.html",
@@ -91,29 +124,17 @@ class ClientsController(Controller):
         return await render(request, "clients/new.html", {"values": {}, "billing": insurance.BILLING_CHOICES})
 
     @post("/new")
-    async def create(self, request: Request, data: FormBody) -> Any:
+    async def create(self, request: Request, data: FormBody, user: User, ctx: Context) -> Any:
         form = Form.of(data)
         new = new_client_from(form)
+        invite = not form.checkbox("dont_invite")
         if form.ok:
-            rt = runtime(request)
             try:
-                client_id = await clients.add_client(
-                    current_user(request).clinician_id,
-                    new,
-                    invite=not form.checkbox("dont_invite"),
-                    now=rt.clock.now(),
-                    actor=actor_of(request),
-                    settings=rt.settings,
-                    queue=rt.queue,
-                )
+                client_id = await clients.add_client(user.clinician_id, new, invite=invite, **ctx.sending)
             except ClientError as error:
                 form.error(error.field, error.message)
             else:
-                await flash(
-                    request,
-                    f"{new.name} was added."
-                    + ("" if form.checkbox("dont_invite") else f" An invitation went to {new.email}."),
-                )
+                await flash(request, _added_notice(new, invite))
                 return redirect(request, f"/clients/{client_id}")
         return await render(
             request,
@@ -122,14 +143,13 @@ class ClientsController(Controller):
         )
 
     @get("/{client_id:int}", name="client_page")
-    async def show(self, request: Request, client_id: FromPath[int]) -> Template:
-        rt = runtime(request)
-        detail = await self._detail(request, client_id)
+    async def show(self, request: Request, client_id: FromPath[int], user: User, ctx: Context) -> Template:
+        detail = await clients.client_detail(user.clinician_id, client_id, now=ctx.now, viewer=ctx.actor)
         return await render(
             request,
             "clients/show.html",
             {
-                **_sessions_context(detail, rt.clock.now()),
+                **_sessions_context(detail, ctx.now),
                 "coverage": insurance.COVERAGE_CHOICES,
                 "billing": insurance.BILLING_CHOICES,
                 "relationships": insurance.RELATIONSHIPS,
@@ -138,30 +158,23 @@ class ClientsController(Controller):
         )
 
     @get("/{client_id:int}/sessions", name="client_sessions")
-    async def sessions(self, request: Request, client_id: FromPath[int]) -> Template | Response:
+    async def sessions(
+        self, request: Request, client_id: FromPath[int], user: User, now: Now
+    ) -> Template | Response:
         """The page's appointments and charges again, while a charge is pending. The page view was
         audited when it opened; these refreshes of the same view are not. Opened as a page (a link
         shared, a reload), it is the client's page."""
-        now = runtime(request).clock.now()
-        detail = await clients.client_detail(current_user(request).clinician_id, client_id, now=now)
+        detail = await clients.client_detail(user.clinician_id, client_id, now=now)
         if not wants_fragment(request):
             return redirect(request, f"/clients/{client_id}")
         context = _sessions_context(detail, now)
         return await render(request, "clients/show.html", context, fragment="clients/_sessions.html")
 
-    async def _detail(self, request: Request, client_id: int, what: str = "client") -> clients.ClientDetail:
-        """The client's record for this clinician (404 for anyone else's); each read is audited."""
-        return await clients.client_detail(
-            current_user(request).clinician_id,
-            client_id,
-            now=runtime(request).clock.now(),
-            viewer=actor_of(request),
-            what=what,
-        )
-
     @get("/{client_id:int}/edit", name="client_edit")
-    async def edit_page(self, request: Request, client_id: FromPath[int]) -> Template:
-        client = (await self._detail(request, client_id, "edit_page")).client
+    async def edit_page(
+        self, request: Request, client_id: FromPath[int], user: User, ctx: Context
+    ) -> Template:
+        client = await _viewed(user, client_id, ctx, "edit_page")
         values = {
             "name": client.name,
             "phone": client.phone,
@@ -175,26 +188,14 @@ class ClientsController(Controller):
         )
 
     @post("/{client_id:int}/edit")
-    async def edit(self, request: Request, client_id: FromPath[int], data: FormBody) -> Any:
-        client = (await self._detail(request, client_id, "edit")).client
+    async def edit(
+        self, request: Request, client_id: FromPath[int], data: FormBody, user: User, ctx: Context
+    ) -> Any:
+        client = await _viewed(user, client_id, ctx, "edit")
         form = Form.of(data)
-        changes = ClientChanges(
-            name=form.name("name", label="Name"),
-            phone=form.text("phone", label="Phone", required=False, max_length=40),
-            billing_type=form.choice("billing_type", insurance.BILLING_CHOICES, label="Billing type"),
-            internal_note=form.text(
-                "internal_note", label="Private note", required=False, max_length=MAX_NOTE
-            ),
-        )
+        changes = _client_changes(form)
         if form.ok:
-            rt = runtime(request)
-            await clients.update_client(
-                current_user(request).clinician_id,
-                client_id,
-                changes,
-                now=rt.clock.now(),
-                actor=actor_of(request),
-            )
+            await clients.update_client(user.clinician_id, client_id, changes, **ctx.acting)
             await flash(request, "Details saved.")
             return redirect(request, f"/clients/{client_id}")
         return await render(
@@ -204,69 +205,49 @@ class ClientsController(Controller):
         )
 
     @get("/{client_id:int}/insurance", name="client_insurance")
-    async def insurance_page(self, request: Request, client_id: FromPath[int]) -> Template:
-        client = (await self._detail(request, client_id, "insurance_page")).client
+    async def insurance_page(
+        self, request: Request, client_id: FromPath[int], user: User, ctx: Context
+    ) -> Template:
+        client = await _viewed(user, client_id, ctx, "insurance_page")
         details = await insurance.details_of(client_id)
         return await render(
             request,
             "clients/insurance.html",
             {
-                **self._insurance_context(client, details, {}),
+                **_insurance_context(client, details, {}),
                 "history": await insurance.history_lines(client_id),
             },
         )
 
-    def _insurance_context(self, client, details, errors, values=None) -> dict[str, Any]:
-        return {
-            "c": client,
-            "details": details,
-            "values": values,
-            "errors": errors,
-            "coverage": insurance.COVERAGE_CHOICES,
-            "billing": insurance.BILLING_CHOICES,
-            "relationships": insurance.RELATIONSHIPS,
-        }
-
     @post("/{client_id:int}/insurance")
-    async def update_insurance(self, request: Request, client_id: FromPath[int], data: FormBody) -> Any:
-        client = (await self._detail(request, client_id, "update_insurance")).client
+    async def update_insurance(
+        self, request: Request, client_id: FromPath[int], data: FormBody, user: User, ctx: Context
+    ) -> Any:
+        client = await _viewed(user, client_id, ctx, "update_insurance")
         form = Form.of(data)
         billing = form.choice("billing_type", insurance.BILLING_CHOICES, label="Billing type")
-        ceiling = (await practice_of(current_user(request).clinician_id)).max_fee_minor
+        ceiling = (await practice_of(user.clinician_id)).max_fee_minor
         details = insurance.details_from_form(form, billing_type=billing, ceiling=ceiling)
         coverage = form.choice("coverage_status", insurance.COVERAGE_CHOICES, label="Coverage status")
         note = insurance.coverage_note_from_form(form)
         if form.ok:
-            rt = runtime(request)
             changed = await insurance.update_insurance(
                 client,
                 details,
                 coverage_status=coverage,
                 billing_type=billing,
                 coverage_note=note,
-                now=rt.clock.now(),
-                actor=actor_of(request),
+                **ctx.acting,
             )
             await flash(request, "Insurance saved." if changed else "Nothing changed.")
             return redirect(request, f"/clients/{client_id}")
-        return await render(
-            request,
-            "clients/insurance.html",
-            self._insurance_context(client, details, form.errors, form.data),
-        )
+        context = _insurance_context(client, details, form.errors, form.data)
+        return await render(request, "clients/insurance.html", context)
 
     @post("/{client_id:int}/invite", name="client_resend")
-    async def resend(self, request: Request, client_id: FromPath[int]) -> Response:
-        rt = runtime(request)
+    async def resend(self, request: Request, client_id: FromPath[int], user: User, ctx: Context) -> Response:
         try:
-            await clients.resend_invitation(
-                current_user(request).clinician_id,
-                client_id,
-                now=rt.clock.now(),
-                actor=actor_of(request),
-                settings=rt.settings,
-                queue=rt.queue,
-            )
+            await clients.resend_invitation(user.clinician_id, client_id, **ctx.sending)
         except ClientError as error:
             await flash(request, error.message)
         else:
@@ -274,44 +255,32 @@ class ClientsController(Controller):
         return redirect(request, f"/clients/{client_id}")
 
     @get("/{client_id:int}/archive", name="client_archive")
-    async def archive_page(self, request: Request, client_id: FromPath[int]) -> Template:
-        rt = runtime(request)
-        plan = await archiving.archive_plan(current_user(request).clinician_id, client_id, now=rt.clock.now())
+    async def archive_page(
+        self, request: Request, client_id: FromPath[int], user: User, now: Now
+    ) -> Template:
+        plan = await archiving.archive_plan(user.clinician_id, client_id, now=now)
         return await render(request, "clients/archive.html", {"plan": plan, "c": plan.client})
 
     @post("/{client_id:int}/archive")
-    async def archive(self, request: Request, client_id: FromPath[int], data: FormBody) -> Any:
-        rt = runtime(request)
+    async def archive(
+        self, request: Request, client_id: FromPath[int], data: FormBody, user: User, ctx: Context
+    ) -> Any:
         form = Form.of(data)
         if not form.ok:
             raise ValidationException("Reload the page and try again.")
+        plan = form.data.get("plan", "")
         changed = await archiving.archive_client(
-            current_user(request).clinician_id,
-            client_id,
-            confirmed_plan=form.data.get("plan", ""),
-            now=rt.clock.now(),
-            actor=actor_of(request),
-            settings=rt.settings,
-            queue=rt.queue,
+            user.clinician_id, client_id, confirmed_plan=plan, **ctx.sending
         )
         if changed is not None:
-            return await render(
-                request,
-                "clients/archive.html",
-                {
-                    "plan": changed,
-                    "c": changed.client,
-                    "changed": "Something changed since you opened this page. Check the list again.",
-                },
-            )
+            notice = "Something changed since you opened this page. Check the list again."
+            context = {"plan": changed, "c": changed.client, "changed": notice}
+            return await render(request, "clients/archive.html", context)
         await flash(request, "Client archived.")
         return redirect(request, f"/clients/{client_id}")
 
     @post("/{client_id:int}/restore", name="client_restore")
-    async def restore(self, request: Request, client_id: FromPath[int]) -> Response:
-        rt = runtime(request)
-        await archiving.restore_client(
-            current_user(request).clinician_id, client_id, now=rt.clock.now(), actor=actor_of(request)
-        )
+    async def restore(self, request: Request, client_id: FromPath[int], user: User, ctx: Context) -> Response:
+        await archiving.restore_client(user.clinician_id, client_id, **ctx.acting)
         await flash(request, "Client restored to your active list.")
         return redirect(request, f"/clients/{client_id}")

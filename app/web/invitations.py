@@ -12,13 +12,12 @@ from litestar.background_tasks import BackgroundTask
 from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Template
 
-from app.domain.accounts import password_problem
 from app.domain.validation import Form
 from app.services import invitations
 from app.services.account_tokens import LinkState, Purpose, check
-from app.web.auth import start_session
+from app.web.auth import new_password, start_session
 from app.web.htmx import render
-from app.web.runtime import actor_of, runtime
+from app.web.runtime import AppRuntime, Context, Now
 
 FormBody = URLEncodedBody[dict[str, Any]]
 
@@ -31,60 +30,44 @@ class InvitationsController(Controller):
         return await render(request, "invitations/new_link.html", {"values": {}})
 
     @post("/new")
-    async def new_link(self, request: Request, data: FormBody) -> Template:
+    async def new_link(self, request: Request, data: FormBody, rt: AppRuntime, ctx: Context) -> Template:
         form = Form.of(data)
         address = form.email()
         if not form.ok:
             return await render(
                 request, "invitations/new_link.html", {"errors": form.errors, "values": form.data}
             )
-        rt = runtime(request)
         # After the page is sent: how long the answer takes must not tell whether the address has an
         # account (a known one costs a token, an email and a job; an unknown one almost nothing).
-        work = BackgroundTask(
-            invitations.request_new_link,
-            address,
-            redis=rt.redis,
-            settings=rt.settings,
-            now=rt.clock.now(),
-            actor=actor_of(request),
-            queue=rt.queue,
-        )
+        work = BackgroundTask(invitations.request_new_link, address, redis=rt.redis, **ctx.sending)
         return await render(
             request, "auth/check_email.html", {"email": address, "what": "link"}, background=work
         )
 
     @get("/{token:str}", name="invitation")
-    async def show(self, request: Request, token: FromPath[str]) -> Template:
-        page = await invitations.open_invitation(token, now=runtime(request).clock.now())
+    async def show(self, request: Request, token: FromPath[str], now: Now) -> Template:
+        page = await invitations.open_invitation(token, now=now)
         return await render(request, "invitations/accept.html", {"page": page, "token": token})
 
     @post("/{token:str}")
-    async def accept(self, request: Request, token: FromPath[str], data: FormBody) -> Any:
-        rt = runtime(request)
-        now = rt.clock.now()
+    async def accept(
+        self, request: Request, token: FromPath[str], data: FormBody, rt: AppRuntime, ctx: Context
+    ) -> Any:
         form = Form.of(data)
-        password = form.data.get("password", "")
-        link = await check(token, Purpose.INVITATION, now)
+        link = await check(token, Purpose.INVITATION, ctx.now)
         if link.state == LinkState.VALID:
-            page = await invitations.open_invitation(token, now=now)
-            problem = password_problem(password, email=page.email, name=page.name)
-            if problem:
-                form.error("password", problem)
-            elif password != form.data.get("password_confirm", ""):
-                form.error("password_confirm", "The two passwords don't match.")
+            page = await invitations.open_invitation(token, now=ctx.now)
+            password = new_password(form, email=page.email, name=page.name)
             if not form.ok:
                 return await render(
                     request,
                     "invitations/accept.html",
                     {"page": page, "token": token, "errors": form.errors},
                 )
-            user = await invitations.accept_invitation(
-                token, password, now=now, actor=actor_of(request), settings=rt.settings
-            )
+            user = await invitations.accept_invitation(token, password, settings=rt.settings, **ctx.acting)
             if user is not None:
-                return await start_session(request, user, "/portal?welcome=1")
-            link = await check(token, Purpose.INVITATION, now)
+                return await start_session(request, rt, user, "/portal?welcome=1")
+            link = await check(token, Purpose.INVITATION, ctx.now)
         state = LinkState.USED if link.state == LinkState.VALID else link.state
         return await render(
             request, "invitations/accept.html", {"page": invitations.InvitationPage(state), "token": token}

@@ -22,7 +22,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from app.logs import REQUEST_ID
 from app.services.operations import Figures, figures_now
-from app.web.runtime import runtime
+from app.web.runtime import AppRuntime, Now
 
 REQUESTS = Counter(
     "stillwater_http_requests", "Requests answered, by route and status.", ["method", "route", "status"]
@@ -125,9 +125,8 @@ def request_registry() -> CollectorRegistry:
 
 
 @get("/metrics", name="metrics", include_in_schema=False)
-async def metrics(request: Request) -> Response:
+async def metrics(request: Request, rt: AppRuntime, now: Now) -> Response:
     """The figures, for a Prometheus server holding the token."""
-    rt = runtime(request)
     token = rt.settings.metrics_token
     if not token:
         raise NotFoundException()
@@ -139,6 +138,6 @@ async def metrics(request: Request) -> Response:
             media_type="text/plain",
             headers={"WWW-Authenticate": 'Bearer realm="metrics"', "Cache-Control": "no-store"},
         )
-    figures = await figures_now(rt.redis, rt.clock.now())
+    figures = await figures_now(rt.redis, now)
     body = generate_latest(request_registry()) + generate_latest(figures_registry(figures))
     return Response(content=body, media_type=CONTENT_TYPE, headers={"Cache-Control": "no-store"})

@@ -14,12 +14,21 @@ from app.domain.accounts import time_zone_names, valid_time_zone
 from app.domain.insurance import clean_self_check, form_values, questions
 from app.domain.validation import Form
 from app.services import insurance, portal
+from app.services.context import CurrentUser
 from app.services.portal import NotYours, Profile
 from app.web.guards import client_only
 from app.web.htmx import flash, redirect, render
-from app.web.runtime import actor_of, current_user, runtime
+from app.web.runtime import Context, Now, User
 
 FormBody = URLEncodedBody[dict[str, Any]]
+
+
+async def _insurance_form(user: CurrentUser, client_id: int) -> tuple[Any, Any]:
+    """The practice and insurance details of one of this person's client records (404 for another's)."""
+    try:
+        return await portal.insurance_form(user.id, client_id)
+    except NotYours:
+        raise NotFoundException() from None
 
 
 class PortalController(Controller):
@@ -27,27 +36,22 @@ class PortalController(Controller):
     guards = [client_only]
 
     @get("/", name="portal")
-    async def index(self, request: Request, welcome: FromQuery[str] = "") -> Template:
-        rt = runtime(request)
-        user = current_user(request)
-        view = await portal.overview(user.id, now=rt.clock.now())
+    async def index(self, request: Request, user: User, now: Now, welcome: FromQuery[str] = "") -> Template:
+        view = await portal.overview(user.id, now=now)
         return await render(
             request, "portal/index.html", {"view": view, "welcome": bool(welcome), "zone": user.time_zone}
         )
 
     @get("/insurance", name="portal_insurance")
-    async def insurance_list(self, request: Request) -> Template:
-        pages = await portal.insurance_pages(current_user(request).id)
+    async def insurance_list(self, request: Request, user: User) -> Template:
+        pages = await portal.insurance_pages(user.id)
         return await render(
             request, "portal/insurance.html", {"pages": pages, "relationships": insurance.RELATIONSHIPS}
         )
 
     @get("/insurance/{client_id:int}", name="portal_insurance_edit")
-    async def insurance_edit(self, request: Request, client_id: FromPath[int]) -> Template:
-        try:
-            practice, details = await portal.insurance_form(current_user(request).id, client_id)
-        except NotYours:
-            raise NotFoundException() from None
+    async def insurance_edit(self, request: Request, client_id: FromPath[int], user: User) -> Template:
+        practice, details = await _insurance_form(user, client_id)
         return await render(
             request,
             "portal/insurance_edit.html",
@@ -60,21 +64,16 @@ class PortalController(Controller):
         )
 
     @post("/insurance/{client_id:int}")
-    async def insurance_save(self, request: Request, client_id: FromPath[int], data: FormBody) -> Any:
-        user = current_user(request)
-        try:
-            practice, _ = await portal.insurance_form(user.id, client_id)
-        except NotYours:
-            raise NotFoundException() from None
+    async def insurance_save(
+        self, request: Request, client_id: FromPath[int], data: FormBody, user: User, ctx: Context
+    ) -> Any:
+        practice, _ = await _insurance_form(user, client_id)
         form = Form.of(data)
         details = insurance.details_from_form(
             form, billing_type=practice.billing_type, ceiling=practice.max_fee_minor
         )
         if form.ok:
-            rt = runtime(request)
-            await portal.update_insurance(
-                user.id, client_id, details, now=rt.clock.now(), actor=actor_of(request)
-            )
+            await portal.update_insurance(user.id, client_id, details, **ctx.acting)
             await flash(request, f"Insurance details saved. {practice.practice_name} can see them now.")
             return redirect(request, "/portal/insurance")
         return await render(
@@ -90,12 +89,8 @@ class PortalController(Controller):
         )
 
     @get("/insurance/{client_id:int}/self-check", name="portal_self_check")
-    async def self_check_page(self, request: Request, client_id: FromPath[int]) -> Template:
-        user = current_user(request)
-        try:
-            practice, _ = await portal.insurance_form(user.id, client_id)
-        except NotYours:
-            raise NotFoundException() from None
+    async def self_check_page(self, request: Request, client_id: FromPath[int], user: User) -> Template:
+        practice, _ = await _insurance_form(user, client_id)
         answers, saved_at = await insurance.self_check_of(client_id)
         return await render(
             request,
@@ -104,19 +99,14 @@ class PortalController(Controller):
         )
 
     @post("/insurance/{client_id:int}/self-check")
-    async def self_check_save(self, request: Request, client_id: FromPath[int], data: FormBody) -> Any:
-        user = current_user(request)
-        try:
-            practice, _ = await portal.insurance_form(user.id, client_id)
-        except NotYours:
-            raise NotFoundException() from None
+    async def self_check_save(
+        self, request: Request, client_id: FromPath[int], data: FormBody, user: User, ctx: Context
+    ) -> Any:
+        practice, _ = await _insurance_form(user, client_id)
         form = Form.of(data)
         answers = clean_self_check(form, questions(practice.licence_type, practice.practice_name))
         if form.ok:
-            rt = runtime(request)
-            await portal.save_self_check(
-                user.id, client_id, answers, now=rt.clock.now(), actor=actor_of(request)
-            )
+            await portal.save_self_check(user.id, client_id, answers, **ctx.acting)
             await flash(request, f"Your answers are saved. {practice.practice_name} can see them now.")
             return redirect(request, "/portal/insurance")
         return await render(
@@ -135,8 +125,8 @@ class PortalController(Controller):
         }
 
     @get("/profile", name="portal_profile")
-    async def profile_page(self, request: Request) -> Template:
-        profile = await portal.profile_of(current_user(request).id)
+    async def profile_page(self, request: Request, user: User) -> Template:
+        profile = await portal.profile_of(user.id)
         return await render(
             request,
             "portal/profile.html",
@@ -144,8 +134,7 @@ class PortalController(Controller):
         )
 
     @post("/profile")
-    async def profile_save(self, request: Request, data: FormBody) -> Any:
-        user = current_user(request)
+    async def profile_save(self, request: Request, data: FormBody, user: User, ctx: Context) -> Any:
         form = Form.of(data)
         name = form.name("name", label="Name")
         phone = form.text("phone", label="Phone", required=False, max_length=40)
@@ -154,13 +143,7 @@ class PortalController(Controller):
             form.error("time_zone", "Choose your time zone from the list.")
         profile = await portal.profile_of(user.id)
         if form.ok:
-            rt = runtime(request)
-            await portal.update_profile(
-                user.id,
-                Profile(name, profile.email, phone, time_zone),
-                now=rt.clock.now(),
-                actor=actor_of(request),
-            )
+            await portal.update_profile(user.id, Profile(name, profile.email, phone, time_zone), **ctx.acting)
             await flash(request, "Profile saved.")
             return redirect(request, "/portal/profile")
         return await render(

@@ -14,7 +14,7 @@ from app.domain.statuses import AppointmentStatus
 from app.services import report
 from app.web.guards import clinician_only
 from app.web.htmx import redirect, render, wants_fragment
-from app.web.runtime import actor_of, current_user, runtime
+from app.web.runtime import Context, Now, User
 
 CSV_BOM = "\ufeff"  # lets spreadsheet programs read the file as UTF-8 (accents in client names)
 
@@ -23,24 +23,13 @@ def _query(request: Request) -> dict[str, list[str]]:
     return request.query_params.dict()
 
 
-def _clinician_id(request: Request) -> int:
-    user = current_user(request)
-    assert user is not None and user.clinician_id is not None  # the guard lets only clinicians in
-    return user.clinician_id
-
-
 class ReportController(Controller):
     path = "/"
     guards = [clinician_only]
 
     @get("/report", name="report")
-    async def page(self, request: Request) -> Template:
-        view = await report.report_page(
-            _query(request),
-            clinician_id=_clinician_id(request),
-            now=runtime(request).clock.now(),
-            member=current_user(request),
-        )
+    async def page(self, request: Request, user: User, now: Now) -> Template:
+        view = await report.report_page(_query(request), clinician_id=user.clinician_id, now=now, member=user)
         query = view.filters.query() if not view.errors else request.url.query
         url = f"/report?{query}" if query else "/report"
         context = {
@@ -64,14 +53,9 @@ class ReportController(Controller):
         )
 
     @get("/report.csv", name="report_csv")
-    async def export(self, request: Request) -> Response:
-        rt = runtime(request)
+    async def export(self, request: Request, user: User, ctx: Context) -> Response:
         practice, parsed = await report.start_export(
-            _query(request),
-            clinician_id=_clinician_id(request),
-            actor=actor_of(request),
-            now=rt.clock.now(),
-            member=current_user(request),
+            _query(request), clinician_id=user.clinician_id, member=user, **ctx.acting
         )
         if not parsed.ok:
             return redirect(request, f"/report?{request.url.query}")

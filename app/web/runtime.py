@@ -1,10 +1,19 @@
-"""What a handler needs from the running app: settings, clock, Redis, the job queue and sessions."""
+"""What a handler needs from the running app and the request, given to handlers by dependency injection.
+
+``REQUEST_DEPENDENCIES`` is registered once in the app factory. A handler names what it needs as a
+parameter with one of the types below (``user: User``, ``now: Now``, ``ctx: Context``, ``rt: AppRuntime``,
+``actor: Acting``, ``session: CurrentSession``) and Litestar passes it in, worked out once per request.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
+from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency, Provide
 from redis.asyncio import Redis
 
 from app.clock import Clock
@@ -17,11 +26,36 @@ from app.services.sessions import Session, SessionStore
 
 @dataclass
 class Runtime:
+    """The running app's parts, made once at start-up (``app.state.runtime``)."""
+
     settings: Settings
     clock: Clock
     redis: Redis
     queue: JobQueue
     sessions: SessionStore
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Who acts, and when, with the settings and job queue: what a use case takes besides its input."""
+
+    actor: Actor
+    now: datetime
+    settings: Settings
+    queue: JobQueue
+
+    @property
+    def acting(self) -> dict[str, Any]:
+        """The keyword arguments of a use case that changes records: ``now`` and ``actor``."""
+        return {"now": self.now, "actor": self.actor}
+
+    @property
+    def sending(self) -> dict[str, Any]:
+        """``acting`` plus ``settings`` and ``queue``, for a use case that also queues emails or charges."""
+        return {**self.acting, "settings": self.settings, "queue": self.queue}
+
+
+# Read from the connection: for middleware, guards and rendering helpers. Handlers take them as parameters.
 
 
 def runtime(connection: ASGIConnection) -> Runtime:
@@ -52,3 +86,52 @@ def actor_of(connection: ASGIConnection) -> Actor:
         practice_id=user.practice_id if user else None,
         member_role=user.member_role if user else "",
     )
+
+
+User = NamedDependency[CurrentUser]
+"""The signed-in person (on a page behind a guard)."""
+MaybeUser = NamedDependency[CurrentUser | None]
+"""The signed-in person, or None on a public page."""
+CurrentSession = NamedDependency[Session | None]
+Now = NamedDependency[datetime]
+Acting = NamedDependency[Actor]
+Context = NamedDependency[RequestContext]
+AppRuntime = NamedDependency[Runtime]
+
+
+def _now(rt: AppRuntime) -> datetime:
+    return rt.clock.now()
+
+
+def _context(rt: AppRuntime, now: Now, actor: Acting) -> RequestContext:
+    return RequestContext(actor=actor, now=now, settings=rt.settings, queue=rt.queue)
+
+
+def _provide(function: Any) -> Provide:
+    return Provide(function, sync_to_thread=False)
+
+
+def _runtime_of(request: Request) -> Runtime:
+    return runtime(request)
+
+
+def _user_of(request: Request) -> CurrentUser | None:
+    return current_user(request)
+
+
+def _session_of(request: Request) -> Session | None:
+    return current_session(request)
+
+
+def _actor_of(request: Request) -> Actor:
+    return actor_of(request)
+
+
+REQUEST_DEPENDENCIES = {
+    "rt": _provide(_runtime_of),
+    "user": _provide(_user_of),
+    "session": _provide(_session_of),
+    "actor": _provide(_actor_of),
+    "now": _provide(_now),
+    "ctx": _provide(_context),
+}

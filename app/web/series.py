@@ -6,7 +6,7 @@ preview; the same form posts back to refresh the preview or to book. Nothing is 
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import datetime, time
 from typing import Any
 
 from litestar import Controller, Request, get, post
@@ -24,11 +24,12 @@ from app.services.appointments import (
     get_for_clinician,
     practice_of,
 )
+from app.services.context import CurrentUser
 from app.services.series import SCOPES, SeriesBlocked, SeriesChange, SeriesRequest
-from app.web.appointments import _panel_context, _zone
 from app.web.guards import clinician_only
-from app.web.htmx import flash, redirect, render, wants_fragment
-from app.web.runtime import actor_of, current_user, runtime
+from app.web.htmx import render
+from app.web.panels import local, panel_changed, panel_context, session_minutes, start_fields, zone_of
+from app.web.runtime import Context, Now, User
 
 FormBody = URLEncodedBody[dict[str, Any]]
 MAX_ROWS = MAX_OCCURRENCES
@@ -37,10 +38,8 @@ MAX_ROWS = MAX_OCCURRENCES
 def _request_from(form: Form, practice: Practice) -> SeriesRequest | None:
     """The series the form describes, with a message next to every field that can't be read."""
     zone = practice.time_zone
-    starts_at, problem = parse_local_start(form.data.get("date", ""), form.data.get("time", ""), _zone(zone))
-    if problem:
-        form.error("time" if "time" in problem.lower() else "date", problem)
-    minutes = form.integer("minutes", label="Length in minutes", minimum=1, maximum=8 * 60)
+    starts_at = start_fields(form, zone)
+    minutes = session_minutes(form, required=True)
     fee = form.money("fee", label="fee", ceiling=practice.max_fee_minor, currency=practice.currency)
     every = form.integer("every", label="Repeat every", minimum=min(INTERVALS), maximum=max(INTERVALS))
     count = form.integer(
@@ -53,7 +52,7 @@ def _request_from(form: Form, practice: Practice) -> SeriesRequest | None:
         moved = form.data.get(f"move_{index}", "").strip()
         if moved:
             day, _, at = moved.partition("T")
-            when, problem = parse_local_start(day, at[:5], _zone(zone))
+            when, problem = parse_local_start(day, at[:5], zone_of(zone))
             if problem:
                 form.error(f"move_{index}", problem)
             else:
@@ -78,20 +77,19 @@ class SeriesController(Controller):
     guards = [clinician_only]
 
     async def _form(
-        self, request: Request, appointment_id: int, values, errors, plan=None, **extra
+        self, request: Request, user: CurrentUser, appointment_id: int, now: datetime, form: Form, plan=None
     ) -> Template:
-        context = await _panel_context(request, appointment_id)
+        context = await panel_context(request, user, appointment_id, now)
         return await render(
             request,
             "series/book_next.html",
             {
                 **context,
-                "values": values,
-                "errors": errors,
+                "values": form.data,
+                "errors": form.errors,
                 "plan": plan,
                 "intervals": INTERVALS,
                 "max_count": MAX_OCCURRENCES,
-                **extra,
             },
             fragment="series/_book_next_form.html",
         )
@@ -101,163 +99,138 @@ class SeriesController(Controller):
         self,
         request: Request,
         appointment_id: FromPath[int],
+        user: User,
+        now: Now,
         count: FromQuery[str | None] = None,
         every: FromQuery[str | None] = None,
     ) -> Template:
-        user, now = current_user(request), runtime(request).clock.now()
         found = await get_for_clinician(appointment_id, user.clinician_id)
         practice = await practice_of(user.clinician_id)
-        first = series.suggested_start(found, practice.time_zone)
-        local = first.astimezone(practice.zone)
-        values = {
-            "date": f"{local:%Y-%m-%d}",
-            "time": f"{local:%H:%M}",
-            "minutes": str(found.duration_minutes),
-            "fee": format_money(found.fee_minor, found.currency).lstrip("$£€"),
-            "every": (every or "1").strip(),
-            "count": (count or "6").strip(),
-        }
-        form = Form(values)
-        found_request = _request_from(form, practice)
+        form = Form(_next_values(found, practice, count, every))
+        wanted = _request_from(form, practice)
         plan = None
-        if found_request is not None:
-            plan = await series.plan(appointment_id, user.clinician_id, found_request, now=now)
-        return await self._form(request, appointment_id, form.data, form.errors, plan)
+        if wanted is not None:
+            plan = await series.plan(appointment_id, user.clinician_id, wanted, now=now)
+        return await self._form(request, user, appointment_id, now, form, plan)
 
     @post("/{appointment_id:int}/book-next", name="appointment_book_series")
-    async def book_series(self, request: Request, appointment_id: FromPath[int], data: FormBody) -> Any:
-        user, rt = current_user(request), runtime(request)
-        now = rt.clock.now()
-        practice = await practice_of(user.clinician_id)
+    async def book_series(
+        self, request: Request, appointment_id: FromPath[int], data: FormBody, user: User, ctx: Context
+    ) -> Any:
         form = Form.of(data)
-        wanted = _request_from(form, practice)
-        if wanted is None:
-            return await self._form(request, appointment_id, form.data, form.errors)
+        wanted = _request_from(form, await practice_of(user.clinician_id))
+        plan = None
         try:
-            if form.data.get("action") != "book" or not form.ok:
-                plan = await series.plan(appointment_id, user.clinician_id, wanted, now=now)
-                return await self._form(request, appointment_id, form.data, form.errors, plan)
-            _, ids = await series.book_series(
-                appointment_id,
-                user.clinician_id,
-                wanted,
-                now=now,
-                actor=actor_of(request),
-                settings=rt.settings,
-                queue=rt.queue,
-            )
+            if wanted is not None and (form.data.get("action") != "book" or not form.ok):
+                plan = await series.plan(appointment_id, user.clinician_id, wanted, now=ctx.now)
+            elif wanted is not None:
+                _, ids = await series.book_series(appointment_id, user.clinician_id, wanted, **ctx.sending)
+                notice = f"Booked {_sessions(len(ids))}. The client gets one email with the dates."
+                # Back on the session the series was booked from, with the result at the top of the
+                # sheet (the form was scrolled down to its "Book" button).
+                reswap = {"HX-Reswap": "outerHTML show:#appointment-panel:top"}
+                return await panel_changed(request, user, appointment_id, ctx.now, notice, headers=reswap)
         except SeriesBlocked as blocked:
-            count = len(blocked.plan.blocking)
-            them = "them" if count != 1 else "it"
-            form.error(
-                "form",
-                f"{_dates(count)} can't be booked as planned: skip or move {them}, or tick “Allow overlap”.",
-            )
-            return await self._form(request, appointment_id, form.data, form.errors, blocked.plan)
+            form.error("form", _blocked_message(len(blocked.plan.blocking)))
+            plan = blocked.plan
         except BookingProblem as problem:
             form.error(problem.field, problem.message)
-            return await self._form(request, appointment_id, form.data, form.errors)
-        notice = f"Booked {_sessions(len(ids))}. The client gets one email with the dates."
-        if not wants_fragment(request):
-            await flash(request, notice)
-            return redirect(request, f"/appointments/{appointment_id}")
-        # Back on the session the series was booked from, with the result at the top of the sheet
-        # (the form was scrolled down to its "Book" button).
-        context = await _panel_context(request, appointment_id, notice=notice)
-        return await render(
-            request,
-            "appointments/show.html",
-            context,
-            fragment="appointments/_panel.html",
-            headers={"HX-Trigger": "calendar-changed", "HX-Reswap": "outerHTML show:#appointment-panel:top"},
-        )
+        return await self._form(request, user, appointment_id, ctx.now, form, plan)
 
     # --- editing or cancelling occurrences ---------------------------------------------------------
 
-    async def _edit(self, request: Request, appointment_id: int, values, errors, **extra) -> Template:
-        context = await _panel_context(request, appointment_id)
+    async def _edit(
+        self, request: Request, user: CurrentUser, appointment_id: int, now: datetime, values, errors
+    ) -> Template:
+        context = await panel_context(request, user, appointment_id, now)
         return await render(
             request,
             "series/edit.html",
-            {**context, "values": values, "errors": errors, "scopes": SCOPES, **extra},
+            {**context, "values": values, "errors": errors, "scopes": SCOPES},
             fragment="series/_edit_form.html",
         )
 
     @get("/{appointment_id:int}/series", name="appointment_series_edit")
-    async def edit_form(self, request: Request, appointment_id: FromPath[int]) -> Template:
-        context = await _panel_context(request, appointment_id)
+    async def edit_form(
+        self, request: Request, appointment_id: FromPath[int], user: User, now: Now
+    ) -> Template:
+        context = await panel_context(request, user, appointment_id, now)
         appointment, zone = context["appointment"], context["time_zone"]
         values = {
             "scope": "following" if appointment["series"] else "this",
-            "time": appointment["starts_at"].astimezone(_zone(zone)).strftime("%H:%M"),
+            "time": local(appointment["starts_at"], zone, "%H:%M"),
             "minutes": str(appointment["duration_minutes"]),
             "fee": format_money(appointment["fee_minor"], appointment["currency"]).lstrip("$£€"),
         }
-        return await self._edit(request, appointment_id, values, {})
+        return await self._edit(request, user, appointment_id, now, values, {})
 
     @post("/{appointment_id:int}/series", name="appointment_series_save")
-    async def edit(self, request: Request, appointment_id: FromPath[int], data: FormBody) -> Any:
-        user, rt = current_user(request), runtime(request)
+    async def edit(
+        self, request: Request, appointment_id: FromPath[int], data: FormBody, user: User, ctx: Context
+    ) -> Any:
         form = Form.of(data)
         scope = form.choice("scope", SCOPES, label="Sessions to change")
-        at = None
-        try:
-            at = time.fromisoformat(form.data.get("time", "").strip()).replace(second=0, microsecond=0)
-        except ValueError:
-            form.error("time", "Enter the time like 09:30.")
-        minutes = form.integer("minutes", label="Length in minutes", minimum=1, maximum=8 * 60)
-        practice = await practice_of(user.clinician_id)
-        fee = form.money("fee", label="fee", ceiling=practice.max_fee_minor, currency=practice.currency)
+        change = _change_from(form, await practice_of(user.clinician_id))
         if form.ok:
             try:
                 changed = await series.edit_series(
-                    appointment_id,
-                    user.clinician_id,
-                    scope,
-                    SeriesChange(at, minutes, fee, allow_overlap=form.checkbox("allow_overlap")),
-                    now=rt.clock.now(),
-                    actor=actor_of(request),
+                    appointment_id, user.clinician_id, scope, change, **ctx.acting
                 )
             except BookingProblem as problem:
                 form.error(problem.field, problem.message)
             else:
-                return await self._done(request, appointment_id, f"Changed {_sessions(changed)}.")
-        return await self._edit(request, appointment_id, form.data, form.errors)
+                notice = f"Changed {_sessions(changed)}."
+                return await panel_changed(request, user, appointment_id, ctx.now, notice)
+        return await self._edit(request, user, appointment_id, ctx.now, form.data, form.errors)
 
     @post("/{appointment_id:int}/series/cancel", name="appointment_series_cancel")
-    async def cancel(self, request: Request, appointment_id: FromPath[int], data: FormBody) -> Any:
-        user, rt = current_user(request), runtime(request)
+    async def cancel(
+        self, request: Request, appointment_id: FromPath[int], data: FormBody, user: User, ctx: Context
+    ) -> Any:
         form = Form.of(data)
         scope = form.choice("cancel_scope", SCOPES, label="Sessions to cancel")
         if form.ok:
             try:
                 cancelled = await series.cancel_series(
-                    appointment_id,
-                    user.clinician_id,
-                    scope,
-                    now=rt.clock.now(),
-                    actor=actor_of(request),
-                    settings=rt.settings,
-                    queue=rt.queue,
+                    appointment_id, user.clinician_id, scope, **ctx.sending
                 )
             except BookingProblem as problem:
                 form.error("cancel_scope", problem.message)
             else:
-                return await self._done(request, appointment_id, f"Cancelled {_sessions(cancelled)}.")
-        return await self._edit(request, appointment_id, {"scope": "this", **form.data}, form.errors)
+                notice = f"Cancelled {_sessions(cancelled)}."
+                return await panel_changed(request, user, appointment_id, ctx.now, notice)
+        values = {"scope": "this", **form.data}
+        return await self._edit(request, user, appointment_id, ctx.now, values, form.errors)
 
-    async def _done(self, request: Request, appointment_id: int, notice: str) -> Any:
-        if not wants_fragment(request):
-            await flash(request, notice)
-            return redirect(request, f"/appointments/{appointment_id}")
-        context = await _panel_context(request, appointment_id, notice=notice)
-        return await render(
-            request,
-            "appointments/show.html",
-            context,
-            fragment="appointments/_panel.html",
-            headers={"HX-Trigger": "calendar-changed"},
-        )
+
+def _next_values(found, practice: Practice, count: str | None, every: str | None) -> dict[str, str]:
+    """The "Book next" form's first values: a week after ``found``, at the same local time."""
+    local_start = series.suggested_start(found, practice.time_zone).astimezone(practice.zone)
+    return {
+        "date": f"{local_start:%Y-%m-%d}",
+        "time": f"{local_start:%H:%M}",
+        "minutes": str(found.duration_minutes),
+        "fee": format_money(found.fee_minor, found.currency).lstrip("$£€"),
+        "every": (every or "1").strip(),
+        "count": (count or "6").strip(),
+    }
+
+
+def _change_from(form: Form, practice: Practice) -> SeriesChange:
+    """The edit the form describes, with a message next to every field that can't be read."""
+    at = None
+    try:
+        at = time.fromisoformat(form.data.get("time", "").strip()).replace(second=0, microsecond=0)
+    except ValueError:
+        form.error("time", "Enter the time like 09:30.")
+    minutes = session_minutes(form, required=True)
+    fee = form.money("fee", label="fee", ceiling=practice.max_fee_minor, currency=practice.currency)
+    return SeriesChange(at, minutes, fee, allow_overlap=form.checkbox("allow_overlap"))
+
+
+def _blocked_message(count: int) -> str:
+    them = "them" if count != 1 else "it"
+    return f"{_dates(count)} can't be booked as planned: skip or move {them}, or tick “Allow overlap”."
 
 
 def _sessions(count: int) -> str:

@@ -13,15 +13,14 @@ from app.payments.stripe_gateway import EventRefused, verified_event
 from app.services import webhooks
 from app.services.queue import QueueUnavailable
 from app.web.csrf import STRIPE_WEBHOOK_PATH
-from app.web.runtime import runtime
+from app.web.runtime import AppRuntime, Now
 
 log = logging.getLogger(__name__)
 
 
 @post(STRIPE_WEBHOOK_PATH, name="stripe_webhook", include_in_schema=False, status_code=200)
-async def stripe_webhook(request: Request) -> Response:
+async def stripe_webhook(request: Request, rt: AppRuntime, now: Now) -> Response:
     """Answer 200 once the event is stored (Stripe retries anything else); 400 for a bad signature."""
-    rt = runtime(request)
     secret = rt.settings.stripe_webhook_secret
     if not secret:
         raise NotFoundException()
@@ -29,7 +28,7 @@ async def stripe_webhook(request: Request) -> Response:
         event = verified_event(await request.body(), request.headers.get("stripe-signature", ""), secret)
     except EventRefused:
         return Response(content={"error": "Signature or payload not valid."}, status_code=400)
-    job = await webhooks.store_event(event, now=rt.clock.now())
+    job = await webhooks.store_event(event, now=now)
     if job is not None:
         try:
             await rt.queue.enqueue_all([job])

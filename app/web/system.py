@@ -21,13 +21,13 @@ from app.services.bounces import record_undeliverable
 from app.services.email import attachments_of
 from app.web.csrf import EMAIL_EVENTS_PATH
 from app.web.htmx import render
-from app.web.runtime import runtime
+from app.web.runtime import AppRuntime, Now
 
 log = logging.getLogger(__name__)
 
 
 @get("/healthz", name="healthz", include_in_schema=False)
-async def healthz(request: Request) -> Response:
+async def healthz(rt: AppRuntime) -> Response:
     """200 when the database and Redis answer, 503 otherwise."""
     checks = {"database": False, "redis": False}
     try:
@@ -36,7 +36,7 @@ async def healthz(request: Request) -> Response:
     except Exception:
         log.warning("health check: database unreachable", exc_info=True)
     try:
-        checks["redis"] = bool(await runtime(request).redis.ping())
+        checks["redis"] = bool(await rt.redis.ping())
     except Exception:
         log.warning("health check: redis unreachable", exc_info=True)
     ok = all(checks.values())
@@ -62,10 +62,9 @@ def _webhook_token(request: Request) -> str:
 
 
 @post(EMAIL_EVENTS_PATH, name="email_events", include_in_schema=False, status_code=200)
-async def email_events(request: Request) -> Response:
+async def email_events(request: Request, rt: AppRuntime, now: Now) -> Response:
     """Bounces and complaints from the email provider (SendGrid, Postmark or Mailgun JSON); a hard
     bounce or a complaint stops email to that address. Off (404) unless EMAIL_WEBHOOK_TOKEN is set."""
-    rt = runtime(request)
     expected = rt.settings.email_webhook_token
     if not expected:
         raise NotFoundException()
@@ -75,7 +74,7 @@ async def email_events(request: Request) -> Response:
         payload = json.loads(await request.body())
     except (ValueError, UnicodeDecodeError):
         return Response(content={"error": "The body must be JSON."}, status_code=400)
-    recorded = await record_undeliverable(undeliverable(payload), now=rt.clock.now())
+    recorded = await record_undeliverable(undeliverable(payload), now=now)
     return Response(content={"recorded": recorded}, headers={"Cache-Control": "no-store"})
 
 
@@ -85,15 +84,15 @@ class DevMailboxController(Controller):
     path = "/dev/mailbox"
 
     @get("/", name="dev_mailbox")
-    async def index(self, request: Request) -> Template:
-        if not runtime(request).settings.debug:
+    async def index(self, request: Request, rt: AppRuntime) -> Template:
+        if not rt.settings.debug:
             raise NotFoundException()
         messages = await EmailMessage.objects().order_by(EmailMessage.id, ascending=False).limit(100)
         return await render(request, "dev/mailbox.html", {"messages": messages})
 
     @get("/{message_id:int}", name="dev_mailbox_message")
-    async def show(self, request: Request, message_id: FromPath[int]) -> Template:
-        if not runtime(request).settings.debug:
+    async def show(self, request: Request, message_id: FromPath[int], rt: AppRuntime) -> Template:
+        if not rt.settings.debug:
             raise NotFoundException()
         message = await EmailMessage.objects().where(EmailMessage.id == message_id).first()
         if message is None:
