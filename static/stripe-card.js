@@ -36,6 +36,35 @@
     });
   }
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
-  else start();
+  // A payment the client's bank asks them to confirm (3-D Secure): Stripe.js runs the bank's check.
+  function startConfirmation() {
+    var form = document.getElementById("stripe-confirm-form");
+    if (!form) return;
+    var problem = document.getElementById("card-problem");
+    if (typeof Stripe !== "function") {
+      problem.textContent = "The bank's check could not load. Check your connection and reload the page.";
+      return;
+    }
+    var stripe = Stripe(form.getAttribute("data-stripe-key"));
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var button = form.querySelector("button[type=submit]");
+      button.disabled = true;
+      problem.textContent = "";
+      stripe.confirmCardPayment(form.getAttribute("data-client-secret"), {
+        payment_method: form.getAttribute("data-payment-method")
+      }).then(function (result) {
+        if (result.error) {
+          problem.textContent = result.error.message;
+          button.disabled = false;
+          return;
+        }
+        form.submit();
+      });
+    });
+  }
+
+  function startAll() { start(); startConfirmation(); }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", startAll);
+  else startAll();
 })();

@@ -50,6 +50,15 @@ window.Stripe = function () {
   };
   return {
     elements: function () { return { create: function () { return card; } }; },
+    confirmCardPayment: function (secret, data) {
+      return fetch(api + "/v1/payment_intents/" + secret.split("_secret")[0] + "/confirm", {
+        method: "POST",
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+        body: "payment_method=" + data.payment_method
+      }).then(function (answer) { return answer.json(); }).then(function (body) {
+        return body.error ? { error: body.error } : { paymentIntent: body };
+      });
+    },
     confirmCardSetup: function (secret) {
       var method = methods[input.value.replace(/\\D/g, "")];
       if (!method) return Promise.resolve({ error: { message: "Your card number is incorrect." } });
@@ -162,8 +171,10 @@ class StripeStub:
         elif parts == ["payment_intents"]:
             if params.get("payment_method") not in CARDS:
                 return 400, _error("invalid_request_error", "resource_missing", "No such PaymentMethod")
+            pid = self.new_id("pi")
             obj = {
-                "id": self.new_id("pi"),
+                "id": pid,
+                "client_secret": f"{pid}_secret",
                 "object": "payment_intent",
                 "amount": int(params["amount"]),
                 "currency": params["currency"],
@@ -182,6 +193,8 @@ class StripeStub:
                     "invalid_request_error", "payment_intent_unexpected_state", "Already confirmed"
                 )
             failure = CARDS[obj["payment_method"]][2]
+            if params.get("off_session") != "true" and failure == ("authentication_required", None):
+                failure = None  # on-session: the cardholder passed their bank's challenge
             if failure is None:
                 obj["status"] = "succeeded"
                 self.emit("payment_intent.succeeded", obj)

@@ -54,3 +54,13 @@ async def sweep_charges(ctx: dict) -> dict[str, int]:
     if any(counts.values()):
         log.info("charge sweep: %s", counts)
     return counts
+
+
+async def remind_unconfirmed_payments(ctx: dict) -> int:
+    """Remind once the clients whose payment has waited two days for their bank's confirmation."""
+    settings, clock, _, queue = parts(ctx)
+    try:
+        return await charges.remind_unconfirmed(now=clock.now(), settings=settings, queue=queue)
+    except DATABASE_DOWN as exc:
+        DATABASE.down(exc)
+        return 0

@@ -13,7 +13,7 @@ from app.config import Settings
 from app.models.db import engine
 from app.services.queue import deserialize, redis_settings, serialize
 from workers import heartbeat
-from workers.charging import charge_appointment, sweep_charges
+from workers.charging import charge_appointment, remind_unconfirmed_payments, sweep_charges
 from workers.email import send_email, sweep_unsent_emails
 from workers.stripe_events import process_stripe_event, sweep_stripe_events
 
@@ -58,6 +58,7 @@ class WorkerSettings:
     cron_jobs = [
         cron(sweep_unsent_emails, minute=None, second=15, unique=True, run_at_startup=False),
         cron(sweep_charges, minute=None, second=45, unique=True, run_at_startup=True, timeout=90),
+        cron(remind_unconfirmed_payments, minute=5, unique=True, run_at_startup=False),
         cron(sweep_stripe_events, minute=None, second=30, unique=True, run_at_startup=False, timeout=90),
     ]
     on_startup = startup

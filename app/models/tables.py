@@ -280,6 +280,8 @@ class Charge(Table):
     processing_started_at = Timestamptz(null=True, default=None)
     claimed_until = Timestamptz(null=True, default=None)
     succeeded_at = Timestamptz(null=True, default=None)
+    # when the client was reminded to confirm the payment with their bank (3-D Secure), once
+    confirmation_reminded_at = Timestamptz(null=True, default=None)
     refunded_minor = Integer(default=0)
     waived_by = Integer(null=True, default=None)
     waived_at = Timestamptz(null=True, default=None)

@@ -178,6 +178,14 @@ class StripeGateway:
             raise GatewayRefused(f"stripe: {exc.user_message or exc}") from exc
         return self._result(intent)
 
+    async def confirmation_secret(self, reference: str) -> str:
+        """The client secret Stripe.js needs to let the cardholder confirm this payment with their bank."""
+        try:
+            intent = await self._call(self.client.v1.payment_intents.retrieve_async(reference))
+        except stripe.InvalidRequestError as exc:
+            raise GatewayRefused(f"stripe: {exc.user_message or exc}") from exc
+        return intent.client_secret or ""
+
     async def get_payment(self, reference: str) -> PaymentResult:
         try:
             intent = await self._call(self.client.v1.payment_intents.retrieve_async(reference))

@@ -27,6 +27,7 @@ from app.web.runtime import Context, Now, RequestContext, User
 
 FormBody = URLEncodedBody[dict[str, Any]]
 REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{8,40}$")
+CONFIRMATION_PENDING = "Your bank hasn't confirmed the payment yet. We'll show it here as soon as it has."
 SETUP_INTENT = re.compile(r"^seti_[A-Za-z0-9_]{1,100}$")
 
 
@@ -272,6 +273,47 @@ class PortalCardController(Controller):
         if problem:
             return await self._page(request, user, ctx, errors={"form": problem})
         await flash(request, "Card saved.")
+        return redirect(request, "/portal/card")
+
+    @get("/charges/{charge_id:int}/confirm", name="portal_confirm_payment")
+    async def confirm_page(
+        self, request: Request, charge_id: FromPath[int], user: User, ctx: Context
+    ) -> Template:
+        """The payment the client's bank asks them to confirm (3-D Secure), with the bank's check."""
+        gateway = gateway_for(ctx.settings)
+        view, secret = await charges.confirmation_page(
+            charge_id, user_id=user.id, now=ctx.now, gateway=gateway
+        )
+        context = {"view": view, "zone": user.time_zone, "gateway": gateway.name}
+        headers = {}
+        if gateway.name == "stripe":
+            context["stripe"] = {
+                "key": ctx.settings.stripe_publishable_key,
+                "secret": secret,
+                "js_url": ctx.settings.stripe_js_url,
+                "method": view.card.method_ref if view.card else "",
+            }
+            headers["Content-Security-Policy"] = stripe_card_csp(ctx.settings)
+        return await render(request, "portal/confirm_payment.html", context, headers=headers)
+
+    @post("/charges/{charge_id:int}/confirm")
+    async def confirmed(
+        self, request: Request, charge_id: FromPath[int], user: User, ctx: Context
+    ) -> Response:
+        """Back from the bank's check: paid, or still waiting for the bank."""
+        try:
+            outcome = await charges.confirmed_by_cardholder(
+                charge_id,
+                user_id=user.id,
+                now=ctx.now,
+                settings=ctx.settings,
+                gateway=gateway_for(ctx.settings),
+                queue=ctx.queue,
+            )
+        except GatewayUnavailable:
+            outcome = "pending"
+        paid = outcome in {"succeeded", "already_recorded"}
+        await flash(request, "Payment confirmed. Thank you." if paid else CONFIRMATION_PENDING)
         return redirect(request, "/portal/card")
 
     @get("/charges/{charge_id:int}/receipt", name="client_receipt")
