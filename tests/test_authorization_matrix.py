@@ -46,6 +46,7 @@ PRACTICE_SETTING = row(OK, DENIED, DENIED, DENIED, GONE, OK, LOGIN)  # the owner
 A_RECORD = row(OK, OK, GONE, DENIED, DENIED, GONE, LOGIN)
 A_BOOKING = row(OK, OK, GONE, OK, DENIED, GONE, LOGIN)
 PORTAL = row(DENIED, DENIED, DENIED, DENIED, OK, DENIED, LOGIN)
+EVERY_CALENDAR = row(OK, DENIED, DENIED, OK, DENIED, OK, LOGIN)  # the practice's day: owner, front desk
 MEMBER_PAGE = row(OK, OK, OK, OK, DENIED, OK, LOGIN)  # any member of a practice, in their own
 OWNER_PAGE = row(OK, DENIED, DENIED, DENIED, DENIED, OK, LOGIN)  # the owner of a practice, in their own
 OWNER_RECORD = row(OK, DENIED, DENIED, DENIED, DENIED, GONE, LOGIN)  # a membership of the owner's practice
@@ -91,6 +92,7 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/book/{slug:str}"): PUBLIC,
     ("POST", "/book/{slug:str}"): PUBLIC,
     ("GET", "/calendar"): FRONT_DESK_TOO,
+    ("GET", "/calendar/practice"): EVERY_CALENDAR,
     ("GET", "/calendar/needs-status"): FRONT_DESK_TOO,
     ("GET", "/calendar/needs-status/count"): FRONT_DESK_TOO,
     ("POST", "/calendar/privacy"): FRONT_DESK_TOO,

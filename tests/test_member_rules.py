@@ -13,14 +13,12 @@ from app.domain.members import (
     MemberRole,
     MemberState,
     RemovalPlan,
+    calendar_to_work_in,
     client_access,
     current_practice,
     may,
-    may_manage_session,
-    may_refund,
     member_state,
     removal_problem,
-    visible_clinicians,
 )
 
 OWNER, CLINICIAN, FRONT_DESK = MemberRole.OWNER, MemberRole.CLINICIAN, MemberRole.FRONT_DESK
@@ -38,18 +36,6 @@ EXPECTED = {
 @pytest.mark.parametrize("ability", list(Ability))
 def test_each_role_has_exactly_its_abilities(role, ability):
     assert may(role, ability) is (ability in EXPECTED[role])
-
-
-def test_the_front_desk_never_sees_clinical_details_nor_refunds_nor_runs_the_practice():
-    for ability in (
-        Ability.SEE_CLINICAL_DETAILS,
-        Ability.REFUND,
-        Ability.MANAGE_MEMBERS,
-        Ability.READ_PRACTICE_REPORT,
-        Ability.READ_PRACTICE_AUDIT,
-    ):
-        assert not may(FRONT_DESK, ability)
-    assert not may_refund(FRONT_DESK, my_clinician_id=None, charge_clinician_id=1)
 
 
 @pytest.mark.parametrize(
@@ -71,28 +57,6 @@ def test_how_much_of_a_client_each_member_sees(role, mine, assigned, shared, exp
         client_access(role, my_clinician_id=mine, assigned_clinician_id=assigned, shared_with=shared)
         is expected
     )
-
-
-def test_sessions_of_a_colleague_are_managed_by_the_owner_and_the_front_desk_only():
-    assert may_manage_session(OWNER, my_clinician_id=1, session_clinician_id=2)
-    assert may_manage_session(FRONT_DESK, my_clinician_id=None, session_clinician_id=2)
-    assert may_manage_session(CLINICIAN, my_clinician_id=2, session_clinician_id=2)
-    assert not may_manage_session(CLINICIAN, my_clinician_id=3, session_clinician_id=2)
-    assert not may_manage_session(CLINICIAN, my_clinician_id=None, session_clinician_id=2)
-
-
-def test_whose_calendars_each_member_sees():
-    everyone = [3, 1, 2]
-    assert visible_clinicians(OWNER, my_clinician_id=1, practice_clinician_ids=everyone) == [1, 2, 3]
-    assert visible_clinicians(FRONT_DESK, my_clinician_id=None, practice_clinician_ids=everyone) == [1, 2, 3]
-    assert visible_clinicians(CLINICIAN, my_clinician_id=2, practice_clinician_ids=everyone) == [2]
-    assert visible_clinicians(CLINICIAN, my_clinician_id=7, practice_clinician_ids=everyone) == []
-
-
-def test_refunds_owner_for_anyone_clinician_for_their_own():
-    assert may_refund(OWNER, my_clinician_id=1, charge_clinician_id=2)
-    assert may_refund(CLINICIAN, my_clinician_id=2, charge_clinician_id=2)
-    assert not may_refund(CLINICIAN, my_clinician_id=3, charge_clinician_id=2)
 
 
 def test_a_member_s_state_follows_the_invitation_then_acceptance_then_removal():
@@ -144,3 +108,21 @@ def test_the_practice_a_person_works_in_now():
     assert current_practice([5, 3], None) == 5
     assert current_practice([5, 3], 3) == 3
     assert current_practice([5, 3], 9) == 5  # removed from the one they had switched to
+
+
+def test_the_front_desk_never_sees_clinical_details_nor_refunds_nor_runs_the_practice():
+    for ability in (
+        Ability.SEE_CLINICAL_DETAILS,
+        Ability.REFUND,
+        Ability.MANAGE_MEMBERS,
+        Ability.READ_PRACTICE_REPORT,
+        Ability.READ_PRACTICE_AUDIT,
+    ):
+        assert not may(FRONT_DESK, ability)
+
+
+def test_whose_calendar_a_member_who_sees_every_calendar_works_in():
+    assert calendar_to_work_in(1, [1, 2, 3], 2) == 2
+    assert calendar_to_work_in(1, [1, 3], 2) == 1  # the colleague left: back to their own
+    assert calendar_to_work_in(None, [3, 1], None) == 3  # the front desk: the first clinician's
+    assert calendar_to_work_in(None, [], None) is None

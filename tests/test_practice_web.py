@@ -365,3 +365,39 @@ async def test_first_available_racing_visitors_one_winner_per_clinician(app, set
     assert sorted(r.status_code for r in results) == [200, 200, 422, 422]
     held = [row["clinician"] for row in await Appointment.select(Appointment.clinician)]
     assert len(held) == 2 and len(set(held)) == 2
+
+
+async def test_the_practice_day_has_a_column_per_clinician_for_the_owner_and_the_front_desk(
+    client, settings, clock
+):
+    owner = await make_clinician(settings, clock.now())
+    noor = await make_member(
+        settings, clock.now(), owner, email="noor@example.test", name="Noor Haddad", role="clinician"
+    )
+    desk = await make_member(
+        settings, clock.now(), owner, email="sky@example.test", name="Sky", role="front_desk"
+    )
+    _, alex = await make_client(settings, clock.now(), noor)
+    _, sam = await make_client(settings, clock.now(), owner, email="sam@example.test", name="Sam Okafor")
+    await add_appointment(noor.user.clinician_id, alex, clock.now() + timedelta(hours=1))
+    await add_appointment(owner.user.clinician_id, sam, clock.now() + timedelta(hours=2))
+
+    for person in (owner, desk):
+        client.cookies.clear()
+        await sign_in(client, person)
+        day = unescape((await client.get("/calendar/practice")).text)
+        assert "Alex Rivera" in day and "Sam Okafor" in day and "Noor Haddad" in day and "Maya Chen" in day
+    only = unescape(
+        (await client.get("/calendar/practice", params={"clinician": str(noor.user.clinician_id)})).text
+    )
+    assert "Alex Rivera" in only and "Sam Okafor" not in only
+    for bad in ({"clinician": "abc"}, {"clinician": "9" * 40}, {"date": "not a date"}):
+        assert (await client.get("/calendar/practice", params=bad)).status_code == 200, bad
+    opened = await post_form(
+        client, "/practice/calendar", {"clinician_id": str(noor.user.clinician_id), "date": "2026-12-01"}
+    )
+    assert opened.headers["location"] == "/calendar?view=day&date=2026-12-01"
+
+    client.cookies.clear()
+    await sign_in(client, noor)
+    assert (await client.get("/calendar/practice")).status_code == 403

@@ -90,32 +90,6 @@ def client_access(
     return ClientAccess.NONE
 
 
-def may_manage_session(
-    role: MemberRole | str, *, my_clinician_id: int | None, session_clinician_id: int
-) -> bool:
-    """Book, move or set the status of a session in ``session_clinician_id``'s calendar."""
-    if may(role, Ability.BOOK_FOR_ANY_CLINICIAN):
-        return True
-    return my_clinician_id is not None and my_clinician_id == session_clinician_id
-
-
-def visible_clinicians(
-    role: MemberRole | str, *, my_clinician_id: int | None, practice_clinician_ids: Collection[int]
-) -> list[int]:
-    """Whose calendars, sessions and report figures a member sees: everyone's, or only their own."""
-    if may(role, Ability.SEE_EVERY_CALENDAR):
-        return sorted(practice_clinician_ids)
-    return [my_clinician_id] if my_clinician_id in practice_clinician_ids else []
-
-
-def may_refund(role: MemberRole | str, *, my_clinician_id: int | None, charge_clinician_id: int) -> bool:
-    """Refunds: the owner for anyone's session, a clinician for their own; never the front desk."""
-    role = MemberRole(role)
-    if not may(role, Ability.REFUND):
-        return False
-    return role is MemberRole.OWNER or my_clinician_id == charge_clinician_id
-
-
 class MemberState(StrEnum):
     INVITED = "invited"
     INVITATION_EXPIRED = "invitation_expired"

@@ -26,14 +26,16 @@ from app.domain.calendar import (
     parse_day,
     visible_range,
 )
+from app.domain.members import Ability
 from app.domain.statuses import AppointmentStatus
 from app.domain.validation import FieldProblem
 from app.models.db import engine, transaction
 from app.models.tables import Appointment, Client, Clinician, StatusChange
-from app.services import audit, charges
+from app.models.tables import Practice as PracticeTable
+from app.services import audit, charges, practices
 from app.services.availability import overlapping
 from app.services.clients import NewClient, create_client
-from app.services.context import Actor
+from app.services.context import Actor, CurrentUser
 from app.services.errors import AppointmentNotFound, ClientError, StatusChangeRefused
 from app.services.queue import JobQueue, QueuedJob
 
@@ -494,3 +496,34 @@ async def reschedule(
         )
         appointment.starts_at, appointment.ends_at, appointment.duration_minutes = starts_at, ends_at, minutes
     return appointment
+
+
+@dataclass(frozen=True)
+class PracticeDay:
+    """One day of the practice: a column of sessions per clinician shown (owner and front desk)."""
+
+    day: date
+    today: date
+    time_zone: str
+    columns: list[tuple[practices.Colleague, list[dict]]]
+    colleagues: list[practices.Colleague]
+    message: str | None = None
+
+
+async def practice_day(
+    member: CurrentUser, day_text: str | None, shown: list[int], *, now: datetime
+) -> PracticeDay:
+    """The sessions of a day in each clinician's calendar (``shown``: the clinicians filtered to, all when
+    empty), in the practice's zone; for members who see every calendar."""
+    practices.require(member, Ability.SEE_EVERY_CALENDAR)
+    colleagues = await practices.clinicians_of(member.practice_id)
+    practice = await PracticeTable.objects().where(PracticeTable.id == member.practice_id).first()
+    zone = ZoneInfo(practice.time_zone)
+    today = now.astimezone(zone).date()
+    day, message = parse_day(day_text, today=today)
+    bounds = visible_range(View.DAY, day, zone)
+    picked = [c for c in colleagues if not shown or c.clinician_id in shown]
+    columns = [
+        (c, await appointments_between(c.clinician_id, bounds.starts_at, bounds.ends_at)) for c in picked
+    ]
+    return PracticeDay(day, today, practice.time_zone, columns, colleagues, message)

@@ -1,8 +1,9 @@
-"""The practice as its members see it (R11): which practice a person works in now, its clinicians, which
-clients each member may see, and a client's assigned clinician (reassigning keeps the history) and shares.
+"""The practice as its members see it (R11): which practice and whose calendar a person works in now,
+its clinicians, and a client's assigned clinician (reassigning keeps the history) and shares.
 
-Every lookup of a client for a member goes through ``client_for``: another practice's client, or a
-colleague's client not shared with a clinician, is not found."""
+``client_for`` is how these use cases look a client up for a member: another practice's client, or a
+colleague's client not shared with a clinician, is not found. (The clinician pages look records up by
+the clinician seat the member works in, ``CurrentUser.clinician_id``.)"""
 
 from __future__ import annotations
 
@@ -13,8 +14,6 @@ from app.domain import members as rules
 from app.domain.members import Ability, ClientAccess, MemberRole
 from app.models.db import transaction
 from app.models.tables import (
-    Appointment,
-    Charge,
     Client,
     ClientAssignment,
     ClientShare,
@@ -61,25 +60,6 @@ async def clinicians_of(practice_id: int) -> list[Colleague]:
         .order_by(Membership.user.name)
     )
     return [Colleague(row["clinician"], row["user"], row["user.name"]) for row in rows]
-
-
-async def visible_clinician_ids(member: CurrentUser) -> list[int]:
-    """Whose calendars, sessions and report figures this member sees in their current practice."""
-    if not member.is_member:
-        return []
-    colleagues = [c.clinician_id for c in await clinicians_of(member.practice_id)]
-    return rules.visible_clinicians(
-        member.member_role, my_clinician_id=member.own_clinician_id, practice_clinician_ids=colleagues
-    )
-
-
-def visible_clients(member: CurrentUser):
-    """The condition on ``Client`` for the clients this member may see at all (use it in every list)."""
-    here = Client.practice == member.practice_id
-    if MemberRole(member.member_role) is not MemberRole.CLINICIAN:
-        return here
-    shared = ClientShare.select(ClientShare.client).where(ClientShare.clinician == member.own_clinician_id)
-    return here & ((Client.clinician == member.own_clinician_id) | Client.id.is_in(shared))
 
 
 @dataclass(frozen=True)
@@ -338,56 +318,3 @@ async def keep_practice_in_step(clinician_id: int) -> None:
     await Practice.update({getattr(Practice, c): seat[c] for c in PRACTICE_LEVEL_COLUMNS}).where(
         Practice.id == owner["practice"]
     )
-
-
-# --- on whose behalf a member works on a record ------------------------------------------------------
-#
-# The clinician-area use cases look records up by clinician seat (``Client.clinician == seat``). A
-# member works on a colleague's record on that colleague's behalf when the rules let them: these give
-# the seat to look the record up with. When the rules don't, they give the member's own seat (None for
-# the front desk), so the lookup finds nothing and the answer is the usual 404.
-
-
-async def seat_for_client(member: CurrentUser, client_id: int) -> int | None:
-    """The owner, or a clinician the client is shared with, works on the client's whole record."""
-    if not member.is_member:
-        return None
-    row = (
-        await Client.select(Client.clinician)
-        .where((Client.id == client_id) & (Client.practice == member.practice_id))
-        .first()
-    )
-    if row is None:
-        return member.own_clinician_id
-    shared = await ClientShare.select(ClientShare.clinician).where(ClientShare.client == client_id)
-    access = rules.client_access(
-        member.member_role,
-        my_clinician_id=member.own_clinician_id,
-        assigned_clinician_id=row["clinician"],
-        shared_with=[r["clinician"] for r in shared],
-    )
-    return row["clinician"] if access is ClientAccess.FULL else member.own_clinician_id
-
-
-async def seat_for_appointment(member: CurrentUser, appointment_id: int) -> int | None:
-    """The owner works on any session of the practice as its clinician; a clinician on their own."""
-    if not member.is_member:
-        return None
-    row = (
-        await Appointment.select(Appointment.clinician, Appointment.clinician.practice)
-        .where(Appointment.id == appointment_id)
-        .first()
-    )
-    if row is None or row["clinician.practice"] != member.practice_id:
-        return member.own_clinician_id
-    if MemberRole(member.member_role) is MemberRole.OWNER:
-        return row["clinician"]
-    return member.own_clinician_id
-
-
-async def seat_for_charge(member: CurrentUser, charge_id: int) -> int | None:
-    """As for sessions: the owner for any charge of the practice, a clinician for their own."""
-    row = await Charge.select(Charge.appointment).where(Charge.id == charge_id).first()
-    if row is None:
-        return member.own_clinician_id
-    return await seat_for_appointment(member, row["appointment"])

@@ -20,7 +20,7 @@ from litestar.response import Response, Template
 from app.domain.appointments import initials
 from app.domain.calendar import DayColumn, View, box, grid_hours, parse_view, place
 from app.domain.statuses import APPOINTMENT_STATUS_LABELS, AppointmentStatus
-from app.domain.validation import Form
+from app.domain.validation import Form, record_id
 from app.services import appointments
 from app.web.auth import safe_next
 from app.web.guards import clinician_only
@@ -122,6 +122,25 @@ def grid_context(data: appointments.CalendarData, *, privacy: bool) -> dict[str,
     }
 
 
+def practice_day_context(data: appointments.PracticeDay, *, privacy: bool) -> dict[str, Any]:
+    """A column per clinician for one day, placed on one time grid."""
+    zone = ZoneInfo(data.time_zone)
+    placed = [(colleague, place(rows, (data.day,), zone)[0]) for colleague, rows in data.columns]
+    first_hour, last_hour = grid_hours([column for _, column in placed])
+    columns = [
+        (colleague, grid_days([column], first_hour, last_hour, zone, privacy=privacy)[0])
+        for colleague, column in placed
+    ]
+    return {
+        "data": data,
+        "columns": columns,
+        "hours": [f"{hour:02d}:00" for hour in range(first_hour, last_hour)],
+        "first_hour": first_hour,
+        "shown_ids": [colleague.clinician_id for colleague, _ in data.columns],
+        "time_zone": data.time_zone,
+    }
+
+
 class CalendarController(Controller):
     path = "/calendar"
     guards = [clinician_only]
@@ -163,6 +182,21 @@ class CalendarController(Controller):
                 "display_name": lambda name: display_name(name, privacy),
             },
         )
+
+    @get("/practice", name="calendar_practice")
+    async def practice(
+        self,
+        request: Request,
+        user: User,
+        now: Now,
+        date: FromQuery[str | None] = None,
+        clinician: FromQuery[list[str] | None] = None,
+    ) -> Template:
+        """The practice's day, a column per clinician (filtered to those ticked): owner and front desk."""
+        shown = [seat for seat in (record_id(text) for text in clinician or []) if seat is not None]
+        data = await appointments.practice_day(user, date, shown, now=now)
+        context = practice_day_context(data, privacy=privacy_on(request))
+        return await render(request, "calendar/practice.html", context)
 
     @get("/needs-status/count", name="calendar_needs_status_count")
     async def needs_status_count(self, request: Request, user: User, now: Now) -> Template:

@@ -37,6 +37,7 @@ async def signed_in(connection: ASGIConnection, _: BaseRouteHandler) -> None:
 FRONT_DESK_PAGES = frozenset(
     {
         ("GET", "/calendar"),
+        ("GET", "/calendar/practice"),
         ("GET", "/calendar/needs-status"),
         ("GET", "/calendar/needs-status/count"),
         ("POST", "/calendar/privacy"),

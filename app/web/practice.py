@@ -4,12 +4,14 @@ opens. What each role may do is decided in the services."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Template
 
+from app.domain.calendar import View
 from app.domain.members import INVITABLE_ROLES, FutureSessions, MemberRole, RemovalPlan
 from app.domain.validation import Form, record_id
 from app.services import members, practices
@@ -17,6 +19,7 @@ from app.services.account_tokens import LinkState
 from app.services.context import CurrentUser
 from app.services.errors import PracticeNotFound
 from app.web.auth import home_for, new_password, start_session
+from app.web.calendar import calendar_url
 from app.web.guards import member_only
 from app.web.htmx import flash, redirect, render
 from app.web.runtime import AppRuntime, Context, CurrentSession, Now, RequestContext, User
@@ -24,6 +27,14 @@ from app.web.runtime import AppRuntime, Context, CurrentSession, Now, RequestCon
 FormBody = URLEncodedBody[dict[str, Any]]
 ROLE_CHOICES = [(role.value, role.label) for role in INVITABLE_ROLES]
 MEMBERS = "/practice/members"
+
+
+def calendar_day_url(text: str | None) -> str:
+    """The calendar on the day the switch was made from (the practice's day view), else today's."""
+    try:
+        return calendar_url(View.DAY, date.fromisoformat(text or ""))
+    except ValueError:
+        return "/calendar"
 
 
 def new_member_from(form: Form) -> members.NewMember:
@@ -165,10 +176,11 @@ class PracticeController(Controller):
         self, request: Request, data: FormBody, user: User, session: CurrentSession, rt: AppRuntime
     ) -> Any:
         """The owner or the front desk works in a colleague's calendar: sessions, clients, booking."""
-        clinician_id = record_id(Form.of(data).data.get("clinician_id")) or 0
+        form = Form.of(data)
+        clinician_id = record_id(form.data.get("clinician_id")) or 0
         name = await practices.work_in_calendar_of(rt.sessions, session, user, clinician_id)
         await flash(request, f"You're working in {name}'s calendar.")
-        return redirect(request, "/calendar")
+        return redirect(request, calendar_day_url(form.data.get("date")))
 
 
 async def join_page(request: Request, token: str, page: members.JoinPage, errors=None, status_code=200):
