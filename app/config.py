@@ -13,6 +13,7 @@ from app.clock import parse_instant
 ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = ROOT / "var"
 DEV_SECRET = "dev-only-secret-change-me"  # noqa: S105 - refused outside debug
+STRIPE_JS = "https://js.stripe.com/v3/"
 
 
 class ConfigError(RuntimeError):
@@ -64,6 +65,9 @@ class Settings:
     payment_gateway: str = "sandbox"
     stripe_api_key: str = ""
     stripe_api_base: str = ""
+    stripe_publishable_key: str = ""
+    stripe_js_url: str = STRIPE_JS
+    stripe_webhook_secret: str = ""
     charge_delay: int = 172800
     charge_lease: int = 120
     demo_password: str = "stillwater-demo"  # noqa: S105 - documented demo default
@@ -95,6 +99,9 @@ class Settings:
             "payment_gateway": env.get("PAYMENT_GATEWAY") or "sandbox",
             "stripe_api_key": env.get("STRIPE_API_KEY", ""),
             "stripe_api_base": env.get("STRIPE_API_BASE", ""),
+            "stripe_publishable_key": env.get("STRIPE_PUBLISHABLE_KEY", ""),
+            "stripe_js_url": env.get("STRIPE_JS_URL") or STRIPE_JS,
+            "stripe_webhook_secret": env.get("STRIPE_WEBHOOK_SECRET", ""),
             "charge_delay": _int(env, "CHARGE_DELAY", cls.charge_delay),
             "charge_lease": _int(env, "CHARGE_LEASE", cls.charge_lease),
             "demo_password": env.get("DEMO_PASSWORD") or cls.demo_password,
@@ -133,6 +140,10 @@ class Settings:
             raise ConfigError("PAYMENT_GATEWAY must be 'sandbox' or 'stripe'.")
         if self.payment_gateway == "stripe" and not self.stripe_api_key:
             raise ConfigError("PAYMENT_GATEWAY=stripe needs STRIPE_API_KEY.")
+        if self.payment_gateway == "stripe" and not self.stripe_publishable_key:
+            raise ConfigError("PAYMENT_GATEWAY=stripe needs STRIPE_PUBLISHABLE_KEY (the card form uses it).")
+        if self.stripe_js_url != STRIPE_JS and not self.debug:
+            raise ConfigError("STRIPE_JS_URL (a stand-in for Stripe.js) is for debug and tests only.")
         for name, value in (
             ("CLINICIAN_IDLE_TIMEOUT", self.clinician_idle_timeout),
             ("CLIENT_IDLE_TIMEOUT", self.client_idle_timeout),

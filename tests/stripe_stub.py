@@ -5,13 +5,24 @@ the stored answer for a repeated Idempotency-Key (and refuses a key reused with 
 and can drop the response of a request it has processed (``lose_next``), as a broken connection would.
 Test payment methods: pm_card_visa, pm_card_chargeDeclined, pm_card_chargeDeclinedInsufficientFunds,
 pm_card_authenticationRequired.
+
+Every change the API makes is also recorded as an event (``events``), which ``signed`` wraps in a
+delivery signed the way Stripe signs webhooks (``Stripe-Signature: t=…,v1=HMAC-SHA256``), for tests to
+deliver once, several times or out of order.
+
+At ``/v3/`` it also serves a stand-in for the few Stripe.js calls our card page makes (browser journeys
+cannot reach js.stripe.com): a plain card-number field, and ``confirmCardSetup`` confirming the
+SetupIntent here with the test payment method of the typed test number.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
 
@@ -23,12 +34,60 @@ CARDS = {
 }
 
 
+STRIPE_JS = """// Stand-in for Stripe.js (tests only): the calls static/stripe-card.js makes.
+window.Stripe = function () {
+  var api = "%(url)s";
+  var methods = %(methods)s;
+  var input;
+  var card = {
+    mount: function (selector) {
+      input = document.createElement("input");
+      input.setAttribute("aria-label", "Card number");
+      input.setAttribute("inputmode", "numeric");
+      document.querySelector(selector).appendChild(input);
+    },
+    on: function () {}
+  };
+  return {
+    elements: function () { return { create: function () { return card; } }; },
+    confirmCardPayment: function (secret, data) {
+      return fetch(api + "/v1/payment_intents/" + secret.split("_secret")[0] + "/confirm", {
+        method: "POST",
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+        body: "payment_method=" + data.payment_method
+      }).then(function (answer) { return answer.json(); }).then(function (body) {
+        return body.error ? { error: body.error } : { paymentIntent: body };
+      });
+    },
+    confirmCardSetup: function (secret) {
+      var method = methods[input.value.replace(/\\D/g, "")];
+      if (!method) return Promise.resolve({ error: { message: "Your card number is incorrect." } });
+      return fetch(api + "/v1/setup_intents/" + secret.split("_secret")[0] + "/confirm", {
+        method: "POST",
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+        body: "payment_method=" + method
+      }).then(function (answer) { return answer.json(); }).then(function (body) {
+        return body.error ? { error: body.error } : { setupIntent: body };
+      });
+    }
+  };
+};
+"""
+TEST_NUMBERS = {
+    "4242424242424242": "pm_card_visa",
+    "4000000000000002": "pm_card_chargeDeclined",
+    "4000000000009995": "pm_card_chargeDeclinedInsufficientFunds",
+    "4000002760003184": "pm_card_authenticationRequired",
+}
+
+
 class StripeStub:
     def __init__(self) -> None:
         self.objects: dict[str, dict] = {}
         self.idempotent: dict[str, tuple[str, int, dict]] = {}
         self.requests: list[tuple[str, str, str | None]] = []
         self.lose_next: list[str] = []
+        self.events: list[dict] = []
         self.lock = threading.Lock()
         self.ids = itertools.count(1)
         for pm, (brand, last4, _) in CARDS.items():
@@ -52,6 +111,28 @@ class StripeStub:
 
     def new_id(self, prefix: str) -> str:
         return f"{prefix}_stub{next(self.ids)}"
+
+    def emit(self, kind: str, obj: dict) -> None:
+        self.events.append(
+            {
+                "id": self.new_id("evt"),
+                "object": "event",
+                "type": kind,
+                "created": int(time.time()),
+                "data": {"object": json.loads(json.dumps(obj))},
+            }
+        )
+
+    def events_of(self, kind: str) -> list[dict]:
+        return [event for event in self.events if event["type"] == kind]
+
+    @staticmethod
+    def signed(event: dict, secret: str, *, at: int | None = None) -> tuple[bytes, str]:
+        """A delivery of ``event``: its body and the ``Stripe-Signature`` header Stripe would send."""
+        body = json.dumps(event)
+        stamp = int(time.time()) if at is None else at
+        mac = hmac.new(secret.encode(), f"{stamp}.{body}".encode(), hashlib.sha256).hexdigest()
+        return body.encode(), f"t={stamp},v1={mac}"
 
     def charges(self) -> int:
         """Payment intents that actually took money."""
@@ -86,11 +167,14 @@ class StripeStub:
         elif len(parts) == 3 and parts[0] == "setup_intents" and parts[2] == "confirm":
             obj = self.objects[parts[1]]
             obj.update(status="succeeded", payment_method=params["payment_method"])
+            self.emit("setup_intent.succeeded", obj)
         elif parts == ["payment_intents"]:
             if params.get("payment_method") not in CARDS:
                 return 400, _error("invalid_request_error", "resource_missing", "No such PaymentMethod")
+            pid = self.new_id("pi")
             obj = {
-                "id": self.new_id("pi"),
+                "id": pid,
+                "client_secret": f"{pid}_secret",
                 "object": "payment_intent",
                 "amount": int(params["amount"]),
                 "currency": params["currency"],
@@ -109,8 +193,11 @@ class StripeStub:
                     "invalid_request_error", "payment_intent_unexpected_state", "Already confirmed"
                 )
             failure = CARDS[obj["payment_method"]][2]
+            if params.get("off_session") != "true" and failure == ("authentication_required", None):
+                failure = None  # on-session: the cardholder passed their bank's challenge
             if failure is None:
                 obj["status"] = "succeeded"
+                self.emit("payment_intent.succeeded", obj)
             else:
                 code, decline = failure
                 error = {
@@ -120,6 +207,7 @@ class StripeStub:
                     "type": "card_error",
                 }
                 obj.update(status="requires_payment_method", last_payment_error=error)
+                self.emit("payment_intent.payment_failed", obj)
                 return 402, {"error": {**error, "payment_intent": obj}}
         elif parts == ["refunds"]:
             intent = self.objects.get(params.get("payment_intent", ""))
@@ -132,6 +220,10 @@ class StripeStub:
                 "payment_intent": intent["id"],
                 "status": "succeeded",
             }
+            self.emit(
+                "charge.refunded",
+                {"id": self.new_id("ch"), "object": "charge", "payment_intent": intent["id"]},
+            )
         else:
             return 404, _error("invalid_request_error", "unknown_endpoint", f"Unknown {path}")
         self.objects[obj["id"]] = obj
@@ -144,7 +236,20 @@ class StripeStub:
             def log_message(self, *args) -> None:
                 pass
 
+            def _send(self, status: int, data: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Access-Control-Allow-Origin", "*")
+                self.send_header("Request-Id", f"req_{len(stub.requests)}")
+                self.end_headers()
+                self.wfile.write(data)
+
             def _serve(self, method: str) -> None:
+                if method == "GET" and self.path.startswith("/v3"):
+                    script = STRIPE_JS % {"url": stub.url, "methods": json.dumps(TEST_NUMBERS)}
+                    self._send(200, script.encode(), "text/javascript")
+                    return
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode() if length else ""
                 params = dict(parse_qsl(body, keep_blank_values=True))
@@ -173,13 +278,7 @@ class StripeStub:
                 if lose:
                     self.close_connection = True
                     return
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.send_header("Request-Id", f"req_{len(stub.requests)}")
-                self.end_headers()
-                self.wfile.write(data)
+                self._send(status, json.dumps(payload).encode(), "application/json")
 
             def do_GET(self) -> None:  # noqa: N802 - http.server hook name
                 self._serve("GET")

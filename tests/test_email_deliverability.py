@@ -21,7 +21,15 @@ from app.services.accounts import NewClinician
 from app.services.context import Actor
 from app.services.queue import JobQueue
 from tests.billing_support import fill_billing_details, paid_session
-from tests.charging_support import DECLINE, add_appointment, fast_forward, make_practice, mark
+from tests.charging_support import (
+    DECLINE,
+    NEEDS_AUTH,
+    add_appointment,
+    fast_forward,
+    make_practice,
+    mark,
+    save_card,
+)
 
 MAX_SCORE = 1.0
 INSURANCE = "billing@calmharbor.example"
@@ -102,6 +110,12 @@ async def _charge_failed_clinician(env):
     return env.practice.clinician.email, None
 
 
+async def _charge_needs_confirmation(env):
+    await save_card(env.practice, NEEDS_AUTH, env.now, env.settings, env.queue)
+    await _charge_failed(env)
+    return env.practice.client.email, INSURANCE
+
+
 async def _member_invitation(env):
     owner = env.practice.clinician
     await members.invite_member(
@@ -136,6 +150,7 @@ CASES = {
     "sessions_booked": _sessions_booked,
     "charge_failed_client": _charge_failed_client,
     "charge_failed_clinician": _charge_failed_clinician,
+    "charge_needs_confirmation": _charge_needs_confirmation,
     "member_invitation": _member_invitation,
     "superbill_ready": _superbill_ready,
     "good_faith_estimate": _good_faith_estimate,

@@ -16,7 +16,7 @@ from workers.outages import DATABASE, DATABASE_DOWN, job_backoff
 log = logging.getLogger(__name__)
 
 
-def _parts(ctx: dict):
+def parts(ctx: dict):
     settings = ctx["settings"]
     if "gateway" not in ctx:
         ctx["gateway"] = gateway_for(settings)
@@ -24,7 +24,7 @@ def _parts(ctx: dict):
 
 
 async def charge_appointment(ctx: dict, charge_id: int, generation: int) -> str:
-    settings, clock, gateway, queue = _parts(ctx)
+    settings, clock, gateway, queue = parts(ctx)
     try:
         outcome = await charges.run_charge(
             charge_id, generation, now=clock.now(), settings=settings, gateway=gateway, queue=queue
@@ -44,7 +44,7 @@ async def charge_appointment(ctx: dict, charge_id: int, generation: int) -> str:
 async def sweep_charges(ctx: dict) -> dict[str, int]:
     """Queue the charge job of every due charge (lost jobs: all workers share the catch-up); resume
     attempts whose worker died; settle refunds left pending."""
-    settings, clock, gateway, queue = _parts(ctx)
+    settings, clock, gateway, queue = parts(ctx)
     try:
         counts = await charges.sweep(now=clock.now(), settings=settings, gateway=gateway, queue=queue)
     except DATABASE_DOWN as exc:  # the next sweep (or a restarted worker's first) catches up
@@ -54,3 +54,13 @@ async def sweep_charges(ctx: dict) -> dict[str, int]:
     if any(counts.values()):
         log.info("charge sweep: %s", counts)
     return counts
+
+
+async def remind_unconfirmed_payments(ctx: dict) -> int:
+    """Remind once the clients whose payment has waited two days for their bank's confirmation."""
+    settings, clock, _, queue = parts(ctx)
+    try:
+        return await charges.remind_unconfirmed(now=clock.now(), settings=settings, queue=queue)
+    except DATABASE_DOWN as exc:
+        DATABASE.down(exc)
+        return 0

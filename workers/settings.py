@@ -13,10 +13,11 @@ from app.config import Settings
 from app.models.db import engine
 from app.services.queue import deserialize, redis_settings, serialize
 from workers import heartbeat
-from workers.charging import charge_appointment, sweep_charges
+from workers.charging import charge_appointment, remind_unconfirmed_payments, sweep_charges
 from workers.email import send_email, sweep_unsent_emails
 from workers.imports import invite_imported, run_import, sweep_imports
 from workers.paperwork import issue_superbill, sweep_paperwork
+from workers.stripe_events import process_stripe_event, sweep_stripe_events
 
 SETTINGS = Settings.from_env()
 POOL_CLOSE_SECONDS = 10
@@ -57,12 +58,15 @@ class WorkerSettings:
         func(run_import, name="run_import", max_tries=5, keep_result=0, timeout=1800),
         func(invite_imported, name="invite_imported", max_tries=5, keep_result=0),
         func(issue_superbill, name="issue_superbill", max_tries=5, keep_result=0),
+        func(process_stripe_event, name="process_stripe_event", max_tries=12, keep_result=0, timeout=90),
     ]
     cron_jobs = [
         cron(sweep_unsent_emails, minute=None, second=15, unique=True, run_at_startup=False),
         cron(sweep_charges, minute=None, second=45, unique=True, run_at_startup=True, timeout=90),
         cron(sweep_imports, minute=None, second=30, unique=True, run_at_startup=True),
         cron(sweep_paperwork, minute={5, 35}, second=30, unique=True, run_at_startup=False, timeout=300),
+        cron(remind_unconfirmed_payments, minute=5, unique=True, run_at_startup=False),
+        cron(sweep_stripe_events, minute=None, second=30, unique=True, run_at_startup=False, timeout=90),
     ]
     on_startup = startup
     on_shutdown = shutdown

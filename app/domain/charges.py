@@ -1,6 +1,7 @@
 """Charge rules (R4, R10): the charge state machine, the amount, keys and failure reasons. Pure.
 
-A charge moves scheduled → processing → succeeded | failed | requires_action; scheduled, failed and
+A charge moves scheduled → processing → succeeded | failed | requires_action; requires_action →
+succeeded when the cardholder confirms the payment with their bank (3-D Secure); scheduled, failed and
 requires_action can be cancelled (session un-marked) or waived (clinician); failed and requires_action
 can be scheduled again (new card, "Retry charge"); succeeded → partially_refunded → refunded.
 """
@@ -18,7 +19,7 @@ TRANSITIONS: dict[C, frozenset[C]] = {
     C.SCHEDULED: frozenset({C.PROCESSING, C.CANCELLED, C.WAIVED, C.SCHEDULED}),
     C.PROCESSING: frozenset({C.SUCCEEDED, C.FAILED, C.REQUIRES_ACTION}),
     C.FAILED: frozenset({C.SCHEDULED, C.CANCELLED, C.WAIVED}),
-    C.REQUIRES_ACTION: frozenset({C.SCHEDULED, C.CANCELLED, C.WAIVED}),
+    C.REQUIRES_ACTION: frozenset({C.SCHEDULED, C.CANCELLED, C.WAIVED, C.SUCCEEDED}),
     C.CANCELLED: frozenset({C.SCHEDULED}),
     C.WAIVED: frozenset(),
     C.SUCCEEDED: frozenset({C.PARTIALLY_REFUNDED, C.REFUNDED}),
@@ -48,6 +49,10 @@ CANCELLABLE = _into(C.CANCELLED)
 WAIVABLE = _into(C.WAIVED)
 # an attempt that ended without the money: "Retry charge" (or a new card) schedules it again.
 RETRYABLE = TRANSITIONS[C.PROCESSING] & _into(C.SCHEDULED)
+# waiting for the cardholder to confirm the payment with their bank, off-session (3-D Secure).
+CONFIRMABLE = _into(C.SUCCEEDED) - {C.PROCESSING}
+# "needs your confirmation" is reminded once, this long after it began.
+CONFIRMATION_REMINDER = timedelta(days=2)
 REFUNDABLE = _into(C.REFUNDED)
 # Money has moved (or may be moving): the session can't be un-marked until it is refunded.
 BLOCKS_UNMARKING = frozenset({C.PROCESSING}) | REFUNDABLE

@@ -255,6 +255,10 @@ class PaymentMethod(Table):
     exp_year = Integer()
     created_at = Timestamptz()
     removed_at = Timestamptz(null=True, default=None)
+    # The client's authorisation to charge it later: the text's version, when and from which address.
+    authorisation_version = Varchar(length=20, default="")
+    authorised_at = Timestamptz(null=True, default=None)
+    authorised_ip = Varchar(length=45, default="")
 
 
 class Charge(Table):
@@ -281,6 +285,8 @@ class Charge(Table):
     processing_started_at = Timestamptz(null=True, default=None)
     claimed_until = Timestamptz(null=True, default=None)
     succeeded_at = Timestamptz(null=True, default=None)
+    # when the client was reminded to confirm the payment with their bank (3-D Secure), once
+    confirmation_reminded_at = Timestamptz(null=True, default=None)
     refunded_minor = Integer(default=0)
     waived_by = Integer(null=True, default=None)
     waived_at = Timestamptz(null=True, default=None)
@@ -298,6 +304,18 @@ class Refund(Table):
     gateway_reference = Varchar(length=120, null=True, default=None)
     created_at = Timestamptz()
     created_by = Integer(null=True, default=None)
+
+
+class StripeEvent(Table):
+    """A webhook event from Stripe, stored once by its id when it arrives and processed by a job."""
+
+    event_id = Varchar(length=255, unique=True)
+    kind = Varchar(length=100)
+    account = Varchar(length=255, default="")  # the connected account it concerns, if any
+    payload = Text()
+    received_at = Timestamptz()
+    processed_at = Timestamptz(null=True, default=None, index=True)
+    outcome = Varchar(length=100, default="")
 
 
 class SandboxPayment(Table):
@@ -542,6 +560,7 @@ ALL_TABLES: list[type[Table]] = [
     Charge,
     Refund,
     SandboxPayment,
+    StripeEvent,
     AccountToken,
     ChecklistItem,
     EmailMessage,

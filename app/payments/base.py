@@ -23,6 +23,9 @@ class GatewayRefused(Exception):
     """A permanent problem with the request itself (bad reference, misconfiguration)."""
 
 
+NOT_CONFIRMED = "The card was not confirmed. Try again or use another card."
+
+
 class CardRejected(Exception):
     """The card details could not be saved; ``message`` is for the cardholder."""
 
@@ -78,5 +81,7 @@ class PaymentGateway(Protocol):
     async def confirm_payment(self, reference: str, *, idempotency_key: str) -> PaymentResult: ...
 
     async def get_payment(self, reference: str) -> PaymentResult: ...
+
+    async def confirmation_secret(self, reference: str) -> str: ...
 
     async def refund(self, reference: str, *, amount_minor: int, idempotency_key: str) -> RefundResult: ...

@@ -193,6 +193,21 @@ class SandboxGateway:
             raise GatewayUnavailable("sandbox: injected lost response")
         return self._result(await self._payment(reference))
 
+    async def confirmation_secret(self, reference: str) -> str:
+        """The sandbox's bank page needs no secret: the cardholder confirms on our own page."""
+        return ""
+
+    async def authenticate(self, reference: str) -> PaymentResult:
+        """The cardholder confirmed the payment with their (test) bank: it is taken, once."""
+        await SandboxPayment.update(
+            {SandboxPayment.status: "succeeded", SandboxPayment.failure_code: ""}
+        ).where(
+            (SandboxPayment.reference == reference)
+            & (SandboxPayment.kind == "payment")
+            & (SandboxPayment.status == "requires_action")
+        )
+        return self._result(await self._payment(reference))
+
     async def get_payment(self, reference: str) -> PaymentResult:
         if self._fault("unavailable"):
             raise GatewayUnavailable("sandbox: injected outage")

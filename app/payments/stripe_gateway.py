@@ -9,11 +9,13 @@ try, 2 SDK retries with the same key, well inside the worker's job timeout.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import stripe
 
 from app.payments.base import (
+    NOT_CONFIRMED,
     CardRejected,
     GatewayRefused,
     GatewayUnavailable,
@@ -21,6 +23,23 @@ from app.payments.base import (
     RefundResult,
     SavedCard,
 )
+
+
+class EventRefused(Exception):
+    """A webhook delivery whose signature or body does not check out."""
+
+
+def verified_event(payload: bytes, signature: str, secret: str) -> dict[str, Any]:
+    """The event of a webhook delivery, once its ``Stripe-Signature`` proves Stripe sent it."""
+    try:
+        stripe.Webhook.construct_event(payload, signature, secret)
+        event = json.loads(payload)
+    except (stripe.SignatureVerificationError, ValueError) as exc:
+        raise EventRefused(str(exc)) from exc
+    if not isinstance(event, dict) or not event.get("id") or not isinstance(event.get("data"), dict):
+        raise EventRefused("not an event")
+    return event
+
 
 TRANSIENT = (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError)
 
@@ -78,9 +97,12 @@ class StripeGateway:
 
     async def finish_card_setup(self, setup_intent_id: str) -> SavedCard:
         """Read back a confirmed SetupIntent: the card's references, brand, last four and expiry."""
-        intent = await self._call(self.client.v1.setup_intents.retrieve_async(setup_intent_id))
+        try:
+            intent = await self._call(self.client.v1.setup_intents.retrieve_async(setup_intent_id))
+        except stripe.InvalidRequestError as exc:
+            raise CardRejected(NOT_CONFIRMED, code="no_such_setup") from exc
         if intent.status != "succeeded" or not intent.payment_method:
-            raise CardRejected("The card was not confirmed. Try again or use another card.")
+            raise CardRejected(NOT_CONFIRMED)
         method_id = (
             intent.payment_method if isinstance(intent.payment_method, str) else intent.payment_method.id
         )
@@ -155,6 +177,14 @@ class StripeGateway:
         except stripe.InvalidRequestError as exc:
             raise GatewayRefused(f"stripe: {exc.user_message or exc}") from exc
         return self._result(intent)
+
+    async def confirmation_secret(self, reference: str) -> str:
+        """The client secret Stripe.js needs to let the cardholder confirm this payment with their bank."""
+        try:
+            intent = await self._call(self.client.v1.payment_intents.retrieve_async(reference))
+        except stripe.InvalidRequestError as exc:
+            raise GatewayRefused(f"stripe: {exc.user_message or exc}") from exc
+        return intent.client_secret or ""
 
     async def get_payment(self, reference: str) -> PaymentResult:
         try:

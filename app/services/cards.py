@@ -1,16 +1,19 @@
 """The client's card on file: added or replaced through the gateway; only references, brand, last four
-and expiry are stored. Saving a new card retries the client's failed charges at once (R4).
+and expiry are stored, with the client's authorisation (text version, time, address). Saving a new card
+retries the client's failed charges at once (R4).
 """
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
 from app.config import Settings
+from app.domain import card_authorisation
 from app.models.db import transaction
 from app.models.tables import PaymentMethod
-from app.payments.base import PaymentGateway, SavedCard
-from app.services import audit, charges
+from app.payments.base import NOT_CONFIRMED, CardRejected, PaymentGateway, SavedCard
+from app.services import audit, charges, portal
 from app.services.context import Actor
 from app.services.queue import JobQueue
 
@@ -28,6 +31,40 @@ async def customer_ref_for(user_id: int, gateway: PaymentGateway) -> str:
     if previous is not None and previous.customer_ref:
         return previous.customer_ref
     return await gateway.create_customer(idempotency_key=f"customer:user:{user_id}", user_id=user_id)
+
+
+async def authorisation_for(user_id: int) -> str:
+    """The authorisation this client gives by saving a card, naming the practices that may charge it."""
+    practices = await portal.practices_of(user_id)
+    return card_authorisation.authorisation_text([p.practice_name for p in practices])
+
+
+async def start_card_setup(user_id: int, gateway) -> str:
+    """A new SetupIntent on this person's customer; returns the client secret the card form confirms."""
+    customer = await customer_ref_for(user_id, gateway)
+    _, secret = await gateway.start_card_setup(
+        customer, idempotency_key=f"setup:user:{user_id}:{secrets.token_hex(8)}"
+    )
+    return secret
+
+
+async def save_confirmed_card(
+    user_id: int,
+    setup_ref: str,
+    *,
+    gateway,
+    now: datetime,
+    actor: Actor,
+    settings: Settings,
+    queue: JobQueue,
+) -> PaymentMethod:
+    """Save the card of a SetupIntent the browser confirmed if it is this person's (or ``CardRejected``)."""
+    card = await gateway.finish_card_setup(setup_ref)
+    if card.customer_ref != await customer_ref_for(user_id, gateway):
+        raise CardRejected(NOT_CONFIRMED, code="not_yours")
+    return await save_card(
+        user_id, card, gateway_name=gateway.name, now=now, actor=actor, settings=settings, queue=queue
+    )
 
 
 def method_row(user_id: int, card: SavedCard, gateway_name: str, now: datetime) -> PaymentMethod:
@@ -61,6 +98,9 @@ async def save_card(
             (PaymentMethod.user == user_id) & PaymentMethod.removed_at.is_null()
         )
         row = method_row(user_id, card, gateway_name, now)
+        row.authorisation_version = card_authorisation.VERSION
+        row.authorised_at = now
+        row.authorised_ip = actor.ip or ""
         rows = await PaymentMethod.insert(row).returning(PaymentMethod.id)
         await audit.record(
             "card_saved",

@@ -43,6 +43,7 @@ KINDS: dict[str, str] = {
     "sessions_booked": "client",
     "charge_failed_client": "client",
     "charge_failed_clinician": "clinician",
+    "charge_needs_confirmation": "client",
     "member_invitation": "clinician",
     "superbill_ready": "client",
     "good_faith_estimate": "client",

@@ -48,6 +48,7 @@ from app.web.report import ReportController
 from app.web.runtime import REQUEST_DEPENDENCIES, Runtime
 from app.web.security import SecurityController
 from app.web.series import SeriesController
+from app.web.stripe import stripe_webhook
 from app.web.superbills import BillingSetupController, ClientBillingController, PortalSuperbillsController
 from app.web.system import DevMailboxController, email_events, healthz
 
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         healthz,
         metrics,
         email_events,
+        stripe_webhook,
         CalendarController,
         AppointmentController,
         AppointmentChargeController,

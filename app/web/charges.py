@@ -17,15 +17,18 @@ from app.domain.charges import refund_problem
 from app.domain.practice import MAX_FEE_CEILING, format_money
 from app.domain.validation import Form
 from app.payments import gateway_for
-from app.payments.base import CardRejected, GatewayUnavailable
+from app.payments.base import NOT_CONFIRMED, CardRejected, GatewayUnavailable
 from app.services import cards, charges
 from app.services.context import CurrentUser
 from app.web.guards import client_only, clinician_only
-from app.web.htmx import redirect, render, wants_fragment
+from app.web.htmx import flash, redirect, render, wants_fragment
+from app.web.middleware import stripe_card_csp
 from app.web.runtime import Context, Now, RequestContext, User
 
 FormBody = URLEncodedBody[dict[str, Any]]
 REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{8,40}$")
+CONFIRMATION_PENDING = "Your bank hasn't confirmed the payment yet. We'll show it here as soon as it has."
+SETUP_INTENT = re.compile(r"^seti_[A-Za-z0-9_]{1,100}$")
 
 
 async def _panel(
@@ -168,6 +171,21 @@ def _card_form(form: Form, now: datetime) -> tuple[str, int | None, int | None]:
     return number, month, year
 
 
+async def _save_confirmed(form: Form, user_id: int, ctx: RequestContext) -> str:
+    """Save the card of the posted SetupIntent; what went wrong, for the cardholder ("" when saved)."""
+    setup_ref = form.text("setup_intent", label="Card confirmation", max_length=120)
+    if not form.ok or not SETUP_INTENT.match(setup_ref):
+        return NOT_CONFIRMED
+    try:
+        gateway = gateway_for(ctx.settings)
+        await cards.save_confirmed_card(user_id, setup_ref, gateway=gateway, **ctx.sending)
+    except CardRejected as rejected:
+        return rejected.message
+    except GatewayUnavailable:
+        return "The card processor didn't answer. Try again in a minute."
+    return ""
+
+
 class PortalCardController(Controller):
     """The client's card on file and receipts."""
 
@@ -188,12 +206,28 @@ class PortalCardController(Controller):
             "card": await cards.card_on_file(user.id),
             "views": await charges.for_client_user(user.id, now=ctx.now),
             "gateway": ctx.settings.payment_gateway,
+            "authorisation": await cards.authorisation_for(user.id),
             "errors": errors or {},
             "values": values or {},
             "saved": saved,
             "zone": user.time_zone,
         }
-        return await render(request, "portal/card.html", context, fragment="portal/_card_form.html")
+        headers = {}
+        if ctx.settings.payment_gateway == "stripe":
+            context["stripe"] = await self._stripe_form(user.id, ctx.settings)
+            headers["Content-Security-Policy"] = stripe_card_csp(ctx.settings)
+        return await render(
+            request, "portal/card.html", context, fragment="portal/_card_form.html", headers=headers
+        )
+
+    @staticmethod
+    async def _stripe_form(user_id: int, settings) -> dict[str, str]:
+        """What Stripe.js needs: our publishable key, a SetupIntent's client secret, its own address."""
+        try:
+            secret = await cards.start_card_setup(user_id, gateway_for(settings))
+        except GatewayUnavailable:
+            secret = ""
+        return {"key": settings.stripe_publishable_key, "secret": secret, "js_url": settings.stripe_js_url}
 
     @get("/card", name="portal_card")
     async def card(self, request: Request, user: User, ctx: Context) -> Template:
@@ -226,6 +260,60 @@ class PortalCardController(Controller):
             return await self._page(request, user, ctx, errors=form.errors, values=values)
         if request.headers.get("hx-request") == "true":
             return await self._page(request, user, ctx, saved=True)
+        return redirect(request, "/portal/card")
+
+    @post("/card/confirmed")
+    async def save_confirmed(
+        self, request: Request, data: FormBody, user: User, ctx: Context
+    ) -> Template | Response:
+        """Stripe.js confirmed a SetupIntent in the browser: save its card if it is this person's."""
+        if ctx.settings.payment_gateway != "stripe":
+            raise NotFoundException()
+        problem = await _save_confirmed(Form.of(data), user.id, ctx)
+        if problem:
+            return await self._page(request, user, ctx, errors={"form": problem})
+        await flash(request, "Card saved.")
+        return redirect(request, "/portal/card")
+
+    @get("/charges/{charge_id:int}/confirm", name="portal_confirm_payment")
+    async def confirm_page(
+        self, request: Request, charge_id: FromPath[int], user: User, ctx: Context
+    ) -> Template:
+        """The payment the client's bank asks them to confirm (3-D Secure), with the bank's check."""
+        gateway = gateway_for(ctx.settings)
+        view, secret = await charges.confirmation_page(
+            charge_id, user_id=user.id, now=ctx.now, gateway=gateway
+        )
+        context = {"view": view, "zone": user.time_zone, "gateway": gateway.name}
+        headers = {}
+        if gateway.name == "stripe":
+            context["stripe"] = {
+                "key": ctx.settings.stripe_publishable_key,
+                "secret": secret,
+                "js_url": ctx.settings.stripe_js_url,
+                "method": view.card.method_ref if view.card else "",
+            }
+            headers["Content-Security-Policy"] = stripe_card_csp(ctx.settings)
+        return await render(request, "portal/confirm_payment.html", context, headers=headers)
+
+    @post("/charges/{charge_id:int}/confirm")
+    async def confirmed(
+        self, request: Request, charge_id: FromPath[int], user: User, ctx: Context
+    ) -> Response:
+        """Back from the bank's check: paid, or still waiting for the bank."""
+        try:
+            outcome = await charges.confirmed_by_cardholder(
+                charge_id,
+                user_id=user.id,
+                now=ctx.now,
+                settings=ctx.settings,
+                gateway=gateway_for(ctx.settings),
+                queue=ctx.queue,
+            )
+        except GatewayUnavailable:
+            outcome = "pending"
+        paid = outcome in {"succeeded", "already_recorded"}
+        await flash(request, "Payment confirmed. Thank you." if paid else CONFIRMATION_PENDING)
         return redirect(request, "/portal/card")
 
     @get("/charges/{charge_id:int}/receipt", name="client_receipt")

@@ -3,7 +3,7 @@ headers."""
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
@@ -118,22 +118,42 @@ class FetchMetadataMiddleware(ASGIMiddleware):
         await next_app(scope, receive, send)
 
 
-CSP = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        # Calendar cells are placed with style attributes (top/height); no inline <style> or script.
-        "style-src-attr 'unsafe-inline'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "form-action 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "frame-ancestors 'none'",
-    ]
-)
+def content_security_policy(*, script: str = "", frame: str = "", connect: str = "") -> str:
+    """Our strict policy; a page that needs another origin (the card form) names it here."""
+    return "; ".join(
+        [
+            "default-src 'self'",
+            f"script-src 'self'{script}",
+            "style-src 'self'",
+            # Calendar cells are placed with style attributes (top/height); no inline <style> or script.
+            "style-src-attr 'unsafe-inline'",
+            "img-src 'self' data:",
+            "font-src 'self'",
+            f"connect-src 'self'{connect}",
+            *([f"frame-src{frame}"] if frame else []),
+            "form-action 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+CSP = content_security_policy()
+
+
+def stripe_card_csp(settings: Settings) -> str:
+    """The card page's policy: Stripe.js, its frames and Stripe's API (a local stand-in in tests)."""
+    script = origin(settings.stripe_js_url)
+    api = origin(settings.stripe_api_base) if settings.stripe_api_base else "https://api.stripe.com"
+    return content_security_policy(
+        script=f" {script}", frame=f" {script} https://hooks.stripe.com", connect=f" {api}"
+    )
+
+
+def origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 class SecurityHeadersMiddleware(ASGIMiddleware):
@@ -150,7 +170,8 @@ class SecurityHeadersMiddleware(ASGIMiddleware):
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableScopeHeaders.from_message(message)
-                headers["Content-Security-Policy"] = CSP
+                if "Content-Security-Policy" not in headers:
+                    headers["Content-Security-Policy"] = CSP
                 headers["X-Content-Type-Options"] = "nosniff"
                 headers["X-Frame-Options"] = "DENY"
                 headers["Referrer-Policy"] = "no-referrer"

@@ -18,7 +18,20 @@ The package follows those steps: ``scheduling``, ``processing`` (the job and the
 
 from app.services.charges.actions import refund_charge, retry_charge, retry_failed_for_user, waive_charge
 from app.services.charges.common import CHARGE_JOB, charge_job
-from app.services.charges.processing import _claim, card_on_file, run_charge, sweep
+from app.services.charges.confirmation import (
+    awaiting_confirmation,
+    confirmation_page,
+    confirmed_by_cardholder,
+    remind_unconfirmed,
+)
+from app.services.charges.processing import (
+    _claim,
+    card_on_file,
+    run_charge,
+    settle_from_gateway,
+    settle_refunds_of,
+    sweep,
+)
 from app.services.charges.scheduling import amount_for, cancel_pending_for_client, on_status_change
 from app.services.charges.views import (
     ChargeView,
@@ -36,18 +49,24 @@ __all__ = [
     "ChargeView",
     "_claim",  # the tests claim a charge by hand to stand for a worker that dies after claiming
     "amount_for",
+    "awaiting_confirmation",
     "cancel_pending_for_client",
     "card_on_file",
     "charge_job",
+    "confirmation_page",
+    "confirmed_by_cardholder",
     "for_client_user",
     "on_status_change",
     "panel_for_clinician",
     "receipt_for_client",
     "receipt_for_clinician",
     "refund_charge",
+    "remind_unconfirmed",
     "retry_charge",
     "retry_failed_for_user",
     "run_charge",
+    "settle_from_gateway",
+    "settle_refunds_of",
     "sweep",
     "waive_charge",
 ]

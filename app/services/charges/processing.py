@@ -233,6 +233,73 @@ async def _record(
     return status.value
 
 
+async def settle_from_gateway(
+    reference: str, *, now: datetime, settings: Settings, gateway: PaymentGateway, queue: JobQueue
+) -> str:
+    """The gateway says a payment changed (a webhook, or the cardholder back from their bank): record
+    the gateway's own current answer for the charge with that reference. Only an attempt in processing
+    records any outcome, and one waiting for the cardholder only its success, so a late, repeated or
+    reordered notice never takes a charge back; raises ``GatewayUnavailable``."""
+    waiting = {C.PROCESSING, *rules.CONFIRMABLE}
+    charge = (
+        await Charge.objects()
+        .where((Charge.gateway_reference == reference) & Charge.status.is_in(list(waiting)))
+        .first()
+    )
+    if charge is None:
+        return "nothing_to_do"
+    result = await gateway.get_payment(reference)
+    if charge.status == C.PROCESSING and result.outcome != "pending":
+        return await _record(charge, charge.attempt_no, result, now=now, settings=settings, queue=queue)
+    if charge.status in rules.CONFIRMABLE and result.outcome == "succeeded":
+        return await _record_confirmed(charge, now=now)
+    return "pending"
+
+
+async def _record_confirmed(charge: Charge, *, now: datetime) -> str:
+    """The cardholder confirmed the payment with their bank and the gateway took it: paid."""
+    async with transaction():
+        moved = (
+            await Charge.update(
+                {
+                    Charge.status: C.SUCCEEDED,
+                    Charge.succeeded_at: now,
+                    Charge.failure_code: "",
+                    Charge.failure_message: "",
+                    Charge.updated_at: now,
+                }
+            )
+            .where(
+                (Charge.id == charge.id)
+                & Charge.status.is_in(list(rules.CONFIRMABLE))
+                & (Charge.gateway_reference == charge.gateway_reference)
+            )
+            .returning(Charge.id)
+        )
+        if not moved:
+            return "already_recorded"
+        await audit.charge_event(
+            "charge_succeeded",
+            charge.id,
+            charge.client,
+            charge.clinician,
+            actor=Actor.system(),
+            at=now,
+            detail=f"attempt {charge.attempt_no} confirmed by the cardholder",
+        )
+    return C.SUCCEEDED.value
+
+
+async def settle_refunds_of(reference: str, *, now: datetime, gateway: PaymentGateway) -> int:
+    """The gateway says a payment was refunded: settle our refunds of it still pending. Returns how many."""
+    pending = await Refund.select(Refund.id).where(
+        (Refund.status == "pending")
+        & Refund.charge.is_in(Charge.select(Charge.id).where(Charge.gateway_reference == reference))
+    )
+    settled = [await settle_refund(row["id"], now=now, gateway=gateway) for row in pending]
+    return sum(1 for outcome in settled if outcome is not None)
+
+
 async def _failure_emails(charge_id: int, *, now: datetime, settings: Settings) -> list[QueuedJob]:
     """Tell the client (update your card) and the clinician, through the outbox."""
     view = await view_of(await Charge.objects().where(Charge.id == charge_id).first(), now=now)
@@ -242,14 +309,17 @@ async def _failure_emails(charge_id: int, *, now: datetime, settings: Settings) 
         "appointment_url": f"{settings.base_url}/calendar?appointment={view.appointment.id}",
         "amount": view.amount_text,
     }
-    client_id = await queue_email(
-        to=view.client.email,
-        subject=f"Your payment of {view.amount_text} didn't go through",
-        template="charge_failed_client",
-        context={**context, "when": view.session_text(view.client_zone)},
-        now=now,
-        reply_to=await practice_address(view.charge.clinician),
-    )
+    if view.charge.status in rules.CONFIRMABLE:
+        client_id = await confirmation_email(view, now=now, settings=settings)
+    else:
+        client_id = await queue_email(
+            to=view.client.email,
+            subject=f"Your payment of {view.amount_text} didn't go through",
+            template="charge_failed_client",
+            context={**context, "when": view.session_text(view.client_zone)},
+            now=now,
+            reply_to=await practice_address(view.charge.clinician),
+        )
     clinician_id = await queue_email(
         to=view.clinician_email,
         subject=f"Charge failed: {view.client.name}, {view.amount_text}",
@@ -258,6 +328,25 @@ async def _failure_emails(charge_id: int, *, now: datetime, settings: Settings) 
         now=now,
     )
     return [email_job(client_id), email_job(clinician_id)]
+
+
+async def confirmation_email(view, *, now: datetime, settings: Settings, reminder: bool = False) -> int:
+    """Ask the client to confirm a payment with their bank, with the link to the page that does it."""
+    subject = f"Please confirm your payment of {view.amount_text} with your bank"
+    return await queue_email(
+        to=view.client.email,
+        subject=f"Reminder: {subject[0].lower()}{subject[1:]}" if reminder else subject,
+        template="charge_needs_confirmation",
+        context={
+            "view": view,
+            "amount": view.amount_text,
+            "when": view.session_text(view.client_zone),
+            "confirm_url": f"{settings.base_url}/portal/charges/{view.charge.id}/confirm",
+            "reminder": reminder,
+        },
+        now=now,
+        reply_to=await practice_address(view.charge.clinician),
+    )
 
 
 async def _due_batches(condition, *, now: datetime, size: int) -> AsyncIterator[list[dict]]:
