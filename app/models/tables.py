@@ -325,6 +325,73 @@ class AuditEvent(Table):
     detail = Varchar(length=255, default="")
 
 
+class PracticeDocument(Table):
+    """A document the practice asks its clients to sign (consent, privacy notice, policies). Its text
+    lives in ``DocumentVersion`` rows. ``clinician`` is the one link to the practice (its owner until
+    practices have their own table)."""
+
+    clinician = ForeignKey(references=Clinician, null=False, index=True)
+    title = Varchar(length=200)
+    template = Varchar(length=32, default="")  # the starter template it began from, if any
+    retired_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz()
+
+
+class DocumentVersion(Table):
+    """One published text of a practice document. Never changed once published (the database refuses
+    UPDATE and DELETE); an edit publishes the next number (R14)."""
+
+    document = ForeignKey(references=PracticeDocument, null=False, index=True)
+    number = Integer()
+    title = Varchar(length=200)
+    body = Text()
+    text_hash = Varchar(length=64)
+    needs_new_signature = Boolean(default=True)
+    published_at = Timestamptz()
+    published_by = Integer(null=True, default=None)
+
+
+class DocumentSignature(Table):
+    """A client's signature of one document version: the typed name, "I agree", when, from where and
+    the hash of the exact text signed. Append-only; one per client and version (R14)."""
+
+    client = ForeignKey(references=Client, null=False, index=True)
+    document = ForeignKey(references=PracticeDocument, null=False, index=True)
+    version = ForeignKey(references=DocumentVersion, null=False, index=True)
+    signed_name = Varchar(length=200)
+    agreed = Boolean(default=True)
+    text_hash = Varchar(length=64)
+    signed_at = Timestamptz()
+    signed_by = Integer(null=True, default=None)
+    ip = Varchar(length=64, default="")
+    user_agent = Varchar(length=255, default="")
+
+
+class IntakeQuestion(Table):
+    """A question the practice adds to the standard intake questionnaire."""
+
+    clinician = ForeignKey(references=Clinician, null=False, index=True)
+    label = Varchar(length=200)
+    kind = Varchar(length=16, default="short")
+    required = Boolean(default=False)
+    retired_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz()
+
+
+class IntakeResponse(Table):
+    """A client's submitted intake questionnaire, confirmed like a signature. ``answers`` is JSON of the
+    questions as shown and the answers as given. Append-only: answering again adds a row (R14)."""
+
+    client = ForeignKey(references=Client, null=False, index=True)
+    answers = Text()
+    text_hash = Varchar(length=64)
+    signed_name = Varchar(length=200)
+    submitted_at = Timestamptz()
+    submitted_by = Integer(null=True, default=None)
+    ip = Varchar(length=64, default="")
+    user_agent = Varchar(length=255, default="")
+
+
 ALL_TABLES: list[type[Table]] = [
     User,
     Clinician,
@@ -345,9 +412,16 @@ ALL_TABLES: list[type[Table]] = [
     UndeliverableAddress,
     RecoveryCode,
     AuditEvent,
+    PracticeDocument,
+    DocumentVersion,
+    DocumentSignature,
+    IntakeQuestion,
+    IntakeResponse,
 ]
 
 COMPOSITE_UNIQUE_INDEXES: dict[str, tuple[str, tuple[str, ...]]] = {
     "client_clinician_email_uniq": ("client", ("clinician", "email")),
     "checklist_item_client_item_uniq": ("checklist_item", ("client", "item")),
+    "document_version_number_uniq": ("document_version", ("document", "number")),
+    "document_signature_client_version_uniq": ("document_signature", ("client", "version")),
 }

@@ -46,6 +46,15 @@ ACTIONS: dict[str, str] = {
     "invitation_accepted": "Portal invitation accepted",
     "email_undeliverable": "Email address bounced or reported spam; no more email goes to it",
     "insurance_updated": "Insurance details changed",
+    # intake paperwork
+    "document_published": "Practice document published",
+    "document_retired": "Practice document no longer requested",
+    "intake_question_added": "Intake question added",
+    "intake_question_removed": "Intake question removed",
+    "document_signed": "Document signed",
+    "intake_submitted": "Intake questionnaire completed",
+    "paperwork_requested": "Client reminded of forms to complete",
+    "signed_copy_downloaded": "Signed copy downloaded",
     # sessions and charges
     "appointment_created": "Appointment booked",
     "appointment_status_changed": "Appointment status changed",

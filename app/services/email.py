@@ -41,6 +41,7 @@ KINDS: dict[str, str] = {
     "signup_confirm": "clinician",
     "signup_existing": "anyone",
     "sessions_booked": "client",
+    "paperwork_reminder": "client",
     "charge_failed_client": "client",
     "charge_failed_clinician": "clinician",
 }

@@ -29,6 +29,14 @@ class ExportNotFound(NotFound):
     """No such client for this person (another clinician's client looks the same as none)."""
 
 
+class PaperworkNotFound(NotFound):
+    """No such practice document, version or signed copy for this person."""
+
+
+class PaperworkProblem(FieldProblem):
+    """A document can't be published or signed, or an intake answer is refused; ``field`` says where."""
+
+
 class ClientError(FieldProblem):
     """A client could not be added or invited; ``field`` names the form field the message belongs to."""
 

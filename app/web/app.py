@@ -41,6 +41,7 @@ from app.web.middleware import (
     SecurityHeadersMiddleware,
     SessionMiddleware,
 )
+from app.web.paperwork import DocumentsController, PortalFormsController
 from app.web.portal import PortalController
 from app.web.report import ReportController
 from app.web.runtime import REQUEST_DEPENDENCIES, Runtime
@@ -140,6 +141,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         *BOOKING_HANDLERS,
         SeriesController,
         ChecklistController,
+        DocumentsController,
+        PortalFormsController,
         create_static_files_router(path="/static", directories=[ROOT / "static"], name="static"),
     ]
     application = Litestar(
