@@ -16,7 +16,7 @@ from icalendar import Calendar
 
 from app.models.db import transaction
 from app.models.tables import Clinician
-from app.services import accounts, appointments, clients, email, notices
+from app.services import accounts, appointments, clients, email, notices, paperwork
 from app.services.accounts import NewClinician
 from app.services.context import Actor
 from app.services.queue import JobQueue
@@ -101,6 +101,26 @@ async def _charge_failed_clinician(env):
     return env.practice.clinician.email, None
 
 
+async def _paperwork_reminder(env):
+    clinician = env.practice.clinician
+    await paperwork.publish(
+        clinician.user.clinician_id,
+        "Consent to treatment",
+        "We meet weekly. By signing, I agree to begin therapy.",
+        now=env.now,
+        actor=env.practice.clinician_actor,
+    )
+    await paperwork.remind(
+        clinician.user.clinician_id,
+        env.practice.client_id,
+        now=env.now,
+        actor=env.practice.clinician_actor,
+        settings=env.settings,
+        queue=env.queue,
+    )
+    return env.practice.client.email, INSURANCE
+
+
 # kind -> makes one message of that kind through the real service; returns (recipient, Reply-To or None)
 CASES = {
     "invitation": _invitation,
@@ -108,6 +128,7 @@ CASES = {
     "signup_confirm": _signup_confirm,
     "signup_existing": _signup_existing,
     "sessions_booked": _sessions_booked,
+    "paperwork_reminder": _paperwork_reminder,
     "charge_failed_client": _charge_failed_client,
     "charge_failed_clinician": _charge_failed_clinician,
 }
