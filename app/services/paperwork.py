@@ -18,7 +18,7 @@ from app.domain import paperwork as rules
 from app.domain.clients import RESENDS_PER_DAY
 from app.domain.paperwork import Question, Version
 from app.domain.statuses import AppointmentStatus
-from app.models.db import transaction
+from app.models.db import is_unique_violation, transaction
 from app.models.tables import (
     Appointment,
     AuditEvent,
@@ -34,6 +34,7 @@ from app.services.context import Actor
 from app.services.errors import ClientNotFound, PaperworkNotFound, PaperworkProblem
 from app.services.queue import JobQueue, email_job
 
+ALREADY_SIGNED = "You already signed this version. A signature can't be changed."
 INTAKE_HASH_NOTE = "The signed text is the answers as stored: JSON of each question, its key and the answer."
 DOCUMENT_HASH_NOTE = "The signed text is the document's title, a blank line, then its text exactly as above."
 
@@ -526,52 +527,58 @@ async def sign(
 ) -> int:
     """Sign the latest version of a document: stores the typed name, the time, address and device, and
     the hash of the exact text. A version already signed can't be signed (or changed) again."""
-    async with transaction():
-        record = await _own_record(user_id, client_id)
-        if record["archived_at"] is not None:
-            raise PaperworkProblem(
-                "agree", f"You are no longer a client of {record['clinician.practice_name']}."
+    try:
+        async with transaction():
+            record = await _own_record(user_id, client_id)
+            if record["archived_at"] is not None:
+                raise PaperworkProblem(
+                    "agree", f"You are no longer a client of {record['clinician.practice_name']}."
+                )
+            document = (await _documents([record["clinician"]])).get(record["clinician"], [])
+            found = next((d for d in document if d.id == document_id), None)
+            if found is None:
+                raise PaperworkNotFound(document_id)
+            latest = found.latest
+            if version_id != latest.id:
+                raise PaperworkProblem(
+                    "version",
+                    "This document was updated while you were reading it. Read the new text and sign.",
+                )
+            if await DocumentSignature.exists().where(
+                (DocumentSignature.client == client_id) & (DocumentSignature.version == latest.id)
+            ):
+                raise PaperworkProblem("signed_name", ALREADY_SIGNED)
+            digest = rules.text_hash(rules.signed_text(latest.title, latest.body))
+            if digest != latest.text_hash:
+                raise PaperworkProblem(
+                    "version", "This document can't be signed right now. Tell your therapist."
+                )
+            rows = await DocumentSignature.insert(
+                DocumentSignature(
+                    client=client_id,
+                    document=document_id,
+                    version=latest.id,
+                    signed_name=signed_name,
+                    agreed=True,
+                    text_hash=digest,
+                    signed_at=now,
+                    signed_by=user_id,
+                    ip=actor.ip[:64],
+                    user_agent=actor.user_agent[:255],
+                )
+            ).returning(DocumentSignature.id)
+            await audit.client_event(
+                "document_signed",
+                client_id,
+                record["clinician"],
+                actor=actor,
+                at=now,
+                detail=f"document {document_id} version {latest.number}",
             )
-        document = (await _documents([record["clinician"]])).get(record["clinician"], [])
-        found = next((d for d in document if d.id == document_id), None)
-        if found is None:
-            raise PaperworkNotFound(document_id)
-        latest = found.latest
-        if version_id != latest.id:
-            raise PaperworkProblem(
-                "version", "This document was updated while you were reading it. Read the new text and sign."
-            )
-        if await DocumentSignature.exists().where(
-            (DocumentSignature.client == client_id) & (DocumentSignature.version == latest.id)
-        ):
-            raise PaperworkProblem(
-                "signed_name", "You already signed this version. A signature can't be changed."
-            )
-        digest = rules.text_hash(rules.signed_text(latest.title, latest.body))
-        if digest != latest.text_hash:
-            raise PaperworkProblem("version", "This document can't be signed right now. Tell your therapist.")
-        rows = await DocumentSignature.insert(
-            DocumentSignature(
-                client=client_id,
-                document=document_id,
-                version=latest.id,
-                signed_name=signed_name,
-                agreed=True,
-                text_hash=digest,
-                signed_at=now,
-                signed_by=user_id,
-                ip=actor.ip[:64],
-                user_agent=actor.user_agent[:255],
-            )
-        ).returning(DocumentSignature.id)
-        await audit.client_event(
-            "document_signed",
-            client_id,
-            record["clinician"],
-            actor=actor,
-            at=now,
-            detail=f"document {document_id} version {latest.number}",
-        )
+    except Exception as error:
+        if not is_unique_violation(error):
+            raise
+        raise PaperworkProblem("signed_name", ALREADY_SIGNED) from None
     return rows[0]["id"]
 
 
