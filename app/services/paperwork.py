@@ -67,10 +67,6 @@ class Document:
     def latest(self) -> VersionRow:
         return self.versions[-1]
 
-    @property
-    def required_number(self) -> int:
-        return rules.required_number([_version(v) for v in self.versions])
-
 
 @dataclass(frozen=True)
 class Signature:
@@ -116,7 +112,6 @@ class Paperwork:
     first_session: datetime | None = None
     time_zone: str = "UTC"
     archived: bool = False
-    intakes: tuple[Intake, ...] = ()
 
     @property
     def to_sign(self) -> list[DocumentForClient]:
@@ -246,7 +241,6 @@ async def status_of(client_ids: list[int], now: datetime) -> dict[int, Paperwork
                 for d in documents.get(c["clinician"], [])
             ),
             intake=(intakes.get(c["id"]) or [None])[-1],
-            intakes=tuple(intakes.get(c["id"], ())),
             first_session=first.get(c["id"]),
             time_zone=c["clinician.time_zone"],
             archived=c["archived_at"] is not None,
