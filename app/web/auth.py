@@ -77,6 +77,7 @@ async def start_session(request: Request, user: CurrentUser, to: str) -> Respons
         ip=actor_of(request).ip,
         user_agent=clean_text(request.headers.get("user-agent", "")),
         must_enrol_two_factor=must_enrol,
+        user=user,
     )
     response = redirect(request, to)
     response.set_cookie(
