@@ -524,11 +524,11 @@ def main(argv: list[str] | None = None) -> int:
     results["load_average"] = " → ".join(f"{a:.2f}" for a in (load_before[0], os.getloadavg()[0]))
 
     async def background_work():
-        from app.models.db import engine
+        from app.models.db import engine, start_pool
 
         pooled = settings.is_postgres
         if pooled:
-            await engine().start_connection_pool(min_size=1, max_size=4)
+            await start_pool(min_size=1, max_size=4)
         try:
             say(f"Charging {args.due_charges:,} due charges with {args.arq_workers} arq worker(s) …")
             charge = await charge_run(args, env, settings) if args.due_charges else None
