@@ -2,10 +2,10 @@
 
 ``python -m bench.load CONFIG.json OUT.json`` (``bench.run`` writes the config). httpx only signs the
 clinician and the client in and sends a few untimed probes per endpoint: they ask the server for its
-query count (see ``bench.asgi``), record the gzip size on the wire and check the answer. The timed
-part is wrk with ``concurrency`` connections for ``seconds`` per endpoint, sent the session cookie
-(and CSRF token) through a generated Lua script that also cycles through the endpoint's URLs and
-writes p50/p99 as JSON.
+query count and CPU time (see ``bench.probe``), record the gzip size on the wire and check the
+answer. The timed part is wrk with ``concurrency`` connections for ``seconds`` per endpoint, sent the
+session cookie (and CSRF token) through a generated Lua script that also cycles through the
+endpoint's URLs and writes p50/p99 as JSON.
 
 The bare Litestar app (``bench.bare``, served the same way) and the signed-in floor are measured in
 rounds between the pages (start, middle, end); every page is compared with the median of each.
@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-PROBES = 3
+PROBES = 5
 FLOOR_ROUNDS = 3
 WRK_THREADS = 2
 STATIC_ASSETS = ("/static/app.css", "/static/vendor/htmx-2.0.11.min.js", "/static/app.js")
@@ -135,9 +135,11 @@ class Endpoint:
 
 
 def probe(endpoint: Endpoint) -> dict[str, Any]:
-    """A few untimed requests: the server's query count, the bytes on the wire, the answer checked."""
-    queries, wire, plain, encoding = [], [], [], "identity"
-    for method, path, body in endpoint.requests[:PROBES]:
+    """A few untimed requests, one at a time: the server's query count and CPU time (the median), the
+    bytes on the wire, the answer checked."""
+    queries, cpu, wire, plain, encoding = [], [], [], [], "identity"
+    for n in range(PROBES):
+        method, path, body = endpoint.requests[n % len(endpoint.requests)]
         headers = {**endpoint.headers, "x-bench-count-queries": "1"}
         response = endpoint.person.request(
             method, endpoint.base_url + path, headers=headers, content=body.encode() if body else None
@@ -145,12 +147,14 @@ def probe(endpoint: Endpoint) -> dict[str, Any]:
         if response.status_code != 200:
             raise SystemExit(f"{endpoint.name}: {method} {path} answered {response.status_code}")
         queries.append(int(response.headers.get("x-bench-queries", "-1")))
+        cpu.append(int(response.headers["x-bench-cpu-us"]))
         wire.append(response.num_bytes_downloaded)
         plain.append(len(response.content))
         encoding = response.headers.get("content-encoding", "identity")
     return {
         "queries": max(queries),
         "queries_seen": sorted(set(queries)),
+        "cpu_ms": round(statistics.median(cpu) / 1000, 2),
         "bytes_gzip": int(sum(wire) / len(wire)),
         "bytes_plain": int(sum(plain) / len(plain)),
         "encoding": encoding,

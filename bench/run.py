@@ -397,13 +397,17 @@ BARE, FLOOR = "bare Litestar", "floor (signed in)"
 
 def print_report(results: dict[str, Any], earlier: dict[str, Any] | None = None) -> None:
     """The table: every endpoint's req/s, p50/p99 and its ratio to both floors (the bare framework and
-    the signed-in floor, measured in the same run), with the ratio of an earlier run beside it."""
+    the signed-in floor, measured in the same run); the app's CPU time per request (the probes') and
+    the same ratios made from it; with an earlier run's × floor ratios beside them."""
     rows = results["endpoints"]
     by_name = {r["endpoint"]: r for r in rows}
     bare, floor = by_name[BARE]["rps"], by_name[FLOOR]["rps"]
     before = {r["endpoint"]: r.get("vs_floor") for r in (earlier or {}).get("endpoints", [])}
+    bare_cpu, floor_cpu = by_name[BARE]["cpu_ms"], by_name[FLOOR]["cpu_ms"]
+    before_cpu = {r["endpoint"]: r.get("cpu_vs_floor") for r in (earlier or {}).get("endpoints", [])}
     columns = [("endpoint", 26), ("req/s", 8), ("p50 ms", 7), ("p99 ms", 7), ("×bare", 6), ("×floor", 7)]
-    columns += [("queries", 7), ("gzip B", 7)] + ([("earlier", 8)] if earlier else [])
+    columns += [("cpu ms", 7), ("×bare", 6), ("×floor", 7), ("queries", 7), ("gzip B", 7)]
+    columns += [("earlier", 8), ("cpu", 6)] if earlier else []
     head = " ".join(
         f"{name:<{width}}" if i == 0 else f"{name:>{width}}" for i, (name, width) in enumerate(columns)
     )
@@ -417,15 +421,24 @@ def print_report(results: dict[str, Any], earlier: dict[str, Any] | None = None)
     for r in rows:
         r["vs_bare"] = round(r["rps"] / bare, 3)
         r["vs_floor"] = round(r["rps"] / floor, 3)
+        # CPU per request turned into the same kind of ratio: (1 / cpu) against (1 / the floor's cpu).
+        r["cpu_vs_bare"] = round(bare_cpu / max(r["cpu_ms"], 0.001), 3)
+        r["cpu_vs_floor"] = round(floor_cpu / max(r["cpu_ms"], 0.001), 3)
         flags = [f"{r['errors']} errors"] if r["errors"] else []
         if earlier and before.get(r["endpoint"]):
-            change = r["vs_floor"] / before[r["endpoint"]] - 1
-            flags.append(f"{change:+.0%}")
+            flags.append(f"×floor {r['vs_floor'] / before[r['endpoint']] - 1:+.0%}")
+        if earlier and before_cpu.get(r["endpoint"]):
+            flags.append(f"cpu ×floor {r['cpu_vs_floor'] / before_cpu[r['endpoint']] - 1:+.0%}")
         queries = "—" if r["queries"] < 0 else str(r["queries"])
         print(
             f"{r['endpoint']:<26} {r['rps']:>8.1f} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} "
-            f"{r['vs_bare']:>6.2f} {r['vs_floor']:>7.2f} {queries:>7} {r['bytes_gzip']:>7}"
-            + (f" {before.get(r['endpoint']) or 0:>8.2f}" if earlier else "")
+            f"{r['vs_bare']:>6.2f} {r['vs_floor']:>7.2f} {r['cpu_ms']:>7.2f} {r['cpu_vs_bare']:>6.2f} "
+            f"{r['cpu_vs_floor']:>7.2f} {queries:>7} {r['bytes_gzip']:>7}"
+            + (
+                f" {before.get(r['endpoint']) or 0:>8.2f} {before_cpu.get(r['endpoint']) or 0:>6.2f}"
+                if earlier
+                else ""
+            )
             + (f"  {' '.join(flags)}" if flags else "")
         )
     phone = results["phone_first_load"]
