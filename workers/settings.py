@@ -10,7 +10,7 @@ from arq.worker import func
 
 from app.clock import clock_starting_at
 from app.config import Settings
-from app.models.db import engine
+from app.models.db import engine, start_pool
 from app.services.queue import deserialize, redis_settings, serialize
 from workers import heartbeat
 from workers.charging import charge_appointment, sweep_charges
@@ -28,7 +28,7 @@ async def startup(ctx: dict) -> None:
     ctx["pooled"] = settings.is_postgres and settings.use_db_pool
     if ctx["pooled"]:
         # No floor: asyncpg would log a traceback each time it failed to restore one during an outage.
-        await engine().start_connection_pool(min_size=0, max_size=5)
+        await start_pool(min_size=0, max_size=5)
     await heartbeat.start(ctx)
 
 

@@ -18,7 +18,7 @@ from app.domain.statuses import AppointmentStatus, BillingType
 from app.domain.validation import normalize_email
 from app.models.db import transaction
 from app.models.tables import Appointment, Client, Clinician, WorkingHours
-from app.services import audit, notices
+from app.services import audit, notices, sessions
 from app.services.appointments import apply_status_change, lock_practice
 from app.services.availability import PracticeBooking, practice_by, still_free
 from app.services.client_accounts import invite_client
@@ -61,9 +61,13 @@ async def save_settings(
 ) -> None:
     """Replace the booking settings and weekly working hours (one transaction)."""
     async with transaction():
-        await Clinician.update({getattr(Clinician, k): v for k, v in values.__dict__.items()}).where(
-            Clinician.id == clinician_id
+        changed = (
+            await Clinician.update({getattr(Clinician, k): v for k, v in values.__dict__.items()})
+            .where(Clinician.id == clinician_id)
+            .returning(Clinician.user)
         )
+        for row in changed:
+            sessions.person_changed(row["user"])
         await WorkingHours.delete().where(WorkingHours.clinician == clinician_id)
         if ranges:
             await WorkingHours.insert(

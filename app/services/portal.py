@@ -16,7 +16,7 @@ from app.domain.practice import DEFAULT_FEE_CEILING
 from app.domain.statuses import AppointmentStatus, ChargeStatus
 from app.models.db import transaction
 from app.models.tables import Appointment, Charge, Client, PaymentMethod, User
-from app.services import audit, charges, insurance, paperwork
+from app.services import audit, charges, insurance, paperwork, sessions
 from app.services.context import Actor
 
 
@@ -270,3 +270,4 @@ async def update_profile(user_id: int, profile: Profile, *, now: datetime, actor
             {User.name: profile.name, User.phone: profile.phone, User.time_zone: profile.time_zone}
         ).where((User.id == user_id) & (User.role == "client"))
         await audit.user_event("profile_updated", user_id, actor=actor, at=now)
+        sessions.person_changed(user_id)

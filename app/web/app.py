@@ -18,7 +18,7 @@ from app.clock import Clock, clock_starting_at
 from app.config import ROOT, Settings
 from app.domain.practice import format_money, money_input
 from app.logs import configure_logging
-from app.models.db import engine
+from app.models.db import engine, start_pool
 from app.services import queue as job_queue
 from app.services.sessions import SessionStore
 from app.web.appointments import AppointmentController
@@ -104,7 +104,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         redis = await job_queue.connect(settings)
         pooled = settings.is_postgres and settings.use_db_pool
         if pooled:
-            await engine().start_connection_pool(min_size=1, max_size=10)
+            await start_pool(min_size=1, max_size=10)
         app.state.runtime = Runtime(
             settings=settings,
             clock=clock,
