@@ -286,6 +286,7 @@ class EmailMessage(Table):
     last_error = Varchar(length=255, default="")
     reply_to = Varchar(length=254, default="")
     suppressed_at = Timestamptz(null=True, default=None)  # not sent: the address bounces
+    message_id = Varchar(length=255, default="")  # made when queued, so every attempt sends the same one
 
 
 class UndeliverableAddress(Table):

@@ -51,6 +51,7 @@ async def invite_client(client_id: int, *, now: datetime, actor: Actor, settings
             "link": f"{settings.base_url}/invite/{token}",
         },
         now=now,
+        settings=settings,
         kind="invitation",
         reply_to=await email.practice_address(practice.id),
     )

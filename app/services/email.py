@@ -4,7 +4,8 @@
 ``send_email``. Without ``SMTP_URL`` messages stay in the outbox, readable at the dev mailbox page.
 Header values are cleaned of line breaks and control characters whatever text was stored; a message
 that still can't be built is marked failed (``last_error``, no more attempts) and logged once.
-Every message carries ``Date``, a ``Message-ID`` on the sender's domain, ``Auto-Submitted`` and, for
+Every message carries ``Date``, a ``Message-ID`` on the sender's domain (made when queued and kept, so
+a retry is recognisably the same message), ``Auto-Submitted`` and, for
 mail to clients, a ``Reply-To`` that reaches the practice. Mail to an address that bounced or
 complained (``UndeliverableAddress``) is kept in the outbox as suppressed, never sent.
 """
@@ -77,13 +78,14 @@ async def queue_email(
     template: str,
     context: dict[str, object],
     now: datetime,
+    settings: Settings,
     kind: str = "",
     reply_to: str = "",
     attachments: list[Attachment] | None = None,
 ) -> int:
     """Write one message to the outbox (inside the caller's transaction); returns its id.
     ``reply_to`` is where a reply should go (the practice); a message to an undeliverable address is
-    written as suppressed."""
+    written as suppressed. Its ``Message-ID`` is made now, so a retried send repeats it."""
     kind = kind or template
     if kind not in KINDS:
         raise ValueError(f"unknown email kind {kind!r}: add it to email.KINDS")
@@ -106,6 +108,7 @@ async def queue_email(
             reply_to=header_value(reply_to)[:254],
             attachments=json.dumps(encoded) if encoded else "",
             created_at=now,
+            message_id=make_msgid(domain=sender_domain(settings.email_from)),
             **({"suppressed_at": now, "last_error": SUPPRESSED} if await undeliverable(to) else {}),
         )
     ).returning(EmailMessage.id)
@@ -155,7 +158,9 @@ def build_mime(message: EmailMessage, sender: str, now: datetime) -> MimeMessage
         mime["Reply-To"] = header_value(message.reply_to)
     mime["Subject"] = header_value(message.subject)
     mime["Date"] = format_datetime(now)
-    mime["Message-ID"] = make_msgid(idstring=f"{message.id}", domain=sender_domain(sender))
+    mime["Message-ID"] = message.message_id or make_msgid(
+        idstring=f"{message.id}", domain=sender_domain(sender)
+    )
     mime["Auto-Submitted"] = "auto-generated"
     mime.set_content(clean_text(message.text_body, multiline=True))
     if message.html_body:

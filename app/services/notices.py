@@ -160,6 +160,7 @@ async def sessions_booked(
             "feed_link": await feed_url(client_id, settings=settings),
         },
         now=now,
+        settings=settings,
         kind="sessions_booked",
         reply_to=reply_to,
         attachments=[attachment],
