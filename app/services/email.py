@@ -42,6 +42,8 @@ KINDS: dict[str, str] = {
     "signup_confirm": "clinician",
     "signup_existing": "anyone",
     "sessions_booked": "client",
+    "sessions_moved": "client",
+    "sessions_cancelled": "client",
     "charge_failed_client": "client",
     "charge_failed_clinician": "clinician",
 }

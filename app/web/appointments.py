@@ -269,6 +269,8 @@ class AppointmentController(Controller):
                     allow_overlap=form.checkbox("allow_overlap"),
                     now=rt.clock.now(),
                     actor=actor_of(request),
+                    settings=rt.settings,
+                    queue=rt.queue,
                 )
             except BookingProblem as problem:
                 form.error(problem.field, problem.message)

@@ -217,6 +217,8 @@ class SeriesController(Controller):
                     SeriesChange(at, minutes, fee, allow_overlap=form.checkbox("allow_overlap")),
                     now=rt.clock.now(),
                     actor=actor_of(request),
+                    settings=rt.settings,
+                    queue=rt.queue,
                 )
             except BookingProblem as problem:
                 form.error(problem.field, problem.message)
