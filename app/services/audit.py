@@ -45,6 +45,7 @@ ACTIONS: dict[str, str] = {
     "invitation_sent": "Portal invitation sent",
     "invitation_accepted": "Portal invitation accepted",
     "email_undeliverable": "Email address bounced or reported spam; no more email goes to it",
+    "email_block_lifted": "Email to a bounced address tried again",
     "insurance_updated": "Insurance details changed",
     # sessions and charges
     "appointment_created": "Appointment booked",

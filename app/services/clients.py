@@ -234,6 +234,18 @@ async def update_client(
         await audit.client_event("client_updated", client_id, clinician_id, actor=actor, at=now)
 
 
+async def retry_email_address(clinician_id: int, client_id: int, *, now: datetime, actor: Actor) -> bool:
+    """The clinician lifts the bounce block on their client's address; False when it wasn't blocked."""
+    async with transaction():
+        client = await own_client(clinician_id, client_id)
+        lifted = await bounces.forget(client.email)
+        if lifted is not None:
+            await audit.client_event(
+                "email_block_lifted", client_id, clinician_id, actor=actor, at=now, detail=lifted.reason
+            )
+    return lifted is not None
+
+
 async def resend_invitation(
     clinician_id: int, client_id: int, *, now: datetime, actor: Actor, settings: Settings, queue: JobQueue
 ) -> None:

@@ -273,6 +273,22 @@ class ClientsController(Controller):
             await flash(request, "A new invitation is on its way. The earlier link no longer works.")
         return redirect(request, f"/clients/{client_id}")
 
+    @post("/{client_id:int}/email-retry", name="client_email_retry")
+    async def retry_email(self, request: Request, client_id: FromPath[int]) -> Response:
+        lifted = await clients.retry_email_address(
+            current_user(request).clinician_id,
+            client_id,
+            now=runtime(request).clock.now(),
+            actor=actor_of(request),
+        )
+        await flash(
+            request,
+            "Emails to this address will be sent again. If it bounces again, it shows here."
+            if lifted
+            else "Emails to this address are already being sent.",
+        )
+        return redirect(request, f"/clients/{client_id}")
+
     @get("/{client_id:int}/archive", name="client_archive")
     async def archive_page(self, request: Request, client_id: FromPath[int]) -> Template:
         rt = runtime(request)
