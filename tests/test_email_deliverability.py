@@ -21,6 +21,7 @@ from app.services.accounts import NewClinician
 from app.services.context import Actor
 from app.services.queue import JobQueue
 from tests.charging_support import DECLINE, add_appointment, fast_forward, make_practice, mark
+from workers.reminders import sweep_reminders
 
 MAX_SCORE = 1.0
 INSURANCE = "billing@calmharbor.example"
@@ -113,6 +114,12 @@ async def _sessions_cancelled(env):
     return env.practice.client.email, INSURANCE
 
 
+async def _sessions_reminder(env):
+    # the session two days ahead is at its 48-hour reminder now
+    await sweep_reminders({"settings": env.settings, "clock": env.clock, "redis": env.queue.redis})
+    return env.practice.client.email, INSURANCE
+
+
 async def _charge_failed(env):
     await mark(env.practice, "occurred", env.now, env.settings, env.queue)
     env.clock.advance(seconds=env.settings.charge_delay)
@@ -138,6 +145,7 @@ CASES = {
     "sessions_booked": _sessions_booked,
     "sessions_moved": _sessions_moved,
     "sessions_cancelled": _sessions_cancelled,
+    "sessions_reminder": _sessions_reminder,
     "charge_failed_client": _charge_failed_client,
     "charge_failed_clinician": _charge_failed_clinician,
 }
@@ -240,6 +248,7 @@ ICS = {
     "sessions_booked": ("REQUEST", 0, "CONFIRMED", timedelta(days=2)),
     "sessions_moved": ("REQUEST", 1, "CONFIRMED", timedelta(days=2, hours=3)),
     "sessions_cancelled": ("CANCEL", 1, "CANCELLED", timedelta(days=2)),
+    "sessions_reminder": ("REQUEST", 0, "CONFIRMED", timedelta(days=2)),
 }
 
 

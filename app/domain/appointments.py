@@ -64,6 +64,7 @@ class Notice(StrEnum):
     BOOKED = "booked"
     MOVED = "moved"
     CANCELLED = "cancelled"
+    REMINDER = "reminder"
 
 
 def status_notice(old: str, new: str) -> Notice | None:

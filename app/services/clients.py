@@ -129,6 +129,7 @@ class ClientChanges:
     phone: str
     billing_type: str
     internal_note: str
+    reminders_off: bool = False
 
 
 async def own_client(clinician_id: int, client_id: int) -> Client:
@@ -229,6 +230,7 @@ async def update_client(
                 Client.phone: changes.phone,
                 Client.billing_type: changes.billing_type,
                 Client.internal_note: changes.internal_note,
+                Client.reminders_off: changes.reminders_off,
             }
         ).where((Client.id == client_id) & (Client.clinician == clinician_id))
         await audit.client_event("client_updated", client_id, clinician_id, actor=actor, at=now)

@@ -26,13 +26,15 @@ import aiosmtplib
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app.config import ROOT, Settings
+from app.domain.statuses import AppointmentStatus
 from app.domain.validation import clean_text
-from app.models.tables import Clinician, EmailMessage, UndeliverableAddress
+from app.models.tables import Clinician, EmailMessage, Reminder, UndeliverableAddress
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 UNBUILDABLE = "Can't be built"
 SUPPRESSED = "Not sent: this address bounces"
+OUTDATED = "Not sent: the session changed after this reminder was written"
 
 # Every kind of message the app sends (the template's name) and who reads it. A new kind goes here,
 # and tests/test_email_deliverability.py fails until it has a case there.
@@ -44,6 +46,7 @@ KINDS: dict[str, str] = {
     "sessions_booked": "client",
     "sessions_moved": "client",
     "sessions_cancelled": "client",
+    "sessions_reminder": "client",
     "charge_failed_client": "client",
     "charge_failed_clinician": "clinician",
 }
@@ -146,6 +149,30 @@ async def undeliverable(address: str) -> bool:
     return await UndeliverableAddress.exists().where(UndeliverableAddress.address == address.strip().lower())
 
 
+async def reminder_still_true(message_id: int, now: datetime) -> bool:
+    """Whether the session this reminder speaks of is still Scheduled at the time it names, not started,
+    and its client still wants reminders (decided when it is sent, not when it was written)."""
+    row = (
+        await Reminder.select(
+            Reminder.starts_at,
+            Reminder.appointment.starts_at.as_alias("current_start"),
+            Reminder.appointment.status.as_alias("status"),
+            Reminder.appointment.client.archived_at.as_alias("archived_at"),
+            Reminder.appointment.client.reminders_off.as_alias("reminders_off"),
+        )
+        .where(Reminder.email_message == message_id)
+        .first()
+    )
+    return bool(
+        row
+        and row["status"] == AppointmentStatus.SCHEDULED
+        and row["current_start"] == row["starts_at"]
+        and now < row["starts_at"]
+        and row["archived_at"] is None
+        and not row["reminders_off"]
+    )
+
+
 def sender_domain(sender: str) -> str:
     """The domain of the ``EMAIL_FROM`` address (Message-IDs are made on it)."""
     return parseaddr(header_value(sender))[1].rpartition("@")[2] or "localhost"
@@ -192,7 +219,8 @@ async def smtp_send(mime: MimeMessage, smtp_url: str) -> None:
 
 async def deliver(message_id: int, settings: Settings, now: datetime) -> str:
     """Send one outbox message over SMTP. Returns 'sent', 'kept' (no SMTP configured), 'skipped',
-    'suppressed' (the address bounces) or 'failed' (it can never be built)."""
+    'suppressed' (the address bounces), 'outdated' (a reminder whose session changed) or 'failed' (it
+    can never be built)."""
     message = await EmailMessage.objects().where(EmailMessage.id == message_id).first()
     if message is None or message.sent_at is not None or message.suppressed_at is not None:
         return "skipped"
@@ -200,6 +228,10 @@ async def deliver(message_id: int, settings: Settings, now: datetime) -> str:
         suppressed = {EmailMessage.suppressed_at: now, EmailMessage.last_error: SUPPRESSED}
         await EmailMessage.update(suppressed).where(EmailMessage.id == message_id)
         return "suppressed"
+    if message.kind == "sessions_reminder" and not await reminder_still_true(message_id, now):
+        outdated = {EmailMessage.suppressed_at: now, EmailMessage.last_error: OUTDATED}
+        await EmailMessage.update(outdated).where(EmailMessage.id == message_id)
+        return "outdated"
     if not settings.smtp_url:
         return "kept"
     try:

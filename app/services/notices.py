@@ -123,10 +123,27 @@ async def sessions_changed(
     return [job] if job else []
 
 
+async def session_reminder(
+    client_id: int, appointment_id: int, *, now: datetime, settings: Settings, links: dict[str, str]
+) -> QueuedJob | None:
+    """Write the reminder of one upcoming session (caller's transaction), with an ``.ics`` holding its
+    current time; None when it has ended. ``links``: the one-tap actions it offers."""
+    return await _sessions_email(
+        client_id,
+        [appointment_id],
+        Notice.REMINDER,
+        now=now,
+        settings=settings,
+        extra={"links": links},
+        upcoming_only=True,
+    )
+
+
 SUBJECTS = {
     Notice.BOOKED: ("Session booked with {}", "{n} sessions booked with {}"),
     Notice.MOVED: ("Session moved: {}", "{n} sessions moved: {}"),
     Notice.CANCELLED: ("Session cancelled: {}", "{n} sessions cancelled: {}"),
+    Notice.REMINDER: ("Reminder: your session with {} on {when}", ""),
 }
 
 
@@ -195,16 +212,19 @@ async def _sessions_email(
     one, many = SUBJECTS[notice]
     count = len(sessions)
     name = practice["practice_name"]
+    dates = [_when(s, zone) for s in sessions]
     message_id = await email.queue_email(
         to=client["email"],
-        subject=many.format(name, n=count) if count > 1 else one.format(name),
+        subject=many.format(name, n=count)
+        if count > 1
+        else one.format(name, when=_short_when(sessions[0], zone)),
         template=f"sessions_{notice.value}",
         context={
             "name": client["name"],
             "practice_name": name,
             "practice_email": practice["email"],
             "insurance_email": practice["insurance_email"],
-            "dates": [_when(s, zone) for s in sessions],
+            "dates": dates,
             "zone": zone,
             "cancellation_window_hours": practice["cancellation_window_hours"],
             "portal_link": f"{settings.base_url}/portal",
@@ -217,6 +237,10 @@ async def _sessions_email(
         attachments=[attachment],
     )
     return email_job(message_id)
+
+
+def _short_when(session: dict, zone: str) -> str:
+    return f"{session['starts_at'].astimezone(ZoneInfo(zone or 'UTC')):%a %-d %b, %H:%M}"
 
 
 def _when(session: dict, zone: str) -> str:

@@ -167,6 +167,7 @@ class ClientsController(Controller):
             "phone": client.phone,
             "billing_type": client.billing_type,
             "internal_note": client.internal_note,
+            "reminders": "" if client.reminders_off else "on",
         }
         return await render(
             request,
@@ -185,6 +186,7 @@ class ClientsController(Controller):
             internal_note=form.text(
                 "internal_note", label="Private note", required=False, max_length=MAX_NOTE
             ),
+            reminders_off=not form.checkbox("reminders"),
         )
         if form.ok:
             rt = runtime(request)
