@@ -28,7 +28,7 @@ def test_offsets_are_whole_hours_and_at_most_three():
     assert parse_hours("48, 2") == ([48, 2], None)
     assert parse_hours("2,48,2") == ([48, 2], None)
     assert parse_hours(" ") == ([], None)
-    for bad in ("48h", "0", "-2", "1.5", "9" * 40, "1,2,3,4", "24\x00"):
+    for bad in ("48h", "0", "-2", "1.5", "9" * 40, "1,2,3,4", "24\x00", "\u0663", "\u00b9"):
         hours, problem = parse_hours(bad)
         assert hours == [] and problem, bad
 

@@ -22,7 +22,7 @@ def parse_hours(text: str) -> tuple[list[int], str | None]:
         return [], f"At most {MAX_REMINDERS} reminders."
     hours: set[int] = set()
     for part in parts:
-        if not part.isdecimal() or len(part) > 4:
+        if not (part.isascii() and part.isdigit()) or len(part) > 4:
             return [], "Enter whole hours separated by commas, like 48, 2."
         value = int(part)
         if not 1 <= value <= MAX_HOURS:

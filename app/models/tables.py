@@ -159,6 +159,7 @@ class Appointment(Table):
     created_at = Timestamptz()
     created_by = Integer(null=True, default=None)
     sequence = Integer(default=0)  # iCalendar SEQUENCE: one more at each move or cancellation
+    confirmed_at = Timestamptz(null=True, default=None)  # the client confirmed from a reminder's link
 
 
 class StatusChange(Table):

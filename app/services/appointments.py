@@ -499,6 +499,7 @@ async def reschedule(
                     Appointment.duration_minutes: minutes,
                     Appointment.changed_from_series: appointment.series is not None,
                     Appointment.sequence: Appointment.sequence + 1,
+                    Appointment.confirmed_at: None,  # a confirmation was for the old time
                 }
             )
             .where(

@@ -50,6 +50,7 @@ ACTIONS: dict[str, str] = {
     # sessions and charges
     "appointment_created": "Appointment booked",
     "appointment_status_changed": "Appointment status changed",
+    "appointment_confirmed": "Session confirmed by the client from a reminder",
     "charge_scheduled": "Charge scheduled",
     "charge_cancelled": "Charge cancelled",
     "charge_succeeded": "Charge succeeded",

@@ -70,7 +70,9 @@ async def feed(client_id: int, token: str, *, settings: Settings, now: datetime)
     )
     if row is None or not row["on"] or not row["calendar_feed_key"]:
         return None
-    if not hmac.compare_digest(token, _token(settings, client_id, row["calendar_feed_key"])):
+    if not hmac.compare_digest(
+        token.encode(), _token(settings, client_id, row["calendar_feed_key"]).encode()
+    ):
         return None
     sessions = (
         await Appointment.select(

@@ -19,7 +19,7 @@ from app.domain.reminders import DEFAULT_HOURS, due_reminder, format_hours, pars
 from app.domain.statuses import AppointmentStatus
 from app.models.db import transaction
 from app.models.tables import Appointment, Clinician, Reminder
-from app.services import notices
+from app.services import notices, session_links
 from app.services.queue import QueuedJob
 
 BATCH = 500
@@ -103,7 +103,11 @@ async def _write(row: dict, hours: int, *, now: datetime, settings: Settings) ->
         )
         if not claimed:
             return []
-        job = await notices.session_reminder(row["client"], row["id"], now=now, settings=settings, links={})
+        page = session_links.link(settings, row["id"], row["starts_at"])
+        links = {"confirm": page, "cancel": f"{page}#cancel"}
+        job = await notices.session_reminder(
+            row["client"], row["id"], now=now, settings=settings, links=links
+        )
         if job is None:
             return []
         await Reminder.update({Reminder.email_message: job.args[0]}).where(Reminder.id == claimed[0]["id"])

@@ -351,6 +351,9 @@ async def edit_series(
                     Appointment.fee_minor: fee,
                     Appointment.changed_from_series: scope == "this" and appointment.series is not None,
                     Appointment.sequence: Appointment.sequence + 1,
+                    Appointment.confirmed_at: appointment.confirmed_at
+                    if starts_at == appointment.starts_at
+                    else None,
                 }
             ).where(
                 (Appointment.id == appointment.id) & (Appointment.status == AppointmentStatus.SCHEDULED.value)
