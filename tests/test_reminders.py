@@ -232,3 +232,54 @@ def _form_values(html: str) -> dict[str, str]:
             continue
         values[name.group(1)] = value.group(1) if value else ""
     return values
+
+
+@pytest.mark.slow
+async def test_two_worker_processes_and_a_redis_flush_send_each_reminder_once(
+    db, redis, arq_pool, settings, smtp_server, tmp_path
+):
+    from app.clock import Clock
+    from tests.test_charging_processes import start_worker, wait_for
+    from tests.test_outages_workers import stop, worker_is_polling
+
+    real = Clock()
+    queue = JobQueue(arq_pool, settings.queue_name)
+    practice = await make_practice(settings, real.now(), queue, card=None)
+    _, second_id = await make_client(settings, real.now(), practice.clinician, email="sam@example.test")
+    starts = real.now() + timedelta(hours=48) - timedelta(seconds=5)  # its 48-hour reminder is due
+    for client_id in (practice.client_id, second_id):
+        await add_appointment(practice.clinician, client_id, starts)
+    cancelled = await add_appointment(practice.clinician, practice.client_id, starts + timedelta(hours=1))
+    await appointments.change_status(
+        cancelled,
+        "cancelled",
+        clinician_id=practice.clinician.user.clinician_id,
+        now=real.now(),
+        actor=practice.clinician_actor,
+        settings=settings,
+        queue=queue,
+    )
+
+    async def sent():
+        return [m["To"] for m in await reminders_sent(smtp_server)]
+
+    log = tmp_path / "workers.log"
+    with log.open("w") as output:
+        workers = [start_worker(settings, output, SMTP_URL=smtp_server.url) for _ in range(2)]
+        try:  # both run the sweep at start-up, at the same moment
+            assert await wait_for(lambda: _two(sent)), log.read_text()[-3000:]
+            await redis.flushdb()
+            for worker in workers:
+                stop(worker)
+            workers = [start_worker(settings, output, SMTP_URL=smtp_server.url) for _ in range(2)]
+            assert await wait_for(lambda: worker_is_polling(arq_pool, settings))
+            await asyncio.sleep(3)  # their start-up sweeps have run
+        finally:
+            for worker in workers:
+                stop(worker)
+    assert sorted(await sent()) == sorted([practice.client.email, "sam@example.test"])
+    assert await Reminder.count() == 2
+
+
+async def _two(sent) -> bool:
+    return len(await sent()) >= 2
