@@ -3,9 +3,10 @@ the practice's cancellation window; a link for a time the session no longer has 
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import UTC, datetime, timedelta
 
-from app.models.tables import Appointment, AuditEvent, EmailMessage, StatusChange
+from app.models.tables import Appointment, AuditEvent, EmailMessage, StatusChange, WorkingHours
 from app.services import appointments
 from app.services.queue import JobQueue
 from tests.charging_support import add_appointment, make_practice
@@ -116,3 +117,51 @@ async def test_a_wrong_or_moved_link_is_not_found_and_a_move_clears_the_confirma
     assert (await client.get(path)).status_code == 404
     assert (await post_form(client, f"{path}/cancel")).status_code == 404
     assert (await Appointment.objects().get(Appointment.id == appointment_id)).status == "scheduled"
+
+
+async def test_outside_the_window_the_client_moves_to_an_open_time_that_week(
+    client, settings, clock, arq_pool
+):
+    practice = await make_practice(settings, clock.now(), JobQueue(arq_pool, settings.queue_name), card=None)
+    clinician_id = practice.clinician.user.clinician_id
+    await WorkingHours.insert(
+        *[
+            WorkingHours(clinician=clinician_id, weekday=d, start_minute=9 * 60, end_minute=12 * 60)
+            for d in range(5)
+        ]
+    )
+    starts = datetime(2026, 12, 9, 14, 0, tzinfo=UTC)  # Wednesday 09:00 New York
+    appointment_id = await add_appointment(practice.clinician, practice.client_id, starts)
+    path = await reminder_link(practice, clock, settings, arq_pool, starts)
+    clock.at = starts - timedelta(hours=72)  # the client opens it early: outside the 48-hour window
+
+    page = await client.get(path)
+    times = re.findall(r'name="slot" value="([^"]+)"', page.text)
+    labels = re.findall(r'name="slot" value="[^"]+" class="button">([^<]+)<', page.text)
+    assert labels[0] == "Mon 7 Dec, 09:00" and labels[-1] == "Fri 11 Dec, 11:00"  # that week only
+    assert "Wed 9 Dec, 09:00" not in labels  # its own time
+    assert all(label[:3] in {"Mon", "Tue", "Wed", "Thu", "Fri"} for label in labels)
+
+    friday = times[-1]
+    moved = await post_form(client, f"{path}/move", {"slot": friday})
+    assert moved.status_code == 303
+    new_page = await client.get(moved.headers["location"])
+    assert (
+        "Your session is moved to this time" in new_page.text and "Friday 11 December, 11:00" in new_page.text
+    )
+    stored = await Appointment.objects().get(Appointment.id == appointment_id)
+    assert stored.starts_at == datetime(2026, 12, 11, 16, 0, tzinfo=UTC) and stored.sequence == 1
+    assert (await client.get(path)).status_code == 404  # the old time's link is dead
+    notice = await EmailMessage.objects().where(EmailMessage.kind == "sessions_moved").first()
+    assert notice.to_address == practice.client.email and "11:00" in notice.text_body
+    (event,) = await AuditEvent.objects().where(AuditEvent.action == "appointment_rescheduled")
+    assert (event.actor_id, event.actor_role) == (practice.client.user.id, "client")
+
+    new_path = moved.headers["location"].split("?")[0]
+    await add_appointment(practice.clinician, practice.client_id, datetime(2026, 12, 7, 14, 0, tzinfo=UTC))
+    taken = await post_form(client, f"{new_path}/move", {"slot": times[0]})  # offered earlier, taken since
+    assert taken.status_code == 409 and "That time was just taken" in taken.text
+    for bad in ("", "tomorrow", "2026-12-08T15:07Z", "2026-12-19T15:00Z", "9999-12-08T15:00Z"):
+        refused = await post_form(client, f"{new_path}/move", {"slot": bad})
+        assert refused.status_code == 409
+    assert (await Appointment.objects().get(Appointment.id == appointment_id)).starts_at == stored.starts_at

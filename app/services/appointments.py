@@ -490,37 +490,52 @@ async def reschedule(
         if clashes and not allow_overlap:
             practice = await practice_of(clinician_id)
             raise BookingProblem("overlap", clash_message(clashes, practice.zone))
-        old_start = appointment.starts_at
-        changed = (
-            await Appointment.update(
-                {
-                    Appointment.starts_at: starts_at,
-                    Appointment.ends_at: ends_at,
-                    Appointment.duration_minutes: minutes,
-                    Appointment.changed_from_series: appointment.series is not None,
-                    Appointment.sequence: Appointment.sequence + 1,
-                    Appointment.confirmed_at: None,  # a confirmation was for the old time
-                }
-            )
-            .where(
-                (Appointment.id == appointment_id) & (Appointment.status == AppointmentStatus.SCHEDULED.value)
-            )
-            .returning(Appointment.id)
+        jobs = await move_appointment(
+            appointment, starts_at, minutes, now=now, actor=actor, settings=settings
         )
-        if not changed:
-            raise BookingProblem("form", "Someone else changed this appointment just now. Reload and retry.")
-        await audit.appointment_event(
-            "appointment_rescheduled",
-            appointment_id,
-            appointment.client,
-            clinician_id,
-            actor=actor,
-            at=now,
-            detail=f"{old_start:%Y-%m-%dT%H:%MZ}->{starts_at:%Y-%m-%dT%H:%MZ} {minutes}min",
-        )
-        jobs = await notices.sessions_changed(
-            appointment.client, [appointment_id], Notice.MOVED, now=now, settings=settings
-        )
-        appointment.starts_at, appointment.ends_at, appointment.duration_minutes = starts_at, ends_at, minutes
     await queue.enqueue_all(jobs)
     return appointment
+
+
+async def move_appointment(
+    appointment: Appointment,
+    starts_at: datetime,
+    minutes: int,
+    *,
+    now: datetime,
+    actor: Actor,
+    settings: Settings,
+) -> list[QueuedJob]:
+    """Move a Scheduled appointment (caller's transaction, after the caller's checks): a new SEQUENCE,
+    the client's confirmation dropped, the audit line and the client's email. Returns jobs to enqueue."""
+    ends_at = starts_at + timedelta(minutes=minutes)
+    old_start = appointment.starts_at
+    changed = (
+        await Appointment.update(
+            {
+                Appointment.starts_at: starts_at,
+                Appointment.ends_at: ends_at,
+                Appointment.duration_minutes: minutes,
+                Appointment.changed_from_series: appointment.series is not None,
+                Appointment.sequence: Appointment.sequence + 1,
+                Appointment.confirmed_at: None,  # a confirmation was for the old time
+            }
+        )
+        .where((Appointment.id == appointment.id) & (Appointment.status == AppointmentStatus.SCHEDULED.value))
+        .returning(Appointment.id)
+    )
+    if not changed:
+        raise BookingProblem("form", "Someone else changed this appointment just now. Reload and retry.")
+    await audit.appointment_event(
+        "appointment_rescheduled",
+        appointment.id,
+        appointment.client,
+        appointment.clinician,
+        actor=actor,
+        at=now,
+        detail=f"{old_start:%Y-%m-%dT%H:%MZ}->{starts_at:%Y-%m-%dT%H:%MZ} {minutes}min",
+    )
+    appointment.starts_at, appointment.ends_at, appointment.duration_minutes = starts_at, ends_at, minutes
+    return await notices.sessions_changed(
+        appointment.client, [appointment.id], Notice.MOVED, now=now, settings=settings
+    )

@@ -3,7 +3,8 @@
 The address is ``/s/<appointment id>/<token>``; the token is an HMAC (the app's secret) of the session
 and the start time it was sent for, so it can't be guessed and dies when the session moves. Opening the
 link changes nothing (mail scanners open links); the page's buttons do. Cancelling goes through the
-status service under the practice's cancellation window, as in the portal.
+status service under the practice's cancellation window, as in the portal; outside it the client may
+also move the session to one of the practice's open times that week (the public booking's slots).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from app.config import Settings
 from app.domain.availability import CancelRule, cancel_rule
@@ -19,7 +21,8 @@ from app.domain.statuses import AppointmentStatus
 from app.models.db import transaction
 from app.models.tables import Appointment
 from app.services import audit
-from app.services.appointments import apply_status_change
+from app.services.appointments import apply_status_change, lock_practice, move_appointment
+from app.services.availability import open_slots, practice_by, still_free
 from app.services.context import Actor
 from app.services.errors import AppointmentNotFound, StatusChangeRefused
 from app.services.queue import JobQueue
@@ -50,6 +53,8 @@ class SessionLink:
     cancel: CancelRule
     user_id: int | None
     upcoming: bool
+    clinician_id: int
+    minutes: int
 
     @property
     def scheduled(self) -> bool:
@@ -69,6 +74,8 @@ async def open_link(appointment_id: int, token: str, *, settings: Settings, now:
             Appointment.ends_at,
             Appointment.status,
             Appointment.confirmed_at,
+            Appointment.duration_minutes,
+            Appointment.clinician.id.as_alias("clinician_id"),
             Appointment.client.user.as_alias("user_id"),
             Appointment.client.user.time_zone.as_alias("client_zone"),
             Appointment.clinician.time_zone.as_alias("practice_zone"),
@@ -96,6 +103,8 @@ async def open_link(appointment_id: int, token: str, *, settings: Settings, now:
         cancel=cancel_rule(row["starts_at"], row["window"], now),
         user_id=row["user_id"],
         upcoming=now < row["starts_at"],
+        clinician_id=row["clinician_id"],
+        minutes=row["duration_minutes"],
     )
 
 
@@ -161,3 +170,51 @@ async def cancel(
         )
     await queue.enqueue_all(jobs)
     return await open_link(appointment_id, token, settings=settings, now=now)
+
+
+async def open_times(page: SessionLink, *, now: datetime) -> list[datetime]:
+    """The practice's open starts (UTC) for this session's length in the session's week (Monday to
+    Sunday, the client's zone); none inside the cancellation window."""
+    if not (page.can_act and page.cancel.allowed):
+        return []
+    practice = await practice_by(clinician_id=page.clinician_id)
+    if practice is None:
+        return []
+    zone = ZoneInfo(page.zone)
+    monday = page.starts_at.astimezone(zone).date() - timedelta(
+        days=page.starts_at.astimezone(zone).weekday()
+    )
+    week = {monday + timedelta(days=n) for n in range(7)}
+    slots = await open_slots(practice, page.minutes, now)
+    return [slot for slot in slots if slot.astimezone(zone).date() in week and slot != page.starts_at]
+
+
+async def move(
+    appointment_id: int,
+    token: str,
+    starts_at: datetime,
+    *,
+    settings: Settings,
+    now: datetime,
+    actor: Actor,
+    queue: JobQueue,
+) -> str:
+    """The client moves the session to an open time (outside the cancellation window, re-checked under
+    the practice's lock); returns the link for the new time (this one dies with the old time)."""
+    async with transaction():
+        page = await open_link(appointment_id, token, settings=settings, now=now)
+        if not (page.can_act and page.cancel.allowed):
+            raise StatusChangeRefused(
+                f"Sessions can be moved online up to {page.cancel.window_hours} hours before. "
+                f"Please contact {page.practice_name} at {page.contact_email}."
+            )
+        await lock_practice(page.clinician_id)
+        practice = await practice_by(clinician_id=page.clinician_id)
+        if practice is None or not await still_free(practice, starts_at, page.minutes, now):
+            raise StatusChangeRefused("That time was just taken. Here are the times still open.")
+        appointment = await Appointment.objects().where(Appointment.id == appointment_id).first()
+        jobs = await move_appointment(
+            appointment, starts_at, page.minutes, now=now, actor=_client(page, actor), settings=settings
+        )
+    await queue.enqueue_all(jobs)
+    return link(settings, appointment_id, starts_at)

@@ -1,18 +1,26 @@
-"""The reminder's one-tap link: a page about one session with Confirm and Cancel, no sign-in needed.
+"""The reminder's one-tap link: a page about one session with Confirm, Cancel and the week's open times
+to move to, no sign-in needed.
 
 Opening it changes nothing; the buttons post back with the same token (see services/session_links.py).
 """
 
 from __future__ import annotations
 
-from litestar import Controller, Request, get, post
-from litestar.params import FromPath
-from litestar.response import Template
+from typing import Any
 
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath, FromQuery, URLEncodedBody
+from litestar.response import Response, Template
+
+from app.domain.validation import Form
 from app.services import session_links
+from app.services.appointments import BookingProblem
 from app.services.errors import StatusChangeRefused
-from app.web.htmx import render
+from app.web.booking import SLOT_FORMAT, parse_slot
+from app.web.htmx import redirect, render
 from app.web.runtime import actor_of, runtime
+
+FormBody = URLEncodedBody[dict[str, Any]]
 
 TOKEN_LENGTH = 64
 
@@ -21,12 +29,48 @@ class SessionLinkController(Controller):
     path = "/s"
 
     @get("/{appointment_id:int}/{token:str}", name="session_link")
-    async def show(self, request: Request, appointment_id: FromPath[int], token: FromPath[str]) -> Template:
+    async def show(
+        self,
+        request: Request,
+        appointment_id: FromPath[int],
+        token: FromPath[str],
+        moved: FromQuery[str | None] = None,
+    ) -> Template:
         rt = runtime(request)
         page = await session_links.open_link(
             appointment_id, token[:TOKEN_LENGTH], settings=rt.settings, now=rt.clock.now()
         )
-        return await render(request, "links/session.html", {"page": page})
+        done = "Your session is moved to this time. We've emailed you." if moved else None
+        return await self._page(request, page, done=done)
+
+    @post("/{appointment_id:int}/{token:str}/move", name="session_link_move")
+    async def move(
+        self, request: Request, appointment_id: FromPath[int], token: FromPath[str], data: FormBody
+    ) -> Response | Template:
+        rt = runtime(request)
+        starts_at = parse_slot(Form.of(data).data.get("slot", ""))
+        try:
+            if starts_at is None:
+                raise StatusChangeRefused("Choose one of the times shown.")
+            new_link = await session_links.move(
+                appointment_id,
+                token[:TOKEN_LENGTH],
+                starts_at,
+                settings=rt.settings,
+                now=rt.clock.now(),
+                actor=actor_of(request),
+                queue=rt.queue,
+            )
+        except (StatusChangeRefused, BookingProblem) as refused:
+            return await self._refused(request, appointment_id, token, refused)
+        return redirect(request, f"{new_link.removeprefix(rt.settings.base_url)}?moved=1")
+
+    async def _page(self, request: Request, page, *, status_code: int = 200, **extra) -> Template:
+        times = await session_links.open_times(page, now=runtime(request).clock.now())
+        choices = [(t.strftime(SLOT_FORMAT), t) for t in times]
+        return await render(
+            request, "links/session.html", {"page": page, "times": choices, **extra}, status_code=status_code
+        )
 
     @post("/{appointment_id:int}/{token:str}/confirm", name="session_link_confirm")
     async def confirm(
@@ -43,9 +87,7 @@ class SessionLinkController(Controller):
             )
         except StatusChangeRefused as refused:
             return await self._refused(request, appointment_id, token, refused)
-        return await render(
-            request, "links/session.html", {"page": page, "done": "Thank you: your session is confirmed."}
-        )
+        return await self._page(request, page, done="Thank you: your session is confirmed.")
 
     @post("/{appointment_id:int}/{token:str}/cancel", name="session_link_cancel")
     async def cancel(self, request: Request, appointment_id: FromPath[int], token: FromPath[str]) -> Template:
@@ -61,17 +103,11 @@ class SessionLinkController(Controller):
             )
         except StatusChangeRefused as refused:
             return await self._refused(request, appointment_id, token, refused)
-        return await render(
-            request,
-            "links/session.html",
-            {"page": page, "done": "Your session is cancelled. We've emailed you."},
-        )
+        return await self._page(request, page, done="Your session is cancelled. We've emailed you.")
 
-    async def _refused(self, request: Request, appointment_id: int, token: str, refused: StatusChangeRefused):
+    async def _refused(self, request: Request, appointment_id: int, token: str, refused) -> Template:
         rt = runtime(request)
         page = await session_links.open_link(
             appointment_id, token[:TOKEN_LENGTH], settings=rt.settings, now=rt.clock.now()
         )
-        return await render(
-            request, "links/session.html", {"page": page, "problem": refused.message}, status_code=409
-        )
+        return await self._page(request, page, problem=refused.message, status_code=409)
