@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from app.domain.validation import is_digits
+
 DEFAULT_HOURS = (48, 2)
 MAX_HOURS = 24 * 14
 MAX_REMINDERS = 3
@@ -22,7 +24,7 @@ def parse_hours(text: str) -> tuple[list[int], str | None]:
         return [], f"At most {MAX_REMINDERS} reminders."
     hours: set[int] = set()
     for part in parts:
-        if not (part.isascii() and part.isdigit()) or len(part) > 4:
+        if not is_digits(part) or len(part) > 4:
             return [], "Enter whole hours separated by commas, like 48, 2."
         value = int(part)
         if not 1 <= value <= MAX_HOURS:
