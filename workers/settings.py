@@ -15,6 +15,7 @@ from app.services.queue import deserialize, redis_settings, serialize
 from workers import heartbeat
 from workers.charging import charge_appointment, sweep_charges
 from workers.email import send_email, sweep_unsent_emails
+from workers.reminders import sweep_reminders
 
 SETTINGS = Settings.from_env()
 POOL_CLOSE_SECONDS = 10
@@ -56,6 +57,7 @@ class WorkerSettings:
     cron_jobs = [
         cron(sweep_unsent_emails, minute=None, second=15, unique=True, run_at_startup=False),
         cron(sweep_charges, minute=None, second=45, unique=True, run_at_startup=True, timeout=90),
+        cron(sweep_reminders, minute=None, second=30, unique=True, run_at_startup=True, timeout=90),
     ]
     on_startup = startup
     on_shutdown = shutdown

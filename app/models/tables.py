@@ -63,6 +63,7 @@ class Clinician(Table):
     max_fee_minor = Integer(default=200000)
     require_two_factor = Boolean(default=False)
     calendar_feed_enabled = Boolean(default=False)
+    reminder_hours = Varchar(length=40, default="48, 2")  # hours before a session; blank: no reminders
     created_at = Timestamptz()
 
 
@@ -91,6 +92,7 @@ class Client(Table):
     internal_note = Text(default="")
     archived_at = Timestamptz(null=True, default=None)
     calendar_feed_key = Varchar(length=64, default="")
+    reminders_off = Boolean(default=False)  # the client asked for no session reminders
     created_at = Timestamptz()
 
 
@@ -157,6 +159,7 @@ class Appointment(Table):
     created_at = Timestamptz()
     created_by = Integer(null=True, default=None)
     sequence = Integer(default=0)  # iCalendar SEQUENCE: one more at each move or cancellation
+    confirmed_at = Timestamptz(null=True, default=None)  # the client confirmed from a reminder's link
 
 
 class StatusChange(Table):
@@ -286,6 +289,18 @@ class EmailMessage(Table):
     last_error = Varchar(length=255, default="")
     reply_to = Varchar(length=254, default="")
     suppressed_at = Timestamptz(null=True, default=None)  # not sent: the address bounces
+    message_id = Varchar(length=255, default="")  # made when queued, so every attempt sends the same one
+
+
+class Reminder(Table):
+    """A session reminder written to the outbox: at most one per (appointment, hours before, start
+    time), by a composite unique index, so a moved session is reminded again for its new time only."""
+
+    appointment = ForeignKey(references=Appointment, null=False, index=True)
+    hours_before = Integer()
+    starts_at = Timestamptz()
+    email_message = ForeignKey(references=EmailMessage, null=True, on_delete=OnDelete.set_null)
+    created_at = Timestamptz()
 
 
 class UndeliverableAddress(Table):
@@ -409,6 +424,7 @@ ALL_TABLES: list[type[Table]] = [
     AccountToken,
     ChecklistItem,
     EmailMessage,
+    Reminder,
     UndeliverableAddress,
     RecoveryCode,
     AuditEvent,
@@ -424,4 +440,5 @@ COMPOSITE_UNIQUE_INDEXES: dict[str, tuple[str, tuple[str, ...]]] = {
     "checklist_item_client_item_uniq": ("checklist_item", ("client", "item")),
     "document_version_number_uniq": ("document_version", ("document", "number")),
     "document_signature_client_version_uniq": ("document_signature", ("client", "version")),
+    "reminder_once_uniq": ("reminder", ("appointment", "hours_before", "starts_at")),
 }

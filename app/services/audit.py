@@ -45,6 +45,7 @@ ACTIONS: dict[str, str] = {
     "invitation_sent": "Portal invitation sent",
     "invitation_accepted": "Portal invitation accepted",
     "email_undeliverable": "Email address bounced or reported spam; no more email goes to it",
+    "email_block_lifted": "Email to a bounced address tried again",
     "insurance_updated": "Insurance details changed",
     # intake paperwork
     "document_published": "Practice document published",
@@ -58,6 +59,7 @@ ACTIONS: dict[str, str] = {
     # sessions and charges
     "appointment_created": "Appointment booked",
     "appointment_status_changed": "Appointment status changed",
+    "appointment_confirmed": "Session confirmed by the client from a reminder",
     "charge_scheduled": "Charge scheduled",
     "charge_cancelled": "Charge cancelled",
     "charge_succeeded": "Charge succeeded",

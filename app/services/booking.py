@@ -54,6 +54,7 @@ class BookingSettings:
     cancellation_window_hours: int
     calendar_feed_enabled: bool
     max_fee_minor: int
+    reminder_hours: str  # "48, 2": hours before each session a reminder goes (app.domain.reminders)
 
 
 async def save_settings(

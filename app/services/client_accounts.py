@@ -52,6 +52,7 @@ async def invite_client(client_id: int, *, now: datetime, actor: Actor, settings
             "forms_line": await paperwork.forms_line(client_id, now),
         },
         now=now,
+        settings=settings,
         kind="invitation",
         reply_to=await email.practice_address(practice.id),
     )

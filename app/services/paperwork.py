@@ -469,6 +469,7 @@ async def remind(
                 "link": f"{settings.base_url}/portal/forms",
             },
             now=now,
+            settings=settings,
             kind="paperwork_reminder",
             reply_to=await email.practice_address(clinician_id),
         )

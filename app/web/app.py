@@ -47,6 +47,7 @@ from app.web.report import ReportController
 from app.web.runtime import REQUEST_DEPENDENCIES, Runtime
 from app.web.security import SecurityController
 from app.web.series import SeriesController
+from app.web.session_links import SessionLinkController
 from app.web.system import DevMailboxController, email_events, healthz
 
 HTMX_CONFIG = {
@@ -143,6 +144,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         ChecklistController,
         DocumentsController,
         PortalFormsController,
+        SessionLinkController,
         create_static_files_router(path="/static", directories=[ROOT / "static"], name="static"),
     ]
     application = Litestar(
