@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -25,18 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 PASSWORD = "bench-password-1234"  # noqa: S105 - the seeded accounts' password, bench data only
-FULL_COUNTS = {
-    "floor": 1500,
-    "healthz": 600,
-    "login": 400,
-    "calendar": 300,
-    "panel": 300,
-    "status": 200,
-    "report_month": 150,
-    "report_year": 60,
-    "csv_year": 20,
-    "portal": 300,
-}
+GROWTH = 10  # --growth: this many times the appointments
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -49,15 +39,38 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--clinicians", type=int, default=20)
     parser.add_argument("--clients", type=int, default=2000)
     parser.add_argument("--appointments", type=int, default=100_000)
-    parser.add_argument("--requests", type=float, default=1.0, help="multiply every endpoint's request count")
     parser.add_argument(
-        "--concurrency", type=int, default=4, help="connections the load generator keeps busy"
+        "--growth",
+        action="store_true",
+        help=f"{GROWTH}× the appointments (more history per clinician); prints each ratio beside --compare's",
     )
+    parser.add_argument(
+        "--seconds", type=int, default=6, help="wrk's load per endpoint (and per floor round)"
+    )
+    parser.add_argument("--concurrency", type=int, default=16, help="connections wrk keeps busy")
     parser.add_argument("--web-workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--arq-workers", type=int, default=2, help="arq worker processes for the charge run")
     parser.add_argument("--due-charges", type=int, default=10_000, help="charges the workers process")
+    parser.add_argument(
+        "--no-background", action="store_true", help="skip the charge workers and the sweep (pages only)"
+    )
+    parser.add_argument("--compare", help="an earlier results.json: print each page's ratio beside its own")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.growth:
+        args.appointments *= GROWTH
+    return args
+
+
+def ensure_wrk() -> None:
+    """wrk (the C load generator) from the system packages, installed when missing and allowed."""
+    if shutil.which("wrk"):
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        say("Installing wrk (apt-get install -y wrk) …")
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, stdout=subprocess.DEVNULL)
+        return
+    raise SystemExit("The benchmark needs wrk: sudo apt-get install -y wrk")
 
 
 def free_port() -> int:
@@ -89,22 +102,27 @@ def reset_database(url: str) -> None:
     )
 
 
-def serve(env: dict[str, str], port: int, workers: int) -> subprocess.Popen:
-    """The bench app served as ``python -m app serve`` serves production: several worker processes
-    sharing the port, no access log, DEBUG off."""
+def serve(
+    env: dict[str, str], port: int, workers: int, app: str = "bench.asgi:app", ready: str = "/healthz"
+) -> subprocess.Popen:
+    """An app served as ``python -m app serve`` serves production: several worker processes sharing
+    the port, no access log, DEBUG off."""
     code = (
         "from app.serving import serve;"
-        f"serve('bench.asgi:app', host='127.0.0.1', port={port}, workers={workers},"
+        f"serve({app!r}, host='127.0.0.1', port={port}, workers={workers},"
         " access_log=False, log_level='warning')"
     )
-    process = subprocess.Popen([PYTHON, "-c", code], cwd=ROOT, env=env)
+    (ROOT / "var").mkdir(exist_ok=True)
+    log = (ROOT / "var" / f"bench-{app.split(':')[0]}.log").open("w")  # a request line each, as in production
+    process = subprocess.Popen([PYTHON, "-c", code], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
     import httpx
 
     for _ in range(200):
         if process.poll() is not None:
             raise SystemExit("uvicorn exited early")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}{ready}", timeout=1).status_code == 200:
                 # Every worker process must be up, not just the first to answer.
                 time.sleep(0.5 * workers)
                 return process
@@ -112,7 +130,7 @@ def serve(env: dict[str, str], port: int, workers: int) -> subprocess.Popen:
             pass
         time.sleep(0.1)
     process.terminate()
-    raise SystemExit("uvicorn did not answer /healthz")
+    raise SystemExit(f"uvicorn did not answer {ready}")
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -130,12 +148,11 @@ async def pick_targets(seeded, now: datetime) -> dict[str, Any]:
     from app.domain.statuses import AppointmentStatus as S
     from app.models.tables import Appointment, Charge
 
-    ids = seeded.appointment_ids_by_clinician[1]
-    rows = (
+    rows = (  # by clinician, not by id: at --growth scale the ids alone exceed a query's 32,767 arguments
         await Appointment.select(
             Appointment.id, Appointment.starts_at, Appointment.ends_at, Appointment.status
         )
-        .where(Appointment.id.is_in(ids))
+        .where(Appointment.clinician == 1)
         .order_by(Appointment.id)
     )
     past = [r for r in rows if r["ends_at"] < now - timedelta(hours=1)]
@@ -228,6 +245,7 @@ async def charge_run(args, env: dict[str, str], settings) -> dict[str, Any]:
         "charges": len(ids),
         "seconds": round(elapsed, 2),
         "per_second": round(len(ids) / elapsed, 1),
+        "per_second_per_worker": round(len(ids) / elapsed / args.arq_workers, 1),
         "workers": args.arq_workers,
         "outcomes": outcomes,
         "gateway_payments": payments,
@@ -235,14 +253,16 @@ async def charge_run(args, env: dict[str, str], settings) -> dict[str, Any]:
 
 
 SWEEP_DUE = 100_000
+IDLE_PASSES = 5
 
 
 async def sweep_run(args, env: dict[str, str], settings) -> dict[str, Any]:
-    """The due-charge sweep (the worker's cron) after Redis lost its queue. An idle pass first (nothing
-    due); then the charge table is topped up to one charge per appointment (100,000 at full scale), up
-    to 100,000 of them are made due with no job queued, and the sweep's passes are timed until each due
-    charge has its job, then a repeat pass (every job already queued); then ``--arq-workers`` workers
-    clear the first ``--due-charges`` of those jobs, which gives their rate for all of them."""
+    """The due-charge sweep (the worker's cron). The charge table is topped up to one settled charge
+    per appointment (100,000 at full scale) and idle passes are timed (nothing due: the usual minute);
+    then up to 100,000 of them are made due with no job queued (Redis lost its queue), the sweep's
+    passes are timed until each due charge has its job, then a repeat pass (every job already queued);
+    then ``--arq-workers`` workers clear the first ``--due-charges`` of those jobs, which gives their
+    rate for all of them."""
     from app.domain.statuses import AppointmentStatus as S
     from app.domain.statuses import ChargeStatus as C
     from app.models.db import engine
@@ -263,7 +283,6 @@ async def sweep_run(args, env: dict[str, str], settings) -> dict[str, Any]:
 
     workers = []
     try:
-        idle, idle_seconds = await timed_pass()
         now = datetime.now(UTC)
         missing = await Appointment.select(
             Appointment.id, Appointment.client, Appointment.clinician, Appointment.fee_minor
@@ -279,14 +298,20 @@ async def sweep_run(args, env: dict[str, str], settings) -> dict[str, Any]:
                     client=row["client"],
                     clinician=row["clinician"],
                     amount_minor=row["fee_minor"],
-                    status=C.SCHEDULED,
-                    due_at=now - timedelta(minutes=1, seconds=n),  # overdue, each at its own moment
+                    status=C.SUCCEEDED,  # settled for the idle passes; made due below
+                    due_at=now - timedelta(minutes=1, seconds=n),  # each at its own moment
                     created_at=now,
                     updated_at=now,
                 )
                 for n, row in enumerate(missing)
             ],
         )
+        await engine().run_ddl("ANALYZE")
+        total = await Charge.count()
+        # One charge per appointment (100,000 at full scale), none due or in flight: the usual minute.
+        idle_passes = [await timed_pass() for _ in range(IDLE_PASSES)]
+        idle = idle_passes[-1][0]
+        idle_seconds = sorted(seconds for _, seconds in idle_passes)[IDLE_PASSES // 2]
         await Appointment.update({Appointment.status: S.OCCURRED}).where(Appointment.status != S.OCCURRED)
         made_due = Charge.select(Charge.id).order_by(Charge.id).limit(SWEEP_DUE)
         await Charge.update(
@@ -307,7 +332,6 @@ async def sweep_run(args, env: dict[str, str], settings) -> dict[str, Any]:
             Charge.due_at > now - timedelta(minutes=1)
         )
         await engine().run_ddl("ANALYZE")  # as after seeding: a live database has statistics
-        total = await Charge.count()
         due = await Charge.count().where(Charge.status == C.SCHEDULED)
         await redis.flushdb()  # Redis lost its queue: no due charge has a job
 
@@ -349,6 +373,7 @@ async def sweep_run(args, env: dict[str, str], settings) -> dict[str, Any]:
     return {
         "charges_in_table": total,
         "idle_pass_ms": round(idle_seconds * 1000, 1),
+        "idle_passes_ms": [round(seconds * 1000, 1) for _, seconds in idle_passes],
         "idle_counts": idle,
         "due": due,
         "queue_passes": passes,
@@ -361,32 +386,59 @@ async def sweep_run(args, env: dict[str, str], settings) -> dict[str, Any]:
         "cleared": cleared,
         "clear_s": round(clear_seconds, 2),
         "cleared_per_second": round(rate, 1),
+        "cleared_per_second_per_worker": round(rate / args.arq_workers, 1),
         "all_due_minutes": round(due / rate / 60, 1),
     }
 
 
-def print_report(results: dict[str, Any]) -> None:
+BARE, FLOOR = "bare Litestar", "floor (signed in)"
+
+
+def print_report(results: dict[str, Any], earlier: dict[str, Any] | None = None) -> None:
+    """The table: every endpoint's req/s, p50/p99 and its ratio to both floors (the bare framework and
+    the signed-in floor, measured in the same run); the app's CPU time per request (the probes') and
+    the same ratios made from it; with an earlier run's × floor ratios beside them."""
     rows = results["endpoints"]
-    floor = next(r for r in rows if r["endpoint"] == "floor (signed out)")["rps"]
-    columns = [("endpoint", 26), ("req/s", 8), ("p50 ms", 8), ("p99 ms", 8), ("×floor", 7), ("queries", 8)]
+    by_name = {r["endpoint"]: r for r in rows}
+    bare, floor = by_name[BARE]["rps"], by_name[FLOOR]["rps"]
+    before = {r["endpoint"]: r.get("vs_floor") for r in (earlier or {}).get("endpoints", [])}
+    bare_cpu, floor_cpu = by_name[BARE]["cpu_ms"], by_name[FLOOR]["cpu_ms"]
+    before_cpu = {r["endpoint"]: r.get("cpu_vs_floor") for r in (earlier or {}).get("endpoints", [])}
+    columns = [("endpoint", 26), ("req/s", 8), ("p50 ms", 7), ("p99 ms", 7), ("×bare", 6), ("×floor", 7)]
+    columns += [("cpu ms", 7), ("×bare", 6), ("×floor", 7), ("queries", 7), ("gzip B", 7)]
+    columns += [("earlier", 8), ("cpu", 6)] if earlier else []
     head = " ".join(
-        f"{name:<{width}}" if i == 0 else f"{name:>{width}}"
-        for i, (name, width) in enumerate([*columns, ("gzip B", 8)])
+        f"{name:<{width}}" if i == 0 else f"{name:>{width}}" for i, (name, width) in enumerate(columns)
     )
-    print("\n" + head)
+    print(
+        f"\nwrk, {results['concurrency']} connections, {results['seconds']} s per endpoint; "
+        f"floors: median of {len(by_name[FLOOR]['rounds_rps'])} rounds; "
+        f"load average {results['load_average']}"
+    )
+    print(head)
     print("-" * len(head))
     for r in rows:
+        r["vs_bare"] = round(r["rps"] / bare, 3)
         r["vs_floor"] = round(r["rps"] / floor, 3)
-        flags = []
-        if r["vs_floor"] < 0.2:
-            flags.append("<1/5 floor")
-        if r["p99_ms"] > 100:
-            flags.append("p99>100ms")
-        if r["errors"]:
-            flags.append(f"{r['errors']} errors")
+        # CPU per request turned into the same kind of ratio: (1 / cpu) against (1 / the floor's cpu).
+        r["cpu_vs_bare"] = round(bare_cpu / max(r["cpu_ms"], 0.001), 3)
+        r["cpu_vs_floor"] = round(floor_cpu / max(r["cpu_ms"], 0.001), 3)
+        flags = [f"{r['errors']} errors"] if r["errors"] else []
+        if earlier and before.get(r["endpoint"]):
+            flags.append(f"×floor {r['vs_floor'] / before[r['endpoint']] - 1:+.0%}")
+        if earlier and before_cpu.get(r["endpoint"]):
+            flags.append(f"cpu ×floor {r['cpu_vs_floor'] / before_cpu[r['endpoint']] - 1:+.0%}")
+        queries = "—" if r["queries"] < 0 else str(r["queries"])
         print(
-            f"{r['endpoint']:<26} {r['rps']:>8.1f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} "
-            f"{r['vs_floor']:>7.2f} {r['queries']:>8} {r['bytes_gzip']:>8}  {' '.join(flags)}"
+            f"{r['endpoint']:<26} {r['rps']:>8.1f} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} "
+            f"{r['vs_bare']:>6.2f} {r['vs_floor']:>7.2f} {r['cpu_ms']:>7.2f} {r['cpu_vs_bare']:>6.2f} "
+            f"{r['cpu_vs_floor']:>7.2f} {queries:>7} {r['bytes_gzip']:>7}"
+            + (
+                f" {before.get(r['endpoint']) or 0:>8.2f} {before_cpu.get(r['endpoint']) or 0:>6.2f}"
+                if earlier
+                else ""
+            )
+            + (f"  {' '.join(flags)}" if flags else "")
         )
     phone = results["phone_first_load"]
     print(
@@ -399,17 +451,21 @@ def print_report(results: dict[str, Any]) -> None:
     if charge:
         print(
             f"Charge workers: {charge['charges']:,} due charges in {charge['seconds']} s = "
-            f"{charge['per_second']} charges/s with {charge['workers']} arq worker(s); "
+            f"{charge['per_second']} charges/s with {charge['workers']} arq worker(s), "
+            f"{charge['per_second_per_worker']}/s per worker process; "
             f"outcomes {charge['outcomes']}"
         )
     sweep = results.get("sweep")
     if sweep:
         print(
-            f"Due-charge sweep (idle pass {sweep['idle_pass_ms']} ms), after Redis lost its queue with "
+            f"Due-charge sweep: a pass with nothing due over {sweep['charges_in_table']:,} charges "
+            f"{sweep['idle_pass_ms']} ms (median of {len(sweep['idle_passes_ms'])}); "
+            "after Redis lost its queue with "
             f"{sweep['due']:,} due of {sweep['charges_in_table']:,} charges: queued {sweep['jobs_queued']:,} "
             f"jobs in {sweep['queue_s']} s ({sweep['queue_passes']} pass(es), {sweep['jobs_per_second']:,} "
             f"jobs/s), a repeat pass {sweep['repeat_pass_s']} s; {sweep['workers']} arq worker(s) cleared "
-            f"{sweep['cleared']:,} in {sweep['clear_s']} s = {sweep['cleared_per_second']}/s, all in "
+            f"{sweep['cleared']:,} in {sweep['clear_s']} s = {sweep['cleared_per_second']}/s "
+            f"({sweep['cleared_per_second_per_worker']}/s per worker), all in "
             f"≈{sweep['all_due_minutes']} min"
         )
     print(f"Seeded: {results['seeded']}  (seeding took {results['seed_seconds']} s)")
@@ -429,7 +485,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["DEBUG"] = "0"
     os.environ["USE_DB_POOL"] = "1"
     os.environ.pop("PASSWORD_HASH_PROFILE", None)
-    port = free_port()
+    ensure_wrk()
+    port, bare_port = free_port(), free_port()
     os.environ["BASE_URL"] = f"http://127.0.0.1:{port}"
     env = dict(os.environ)
 
@@ -470,11 +527,14 @@ def main(argv: list[str] | None = None) -> int:
         "report_month": month,
         "report_year": year,
         "concurrency": args.concurrency,
-        "counts": {k: max(1, int(v * args.requests)) for k, v in FULL_COUNTS.items()},
+        "seconds": args.seconds,
+        "bare_url": f"http://127.0.0.1:{bare_port}",
         **targets,
     }
-    say(f"Serving with {args.web_workers} uvicorn workers on port {port}; loading …")
+    say(f"Serving the app and bare Litestar with {args.web_workers} uvicorn workers each; loading with wrk …")
     server = serve(env, port, args.web_workers)
+    bare = serve(env, bare_port, args.web_workers, app="bench.bare:app", ready="/")
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as folder:
         config_path, out_path = Path(folder) / "config.json", Path(folder) / "out.json"
         config_path.write_text(json.dumps(config))
@@ -484,14 +544,16 @@ def main(argv: list[str] | None = None) -> int:
             )
         finally:
             stop(server)
+            stop(bare)
         results: dict[str, Any] = json.loads(out_path.read_text())
+    results["load_average"] = " → ".join(f"{a:.2f}" for a in (load_before[0], os.getloadavg()[0]))
 
     async def background_work():
-        from app.models.db import engine
+        from app.models.db import engine, start_pool
 
         pooled = settings.is_postgres
         if pooled:
-            await engine().start_connection_pool(min_size=1, max_size=4)
+            await start_pool(min_size=1, max_size=4)
         try:
             say(f"Charging {args.due_charges:,} due charges with {args.arq_workers} arq worker(s) …")
             charge = await charge_run(args, env, settings) if args.due_charges else None
@@ -501,14 +563,16 @@ def main(argv: list[str] | None = None) -> int:
             if pooled:
                 await engine().close_connection_pool()
 
-    results["charge_worker"], results["sweep"] = asyncio.run(background_work())
+    if not args.no_background:
+        results["charge_worker"], results["sweep"] = asyncio.run(background_work())
     results["seeded"] = seeded.counts
     results["seed_seconds"] = round(seed_seconds, 1)
     results["database"] = "postgresql" if settings.is_postgres else "sqlite"
     results["web_workers"] = args.web_workers
     results["concurrency"] = args.concurrency
+    results["seconds"] = args.seconds
     results["total_seconds"] = round(time.perf_counter() - begun, 1)
-    print_report(results)
+    print_report(results, json.loads(Path(args.compare).read_text()) if args.compare else None)
     Path(args.out).write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(f"Written to {args.out}")
     return 0

@@ -1,4 +1,4 @@
-"""Object-level authorization (R1, R11): every route of the app × every kind of person, each cell with an
+"""Object-level authorization (R1, R12): every route of the app × every kind of person, each cell with an
 explicit expected outcome. The route list comes from the app's own route table, so a new route without a
 row here fails ``test_every_route_has_a_row``.
 
@@ -50,7 +50,7 @@ EVERY_CALENDAR = row(OK, DENIED, DENIED, OK, DENIED, OK, LOGIN)  # the practice'
 MEMBER_PAGE = row(OK, OK, OK, OK, DENIED, OK, LOGIN)  # any member of a practice, in their own
 OWNER_PAGE = row(OK, DENIED, DENIED, DENIED, DENIED, OK, LOGIN)  # the owner of a practice, in their own
 OWNER_RECORD = row(OK, DENIED, DENIED, DENIED, DENIED, GONE, LOGIN)  # a membership of the owner's practice
-# A client's page reached through the practice's rules (R11): the owner and the assigned clinician.
+# A client's page reached through the practice's rules (R12): the owner and the assigned clinician.
 PRACTICE_CLIENT = row(OK, OK, GONE, DENIED, DENIED, GONE, LOGIN)
 SWITCH_HERE = row(OK, OK, OK, OK, DENIED, GONE, LOGIN)  # switch to the practice A works in
 SWITCH_TO_A = row(OK, DENIED, DENIED, OK, DENIED, GONE, LOGIN)  # work in A's calendar: owner, front desk

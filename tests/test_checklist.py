@@ -13,9 +13,12 @@ from app.models.tables import (
     Clinician,
     EmailMessage,
     InsuranceChange,
+    PaymentMethod,
     StatusChange,
     User,
 )
+from app.services import paperwork
+from app.services.context import Actor
 from app.services.passwords import hash_password
 from tests.helpers import make_client, make_clinician, post_form, sign_in
 from tests.querycount import count_queries
@@ -186,7 +189,7 @@ async def test_not_applicable_needs_a_reason_and_can_be_undone(client, settings,
     )
     nxt = item(marked.text, cid, "next_booked")
     assert "Not applicable" in nxt and "One-off consultation" in nxt and "Put back on the checklist" in nxt
-    assert "3 to do" in marked.text
+    assert "5 to do" in marked.text  # portal, intake, card, intro, insurance
 
     # Without JavaScript: a normal form post, then back to where it came from.
     undone = await post_form(
@@ -198,7 +201,7 @@ async def test_not_applicable_needs_a_reason_and_can_be_undone(client, settings,
     assert unknown.status_code == 200 and "That isn't a checklist item." in unescape(unknown.text)
 
 
-async def test_all_four_done_leaves_the_new_clients_list(client, settings, clock):
+async def test_every_item_done_leaves_the_new_clients_list(client, settings, clock):
     clinician = await make_clinician(settings, clock.now())
     await sign_in(client, clinician)
     cid = await new_client(client, clinician)
@@ -211,6 +214,20 @@ async def test_all_four_done_leaves_the_new_clients_list(client, settings, clock
     )
     await add_appointment(clinician, cid, clock.now() - timedelta(hours=1), status="occurred")
     await add_appointment(clinician, cid, clock.now() + timedelta(days=7))
+    client_actor = Actor(user_id, "client", None, "", "")
+    await paperwork.submit_intake(user_id, cid, [], "Alex Rivera", now=clock.now(), actor=client_actor)
+    await PaymentMethod.insert(
+        PaymentMethod(
+            user=user_id,
+            gateway="sandbox",
+            method_ref="pm_1",
+            brand="visa",
+            last4="4242",
+            exp_month=1,
+            exp_year=2030,
+            created_at=clock.now(),
+        )
+    )
     done = await post_form(
         client, f"/checklist/{cid}/coverage", {"coverage_status": "self_pay", "where": "list"}, htmx=True
     )
@@ -236,9 +253,8 @@ async def test_new_clients_list_costs_the_same_queries_for_one_client_or_many(cl
             )
             await add_appointment(clinician, cid, clock.now() - timedelta(days=1), status="occurred")
             await add_appointment(clinician, cid, clock.now() + timedelta(days=n + 1))
-            await post_form(
-                client, f"/checklist/{cid}/not-applicable", {"item": "insurance_discussed", "reason": "Cash"}
-            )
+            for which in ("insurance_discussed", "intake_complete", "card_saved"):
+                await post_form(client, f"/checklist/{cid}/not-applicable", {"item": which, "reason": "Cash"})
 
     await add_clients(0, 2)
     with count_queries() as few:

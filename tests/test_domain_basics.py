@@ -1,13 +1,19 @@
-"""Pure rules: passwords, e-mail normalisation, money and slugs."""
+"""Pure rules: passwords, e-mail normalisation, money, slugs and what counts as digits."""
 
 from __future__ import annotations
 
 import pytest
 
 from app.domain.accounts import password_problem, valid_time_zone
+from app.domain.availability import parse_day_ranges
+from app.domain.insurance import clean_self_check
 from app.domain.practice import format_money, money_input, parse_money, slugify
+from app.domain.reminders import parse_hours
+from app.domain.report import parse_filters
 from app.domain.sign_in_throttle import account_pace, address_wait, wait_text
-from app.domain.validation import Form, normalize_email
+from app.domain.two_factor import trusted
+from app.domain.validation import Form, is_digits, normalize_email, record_id
+from tests.conftest import START
 
 
 @pytest.mark.parametrize(
@@ -93,3 +99,22 @@ def test_an_account_under_attack_from_many_addresses_is_slowed_never_locked():
 )
 def test_waits_are_said_in_words(seconds, text):
     assert wait_text(seconds) == text
+
+
+@pytest.mark.parametrize("text", ["¹", "²3", "٣", "１２", "", "-1", "1.5"])
+def test_only_ascii_digits_count_as_a_number(text):
+    assert not is_digits(text)
+    assert is_digits("0123456789")
+
+
+def test_superscript_and_other_script_digits_get_a_clear_answer_not_a_crash():
+    assert record_id("¹") is None
+    assert parse_day_ranges("⁹-17", 0)[1] is not None
+    assert parse_hours("⁴⁸")[1] is not None
+    assert parse_filters({"client": ["¹"], "page": ["²"]}, START.date()).errors == {
+        "client": "Choose a client from the list."
+    }
+    form = Form.of({"coinsurance_percent": "²⁰"})
+    clean_self_check(form, [])
+    assert "coinsurance_percent" in form.errors
+    assert not trusted("¹.².x", "key", 1, START, password_changed_at=None, enabled_at=None)

@@ -61,6 +61,35 @@ async def test_smtp_outage_keeps_the_message_and_a_later_run_sends_it(
     assert (await EmailMessage.objects().first()).sent_at is not None
 
 
+async def test_a_resent_message_keeps_its_message_id_so_mail_apps_see_one_message(
+    db, redis, settings, clock, smtp_server, run_worker, arq_pool
+):
+    from app.web.app import create_app
+    from workers.email import sweep_unsent_emails
+
+    dead = replace(settings, smtp_url=f"smtp://127.0.0.1:{free_port()}")
+    live = replace(settings, smtp_url=smtp_server.url)
+    clinician = await make_clinician(settings, clock.now())
+    application = create_app(dead, clock=clock)
+    async with running(application), browser(application) as client:
+        await post_form(client, "/password/forgot", {"email": clinician.email})
+    await run_worker(worker_settings=dead, max_jobs=1)  # the first attempt fails
+    stored = await EmailMessage.objects().first()
+    assert stored.sent_at is None and stored.message_id.endswith("@stillwater.test>")
+
+    await redis.flushdb()
+    clock.advance(minutes=6)
+    await sweep_unsent_emails({"settings": live, "clock": clock, "redis": arq_pool})
+    await run_worker(worker_settings=live)
+    # Sent, but the worker died before recording it: the sweep sends it again.
+    await EmailMessage.update({EmailMessage.sent_at: None}).where(EmailMessage.id == stored.id)
+    clock.advance(minutes=6)
+    assert await sweep_unsent_emails({"settings": live, "clock": clock, "redis": arq_pool}) == 1
+    await run_worker(worker_settings=live)
+
+    assert [m["Message-ID"] for m in smtp_server.messages] == [stored.message_id] * 2
+
+
 async def test_without_smtp_the_message_stays_in_the_dev_mailbox(client, settings, clock, run_worker):
     clinician = await make_clinician(settings, clock.now())
     await post_form(client, "/password/forgot", {"email": clinician.email})

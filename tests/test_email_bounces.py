@@ -10,6 +10,7 @@ import pytest
 
 from app.domain.email_events import Reason, Undeliverable, undeliverable
 from app.models.tables import AuditEvent, Client, EmailMessage, UndeliverableAddress, User
+from app.services.bounces import record_undeliverable
 from app.services.email import SUPPRESSED
 from tests.conftest import start_web
 from tests.helpers import make_client, make_clinician, post_form, sign_in
@@ -139,3 +140,48 @@ async def test_the_webhook_is_off_without_a_token(live_server):
     async with httpx.AsyncClient(base_url=live_server) as provider:
         response = await provider.post("/email/events", json=[], headers={"Authorization": f"Bearer {TOKEN}"})
         assert response.status_code == 404
+
+
+async def test_the_clinician_can_try_a_bounced_address_again(
+    served, settings, clock, smtp_server, run_worker
+):
+    smtp_settings = replace(settings, smtp_url=smtp_server.url)
+    clinician = await make_clinician(settings, clock.now())
+    _, client_id = await make_client(
+        settings, clock.now(), clinician, email="alex@example.test", with_password=False
+    )
+    stranger = await make_clinician(settings, clock.now(), email="other@example.test", practice="Elsewhere")
+    await record_undeliverable(
+        [Undeliverable("alex@example.test", Reason.BOUNCE, "552 mailbox full")], now=clock.now()
+    )
+
+    async with httpx.AsyncClient(base_url=served) as browser:
+        await sign_in(browser, stranger)
+        assert (await post_form(browser, f"/clients/{client_id}/email-retry")).status_code == 404
+        assert await UndeliverableAddress.count() == 1
+
+        browser.cookies.clear()
+        await sign_in(browser, clinician)
+        await post_form(browser, f"/clients/{client_id}/invite")  # held back while blocked
+        page = await browser.get(f"/clients/{client_id}")
+        assert "Emails to this address bounce" in page.text and "Try this address again" in page.text
+        tried = await post_form(browser, f"/clients/{client_id}/email-retry")
+        assert tried.status_code == 303
+        page = await browser.get(f"/clients/{client_id}")
+        assert "Emails to this address will be sent again" in page.text
+        assert "bounce" not in page.text.replace("If it bounces again", "")
+        assert "Try this address again" not in page.text
+
+        await post_form(browser, f"/clients/{client_id}/invite")
+        await run_worker(worker_settings=smtp_settings)
+        assert [m["To"] for m in smtp_server.messages] == ["alex@example.test"]  # the new one only
+        held, sent = await EmailMessage.objects().order_by(EmailMessage.id)
+        assert held.suppressed_at is not None and held.sent_at is None
+        assert sent.sent_at is not None and sent.suppressed_at is None
+
+        again = await post_form(browser, f"/clients/{client_id}/email-retry")
+        assert again.status_code == 303
+        assert "already being sent" in (await browser.get(f"/clients/{client_id}")).text
+
+    lifted = await AuditEvent.objects().where(AuditEvent.action == "email_block_lifted")
+    assert [(a.client_id, a.actor_id, a.detail) for a in lifted] == [(client_id, clinician.user.id, "bounce")]

@@ -16,7 +16,17 @@ from icalendar import Calendar
 
 from app.models.db import transaction
 from app.models.tables import Clinician
-from app.services import accounts, appointments, clients, email, estimates, members, notices, superbills
+from app.services import (
+    accounts,
+    appointments,
+    clients,
+    email,
+    estimates,
+    members,
+    notices,
+    paperwork,
+    superbills,
+)
 from app.services.accounts import NewClinician
 from app.services.context import Actor
 from app.services.queue import JobQueue
@@ -30,6 +40,7 @@ from tests.charging_support import (
     mark,
     save_card,
 )
+from workers.reminders import sweep_reminders
 
 MAX_SCORE = 1.0
 INSURANCE = "billing@calmharbor.example"
@@ -94,6 +105,40 @@ async def _sessions_booked(env):
     return env.practice.client.email, INSURANCE
 
 
+async def _sessions_moved(env):
+    await appointments.reschedule(
+        env.future_id,
+        env.practice.clinician.user.clinician_id,
+        starts_at=env.now + timedelta(days=2, hours=3),
+        minutes=50,
+        allow_overlap=True,
+        now=env.now,
+        actor=env.practice.clinician_actor,
+        settings=env.settings,
+        queue=env.queue,
+    )
+    return env.practice.client.email, INSURANCE
+
+
+async def _sessions_cancelled(env):
+    await appointments.change_status(
+        env.future_id,
+        "cancelled",
+        clinician_id=env.practice.clinician.user.clinician_id,
+        now=env.now,
+        actor=env.practice.clinician_actor,
+        settings=env.settings,
+        queue=env.queue,
+    )
+    return env.practice.client.email, INSURANCE
+
+
+async def _sessions_reminder(env):
+    # the session two days ahead is at its 48-hour reminder now
+    await sweep_reminders({"settings": env.settings, "clock": env.clock, "redis": env.queue.redis})
+    return env.practice.client.email, INSURANCE
+
+
 async def _charge_failed(env):
     await mark(env.practice, "occurred", env.now, env.settings, env.queue)
     env.clock.advance(seconds=env.settings.charge_delay)
@@ -141,6 +186,26 @@ async def _good_faith_estimate(env):
     return env.practice.client.email, INSURANCE
 
 
+async def _paperwork_reminder(env):
+    clinician = env.practice.clinician
+    await paperwork.publish(
+        clinician.user.clinician_id,
+        "Consent to treatment",
+        "We meet weekly. By signing, I agree to begin therapy.",
+        now=env.now,
+        actor=env.practice.clinician_actor,
+    )
+    await paperwork.remind(
+        clinician.user.clinician_id,
+        env.practice.client_id,
+        now=env.now,
+        actor=env.practice.clinician_actor,
+        settings=env.settings,
+        queue=env.queue,
+    )
+    return env.practice.client.email, INSURANCE
+
+
 # kind -> makes one message of that kind through the real service; returns (recipient, Reply-To or None)
 CASES = {
     "invitation": _invitation,
@@ -148,6 +213,10 @@ CASES = {
     "signup_confirm": _signup_confirm,
     "signup_existing": _signup_existing,
     "sessions_booked": _sessions_booked,
+    "paperwork_reminder": _paperwork_reminder,
+    "sessions_moved": _sessions_moved,
+    "sessions_cancelled": _sessions_cancelled,
+    "sessions_reminder": _sessions_reminder,
     "charge_failed_client": _charge_failed_client,
     "charge_failed_clinician": _charge_failed_clinician,
     "charge_needs_confirmation": _charge_needs_confirmation,
@@ -231,19 +300,31 @@ async def test_each_kind_reaches_the_inbox(
     score, report = spam_score(raw)
     assert score <= MAX_SCORE, f"{kind} scores {score}:\n{report}"
 
-    if kind == "sessions_booked":
+    if kind in ICS:
+        method, sequence, status, starts = ICS[kind]
         (part,) = [p for p in message.iter_attachments() if p.get_content_type() == "text/calendar"]
         calendar = Calendar.from_ical(part.get_content())
-        assert calendar["METHOD"] == "REQUEST"
+        assert calendar["METHOD"] == method
         (event,) = calendar.walk("VEVENT")
-        assert str(event["UID"]) == f"appointment-{future_id}@stillwater"
-        assert event["SEQUENCE"] == 0
+        assert str(event["UID"]) == f"appointment-{future_id}@stillwater"  # the booking's event
+        assert event["SEQUENCE"] == sequence and event["STATUS"] == status
+        assert parseaddr(str(event["ORGANIZER"]))[1].removeprefix("mailto:") == INSURANCE
+        assert str(event["ATTENDEE"]) == f"mailto:{recipient}"
         assert event.decoded("DTSTAMP") == clock.now()
         start, end = event.decoded("DTSTART"), event.decoded("DTEND")
         assert event["DTSTART"].params["TZID"] == "America/New_York"
-        assert str(start.tzinfo) == "America/New_York" and start == clock.now() + timedelta(days=2)
+        assert str(start.tzinfo) == "America/New_York" and start == clock.now() + starts
         assert end - start == timedelta(minutes=50)
         assert [tz["TZID"] for tz in calendar.walk("VTIMEZONE")] == ["America/New_York"]
+
+
+# kind -> the .ics it carries: METHOD, SEQUENCE, STATUS, start after now
+ICS = {
+    "sessions_booked": ("REQUEST", 0, "CONFIRMED", timedelta(days=2)),
+    "sessions_moved": ("REQUEST", 1, "CONFIRMED", timedelta(days=2, hours=3)),
+    "sessions_cancelled": ("CANCEL", 1, "CANCELLED", timedelta(days=2)),
+    "sessions_reminder": ("REQUEST", 0, "CONFIRMED", timedelta(days=2)),
+}
 
 
 async def test_a_moved_then_cancelled_session_updates_the_same_calendar_event(
@@ -283,6 +364,8 @@ async def test_a_moved_then_cancelled_session_updates_the_same_calendar_event(
         allow_overlap=True,
         now=clock.now(),
         actor=practice.clinician_actor,
+        settings=settings,
+        queue=queue,
     )
     moved = event_in(await feed())
     assert moved["UID"] == first["UID"] and moved["SEQUENCE"] == 1

@@ -59,6 +59,8 @@ FORM_PAGES = (
     "/account/security",
     "/settings/booking",
     "/checklist/insurance-contact",
+    "/documents",
+    "/documents/new",
     "/signup",
     "/login",
     "/password/forgot",

@@ -239,6 +239,7 @@ async def test_a_stored_name_with_line_breaks_still_makes_one_clean_subject(
         template="password_reset",
         context={"link": "http://testserver.local/x", "name": "Sam\r\nBcc: x"},
         now=clock.now(),
+        settings=settings,
     )
     # Text stored before these rules (or by another path) reaches build_mime as it is.
     await EmailMessage.update(
@@ -265,6 +266,7 @@ async def test_a_message_that_can_never_be_built_fails_once_and_visibly(
         template="password_reset",
         context={"link": "x"},
         now=clock.now(),
+        settings=settings,
     )
     await EmailMessage.update({EmailMessage.attachments: "not json"}).where(EmailMessage.id == message_id)
     await arq_pool.enqueue_job("send_email", message_id, _job_id=f"email:{message_id}")

@@ -1,4 +1,4 @@
-"""What each role in a practice may do (R11), as pure rules: the table the services and pages rely on."""
+"""What each role in a practice may do (R12), as pure rules: the table the services and pages rely on."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A practice's members (R11) through the real services and database: invitations with one-time links,
+"""A practice's members (R12) through the real services and database: invitations with one-time links,
 joining, resending, expiry, removal with an explicit choice for future sessions, reassigning and sharing
 clients, switching practices, and what each member may see of a client."""
 

@@ -44,7 +44,7 @@ async def two_practices(settings, clock, queue):
     ]
 
 
-async def queue_a_deferred_email(queue: JobQueue, now, address: str) -> None:
+async def queue_a_deferred_email(queue: JobQueue, now, address: str, settings) -> None:
     async with transaction():
         message_id = await email.queue_email(
             to=address,
@@ -52,6 +52,7 @@ async def queue_a_deferred_email(queue: JobQueue, now, address: str) -> None:
             template="password_reset",
             context={"name": "Alex", "link": "http://testserver.local/reset/x"},
             now=now,
+            settings=settings,
         )
     assert await queue.enqueue("send_email", message_id, defer_until=now + timedelta(seconds=DUE_IN))
 
@@ -103,7 +104,7 @@ async def test_worker_survives_a_redis_restart_and_charges_and_mails_everything_
         before, during = await two_practices(on_private, clock, queue)
         assert await wait_for(lambda: all_sent_once(smtp_server))  # nothing in flight when Redis stops
         await mark(before, "occurred", clock.now(), on_private, queue)  # its job falls due in the outage
-        await queue_a_deferred_email(queue, clock.now(), before.client.email)
+        await queue_a_deferred_email(queue, clock.now(), before.client.email, on_private)
 
         private_redis.stop()
         # The web could not queue this one: the restarted worker's first sweep finds it in the database.
@@ -166,7 +167,7 @@ async def test_worker_survives_a_postgres_restart_and_charges_and_mails_everythi
         assert await wait_for(lambda: all_sent_once(smtp_server))
         for practice in practices:
             await mark(practice, "occurred", clock.now(), on_private, queue)
-        await queue_a_deferred_email(queue, clock.now(), practices[0].client.email)
+        await queue_a_deferred_email(queue, clock.now(), practices[0].client.email, on_private)
 
         await asyncio.to_thread(private_postgres.stop)
         await asyncio.sleep(DUE_IN + 2)  # the jobs fall due, meet the outage, and wait to retry

@@ -122,6 +122,7 @@ CLINICIAN_ROUTES = [
     ("GET", "/clients/{a}/insurance"),
     ("POST", "/clients/{a}/insurance"),
     ("POST", "/clients/{a}/invite"),
+    ("POST", "/clients/{a}/email-retry"),
     ("GET", "/clients/{a}/archive"),
     ("POST", "/clients/{a}/archive"),
     ("POST", "/clients/{a}/restore"),

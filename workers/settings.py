@@ -10,13 +10,14 @@ from arq.worker import func
 
 from app.clock import clock_starting_at
 from app.config import Settings
-from app.models.db import engine
+from app.models.db import engine, start_pool
 from app.services.queue import deserialize, redis_settings, serialize
 from workers import heartbeat
 from workers.charging import charge_appointment, remind_unconfirmed_payments, sweep_charges
 from workers.email import send_email, sweep_unsent_emails
 from workers.imports import invite_imported, run_import, sweep_imports
 from workers.paperwork import issue_superbill, sweep_paperwork
+from workers.reminders import sweep_reminders
 from workers.stripe_events import process_stripe_event, sweep_stripe_events
 
 SETTINGS = Settings.from_env()
@@ -31,7 +32,7 @@ async def startup(ctx: dict) -> None:
     ctx["pooled"] = settings.is_postgres and settings.use_db_pool
     if ctx["pooled"]:
         # No floor: asyncpg would log a traceback each time it failed to restore one during an outage.
-        await engine().start_connection_pool(min_size=0, max_size=5)
+        await start_pool(min_size=0, max_size=5)
     await heartbeat.start(ctx)
 
 
@@ -67,6 +68,7 @@ class WorkerSettings:
         cron(sweep_paperwork, minute={5, 35}, second=30, unique=True, run_at_startup=False, timeout=300),
         cron(remind_unconfirmed_payments, minute=5, unique=True, run_at_startup=False),
         cron(sweep_stripe_events, minute=None, second=30, unique=True, run_at_startup=False, timeout=90),
+        cron(sweep_reminders, minute=None, second=30, unique=True, run_at_startup=True, timeout=90),
     ]
     on_startup = startup
     on_shutdown = shutdown

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from app.domain.statuses import AppointmentStatus as S
@@ -51,6 +52,29 @@ def overlaps(start: datetime, end: datetime, other_start: datetime, other_end: d
 
 # Statuses whose time slot is taken on the calendar (a cancelled session frees its slot).
 OCCUPIES_SLOT = frozenset({S.SCHEDULED, S.OCCURRED, S.NO_SHOW, S.LATE_CANCELLED})
+
+
+# Statuses that mean the session is off: the client's calendar shows the event as cancelled.
+CALLED_OFF = frozenset({S.CANCELLED, S.LATE_CANCELLED})
+
+
+class Notice(StrEnum):
+    """What the client is told about a session (the email kind is ``sessions_<value>``)."""
+
+    BOOKED = "booked"
+    MOVED = "moved"
+    CANCELLED = "cancelled"
+    REMINDER = "reminder"
+
+
+def status_notice(old: str, new: str) -> Notice | None:
+    """What a status change tells the client: called off, back on, or nothing (Occurred, No-show and
+    corrections between the two cancelled statuses are the clinician's records, not news for the client)."""
+    if new in CALLED_OFF and old not in CALLED_OFF:
+        return Notice.CANCELLED
+    if old in CALLED_OFF and new == S.SCHEDULED:
+        return Notice.BOOKED
+    return None
 
 
 # What kind of session an appointment is; an intro is the short first meeting (R7).

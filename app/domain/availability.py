@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from app.domain.recurrence import to_utc
+from app.domain.validation import is_digits
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ def parse_day_ranges(text: str, weekday: int) -> tuple[list[WorkingRange], str |
 
 def _clock_minutes(text: str) -> int | None:
     hours, _, minutes = text.partition(":")
-    if not (hours.isdigit() and (minutes.isdigit() or minutes == "")) or len(hours) > 2 or len(minutes) > 2:
+    if not (is_digits(hours) and (is_digits(minutes) or minutes == "")) or len(hours) > 2 or len(minutes) > 2:
         return None
     hour, minute = int(hours), int(minutes or 0)
     if hour > 23 or minute > 59:

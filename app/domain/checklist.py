@@ -1,9 +1,10 @@
 """The first-meeting checklist (R7), derived from facts.
 
-Four items per client. The first three are read from data every time (never stored, so they can't
-drift): the client set a password, their intro session was marked Occurred, a later session is booked.
-The fourth is the clinician's recorded coverage status. Any open item can be marked "not applicable"
-with a reason; that is the only thing stored for the checklist itself.
+Up to seven items per client, all read from data every time (never stored, so they can't drift): the
+client set a password, signed the practice's documents (only when it has some), completed the intake
+questionnaire, saved a card; their intro session was marked Occurred, a later session is booked; and
+the clinician recorded a coverage status. Any open item can be marked "not applicable" with a reason;
+that is the only thing stored for the checklist itself.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ MAX_REASON = 500
 
 class Item(StrEnum):
     PORTAL = "portal_access"
+    DOCUMENTS = "documents_signed"
+    INTAKE = "intake_complete"
+    CARD = "card_saved"
     INTRO = "intro_occurred"
     NEXT = "next_booked"
     INSURANCE = "insurance_discussed"
@@ -30,6 +34,9 @@ class Item(StrEnum):
 
 ITEM_LABELS = {
     Item.PORTAL: "Portal access confirmed",
+    Item.DOCUMENTS: "Documents signed",
+    Item.INTAKE: "Intake questionnaire complete",
+    Item.CARD: "Card saved",
     Item.INTRO: "Intro session marked Occurred",
     Item.NEXT: "Next session booked",
     Item.INSURANCE: "Insurance coverage discussed",
@@ -69,6 +76,10 @@ class Facts:
     coverage_updated_at: datetime | None = None
     coverage_updated_by: int | None = None
     not_applicable: dict[str, NotApplicable] = field(default_factory=dict)
+    documents_to_sign: int | None = None  # None: the practice asks for no documents
+    documents_signed_at: datetime | None = None
+    intake_at: datetime | None = None
+    card_saved_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -124,13 +135,29 @@ def book_next_anchor(sessions, now: datetime) -> Session | None:
     return min(sessions, key=lambda s: (s.starts_at, s.id), default=None)
 
 
+def _by_client(item: Item, done: bool, at: datetime | None, facts: Facts) -> ItemState:
+    """An item the client does themselves (documents, intake, card)."""
+    return ItemState(
+        item,
+        done,
+        at=at if done else None,
+        by=facts.client_user_id if done else None,
+        not_applicable=None if done else facts.not_applicable.get(item),
+    )
+
+
 def derive(facts: Facts, now: datetime) -> Checklist:
-    """The four items' states from ``facts``; a done item ignores any "not applicable" mark."""
+    """The items' states from ``facts``; a done item ignores any "not applicable" mark."""
     na = facts.not_applicable
     intro = intro_session(facts.sessions)
     following = next_session(facts.sessions, intro, now)
     occurred = intro is not None and intro.status == AppointmentStatus.OCCURRED
     discussed = facts.coverage_status != CoverageStatus.NOT_DISCUSSED.value
+    documents = (
+        (_by_client(Item.DOCUMENTS, facts.documents_to_sign == 0, facts.documents_signed_at, facts),)
+        if facts.documents_to_sign is not None
+        else ()
+    )
     states = (
         ItemState(
             Item.PORTAL,
@@ -139,6 +166,9 @@ def derive(facts: Facts, now: datetime) -> Checklist:
             by=facts.client_user_id,
             not_applicable=None if facts.has_password else na.get(Item.PORTAL),
         ),
+        *documents,
+        _by_client(Item.INTAKE, facts.intake_at is not None, facts.intake_at, facts),
+        _by_client(Item.CARD, facts.card_saved_at is not None, facts.card_saved_at, facts),
         ItemState(
             Item.INTRO,
             occurred,

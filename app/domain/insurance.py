@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 
 from app.domain.practice import format_money, parse_money
-from app.domain.validation import Form
+from app.domain.validation import Form, is_digits
 
 MAX_COPAY_MINOR = 1_000_00  # a session copay above $1,000 is a typing mistake, not a plan
 MAX_DEDUCTIBLE_MINOR = 100_000_00
@@ -112,7 +112,7 @@ def clean_self_check(form: Form, asked: list[Question]) -> dict:
     percent_text = form.data.get("coinsurance_percent", "").strip().rstrip("%").strip()
     percent = None
     if percent_text:
-        if not percent_text.isdigit() or not 0 <= int(percent_text) <= 100:
+        if not is_digits(percent_text) or not 0 <= int(percent_text) <= 100:
             form.error("coinsurance_percent", "Enter the percentage as a whole number from 0 to 100.")
         else:
             percent = int(percent_text)

@@ -1,4 +1,4 @@
-"""Who may do what in a practice (R11): the members' roles, what each may do, which clients and sessions
+"""Who may do what in a practice (R12): the members' roles, what each may do, which clients and sessions
 each may see, and where an invited member stands. Pure rules; the services ask them before every read
 and write, and the web layer only shows what they allow."""
 

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from app.domain.statuses import AppointmentStatus, BillingType
-from app.domain.validation import year_problem
+from app.domain.validation import is_digits, year_problem
 
 PRESETS = {
     "this_week": "This week",
@@ -164,7 +164,7 @@ def parse_filters(raw: Mapping[str, Sequence[str]], today: date) -> ParsedFilter
     client_id: int | None = None
     client_text = _one(raw, "client")
     if client_text:
-        if client_text.isdigit() and len(client_text) < 10:
+        if is_digits(client_text) and len(client_text) < 10:
             client_id = int(client_text)
         else:
             errors["client"] = "Choose a client from the list."
@@ -186,7 +186,7 @@ def parse_filters(raw: Mapping[str, Sequence[str]], today: date) -> ParsedFilter
     if sort not in SORTS:
         sort = DEFAULT_SORT
     page_text = _one(raw, "page")
-    page = int(page_text) if page_text.isdigit() and 0 < len(page_text) < 7 and int(page_text) > 0 else 1
+    page = int(page_text) if is_digits(page_text) and 0 < len(page_text) < 7 and int(page_text) > 0 else 1
 
     filters = ReportFilters(preset, start, end, ordered, client_id, billing_type, sort, page, clinician_id)
     return ParsedFilters(filters, errors)

@@ -17,6 +17,8 @@ from datetime import datetime, timedelta
 
 import pyotp
 
+from app.domain.validation import is_digits
+
 ISSUER = "Stillwater"
 STEP_SECONDS = 30
 RECOVERY_CODE_COUNT = 10
@@ -45,7 +47,7 @@ def clean_code(value: str) -> str:
 
 def looks_like_totp(value: str) -> bool:
     code = clean_code(value)
-    return len(code) == 6 and code.isdigit()
+    return len(code) == 6 and is_digits(code)
 
 
 def code_at(secret: str, moment: datetime) -> str:
@@ -141,7 +143,7 @@ def trusted(
     if not token or len(token) > 200:
         return False
     parts = token.split(".")
-    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
+    if len(parts) != 3 or not is_digits(parts[0]) or not is_digits(parts[1]):
         return False
     if int(parts[0]) != user_id or int(parts[1]) <= now.timestamp():
         return False

@@ -198,6 +198,11 @@ class Form:
         return self.data.get(name, "").lower() in {"on", "1", "true", "yes"}
 
 
+def is_digits(text: str) -> bool:
+    """True for one or more ASCII digits 0-9 (``str.isdigit`` also takes "¹", which ``int`` refuses)."""
+    return text.isascii() and text.isdigit()
+
+
 def normalize_email(value: str) -> str:
     """Emails compare case-insensitively: store and look up the lower-cased, trimmed form."""
     return (value or "").strip().lower()
@@ -207,7 +212,7 @@ def record_id(raw: str | int | None) -> int | None:
     """The record id in ``raw`` (a form or query value), or None when it can't be one."""
     if isinstance(raw, int):
         value = raw
-    elif raw and raw.strip().isdigit() and len(raw.strip()) <= 10:
+    elif raw and is_digits(raw.strip()) and len(raw.strip()) <= 10:
         value = int(raw.strip())
     else:
         return None

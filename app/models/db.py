@@ -13,6 +13,17 @@ def engine() -> Engine:
     return found
 
 
+async def _session_needs_no_reset(connection) -> None:
+    """Nothing to undo: the app never changes session state (no SET, LISTEN, cursors or session
+    advisory locks; asyncpg still rolls back an open transaction)."""
+
+
+async def start_pool(*, min_size: int, max_size: int) -> None:
+    """The PostgreSQL connection pool. asyncpg's default reset (``RESET ALL``, ``UNLISTEN *`` …) is one
+    more round trip each time a query hands its connection back, i.e. on every query."""
+    await engine().start_connection_pool(min_size=min_size, max_size=max_size, reset=_session_needs_no_reset)
+
+
 def transaction():
     """A write transaction: IMMEDIATE on SQLite (avoids lock upgrades), plain on PostgreSQL."""
     db = engine()

@@ -44,7 +44,7 @@ class User(Table, tablename="app_user"):
 
 
 class Practice(Table):
-    """A practice (R11): one or more clinicians under one name, booking page and set of policies.
+    """A practice (R12): one or more clinicians under one name, booking page and set of policies.
 
     A solo clinician is a practice of one. The practice-level columns are also still on ``Clinician``
     while the booking and calendar code reads them there; the practice's settings services write both.
@@ -94,6 +94,7 @@ class Clinician(Table):
     max_fee_minor = Integer(default=200000)
     require_two_factor = Boolean(default=False)
     calendar_feed_enabled = Boolean(default=False)
+    reminder_hours = Varchar(length=40, default="48, 2")  # hours before a session; blank: no reminders
     created_at = Timestamptz()
 
 
@@ -143,6 +144,7 @@ class Client(Table):
     archived_at = Timestamptz(null=True, default=None)
     calendar_feed_key = Varchar(length=64, default="")
     date_of_birth = Date(null=True, default=None)
+    reminders_off = Boolean(default=False)  # the client asked for no session reminders
     created_at = Timestamptz()
 
 
@@ -157,7 +159,7 @@ class ClientAssignment(Table):
 
 
 class ClientShare(Table):
-    """A client shared with a colleague in the same practice, who may then see them (R11)."""
+    """A client shared with a colleague in the same practice, who may then see them (R12)."""
 
     client = ForeignKey(references=Client, null=False, index=True)
     clinician = ForeignKey(references=Clinician, null=False, index=True)
@@ -230,6 +232,7 @@ class Appointment(Table):
     sequence = Integer(default=0)  # iCalendar SEQUENCE: one more at each move or cancellation
     service_code = Varchar(length=8, default="")  # CPT; empty: the default from kind and length
     place_of_service = Varchar(length=2, default="")  # empty: the practice's usual place
+    confirmed_at = Timestamptz(null=True, default=None)  # the client confirmed from a reminder's link
 
 
 class StatusChange(Table):
@@ -378,6 +381,18 @@ class EmailMessage(Table):
     last_error = Varchar(length=255, default="")
     reply_to = Varchar(length=254, default="")
     suppressed_at = Timestamptz(null=True, default=None)  # not sent: the address bounces
+    message_id = Varchar(length=255, default="")  # made when queued, so every attempt sends the same one
+
+
+class Reminder(Table):
+    """A session reminder written to the outbox: at most one per (appointment, hours before, start
+    time), by a composite unique index, so a moved session is reminded again for its new time only."""
+
+    appointment = ForeignKey(references=Appointment, null=False, index=True)
+    hours_before = Integer()
+    starts_at = Timestamptz()
+    email_message = ForeignKey(references=EmailMessage, null=True, on_delete=OnDelete.set_null)
+    created_at = Timestamptz()
 
 
 class UndeliverableAddress(Table):
@@ -542,6 +557,73 @@ class GoodFaithEstimate(Table):
     pdf = Bytea()
 
 
+class PracticeDocument(Table):
+    """A document the practice asks its clients to sign (consent, privacy notice, policies). Its text
+    lives in ``DocumentVersion`` rows. ``clinician`` is the one link to the practice (its owner until
+    practices have their own table)."""
+
+    clinician = ForeignKey(references=Clinician, null=False, index=True)
+    title = Varchar(length=200)
+    template = Varchar(length=32, default="")  # the starter template it began from, if any
+    retired_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz()
+
+
+class DocumentVersion(Table):
+    """One published text of a practice document. Never changed once published (the database refuses
+    UPDATE and DELETE); an edit publishes the next number (R14)."""
+
+    document = ForeignKey(references=PracticeDocument, null=False, index=True)
+    number = Integer()
+    title = Varchar(length=200)
+    body = Text()
+    text_hash = Varchar(length=64)
+    needs_new_signature = Boolean(default=True)
+    published_at = Timestamptz()
+    published_by = Integer(null=True, default=None)
+
+
+class DocumentSignature(Table):
+    """A client's signature of one document version: the typed name, "I agree", when, from where and
+    the hash of the exact text signed. Append-only; one per client and version (R14)."""
+
+    client = ForeignKey(references=Client, null=False, index=True)
+    document = ForeignKey(references=PracticeDocument, null=False, index=True)
+    version = ForeignKey(references=DocumentVersion, null=False, index=True)
+    signed_name = Varchar(length=200)
+    agreed = Boolean(default=True)
+    text_hash = Varchar(length=64)
+    signed_at = Timestamptz()
+    signed_by = Integer(null=True, default=None)
+    ip = Varchar(length=64, default="")
+    user_agent = Varchar(length=255, default="")
+
+
+class IntakeQuestion(Table):
+    """A question the practice adds to the standard intake questionnaire."""
+
+    clinician = ForeignKey(references=Clinician, null=False, index=True)
+    label = Varchar(length=200)
+    kind = Varchar(length=16, default="short")
+    required = Boolean(default=False)
+    retired_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz()
+
+
+class IntakeResponse(Table):
+    """A client's submitted intake questionnaire, confirmed like a signature. ``answers`` is JSON of the
+    questions as shown and the answers as given. Append-only: answering again adds a row (R14)."""
+
+    client = ForeignKey(references=Client, null=False, index=True)
+    answers = Text()
+    text_hash = Varchar(length=64)
+    signed_name = Varchar(length=200)
+    submitted_at = Timestamptz()
+    submitted_by = Integer(null=True, default=None)
+    ip = Varchar(length=64, default="")
+    user_agent = Varchar(length=255, default="")
+
+
 ALL_TABLES: list[type[Table]] = [
     User,
     Practice,
@@ -564,6 +646,7 @@ ALL_TABLES: list[type[Table]] = [
     AccountToken,
     ChecklistItem,
     EmailMessage,
+    Reminder,
     UndeliverableAddress,
     RecoveryCode,
     AuditEvent,
@@ -575,6 +658,11 @@ ALL_TABLES: list[type[Table]] = [
     ClientBillingDetails,
     Superbill,
     GoodFaithEstimate,
+    PracticeDocument,
+    DocumentVersion,
+    DocumentSignature,
+    IntakeQuestion,
+    IntakeResponse,
 ]
 
 COMPOSITE_UNIQUE_INDEXES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -584,4 +672,7 @@ COMPOSITE_UNIQUE_INDEXES: dict[str, tuple[str, tuple[str, ...]]] = {
     "membership_practice_user_uniq": ("membership", ("practice", "user")),
     "client_share_client_clinician_uniq": ("client_share", ("client", "clinician")),
     "service_fee_practice_code_uniq": ("service_fee", ("practice", "service_code")),
+    "document_version_number_uniq": ("document_version", ("document", "number")),
+    "document_signature_client_version_uniq": ("document_signature", ("client", "version")),
+    "reminder_once_uniq": ("reminder", ("appointment", "hours_before", "starts_at")),
 }

@@ -193,6 +193,7 @@ async def sign_up_clinician(
                 template="signup_confirm",
                 context={"name": data.name, "link": f"{settings.base_url}/signup/confirm/{token}"},
                 now=now,
+                settings=settings,
             )
             await audit.user_event("account_signup", user_id, actor=actor, at=now)
         else:
@@ -207,6 +208,7 @@ async def sign_up_clinician(
                     "reset_link": f"{settings.base_url}/password/forgot",
                 },
                 now=now,
+                settings=settings,
             )
     await queue.enqueue_all([email_job(message_id)])
 
@@ -385,6 +387,7 @@ async def request_password_reset(
             template="password_reset",
             context={"name": row["name"], "link": f"{settings.base_url}/password/reset/{token}"},
             now=now,
+            settings=settings,
             reply_to=await email.practice_address(practice["clinician"]) if practice else "",
         )
         await audit.user_event("password_reset_requested", row["id"], actor=actor, at=now)

@@ -17,7 +17,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from app.config import Settings
-from app.domain.appointments import KINDS, OCCUPIES_SLOT, clash_message, transition_problem
+from app.domain.appointments import (
+    KINDS,
+    OCCUPIES_SLOT,
+    Notice,
+    clash_message,
+    status_notice,
+    transition_problem,
+)
 from app.domain.calendar import (
     MAX_SESSION_MINUTES,
     View,
@@ -32,7 +39,7 @@ from app.domain.validation import FieldProblem
 from app.models.db import engine, transaction
 from app.models.tables import Appointment, Client, Clinician, StatusChange
 from app.models.tables import Practice as PracticeTable
-from app.services import audit, charges, practices
+from app.services import audit, charges, notices, practices
 from app.services.availability import overlapping
 from app.services.clients import NewClient, create_client
 from app.services.context import Actor, CurrentUser
@@ -56,9 +63,18 @@ async def _client_archived(client_id: int) -> bool:
 
 
 async def apply_status_change(
-    appointment: Appointment, new_status: str, *, now: datetime, actor: Actor, settings: Settings
+    appointment: Appointment,
+    new_status: str,
+    *,
+    now: datetime,
+    actor: Actor,
+    settings: Settings,
+    tell_client: bool = True,
 ) -> list[QueuedJob]:
-    """Change the status inside the caller's transaction; returns jobs to enqueue after commit."""
+    """Change the status inside the caller's transaction; returns jobs to enqueue after commit.
+
+    The client is emailed when the session is called off or back on (``tell_client=False``: the caller
+    changes several and writes one email for all of them with ``notices.sessions_changed``)."""
     old_status = appointment.status
     client_archived = new_status == AppointmentStatus.OCCURRED and await _client_archived(appointment.client)
     problem = transition_problem(
@@ -99,9 +115,15 @@ async def apply_status_change(
     )
     appointment.status = new_status
     appointment.status_changed_at = now
-    return await charges.on_status_change(
+    jobs = await charges.on_status_change(
         appointment, old_status, new_status, now=now, actor=actor, settings=settings
     )
+    notice = status_notice(old_status, new_status)
+    if notice and tell_client:
+        jobs += await notices.sessions_changed(
+            appointment.client, [appointment.id], notice, now=now, settings=settings
+        )
+    return jobs
 
 
 async def change_status(
@@ -448,8 +470,11 @@ async def reschedule(
     allow_overlap: bool,
     now: datetime,
     actor: Actor,
+    settings: Settings,
+    queue: JobQueue,
 ) -> Appointment:
-    """Move a Scheduled appointment to a new start and length, with the same overlap check as booking."""
+    """Move a Scheduled appointment to a new start and length, with the same overlap check as booking;
+    the client gets the new time with an ``.ics`` that moves the event in their calendar."""
     problem = booking_window_problem(starts_at, now)
     if problem:
         raise BookingProblem("date", problem)
@@ -467,34 +492,10 @@ async def reschedule(
         if clashes and not allow_overlap:
             practice = await practice_of(clinician_id)
             raise BookingProblem("overlap", clash_message(clashes, practice.zone))
-        old_start = appointment.starts_at
-        changed = (
-            await Appointment.update(
-                {
-                    Appointment.starts_at: starts_at,
-                    Appointment.ends_at: ends_at,
-                    Appointment.duration_minutes: minutes,
-                    Appointment.changed_from_series: appointment.series is not None,
-                    Appointment.sequence: Appointment.sequence + 1,
-                }
-            )
-            .where(
-                (Appointment.id == appointment_id) & (Appointment.status == AppointmentStatus.SCHEDULED.value)
-            )
-            .returning(Appointment.id)
+        jobs = await move_appointment(
+            appointment, starts_at, minutes, now=now, actor=actor, settings=settings
         )
-        if not changed:
-            raise BookingProblem("form", "Someone else changed this appointment just now. Reload and retry.")
-        await audit.appointment_event(
-            "appointment_rescheduled",
-            appointment_id,
-            appointment.client,
-            clinician_id,
-            actor=actor,
-            at=now,
-            detail=f"{old_start:%Y-%m-%dT%H:%MZ}->{starts_at:%Y-%m-%dT%H:%MZ} {minutes}min",
-        )
-        appointment.starts_at, appointment.ends_at, appointment.duration_minutes = starts_at, ends_at, minutes
+    await queue.enqueue_all(jobs)
     return appointment
 
 
@@ -527,3 +528,47 @@ async def practice_day(
         (c, await appointments_between(c.clinician_id, bounds.starts_at, bounds.ends_at)) for c in picked
     ]
     return PracticeDay(day, today, practice.time_zone, columns, colleagues, message)
+
+
+async def move_appointment(
+    appointment: Appointment,
+    starts_at: datetime,
+    minutes: int,
+    *,
+    now: datetime,
+    actor: Actor,
+    settings: Settings,
+) -> list[QueuedJob]:
+    """Move a Scheduled appointment (caller's transaction, after the caller's checks): a new SEQUENCE,
+    the client's confirmation dropped, the audit line and the client's email. Returns jobs to enqueue."""
+    ends_at = starts_at + timedelta(minutes=minutes)
+    old_start = appointment.starts_at
+    changed = (
+        await Appointment.update(
+            {
+                Appointment.starts_at: starts_at,
+                Appointment.ends_at: ends_at,
+                Appointment.duration_minutes: minutes,
+                Appointment.changed_from_series: appointment.series is not None,
+                Appointment.sequence: Appointment.sequence + 1,
+                Appointment.confirmed_at: None,  # a confirmation was for the old time
+            }
+        )
+        .where((Appointment.id == appointment.id) & (Appointment.status == AppointmentStatus.SCHEDULED.value))
+        .returning(Appointment.id)
+    )
+    if not changed:
+        raise BookingProblem("form", "Someone else changed this appointment just now. Reload and retry.")
+    await audit.appointment_event(
+        "appointment_rescheduled",
+        appointment.id,
+        appointment.client,
+        appointment.clinician,
+        actor=actor,
+        at=now,
+        detail=f"{old_start:%Y-%m-%dT%H:%MZ}->{starts_at:%Y-%m-%dT%H:%MZ} {minutes}min",
+    )
+    appointment.starts_at, appointment.ends_at, appointment.duration_minutes = starts_at, ends_at, minutes
+    return await notices.sessions_changed(
+        appointment.client, [appointment.id], Notice.MOVED, now=now, settings=settings
+    )

@@ -1,7 +1,8 @@
 """Archiving a client and restoring them: one use case that calls the session and charge services.
 
-Archiving cancels the client's future sessions through the status service, cancels charges not yet
-collected and kills open invitation links, after the clinician has confirmed exactly that plan.
+Archiving cancels the client's future sessions through the status service (one email tells the client,
+with an ``.ics`` that removes them from their calendar), cancels charges not yet collected and kills
+open invitation links, after the clinician has confirmed exactly that plan.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from datetime import datetime
 
 from app.config import Settings
 from app.domain import charges as charge_rules
+from app.domain.appointments import Notice
 from app.domain.statuses import AppointmentStatus
 from app.models.db import transaction
 from app.models.tables import AccountToken, Appointment, Charge, Client
-from app.services import appointments, audit, charges
+from app.services import appointments, audit, charges, notices
 from app.services.clients import own_client
 from app.services.context import Actor
 from app.services.queue import JobQueue, QueuedJob
@@ -75,8 +77,16 @@ async def archive_client(
         jobs: list[QueuedJob] = []
         for appointment in plan.future_sessions:
             jobs += await appointments.apply_status_change(
-                appointment, AppointmentStatus.CANCELLED.value, now=now, actor=actor, settings=settings
+                appointment,
+                AppointmentStatus.CANCELLED.value,
+                now=now,
+                actor=actor,
+                settings=settings,
+                tell_client=False,
             )
+        jobs += await notices.sessions_changed(
+            client_id, [a.id for a in plan.future_sessions], Notice.CANCELLED, now=now, settings=settings
+        )
         await charges.cancel_pending_for_client(client_id, clinician_id=clinician_id, now=now, actor=actor)
         await Client.update({Client.archived_at: now}).where(Client.id == client_id)
         await AccountToken.update({AccountToken.revoked_at: now}).where(

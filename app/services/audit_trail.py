@@ -4,7 +4,7 @@ a page at a time, or all of it as CSV. Reading or exporting the trail is itself 
 A clinician's trail is every row written on behalf of their seat (``clinician_id``), every row about one
 of their clients, their own sign-in attempts, and the sign-ins of their clients' portal logins. The
 practice's owner reads the whole practice's: every row written while a member acted in it
-(``practice_id``) or for any of its seats, about any of its clients, and its clients' sign-ins (R11).
+(``practice_id``) or for any of its seats, about any of its clients, and its clients' sign-ins (R12).
 Each row names the acting member and their role in the practice.
 """
 

@@ -31,6 +31,7 @@ PRACTICE_COLUMNS = (
     Clinician.cancellation_window_hours,
     Clinician.max_fee_minor,
     Clinician.calendar_feed_enabled,
+    Clinician.reminder_hours,
     Clinician.insurance_email,
     Clinician.user.email.as_alias("email"),
     Clinician.user.phone.as_alias("phone"),
@@ -59,6 +60,7 @@ class PracticeBooking:
     cancellation_window_hours: int
     max_fee_minor: int
     calendar_feed_enabled: bool
+    reminder_hours: str
     insurance_email: str
     email: str
     phone: str

@@ -18,7 +18,7 @@ from app.domain.statuses import AppointmentStatus, BillingType
 from app.domain.validation import normalize_email
 from app.models.db import transaction
 from app.models.tables import Appointment, Client, Clinician, WorkingHours
-from app.services import audit, notices, practices
+from app.services import audit, notices, practices, sessions
 from app.services.appointments import apply_status_change, lock_practice
 from app.services.availability import PracticeBooking, practice_by, practice_page, still_free
 from app.services.client_accounts import invite_client
@@ -54,6 +54,7 @@ class BookingSettings:
     cancellation_window_hours: int
     calendar_feed_enabled: bool
     max_fee_minor: int
+    reminder_hours: str  # "48, 2": hours before each session a reminder goes (app.domain.reminders)
 
 
 async def save_settings(
@@ -61,9 +62,13 @@ async def save_settings(
 ) -> None:
     """Replace the booking settings and weekly working hours (one transaction)."""
     async with transaction():
-        await Clinician.update({getattr(Clinician, k): v for k, v in values.__dict__.items()}).where(
-            Clinician.id == clinician_id
+        changed = (
+            await Clinician.update({getattr(Clinician, k): v for k, v in values.__dict__.items()})
+            .where(Clinician.id == clinician_id)
+            .returning(Clinician.user)
         )
+        for row in changed:
+            sessions.person_changed(row["user"])
         await WorkingHours.delete().where(WorkingHours.clinician == clinician_id)
         if ranges:
             await WorkingHours.insert(

@@ -1,7 +1,8 @@
 """Hard bounces and spam complaints reported by the email provider: the address gets no more email.
 
 A recorded address (``UndeliverableAddress``) stays blocked; mail to it waits in the outbox marked as
-suppressed. A client whose address changes gets email again at the new one.
+suppressed. A client whose address changes gets email again at the new one; a clinician who knows the
+mailbox works again (it was full, the client fixed it) lifts the block with ``forget``.
 """
 
 from __future__ import annotations
@@ -60,3 +61,14 @@ async def record_undeliverable(events: list[Undeliverable], *, now: datetime) ->
 async def undeliverable_address(address: str) -> UndeliverableAddress | None:
     """Why ``address`` gets no email (for the client's page), or None when it does."""
     return await UndeliverableAddress.objects().where(UndeliverableAddress.address == address).first()
+
+
+async def forget(address: str) -> UndeliverableAddress | None:
+    """Lift the block on ``address`` (caller's transaction): new mail to it is sent again; messages kept
+    as suppressed stay unsent. Returns what was recorded, or None when it was not blocked."""
+    rows = (
+        await UndeliverableAddress.delete()
+        .where(UndeliverableAddress.address == address)
+        .returning(*UndeliverableAddress.all_columns())
+    )
+    return UndeliverableAddress(**rows[0]) if rows else None

@@ -1,7 +1,7 @@
 """The first-meeting checklist (R7) for one client, and for every client with open items.
 
-The facts are read in a fixed number of queries whatever the number of clients (one per kind of
-fact, for all clients at once), then ``app.domain.checklist.derive`` turns them into item states.
+The facts are read in a fixed number of queries whatever the number of clients (one loader per kind
+of fact, for all clients at once), then ``app.domain.checklist.derive`` turns them into item states.
 Only "not applicable" marks are stored (``ChecklistItem``); the coverage status lives on the client.
 """
 
@@ -25,14 +25,16 @@ from app.models.tables import (
     Client,
     Clinician,
     InsurancePolicy,
+    PaymentMethod,
     StatusChange,
     User,
 )
-from app.services import appointments, audit, insurance
+from app.services import appointments, audit, insurance, paperwork
 from app.services.client_accounts import Invitation, invitations_of
 from app.services.clients import own_client
 from app.services.context import Actor
 from app.services.errors import ClientNotFound
+from app.services.paperwork import Paperwork
 from app.services.queue import JobQueue
 
 CLIENT_COLUMNS = (
@@ -67,6 +69,7 @@ class ClientChecklist:
     self_check_at: datetime | None = None
     insurance_email: str = ""
     currency: str = "USD"
+    paperwork: Paperwork | None = None
 
     @property
     def id(self) -> int:
@@ -80,35 +83,41 @@ class ClientChecklist:
         return self.names.get(user_id, "") if user_id is not None else ""
 
 
-async def _build(clinician_id: int, clients: list[dict], now: datetime) -> list[ClientChecklist]:
-    """The checklists of ``clients`` (rows of ``CLIENT_COLUMNS``) in a constant number of queries."""
-    if not clients:
-        return []
-    ids = [c["id"] for c in clients]
-    user_ids = [c["user"] for c in clients if c["user"]]
-    practice = (
+async def _practice(clinician_id: int) -> dict[str, Any]:
+    return (
         await Clinician.select(
             Clinician.insurance_email, Clinician.licence_type, Clinician.practice_name, Clinician.currency
         )
         .where(Clinician.id == clinician_id)
         .first()
     )
-    logins = {}
-    if user_ids:
-        rows = await User.select(User.id, User.password_hash, User.password_changed_at).where(
-            User.id.is_in(user_ids)
-        )
-        logins = {r["id"]: r for r in rows}
-    invitations = await invitations_of({c["id"]: c["user"] for c in clients}, now)
+
+
+async def _logins(user_ids: list[int]) -> dict[int, dict]:
+    """Each client login's password state, by user id."""
+    if not user_ids:
+        return {}
+    rows = await User.select(User.id, User.password_hash, User.password_changed_at).where(
+        User.id.is_in(user_ids)
+    )
+    return {r["id"]: r for r in rows}
+
+
+async def _resends(ids: list[int], now: datetime) -> dict[int, int]:
+    """Invitations resent in the last day, by client."""
     resent = await AuditEvent.select(AuditEvent.client_id).where(
         (AuditEvent.action == "invitation_resent")
         & (AuditEvent.client_id.is_in(ids))
         & (AuditEvent.at > now - timedelta(days=1))
     )
-    resends: dict[int, int] = {}
+    counts: dict[int, int] = {}
     for row in resent:
-        resends[row["client_id"]] = resends.get(row["client_id"], 0) + 1
-    sessions_by_client: dict[int, list[dict]] = {}
+        counts[row["client_id"]] = counts.get(row["client_id"], 0) + 1
+    return counts
+
+
+async def _sessions(clinician_id: int, ids: list[int]) -> dict[int, tuple[Session, ...]]:
+    """Every session of each client, with who marked it Occurred."""
     rows = await Appointment.select(
         Appointment.id,
         Appointment.client,
@@ -118,8 +127,6 @@ async def _build(clinician_id: int, clients: list[dict], now: datetime) -> list[
         Appointment.created_by,
         Appointment.status_changed_at,
     ).where((Appointment.clinician == clinician_id) & (Appointment.client.is_in(ids)))
-    for row in rows:
-        sessions_by_client.setdefault(row["client"], []).append(row)
     occurred_ids = [r["id"] for r in rows if r["status"] == AppointmentStatus.OCCURRED.value]
     occurred_by: dict[int, int | None] = {}
     if occurred_ids:
@@ -132,62 +139,121 @@ async def _build(clinician_id: int, clients: list[dict], now: datetime) -> list[
             .order_by(StatusChange.id)
         )
         occurred_by = {m["appointment"]: m["changed_by"] for m in marks}
+    sessions: dict[int, list[Session]] = {}
+    for r in rows:
+        sessions.setdefault(r["client"], []).append(
+            Session(
+                id=r["id"],
+                starts_at=r["starts_at"],
+                status=r["status"],
+                created_at=r["created_at"],
+                created_by=r["created_by"],
+                status_changed_at=r["status_changed_at"],
+                occurred_by=occurred_by.get(r["id"]),
+            )
+        )
+    return {client: tuple(found) for client, found in sessions.items()}
+
+
+async def _not_applicable(ids: list[int]) -> dict[int, dict[str, NotApplicable]]:
     marks = await ChecklistItem.objects().where(
         (ChecklistItem.client.is_in(ids)) & (ChecklistItem.not_applicable.eq(True))
     )
-    not_applicable: dict[int, dict[str, NotApplicable]] = {}
+    found: dict[int, dict[str, NotApplicable]] = {}
     for mark in marks:
-        not_applicable.setdefault(mark.client, {})[mark.item] = NotApplicable(
+        found.setdefault(mark.client, {})[mark.item] = NotApplicable(
             mark.reason, mark.recorded_by, mark.recorded_at
         )
-    policies = {
-        p["client"]: p
-        for p in await InsurancePolicy.select(
-            InsurancePolicy.client,
-            InsurancePolicy.copay_minor,
-            InsurancePolicy.self_check,
-            InsurancePolicy.self_check_updated_at,
-        ).where(InsurancePolicy.client.is_in(ids))
-    }
-    asked = questions(practice["licence_type"], practice["practice_name"])
-    built: list[tuple[dict, Checklist]] = []
-    for c in clients:
-        login = logins.get(c["user"])
-        facts = Facts(
-            client_user_id=c["user"],
-            password_set_at=login["password_changed_at"] if login else None,
-            has_password=bool(login and login["password_hash"] is not None),
-            sessions=tuple(
-                Session(
-                    id=r["id"],
-                    starts_at=r["starts_at"],
-                    status=r["status"],
-                    created_at=r["created_at"],
-                    created_by=r["created_by"],
-                    status_changed_at=r["status_changed_at"],
-                    occurred_by=occurred_by.get(r["id"]),
-                )
-                for r in sessions_by_client.get(c["id"], [])
-            ),
-            coverage_status=c["coverage_status"],
-            coverage_updated_at=c["coverage_updated_at"],
-            coverage_updated_by=c["coverage_updated_by"],
-            not_applicable=not_applicable.get(c["id"], {}),
-        )
-        built.append((c, derive(facts, now)))
+    return found
+
+
+async def _policies(ids: list[int]) -> dict[int, dict]:
+    rows = await InsurancePolicy.select(
+        InsurancePolicy.client,
+        InsurancePolicy.copay_minor,
+        InsurancePolicy.self_check,
+        InsurancePolicy.self_check_updated_at,
+    ).where(InsurancePolicy.client.is_in(ids))
+    return {p["client"]: p for p in rows}
+
+
+async def _cards(user_ids: list[int]) -> dict[int, datetime]:
+    """When each login saved its current card, by user id."""
+    if not user_ids:
+        return {}
+    rows = await PaymentMethod.select(PaymentMethod.user, PaymentMethod.created_at).where(
+        PaymentMethod.user.is_in(user_ids) & PaymentMethod.removed_at.is_null()
+    )
+    return {r["user"]: r["created_at"] for r in rows}
+
+
+async def _names(checklists: list[Checklist]) -> dict[int, str]:
+    """The names of everyone who did or waived an item."""
     people = {
         person
-        for _, checklist in built
+        for checklist in checklists
         for state in checklist.items
         for person in (state.by, state.not_applicable.by if state.not_applicable else None)
         if person is not None
     }
-    names = {}
-    if people:
-        rows = await User.select(User.id, User.name, User.email).where(User.id.is_in(list(people)))
-        names = {r["id"]: r["name"] or r["email"] for r in rows}
+    if not people:
+        return {}
+    rows = await User.select(User.id, User.name, User.email).where(User.id.is_in(list(people)))
+    return {r["id"]: r["name"] or r["email"] for r in rows}
+
+
+def _facts(client: dict, login, sessions, not_applicable, card_at, forms: Paperwork | None) -> Facts:
+    signed = [d.last_signature.signed_at for d in forms.documents if d.signed] if forms else []
+    return Facts(
+        client_user_id=client["user"],
+        password_set_at=login["password_changed_at"] if login else None,
+        has_password=bool(login and login["password_hash"] is not None),
+        sessions=sessions,
+        coverage_status=client["coverage_status"],
+        coverage_updated_at=client["coverage_updated_at"],
+        coverage_updated_by=client["coverage_updated_by"],
+        not_applicable=not_applicable,
+        documents_to_sign=len(forms.to_sign) if forms and forms.documents else None,
+        documents_signed_at=max(signed, default=None),
+        intake_at=forms.intake.submitted_at if forms and forms.intake else None,
+        card_saved_at=card_at,
+    )
+
+
+async def _build(clinician_id: int, clients: list[dict], now: datetime) -> list[ClientChecklist]:
+    """The checklists of ``clients`` (rows of ``CLIENT_COLUMNS``): one loader per kind of fact, each one
+    query for all the clients at once."""
+    if not clients:
+        return []
+    ids = [c["id"] for c in clients]
+    user_ids = [c["user"] for c in clients if c["user"]]
+    practice = await _practice(clinician_id)
+    logins = await _logins(user_ids)
+    invitations = await invitations_of({c["id"]: c["user"] for c in clients}, now)
+    resends = await _resends(ids, now)
+    sessions = await _sessions(clinician_id, ids)
+    not_applicable = await _not_applicable(ids)
+    policies = await _policies(ids)
+    cards = await _cards(user_ids)
+    forms = await paperwork.status_of(ids, now)
+    checklists = [
+        derive(
+            _facts(
+                c,
+                logins.get(c["user"]),
+                sessions.get(c["id"], ()),
+                not_applicable.get(c["id"], {}),
+                cards.get(c["user"]),
+                forms.get(c["id"]),
+            ),
+            now,
+        )
+        for c in clients
+    ]
+    names = await _names(checklists)
+    asked = questions(practice["licence_type"], practice["practice_name"])
     result = []
-    for c, checklist in built:
+    for c, checklist in zip(clients, checklists, strict=True):
         invitation = invitations.get(c["id"]) or Invitation(InvitationState.NOT_SENT)
         policy = policies.get(c["id"])
         answers = load_answers(policy["self_check"]) if policy else {}
@@ -208,6 +274,7 @@ async def _build(clinician_id: int, clients: list[dict], now: datetime) -> list[
                 self_check_at=policy["self_check_updated_at"] if policy else None,
                 insurance_email=practice["insurance_email"],
                 currency=practice["currency"],
+                paperwork=forms.get(c["id"]),
             )
         )
     return result

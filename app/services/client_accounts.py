@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from app.config import Settings
 from app.domain.clients import RESENDS_PER_DAY, InvitationState, invitation_state
 from app.models.tables import AccountToken, AuditEvent, Client, User
-from app.services import account_tokens, audit, email
+from app.services import account_tokens, audit, email, paperwork
 from app.services.account_tokens import Purpose
 from app.services.context import Actor
 from app.services.queue import QueuedJob, email_job
@@ -49,8 +49,10 @@ async def invite_client(client_id: int, *, now: datetime, actor: Actor, settings
             "practice_name": practice.practice_name,
             "insurance_email": practice.insurance_email,
             "link": f"{settings.base_url}/invite/{token}",
+            "forms_line": await paperwork.forms_line(client_id, now),
         },
         now=now,
+        settings=settings,
         kind="invitation",
         reply_to=await email.practice_address(practice.id),
     )

@@ -132,6 +132,7 @@ class ClientChanges:
     phone: str
     billing_type: str
     internal_note: str
+    reminders_off: bool = False
 
 
 async def own_client(clinician_id: int, client_id: int) -> Client:
@@ -232,9 +233,22 @@ async def update_client(
                 Client.phone: changes.phone,
                 Client.billing_type: changes.billing_type,
                 Client.internal_note: changes.internal_note,
+                Client.reminders_off: changes.reminders_off,
             }
         ).where((Client.id == client_id) & (Client.clinician == clinician_id))
         await audit.client_event("client_updated", client_id, clinician_id, actor=actor, at=now)
+
+
+async def retry_email_address(clinician_id: int, client_id: int, *, now: datetime, actor: Actor) -> bool:
+    """The clinician lifts the bounce block on their client's address; False when it wasn't blocked."""
+    async with transaction():
+        client = await own_client(clinician_id, client_id)
+        lifted = await bounces.forget(client.email)
+        if lifted is not None:
+            await audit.client_event(
+                "email_block_lifted", client_id, clinician_id, actor=actor, at=now, detail=lifted.reason
+            )
+    return lifted is not None
 
 
 async def resend_invitation(

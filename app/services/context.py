@@ -54,7 +54,7 @@ class CurrentUser:
 
     @property
     def sees_clinical_details(self) -> bool:
-        """Insurance, notes, charges: everyone but the front desk (R11)."""
+        """Insurance, notes, charges: everyone but the front desk (R12)."""
         return self.is_member and self.member_role != "front_desk"
 
     @property

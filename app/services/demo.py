@@ -33,8 +33,10 @@ from app.models.tables import (
     WorkingHours,
 )
 from app.payments.sandbox import SandboxGateway
+from app.services import paperwork
 from app.services.accounts import NewClinician, create_clinician, unique_booking_slug
 from app.services.cards import method_row
+from app.services.context import Actor
 from app.services.passwords import hash_password
 from app.services.practices import start_assignment
 from app.services.tokens import new_token, token_hash
@@ -153,6 +155,17 @@ class DemoSession:
     marked_at: datetime | None  # when the status was set
 
 
+DEMO_CONSENT = """## What therapy involves
+Sessions last 50 minutes, usually weekly. You may stop at any time.
+
+## Confidentiality
+What you share stays between us, except where the law requires otherwise: a risk of serious harm to
+you or someone else, suspected abuse of a child or vulnerable adult, or a court order.
+
+By signing, I confirm that I have read this and agree to begin therapy with Calm Harbor Therapy.
+"""
+
+
 async def has_data() -> bool:
     return await User.exists().where(User.email == CLINICIAN_EMAIL)
 
@@ -169,6 +182,14 @@ async def seed(settings: Settings, now: datetime) -> bool:
             await _add_client(spec, index, clinicians[0], client_password, rng, now)
         for colleague in COLLEAGUES:
             await _add_colleague(colleague, clinicians[0], client_password, rng, now)
+    owner = clinicians[0]
+    await paperwork.publish(
+        owner.id,
+        "Consent to treatment",
+        DEMO_CONSENT,
+        now=now - timedelta(days=60),
+        actor=Actor(owner.user, Role.CLINICIAN.value, owner.id),
+    )
     return True
 
 

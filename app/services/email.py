@@ -4,7 +4,8 @@
 ``send_email``. Without ``SMTP_URL`` messages stay in the outbox, readable at the dev mailbox page.
 Header values are cleaned of line breaks and control characters whatever text was stored; a message
 that still can't be built is marked failed (``last_error``, no more attempts) and logged once.
-Every message carries ``Date``, a ``Message-ID`` on the sender's domain, ``Auto-Submitted`` and, for
+Every message carries ``Date``, a ``Message-ID`` on the sender's domain (made when queued and kept, so
+a retry is recognisably the same message), ``Auto-Submitted`` and, for
 mail to clients, a ``Reply-To`` that reaches the practice. Mail to an address that bounced or
 complained (``UndeliverableAddress``) is kept in the outbox as suppressed, never sent.
 """
@@ -25,13 +26,15 @@ import aiosmtplib
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app.config import ROOT, Settings
+from app.domain.statuses import AppointmentStatus
 from app.domain.validation import clean_text
-from app.models.tables import Clinician, EmailMessage, UndeliverableAddress
+from app.models.tables import Clinician, EmailMessage, Reminder, UndeliverableAddress
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 UNBUILDABLE = "Can't be built"
 SUPPRESSED = "Not sent: this address bounces"
+OUTDATED = "Not sent: the session changed after this reminder was written"
 
 # Every kind of message the app sends (the template's name) and who reads it. A new kind goes here,
 # and tests/test_email_deliverability.py fails until it has a case there.
@@ -41,6 +44,10 @@ KINDS: dict[str, str] = {
     "signup_confirm": "clinician",
     "signup_existing": "anyone",
     "sessions_booked": "client",
+    "paperwork_reminder": "client",
+    "sessions_moved": "client",
+    "sessions_cancelled": "client",
+    "sessions_reminder": "client",
     "charge_failed_client": "client",
     "charge_failed_clinician": "clinician",
     "charge_needs_confirmation": "client",
@@ -81,13 +88,14 @@ async def queue_email(
     template: str,
     context: dict[str, object],
     now: datetime,
+    settings: Settings,
     kind: str = "",
     reply_to: str = "",
     attachments: list[Attachment] | None = None,
 ) -> int:
     """Write one message to the outbox (inside the caller's transaction); returns its id.
     ``reply_to`` is where a reply should go (the practice); a message to an undeliverable address is
-    written as suppressed."""
+    written as suppressed. Its ``Message-ID`` is made now, so a retried send repeats it."""
     kind = kind or template
     if kind not in KINDS:
         raise ValueError(f"unknown email kind {kind!r}: add it to email.KINDS")
@@ -110,6 +118,7 @@ async def queue_email(
             reply_to=header_value(reply_to)[:254],
             attachments=json.dumps(encoded) if encoded else "",
             created_at=now,
+            message_id=make_msgid(domain=sender_domain(settings.email_from)),
             **({"suppressed_at": now, "last_error": SUPPRESSED} if await undeliverable(to) else {}),
         )
     ).returning(EmailMessage.id)
@@ -145,6 +154,30 @@ async def undeliverable(address: str) -> bool:
     return await UndeliverableAddress.exists().where(UndeliverableAddress.address == address.strip().lower())
 
 
+async def reminder_still_true(message_id: int, now: datetime) -> bool:
+    """Whether the session this reminder speaks of is still Scheduled at the time it names, not started,
+    and its client still wants reminders (decided when it is sent, not when it was written)."""
+    row = (
+        await Reminder.select(
+            Reminder.starts_at,
+            Reminder.appointment.starts_at.as_alias("current_start"),
+            Reminder.appointment.status.as_alias("status"),
+            Reminder.appointment.client.archived_at.as_alias("archived_at"),
+            Reminder.appointment.client.reminders_off.as_alias("reminders_off"),
+        )
+        .where(Reminder.email_message == message_id)
+        .first()
+    )
+    return bool(
+        row
+        and row["status"] == AppointmentStatus.SCHEDULED
+        and row["current_start"] == row["starts_at"]
+        and now < row["starts_at"]
+        and row["archived_at"] is None
+        and not row["reminders_off"]
+    )
+
+
 def sender_domain(sender: str) -> str:
     """The domain of the ``EMAIL_FROM`` address (Message-IDs are made on it)."""
     return parseaddr(header_value(sender))[1].rpartition("@")[2] or "localhost"
@@ -159,7 +192,9 @@ def build_mime(message: EmailMessage, sender: str, now: datetime) -> MimeMessage
         mime["Reply-To"] = header_value(message.reply_to)
     mime["Subject"] = header_value(message.subject)
     mime["Date"] = format_datetime(now)
-    mime["Message-ID"] = make_msgid(idstring=f"{message.id}", domain=sender_domain(sender))
+    mime["Message-ID"] = message.message_id or make_msgid(
+        idstring=f"{message.id}", domain=sender_domain(sender)
+    )
     mime["Auto-Submitted"] = "auto-generated"
     mime.set_content(clean_text(message.text_body, multiline=True))
     if message.html_body:
@@ -189,7 +224,8 @@ async def smtp_send(mime: MimeMessage, smtp_url: str) -> None:
 
 async def deliver(message_id: int, settings: Settings, now: datetime) -> str:
     """Send one outbox message over SMTP. Returns 'sent', 'kept' (no SMTP configured), 'skipped',
-    'suppressed' (the address bounces) or 'failed' (it can never be built)."""
+    'suppressed' (the address bounces), 'outdated' (a reminder whose session changed) or 'failed' (it
+    can never be built)."""
     message = await EmailMessage.objects().where(EmailMessage.id == message_id).first()
     if message is None or message.sent_at is not None or message.suppressed_at is not None:
         return "skipped"
@@ -197,6 +233,10 @@ async def deliver(message_id: int, settings: Settings, now: datetime) -> str:
         suppressed = {EmailMessage.suppressed_at: now, EmailMessage.last_error: SUPPRESSED}
         await EmailMessage.update(suppressed).where(EmailMessage.id == message_id)
         return "suppressed"
+    if message.kind == "sessions_reminder" and not await reminder_still_true(message_id, now):
+        outdated = {EmailMessage.suppressed_at: now, EmailMessage.last_error: OUTDATED}
+        await EmailMessage.update(outdated).where(EmailMessage.id == message_id)
+        return "outdated"
     if not settings.smtp_url:
         return "kept"
     try:

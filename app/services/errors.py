@@ -41,6 +41,14 @@ class NotAllowed(Exception):
         self.message = message
 
 
+class PaperworkNotFound(NotFound):
+    """No such practice document, version or signed copy for this person."""
+
+
+class PaperworkProblem(FieldProblem):
+    """A document can't be published or signed, or an intake answer is refused; ``field`` says where."""
+
+
 class ClientError(FieldProblem):
     """A client could not be added or invited; ``field`` names the form field the message belongs to."""
 

@@ -1,4 +1,5 @@
-"""A client's own records as a zip: sessions, charges and insurance as CSV, everything as JSON.
+"""A client's own records as a zip: sessions, charges and insurance as CSV, everything as JSON, and
+the signed copy (PDF) of every document they signed and every intake they completed.
 
 The same file for the client (from the portal: every practice they are a client of) and for a
 clinician (one of their own clients). It holds what the client may see; the clinician's private
@@ -18,7 +19,7 @@ from app.domain.spreadsheets import csv_text
 from app.domain.statuses import AppointmentStatus, ChargeStatus
 from app.models.db import transaction
 from app.models.tables import Appointment, Charge, Client, Clinician, InsurancePolicy
-from app.services import audit
+from app.services import audit, paperwork
 from app.services.context import Actor
 from app.services.errors import ExportNotFound
 
@@ -196,7 +197,7 @@ def _csv(rows: list[dict], header: list[str]) -> str:
     return csv_text(header, ([row[name] for name in header] for row in rows))
 
 
-def _zip(records: dict, now: datetime) -> bytes:
+def _zip(records: dict, now: datetime, copies: list[paperwork.Copy]) -> bytes:
     insurance_rows = [
         {
             "practice": c["practice"],
@@ -229,6 +230,7 @@ def _zip(records: dict, now: datetime) -> bytes:
             "charges.csv - every charge, its status and any refund.\n"
             "insurance.csv - billing type, coverage status and insurance details per practice.\n"
             "records.json - all of the above in one machine-readable file.\n"
+            "signed/ - the signed copy (PDF) of each document signed and each intake questionnaire.\n"
         ),
         "sessions.csv": _csv(records["sessions"], SESSION_HEADER),
         "charges.csv": _csv(records["charges"], CHARGE_HEADER),
@@ -240,12 +242,14 @@ def _zip(records: dict, now: datetime) -> bytes:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, text in files.items():
             archive.writestr(zipfile.ZipInfo(name, date_time=stamp), text.encode("utf-8"))
+        for copy in copies:
+            archive.writestr(zipfile.ZipInfo(f"signed/{copy.filename}", date_time=stamp), copy.content)
     return buffer.getvalue()
 
 
 async def _export(client_ids: list[int], zone: str, *, by: str, now: datetime, actor: Actor) -> Export:
     records = await _records(client_ids, zone)
-    content = _zip(records, now)
+    content = _zip(records, now, await paperwork.copies_for(client_ids))
     practices = await Client.select(Client.id, Client.clinician).where(Client.id.is_in(client_ids))
     async with transaction():
         for row in practices:

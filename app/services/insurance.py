@@ -14,7 +14,7 @@ from datetime import datetime
 from app.domain.insurance import MAX_COVERAGE_NOTE, MAX_PLAN_NOTES, copay_problem, dump_answers, load_answers
 from app.domain.practice import format_money, parse_money
 from app.domain.statuses import BillingType, CoverageStatus
-from app.domain.validation import Form
+from app.domain.validation import Form, is_digits
 from app.models.db import transaction
 from app.models.tables import Client, Clinician, InsuranceChange, InsurancePolicy, User
 from app.services import audit, practices
@@ -234,7 +234,7 @@ class HistoryLine:
 def _readable(name: str, value: str, currency: str) -> str:
     if not value:
         return "—"
-    if name == "copay_minor" and value.lstrip("-").isdigit():
+    if name == "copay_minor" and is_digits(value.lstrip("-")):
         return format_money(int(value), currency)
     if name == "coverage_status":
         return COVERAGE_CHOICES.get(value, value)

@@ -1,4 +1,4 @@
-"""A practice's members (R11): the owner invites clinicians and front-desk members by email with the same
+"""A practice's members (R12): the owner invites clinicians and front-desk members by email with the same
 one-time links clients get (R2: 32 random bytes, only the hash stored, 7 days, once, a resend kills the
 earlier link), sees where each invitation stands, and removes members with an explicit choice for a
 clinician's future sessions. Removal ends the member's access at once: every request re-reads their
@@ -158,6 +158,7 @@ async def invite_member(
         }
         if existing is not None:
             await Membership.update(fresh).where(Membership.id == existing.id)
+            await practices.members_changed(owner.practice_id)
             membership_id = existing.id
         else:
             rows = await Membership.insert(
@@ -336,6 +337,7 @@ async def accept_invitation(
         await Membership.update({Membership.accepted_at: now, Membership.clinician: seat}).where(
             Membership.id == membership.id
         )
+        await practices.members_changed(membership.practice)
         await User.update({User.is_active: True}).where(User.id == user.id)
         await audit.record(
             "member_joined",
@@ -432,6 +434,7 @@ async def remove_member(
         await Membership.update({Membership.removed_at: now, Membership.removed_by: actor.user_id}).where(
             Membership.id == membership_id
         )
+        await practices.members_changed(owner.practice_id)
         await account_tokens.revoke(
             (AccountToken.membership == membership_id) & AccountToken.used_at.is_null(), now
         )

@@ -1,4 +1,5 @@
-"""Emails to a client about booked sessions, each with an ``.ics`` file, and the client's calendar feed.
+"""Emails to a client about booked, moved and cancelled sessions, each with an ``.ics`` file that adds,
+updates or removes the event in their calendar, and the client's calendar feed.
 
 The feed address is ``/feed/<client id>/<token>.ics``; the token is an HMAC of a random per-client key
 with the app's secret, so neither the database alone nor guessing finds it. The clinician turns feeds on.
@@ -13,8 +14,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from app.config import Settings
+from app.domain.appointments import CALLED_OFF, Notice
 from app.domain.ics import SessionEvent, calendar_bytes
-from app.domain.statuses import AppointmentStatus
 from app.models.tables import Appointment, Client, Clinician
 from app.services import email
 from app.services.queue import QueuedJob, email_job
@@ -49,7 +50,7 @@ def _event(appointment: dict, practice_name: str, organizer: str = "", attendee:
         starts_at=appointment["starts_at"],
         ends_at=appointment["ends_at"],
         summary=f"Session with {practice_name}",
-        cancelled=appointment["status"] == AppointmentStatus.CANCELLED.value,
+        cancelled=appointment["status"] in CALLED_OFF,
         sequence=appointment["sequence"],
         organizer=organizer,
         attendee=attendee,
@@ -69,7 +70,9 @@ async def feed(client_id: int, token: str, *, settings: Settings, now: datetime)
     )
     if row is None or not row["on"] or not row["calendar_feed_key"]:
         return None
-    if not hmac.compare_digest(token, _token(settings, client_id, row["calendar_feed_key"])):
+    if not hmac.compare_digest(
+        token.encode(), _token(settings, client_id, row["calendar_feed_key"]).encode()
+    ):
         return None
     sessions = (
         await Appointment.select(
@@ -96,6 +99,66 @@ async def sessions_booked(
     by_client: bool = False,
 ) -> QueuedJob:
     """Write one email listing the booked sessions with an ``.ics`` attachment (caller's transaction)."""
+    job = await _sessions_email(
+        client_id,
+        appointment_ids,
+        Notice.BOOKED,
+        now=now,
+        settings=settings,
+        extra={"series": series, "by_client": by_client},
+    )
+    assert job is not None, "sessions_booked is called for sessions just booked"
+    return job
+
+
+async def sessions_changed(
+    client_id: int, appointment_ids: list[int], notice: Notice, *, now: datetime, settings: Settings
+) -> list[QueuedJob]:
+    """Tell the client that sessions moved, were cancelled or are back on, with an ``.ics`` that updates
+    the event their calendar already has (same UID, the stored SEQUENCE). Sessions that have ended are
+    left out; nothing is written when none is left. Caller's transaction."""
+    if not appointment_ids:
+        return []
+    job = await _sessions_email(
+        client_id, appointment_ids, notice, now=now, settings=settings, upcoming_only=True
+    )
+    return [job] if job else []
+
+
+async def session_reminder(
+    client_id: int, appointment_id: int, *, now: datetime, settings: Settings, links: dict[str, str]
+) -> QueuedJob | None:
+    """Write the reminder of one upcoming session (caller's transaction), with an ``.ics`` holding its
+    current time; None when it has ended. ``links``: the one-tap actions it offers."""
+    return await _sessions_email(
+        client_id,
+        [appointment_id],
+        Notice.REMINDER,
+        now=now,
+        settings=settings,
+        extra={"links": links},
+        upcoming_only=True,
+    )
+
+
+SUBJECTS = {
+    Notice.BOOKED: ("Session booked with {}", "{n} sessions booked with {}"),
+    Notice.MOVED: ("Session moved: {}", "{n} sessions moved: {}"),
+    Notice.CANCELLED: ("Session cancelled: {}", "{n} sessions cancelled: {}"),
+    Notice.REMINDER: ("Reminder: your session with {} on {when}", ""),
+}
+
+
+async def _sessions_email(
+    client_id: int,
+    appointment_ids: list[int],
+    notice: Notice,
+    *,
+    now: datetime,
+    settings: Settings,
+    extra: dict | None = None,
+    upcoming_only: bool = False,
+) -> QueuedJob | None:
     client = (
         await Client.select(
             Client.name,
@@ -117,6 +180,9 @@ async def sessions_booked(
         .where(Clinician.id == client["clinician_id"])
         .first()
     )
+    condition = Appointment.id.is_in(appointment_ids) & (Appointment.client == client_id)
+    if upcoming_only:
+        condition &= Appointment.ends_at > now
     sessions = (
         await Appointment.select(
             Appointment.id,
@@ -125,46 +191,58 @@ async def sessions_booked(
             Appointment.status,
             Appointment.sequence,
         )
-        .where(Appointment.id.is_in(appointment_ids) & (Appointment.client == client_id))
+        .where(condition)
         .order_by(Appointment.starts_at)
     )
+    if not sessions:
+        return None
     zone = client["zone"] or practice["time_zone"]
     reply_to = practice["insurance_email"] or practice["email"]
+    cancelling = notice == Notice.CANCELLED
     events = [_event(s, practice["practice_name"], reply_to, client["email"]) for s in sessions]
     attachment = email.Attachment(
         "sessions.ics",
         ICS_TYPE,
-        calendar_bytes(events, name=practice["practice_name"], stamp=now, method="REQUEST", zone=zone),
+        calendar_bytes(
+            events,
+            name=practice["practice_name"],
+            stamp=now,
+            method="CANCEL" if cancelling else "REQUEST",
+            zone=zone,
+        ),
     )
+    one, many = SUBJECTS[notice]
     count = len(sessions)
-    subject = (
-        f"{count} sessions booked with {practice['practice_name']}"
-        if count > 1
-        else f"Session booked with {practice['practice_name']}"
-    )
+    name = practice["practice_name"]
+    dates = [_when(s, zone) for s in sessions]
     message_id = await email.queue_email(
         to=client["email"],
-        subject=subject,
-        template="sessions_booked",
+        subject=many.format(name, n=count)
+        if count > 1
+        else one.format(name, when=_short_when(sessions[0], zone)),
+        template=f"sessions_{notice.value}",
         context={
             "name": client["name"],
-            "practice_name": practice["practice_name"],
+            "practice_name": name,
             "practice_email": practice["email"],
             "insurance_email": practice["insurance_email"],
-            "dates": [_when(s, zone) for s in sessions],
+            "dates": dates,
             "zone": zone,
-            "series": series,
-            "by_client": by_client,
             "cancellation_window_hours": practice["cancellation_window_hours"],
             "portal_link": f"{settings.base_url}/portal",
             "feed_link": await feed_url(client_id, settings=settings),
+            **(extra or {}),
         },
         now=now,
-        kind="sessions_booked",
+        settings=settings,
         reply_to=reply_to,
         attachments=[attachment],
     )
     return email_job(message_id)
+
+
+def _short_when(session: dict, zone: str) -> str:
+    return f"{session['starts_at'].astimezone(ZoneInfo(zone or 'UTC')):%a %-d %b, %H:%M}"
 
 
 def _when(session: dict, zone: str) -> str:

@@ -5,7 +5,7 @@ finds nothing (404). Internal notes and staff-only status words never leave this
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +16,7 @@ from app.domain.practice import DEFAULT_FEE_CEILING
 from app.domain.statuses import AppointmentStatus, ChargeStatus
 from app.models.db import transaction
 from app.models.tables import Appointment, Charge, Client, PaymentMethod, User
-from app.services import audit, charges, insurance
+from app.services import audit, charges, insurance, paperwork, sessions
 from app.services.context import Actor
 
 
@@ -74,6 +74,7 @@ class Overview:
     upcoming: list[SessionView]
     past: list[SessionView]
     card: PaymentMethod | None
+    forms_left: list[str] = field(default_factory=list)  # "Calm Harbor: 2 forms to complete before Monday"
 
 
 async def practices_of(user_id: int) -> list[Practice]:
@@ -181,7 +182,12 @@ async def overview(user_id: int, *, now: datetime, past_limit: int = 50) -> Over
             )
             charge_of = {c["appointment"]: c for c in found}
         past = [_session(a, names, charge_of.get(a["id"])) for a in rows]
-    return Overview(practices, upcoming, past, await charges.card_on_file(user_id))
+    forms = [
+        f"{p.practice_name}: {p.line(now)}"
+        for p in await paperwork.for_client_user(user_id, now)
+        if p.left and not p.archived
+    ]
+    return Overview(practices, upcoming, past, await charges.card_on_file(user_id), forms)
 
 
 def _upcoming(session: SessionView, practice: Practice, now: datetime) -> SessionView:
@@ -264,3 +270,4 @@ async def update_profile(user_id: int, profile: Profile, *, now: datetime, actor
             {User.name: profile.name, User.phone: profile.phone, User.time_zone: profile.time_zone}
         ).where((User.id == user_id) & (User.role == "client"))
         await audit.user_event("profile_updated", user_id, actor=actor, at=now)
+        sessions.person_changed(user_id)

@@ -1,4 +1,4 @@
-"""The practice as its members see it (R11): which practice and whose calendar a person works in now,
+"""The practice as its members see it (R12): which practice and whose calendar a person works in now,
 its clinicians, and a client's assigned clinician (reassigning keeps the history) and shares.
 
 ``client_for`` is how these use cases look a client up for a member: another practice's client, or a
@@ -21,7 +21,7 @@ from app.models.tables import (
     Membership,
     Practice,
 )
-from app.services import audit
+from app.services import audit, sessions
 from app.services.context import Actor, CurrentUser
 from app.services.errors import ClientNotFound, NotAllowed, PracticeNotFound
 from app.services.sessions import Session, SessionStore
@@ -318,3 +318,11 @@ async def keep_practice_in_step(clinician_id: int) -> None:
     await Practice.update({getattr(Practice, c): seat[c] for c in PRACTICE_LEVEL_COLUMNS}).where(
         Practice.id == owner["practice"]
     )
+    await members_changed(owner["practice"])
+
+
+async def members_changed(practice_id: int) -> None:
+    """The practice, its members or their roles changed: every member's cached person (practice name,
+    role, colleagues) is read again on their next request, a removed member's too."""
+    for row in await Membership.select(Membership.user).where(Membership.practice == practice_id):
+        sessions.person_changed(row["user"])

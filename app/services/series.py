@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
 from app.config import Settings
-from app.domain.appointments import clash_message
+from app.domain.appointments import Notice, clash_message
 from app.domain.availability import within_working_hours
 from app.domain.calendar import MAX_SESSION_MINUTES, booking_window_problem
 from app.domain.recurrence import (
@@ -297,11 +297,14 @@ async def edit_series(
     *,
     now: datetime,
     actor: Actor,
+    settings: Settings,
+    queue: JobQueue,
 ) -> int:
     """Change time, length or fee of this occurrence or of this and the following ones (one transaction).
 
     With "this and following", occurrences already changed on their own keep their changes and the
-    series rule takes the new values. Returns how many appointments changed.
+    series rule takes the new values. A new time or length is emailed to the client (one message,
+    an ``.ics`` that moves each event). Returns how many appointments changed.
     """
     if scope not in SCOPES:
         raise BookingProblem("scope", "Choose which sessions to change.")
@@ -348,6 +351,9 @@ async def edit_series(
                     Appointment.fee_minor: fee,
                     Appointment.changed_from_series: scope == "this" and appointment.series is not None,
                     Appointment.sequence: Appointment.sequence + 1,
+                    Appointment.confirmed_at: appointment.confirmed_at
+                    if starts_at == appointment.starts_at
+                    else None,
                 }
             ).where(
                 (Appointment.id == appointment.id) & (Appointment.status == AppointmentStatus.SCHEDULED.value)
@@ -370,6 +376,13 @@ async def edit_series(
             at=now,
             detail=f"{scope}: {len(updates)} changed",
         )
+        jobs: list[QueuedJob] = []
+        if wanted.local_time or wanted.minutes:
+            moved = [appointment.id for appointment, *_ in updates]
+            jobs = await notices.sessions_changed(
+                chosen.client, moved, Notice.MOVED, now=now, settings=settings
+            )
+    await queue.enqueue_all(jobs)
     return len(updates)
 
 
@@ -394,8 +407,16 @@ async def cancel_series(
         targets = await occurrences_in_scope(chosen, scope, now)
         for appointment in targets:
             jobs += await apply_status_change(
-                appointment, AppointmentStatus.CANCELLED.value, now=now, actor=actor, settings=settings
+                appointment,
+                AppointmentStatus.CANCELLED.value,
+                now=now,
+                actor=actor,
+                settings=settings,
+                tell_client=False,
             )
+        jobs += await notices.sessions_changed(
+            chosen.client, [a.id for a in targets], Notice.CANCELLED, now=now, settings=settings
+        )
     await queue.enqueue_all(jobs)
     return len(targets)
 

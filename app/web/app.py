@@ -18,7 +18,7 @@ from app.clock import Clock, clock_starting_at
 from app.config import ROOT, Settings
 from app.domain.practice import format_money, money_input
 from app.logs import configure_logging
-from app.models.db import engine
+from app.models.db import engine, start_pool
 from app.services import queue as job_queue
 from app.services.sessions import SessionStore
 from app.web.appointments import AppointmentController
@@ -42,12 +42,14 @@ from app.web.middleware import (
     SecurityHeadersMiddleware,
     SessionMiddleware,
 )
+from app.web.paperwork import DocumentsController, PortalFormsController
 from app.web.portal import PortalController
 from app.web.practice import JoinController, PracticeController
 from app.web.report import ReportController
 from app.web.runtime import REQUEST_DEPENDENCIES, Runtime
 from app.web.security import SecurityController
 from app.web.series import SeriesController
+from app.web.session_links import SessionLinkController
 from app.web.stripe import stripe_webhook
 from app.web.superbills import BillingSetupController, ClientBillingController, PortalSuperbillsController
 from app.web.system import DevMailboxController, email_events, healthz
@@ -107,7 +109,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         redis = await job_queue.connect(settings)
         pooled = settings.is_postgres and settings.use_db_pool
         if pooled:
-            await engine().start_connection_pool(min_size=1, max_size=10)
+            await start_pool(min_size=1, max_size=10)
         app.state.runtime = Runtime(
             settings=settings,
             clock=clock,
@@ -151,6 +153,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         PracticeController,
         JoinController,
         ImportsController,
+        DocumentsController,
+        PortalFormsController,
+        SessionLinkController,
         create_static_files_router(path="/static", directories=[ROOT / "static"], name="static"),
     ]
     application = Litestar(

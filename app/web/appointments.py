@@ -226,7 +226,7 @@ class AppointmentController(Controller):
                     starts_at=starts_at,
                     minutes=minutes,
                     allow_overlap=form.checkbox("allow_overlap"),
-                    **ctx.acting,
+                    **ctx.sending,
                 )
             except BookingProblem as problem:
                 form.error(problem.field, problem.message)

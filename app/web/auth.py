@@ -85,6 +85,7 @@ async def start_session(request: Request, rt: Runtime, user: CurrentUser, to: st
         ip=client_ip(request),
         user_agent=clean_text(request.headers.get("user-agent", "")),
         must_enrol_two_factor=must_enrol,
+        user=user,
     )
     response = redirect(request, to)
     response.set_cookie(

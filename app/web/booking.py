@@ -18,12 +18,14 @@ from app.domain.accounts import time_zone_names, valid_time_zone
 from app.domain.availability import format_day_ranges, parse_day_ranges
 from app.domain.calendar import MAX_SESSION_MINUTES
 from app.domain.practice import DEFAULT_FEE_CEILING, MAX_FEE_CEILING, format_money
+from app.domain.reminders import format_hours, parse_hours
 from app.domain.validation import Form, record_id, year_problem
 from app.services import availability, booking, notices, throttle
 from app.services.availability import PracticeBooking
 from app.services.booking import TAKEN, BookingClosed, BookingSettings, CancelRefused, SlotTaken, Visitor
 from app.services.clients import ClientError
 from app.services.context import CurrentUser
+from app.services.reminders import practice_hours
 from app.web.guards import client_only, clinician_only
 from app.web.htmx import flash, redirect, render
 from app.web.runtime import AppRuntime, Context, Now, RequestContext, Runtime, User, client_ip
@@ -56,6 +58,7 @@ def _settings_values(practice: PracticeBooking, ranges) -> dict[str, str]:
         "booking_enabled": practice.booking_enabled,
         "new_clients_may_book": practice.new_clients_may_book,
         "calendar_feed_enabled": practice.calendar_feed_enabled,
+        "reminder_hours": format_hours(practice_hours(practice.reminder_hours)),
     }
     for weekday in range(7):
         values[f"hours_{weekday}"] = format_day_ranges(ranges, weekday)
@@ -84,6 +87,9 @@ def _settings_from(form: Form, practice: PracticeBooking) -> tuple[BookingSettin
     def money(name: str, label: str) -> int:
         return form.money(name, label=label, ceiling=ceiling, currency=practice.currency) or 0
 
+    reminder_hours, problem = parse_hours(form.text("reminder_hours", label="Reminders", required=False))
+    if problem:
+        form.error("reminder_hours", problem)
     values = BookingSettings(
         default_session_minutes=form.integer(
             "default_session_minutes", label="Session length", minimum=5, maximum=MAX_SESSION_MINUTES
@@ -103,6 +109,7 @@ def _settings_from(form: Form, practice: PracticeBooking) -> tuple[BookingSettin
         ),
         calendar_feed_enabled=form.checkbox("calendar_feed_enabled"),
         max_fee_minor=ceiling,
+        reminder_hours=format_hours(reminder_hours),
     )
     return values, ranges
 

@@ -70,6 +70,7 @@ def _client_changes(form: Form) -> ClientChanges:
         phone=form.text("phone", label="Phone", required=False, max_length=40),
         billing_type=form.choice("billing_type", insurance.BILLING_CHOICES, label="Billing type"),
         internal_note=form.text("internal_note", label="Private note", required=False, max_length=MAX_NOTE),
+        reminders_off=not form.checkbox("reminders"),
     )
 
 
@@ -180,6 +181,7 @@ class ClientsController(Controller):
             "phone": client.phone,
             "billing_type": client.billing_type,
             "internal_note": client.internal_note,
+            "reminders": "" if client.reminders_off else "on",
         }
         return await render(
             request,
@@ -252,6 +254,19 @@ class ClientsController(Controller):
             await flash(request, error.message)
         else:
             await flash(request, "A new invitation is on its way. The earlier link no longer works.")
+        return redirect(request, f"/clients/{client_id}")
+
+    @post("/{client_id:int}/email-retry", name="client_email_retry")
+    async def retry_email(
+        self, request: Request, client_id: FromPath[int], user: User, ctx: Context
+    ) -> Response:
+        lifted = await clients.retry_email_address(user.clinician_id, client_id, **ctx.acting)
+        await flash(
+            request,
+            "Emails to this address will be sent again. If it bounces again, it shows here."
+            if lifted
+            else "Emails to this address are already being sent.",
+        )
         return redirect(request, f"/clients/{client_id}")
 
     @get("/{client_id:int}/archive", name="client_archive")

@@ -30,7 +30,7 @@ async def signed_in(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     _user_or_refuse(connection)
 
 
-# The clinician pages the front desk may open: what booking needs (R11) — calendars, sessions and their
+# The clinician pages the front desk may open: what booking needs (R12) — calendars, sessions and their
 # statuses, clients and their invitations. Insurance, notes, charges and refunds, the report, the trail,
 # settings and exports answer 403; so does editing contact details for now (its form carries the private
 # note). Keyed by (method, route path without parameter types, as Litestar's ``path_template``).

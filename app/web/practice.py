@@ -1,4 +1,4 @@
-"""The practice (R11): its members page for the owner (invite, where each invitation stands, resend,
+"""The practice (R12): its members page for the owner (invite, where each invitation stands, resend,
 remove), the practice and calendar switchers, the practice's page, and the join link an invited member
 opens. What each role may do is decided in the services."""
 

@@ -174,7 +174,7 @@ class SeriesController(Controller):
         if form.ok:
             try:
                 changed = await series.edit_series(
-                    appointment_id, user.clinician_id, scope, change, **ctx.acting
+                    appointment_id, user.clinician_id, scope, change, **ctx.sending
                 )
             except BookingProblem as problem:
                 form.error(problem.field, problem.message)

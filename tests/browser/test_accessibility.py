@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from app.models.tables import Appointment, Client, Clinician
+from app.models.tables import Appointment, Client, Clinician, PracticeDocument
 from app.services import demo
 from tests.browser.helpers import assert_fits_phone, screenshot, sign_in
 
@@ -71,6 +71,7 @@ async def test_every_main_page_passes_axe_at_phone_and_desktop_size(live_server,
     await demo.seed(settings, now)
     maya = await Clinician.objects().where(Clinician.user.email == demo.CLINICIAN_EMAIL).first()
     alex = await Client.objects().where(Client.email == demo.CLIENT_EMAIL).first()
+    consent = await PracticeDocument.objects().where(PracticeDocument.clinician == maya.id).first()
     this_week = (
         await Appointment.select(Appointment.id)
         .where(
@@ -102,6 +103,10 @@ async def test_every_main_page_passes_axe_at_phone_and_desktop_size(live_server,
         ("booking-settings", "/settings/booking"),
         ("billing-setup", "/account/billing"),
         ("client-billing", f"/clients/{alex.id}/billing?q=anxiety"),
+        ("documents", "/documents"),
+        ("document-template", "/documents/new?template=consent"),
+        ("document", f"/documents/{consent.id}"),
+        ("client-forms", f"/clients/{alex.id}/paperwork"),
     ]
     client_pages = [
         ("portal", "/portal"),
@@ -111,6 +116,9 @@ async def test_every_main_page_passes_axe_at_phone_and_desktop_size(live_server,
         ("portal-superbills", "/portal/insurance/superbills"),
         ("portal-profile", "/portal/profile"),
         ("portal-book", "/portal/book"),
+        ("portal-forms", "/portal/forms"),
+        ("portal-sign", f"/portal/forms/{alex.id}/documents/{consent.id}"),
+        ("portal-intake", f"/portal/forms/{alex.id}/intake"),
         ("client-account", "/account"),
     ]
     public_pages = [

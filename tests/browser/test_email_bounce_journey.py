@@ -1,5 +1,6 @@
 """At phone size and wide: after the provider reports a hard bounce, the clinician opens the client from
-the Clients list and reads that emails to this address bounce."""
+the Clients list and reads that emails to this address bounce; once the mailbox works again, they tap
+"Try this address again" and the warning goes."""
 
 from __future__ import annotations
 
@@ -54,3 +55,9 @@ async def test_a_bounced_address_is_flagged_on_the_clients_page(served, phone, s
     await phone.set_viewport_size({"width": 1280, "height": 800})
     assert await notice.is_visible()
     await screenshot(phone, "client-bounce-wide")
+
+    await phone.set_viewport_size({"width": 390, "height": 844})
+    await phone.get_by_role("button", name="Try this address again").click()
+    await phone.get_by_text("Emails to this address will be sent again").wait_for()
+    assert await notice.count() == 0
+    assert await phone.get_by_role("button", name="Try this address again").count() == 0

@@ -318,6 +318,7 @@ async def _failure_emails(charge_id: int, *, now: datetime, settings: Settings) 
             template="charge_failed_client",
             context={**context, "when": view.session_text(view.client_zone)},
             now=now,
+            settings=settings,
             reply_to=await practice_address(view.charge.clinician),
         )
     clinician_id = await queue_email(
@@ -326,6 +327,7 @@ async def _failure_emails(charge_id: int, *, now: datetime, settings: Settings) 
         template="charge_failed_clinician",
         context={**context, "when": view.session_text(view.clinician_zone)},
         now=now,
+        settings=settings,
     )
     return [email_job(client_id), email_job(clinician_id)]
 

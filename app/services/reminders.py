@@ -1,0 +1,117 @@
+"""Session reminders by email, at the practice's offsets (``Clinician.reminder_hours``; default 48 and 2
+hours before), unless the client opted out.
+
+Nothing is scheduled ahead: a sweep every minute (the worker's cron) looks at sessions as they are now
+and writes the reminders that are due (``domain.reminders.due_reminder``). Each is one ``Reminder`` row,
+unique per (appointment, hours before, start time), written in the same transaction as its outbox
+message: two sweeps at once, a retried sweep or a Redis that lost its jobs can't send one twice, and a
+lost job only delays it until the next sweep. A moved session has a new start time, so it is reminded
+again for that time only. Sending re-checks the session (``email.deliver``): a reminder whose session
+was cancelled, moved or archived after it was written is kept unsent.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from app.config import Settings
+from app.domain.reminders import DEFAULT_HOURS, due_reminder, format_hours, parse_hours
+from app.domain.statuses import AppointmentStatus
+from app.models.db import transaction
+from app.models.tables import Appointment, Clinician, Reminder
+from app.services import notices, session_links
+from app.services.queue import QueuedJob
+
+BATCH = 500
+
+
+def practice_hours(stored: str | None) -> list[int]:
+    """The practice's reminder offsets from its stored setting (a bad value means the defaults)."""
+    if stored is None:
+        return list(DEFAULT_HOURS)
+    hours, problem = parse_hours(stored)
+    return list(DEFAULT_HOURS) if problem else hours
+
+
+async def _longest_offset() -> int:
+    rows = await Clinician.select(Clinician.reminder_hours).distinct()
+    return max((max(practice_hours(r["reminder_hours"]), default=0) for r in rows), default=0)
+
+
+async def _candidates(now: datetime, until: datetime, after_id: int) -> list[dict]:
+    return (
+        await Appointment.select(
+            Appointment.id,
+            Appointment.client,
+            Appointment.starts_at,
+            Appointment.created_at,
+            Appointment.clinician.reminder_hours.as_alias("reminder_hours"),
+        )
+        .where(
+            (Appointment.status == AppointmentStatus.SCHEDULED.value)
+            & (Appointment.starts_at > now)
+            & (Appointment.starts_at <= until)
+            & (Appointment.id > after_id)
+            & Appointment.client.archived_at.is_null()
+            & (Appointment.client.reminders_off == False)  # noqa: E712 - a Piccolo condition
+        )
+        .order_by(Appointment.id)
+        .limit(BATCH)
+    )
+
+
+async def send_due(*, now: datetime, settings: Settings) -> list[QueuedJob]:
+    """Write every reminder due now that was not written yet; returns the email jobs to enqueue."""
+    longest = await _longest_offset()
+    if not longest:
+        return []
+    until = now + timedelta(hours=longest)
+    jobs: list[QueuedJob] = []
+    after_id = 0
+    while rows := await _candidates(now, until, after_id):
+        after_id = rows[-1]["id"]
+        due = {}
+        for row in rows:
+            hours = due_reminder(
+                row["starts_at"], row["created_at"], practice_hours(row["reminder_hours"]), now
+            )
+            if hours is not None:
+                due[row["id"]] = (row, hours)
+        if not due:
+            continue
+        written = await Reminder.select(
+            Reminder.appointment, Reminder.hours_before, Reminder.starts_at
+        ).where(Reminder.appointment.is_in(list(due)))
+        done = {(w["appointment"], w["hours_before"], w["starts_at"]) for w in written}
+        for appointment_id, (row, hours) in due.items():
+            if (appointment_id, hours, row["starts_at"]) not in done:
+                jobs += await _write(row, hours, now=now, settings=settings)
+    return jobs
+
+
+async def _write(row: dict, hours: int, *, now: datetime, settings: Settings) -> list[QueuedJob]:
+    """One reminder and its outbox message, in one transaction; nothing if another sweep wrote it."""
+    async with transaction():
+        claimed = (
+            await Reminder.insert(
+                Reminder(
+                    appointment=row["id"], hours_before=hours, starts_at=row["starts_at"], created_at=now
+                )
+            )
+            .on_conflict(action="DO NOTHING")
+            .returning(Reminder.id)
+        )
+        if not claimed:
+            return []
+        page = session_links.link(settings, row["id"], row["starts_at"])
+        links = {"confirm": page, "cancel": f"{page}#cancel"}
+        job = await notices.session_reminder(
+            row["client"], row["id"], now=now, settings=settings, links=links
+        )
+        if job is None:
+            return []
+        await Reminder.update({Reminder.email_message: job.args[0]}).where(Reminder.id == claimed[0]["id"])
+    return [job]
+
+
+__all__ = ["format_hours", "practice_hours", "send_due"]

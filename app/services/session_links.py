@@ -1,0 +1,220 @@
+"""The one-tap link in a reminder: the client confirms or cancels a session without signing in.
+
+The address is ``/s/<appointment id>/<token>``; the token is an HMAC (the app's secret) of the session
+and the start time it was sent for, so it can't be guessed and dies when the session moves. Opening the
+link changes nothing (mail scanners open links); the page's buttons do. Cancelling goes through the
+status service under the practice's cancellation window, as in the portal; outside it the client may
+also move the session to one of the practice's open times that week (the public booking's slots).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from app.config import Settings
+from app.domain.availability import CancelRule, cancel_rule
+from app.domain.statuses import AppointmentStatus
+from app.models.db import transaction
+from app.models.tables import Appointment
+from app.services import audit
+from app.services.appointments import apply_status_change, lock_practice, move_appointment
+from app.services.availability import open_slots, practice_by, still_free
+from app.services.context import Actor
+from app.services.errors import AppointmentNotFound, StatusChangeRefused
+from app.services.queue import JobQueue
+
+
+def _token(settings: Settings, appointment_id: int, starts_at: datetime) -> str:
+    message = f"session-link:{appointment_id}:{starts_at.timestamp():.0f}".encode()
+    return hmac.new(settings.secret_key.encode(), message, hashlib.sha256).hexdigest()[:40]
+
+
+def link(settings: Settings, appointment_id: int, starts_at: datetime) -> str:
+    return f"{settings.base_url}/s/{appointment_id}/{_token(settings, appointment_id, starts_at)}"
+
+
+@dataclass(frozen=True)
+class SessionLink:
+    """What the link's page shows: the session as it is now and what the client may do."""
+
+    appointment_id: int
+    token: str
+    starts_at: datetime
+    ends_at: datetime
+    status: str
+    confirmed_at: datetime | None
+    practice_name: str
+    contact_email: str
+    zone: str
+    cancel: CancelRule
+    user_id: int | None
+    upcoming: bool
+    clinician_id: int
+    minutes: int
+
+    @property
+    def scheduled(self) -> bool:
+        return self.status == AppointmentStatus.SCHEDULED.value
+
+    @property
+    def can_act(self) -> bool:
+        return self.scheduled and self.upcoming
+
+
+async def open_link(appointment_id: int, token: str, *, settings: Settings, now: datetime) -> SessionLink:
+    """The session behind a link; ``AppointmentNotFound`` for a wrong or outdated token."""
+    row = (
+        await Appointment.select(
+            Appointment.id,
+            Appointment.starts_at,
+            Appointment.ends_at,
+            Appointment.status,
+            Appointment.confirmed_at,
+            Appointment.duration_minutes,
+            Appointment.clinician.id.as_alias("clinician_id"),
+            Appointment.client.user.as_alias("user_id"),
+            Appointment.client.user.time_zone.as_alias("client_zone"),
+            Appointment.clinician.time_zone.as_alias("practice_zone"),
+            Appointment.clinician.practice_name.as_alias("practice_name"),
+            Appointment.clinician.insurance_email.as_alias("insurance_email"),
+            Appointment.clinician.user.email.as_alias("clinician_email"),
+            Appointment.clinician.cancellation_window_hours.as_alias("window"),
+        )
+        .where(Appointment.id == appointment_id)
+        .first()
+    )
+    expected = _token(settings, appointment_id, row["starts_at"]) if row else ""
+    if row is None or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise AppointmentNotFound(appointment_id)
+    return SessionLink(
+        appointment_id=row["id"],
+        token=token,
+        starts_at=row["starts_at"],
+        ends_at=row["ends_at"],
+        status=row["status"],
+        confirmed_at=row["confirmed_at"],
+        practice_name=row["practice_name"],
+        contact_email=row["insurance_email"] or row["clinician_email"],
+        zone=row["client_zone"] or row["practice_zone"] or "UTC",
+        cancel=cancel_rule(row["starts_at"], row["window"], now),
+        user_id=row["user_id"],
+        upcoming=now < row["starts_at"],
+        clinician_id=row["clinician_id"],
+        minutes=row["duration_minutes"],
+    )
+
+
+def _client(page: SessionLink, actor: Actor) -> Actor:
+    return Actor(user_id=page.user_id, role="client", ip=actor.ip, user_agent=actor.user_agent)
+
+
+async def confirm(
+    appointment_id: int, token: str, *, settings: Settings, now: datetime, actor: Actor
+) -> SessionLink:
+    """The client says they'll come (once; a second tap changes nothing)."""
+    async with transaction():
+        page = await open_link(appointment_id, token, settings=settings, now=now)
+        if not page.can_act:
+            raise StatusChangeRefused("This session can't be confirmed any more.")
+        confirmed = (
+            await Appointment.update({Appointment.confirmed_at: now})
+            .where(
+                (Appointment.id == appointment_id)
+                & (Appointment.starts_at == page.starts_at)
+                & (Appointment.status == AppointmentStatus.SCHEDULED.value)
+                & Appointment.confirmed_at.is_null()
+            )
+            .returning(Appointment.id)
+        )
+        if confirmed:
+            row = (
+                await Appointment.select(Appointment.client, Appointment.clinician)
+                .where(Appointment.id == appointment_id)
+                .first()
+            )
+            await audit.appointment_event(
+                "appointment_confirmed",
+                appointment_id,
+                row["client"],
+                row["clinician"],
+                actor=_client(page, actor),
+                at=now,
+            )
+    return await open_link(appointment_id, token, settings=settings, now=now)
+
+
+async def cancel(
+    appointment_id: int, token: str, *, settings: Settings, now: datetime, actor: Actor, queue: JobQueue
+) -> SessionLink:
+    """The client cancels outside the cancellation window (status service: history, audit, email)."""
+    async with transaction():
+        page = await open_link(appointment_id, token, settings=settings, now=now)
+        if not page.can_act:
+            raise StatusChangeRefused("This session can't be cancelled any more.")
+        if not page.cancel.allowed:
+            raise StatusChangeRefused(
+                f"Sessions can be cancelled online up to {page.cancel.window_hours} hours before. "
+                f"Please contact {page.practice_name} at {page.contact_email}."
+            )
+        appointment = await Appointment.objects().where(Appointment.id == appointment_id).first()
+        jobs = await apply_status_change(
+            appointment,
+            AppointmentStatus.CANCELLED.value,
+            now=now,
+            actor=_client(page, actor),
+            settings=settings,
+        )
+    await queue.enqueue_all(jobs)
+    return await open_link(appointment_id, token, settings=settings, now=now)
+
+
+async def open_times(page: SessionLink, *, now: datetime) -> list[datetime]:
+    """The practice's open starts (UTC) for this session's length in the session's week (Monday to
+    Sunday, the client's zone); none inside the cancellation window."""
+    if not (page.can_act and page.cancel.allowed):
+        return []
+    practice = await practice_by(clinician_id=page.clinician_id)
+    if practice is None:
+        return []
+    zone = ZoneInfo(page.zone)
+    monday = page.starts_at.astimezone(zone).date() - timedelta(
+        days=page.starts_at.astimezone(zone).weekday()
+    )
+    week = {monday + timedelta(days=n) for n in range(7)}
+    slots = await open_slots(practice, page.minutes, now)
+    return [slot for slot in slots if slot.astimezone(zone).date() in week and slot != page.starts_at]
+
+
+async def move(
+    appointment_id: int,
+    token: str,
+    starts_at: datetime,
+    *,
+    settings: Settings,
+    now: datetime,
+    actor: Actor,
+    queue: JobQueue,
+) -> str:
+    """The client moves the session to an open time (outside the cancellation window, re-checked under
+    the practice's lock); returns the link for the new time (this one dies with the old time)."""
+    async with transaction():
+        page = await open_link(appointment_id, token, settings=settings, now=now)
+        if not (page.can_act and page.cancel.allowed):
+            raise StatusChangeRefused(
+                f"Sessions can be moved online up to {page.cancel.window_hours} hours before. "
+                f"Please contact {page.practice_name} at {page.contact_email}."
+            )
+        await lock_practice(page.clinician_id)
+        practice = await practice_by(clinician_id=page.clinician_id)
+        if practice is None or not await still_free(practice, starts_at, page.minutes, now):
+            raise StatusChangeRefused("That time was just taken. Here are the times still open.")
+        appointment = await Appointment.objects().where(Appointment.id == appointment_id).first()
+        jobs = await move_appointment(
+            appointment, starts_at, page.minutes, now=now, actor=_client(page, actor), settings=settings
+        )
+    await queue.enqueue_all(jobs)
+    return link(settings, appointment_id, starts_at)
