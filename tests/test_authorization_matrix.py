@@ -19,8 +19,9 @@ from datetime import timedelta
 
 import pytest
 
-from app.models.tables import EmailMessage, GoodFaithEstimate, Superbill
+from app.models.tables import EmailMessage, GoodFaithEstimate, IntakeQuestion, Superbill
 from app.services import imports, members
+from app.services import paperwork as intake
 from app.services.queue import JobQueue
 from app.web.app import create_app
 from tests.helpers import actor_for, make_client, make_clinician, make_member, post_form, sign_in
@@ -121,6 +122,20 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/clients/{client_id:int}/superbills/{superbill_id:int}/regenerate"): PRACTICE_CLIENT,
     ("POST", "/clients/{client_id:int}/superbills/{superbill_id:int}/resend"): PRACTICE_CLIENT,
     ("POST", "/clients/{client_id:int}/sessions/{appointment_id:int}/codes"): PRACTICE_CLIENT,
+    ("POST", "/clients/{client_id:int}/email-retry"): A_RECORD,
+    # A client's forms, intake answers and signed copies: clinical, so never the front desk's (R14).
+    ("GET", "/clients/{client_id:int}/paperwork"): A_RECORD,
+    ("GET", "/clients/{client_id:int}/paperwork/{kind:str}/{copy_id:int}"): A_RECORD,
+    ("POST", "/clients/{client_id:int}/paperwork/remind"): A_RECORD,
+    # The practice's documents and intake questions are its owner's to change (R12, R14).
+    ("GET", "/documents"): OWNER_PAGE,
+    ("GET", "/documents/new"): OWNER_PAGE,
+    ("POST", "/documents/new"): OWNER_PAGE,
+    ("POST", "/documents/questions"): OWNER_PAGE,
+    ("POST", "/documents/questions/{question_id:int}/remove"): OWNER_RECORD,
+    ("GET", "/documents/{document_id:int}"): OWNER_RECORD,
+    ("POST", "/documents/{document_id:int}"): OWNER_RECORD,
+    ("POST", "/documents/{document_id:int}/retire"): OWNER_RECORD,
     ("GET", "/clients/{client_id:int}/edit"): A_RECORD,
     ("POST", "/clients/{client_id:int}/edit"): A_RECORD,
     ("GET", "/clients/{client_id:int}/export"): A_RECORD,
@@ -173,6 +188,12 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/join/{token:str}"): PUBLIC,
     ("POST", "/join/{token:str}"): PUBLIC,
     ("GET", "/portal"): PORTAL,
+    ("GET", "/portal/forms"): PORTAL,
+    ("GET", "/portal/forms/copies/{kind:str}/{copy_id:int}"): PORTAL,
+    ("GET", "/portal/forms/{client_id:int}/documents/{document_id:int}"): PORTAL,
+    ("POST", "/portal/forms/{client_id:int}/documents/{document_id:int}"): PORTAL,
+    ("GET", "/portal/forms/{client_id:int}/intake"): PORTAL,
+    ("POST", "/portal/forms/{client_id:int}/intake"): PORTAL,
     ("GET", "/portal/book"): PORTAL,
     ("POST", "/portal/book"): PORTAL,
     ("GET", "/portal/card"): PORTAL,
@@ -203,6 +224,11 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/report.csv"): STAFF_PAGE,
     ("GET", "/settings/booking"): STAFF_PAGE,
     ("POST", "/settings/booking"): STAFF_PAGE,
+    # A reminder's one-tap links need the session's token, whoever is signed in (R11).
+    ("GET", "/s/{appointment_id:int}/{token:str}"): NOT_HERE,
+    ("POST", "/s/{appointment_id:int}/{token:str}/cancel"): NOT_HERE,
+    ("POST", "/s/{appointment_id:int}/{token:str}/confirm"): NOT_HERE,
+    ("POST", "/s/{appointment_id:int}/{token:str}/move"): NOT_HERE,
     ("GET", "/signup"): PUBLIC,
     ("POST", "/signup"): PUBLIC,
     ("GET", "/signup/confirm/{token:str}"): PUBLIC,
@@ -270,6 +296,7 @@ async def practice(settings, clock):
         owner.user, "c.csv", b"Name,Email\r\nA,a@example.test\r\n", now=now
     )
     superbill, estimate = await paperwork(client_id, noor.user.clinician_id, appointment_id, now)
+    document_id, question_id, intake_id = await forms(owner, alex, client_id, now)
     people = {
         "owner": owner,
         "clinician A": noor,
@@ -294,6 +321,10 @@ async def practice(settings, clock):
         "estimate_id": estimate,
         "a_seat": noor.user.clinician_id,
         "batch_id": batch_id,
+        "document_id": document_id,
+        "question_id": question_id,
+        "kind": "intake",
+        "copy_id": intake_id,
     }
     return people, params
 
@@ -322,6 +353,24 @@ async def paperwork(client_id: int, clinician_id: int, appointment_id: int, now)
         )
     ).returning(GoodFaithEstimate.id)
     return bill[0]["id"], estimate[0]["id"]
+
+
+async def forms(owner, alex, client_id: int, now) -> tuple[int, int, int]:
+    """The practice's consent document and intake question, and Alex's answered intake."""
+    acting = {"now": now, "actor": actor_for(owner)}
+    seat = owner.user.own_clinician_id
+    document_id = await intake.publish(seat, "Consent", "I agree to begin therapy.", **acting)
+    await intake.add_question(seat, "Anything else?", "short", False, **acting)
+    question = await IntakeQuestion.select(IntakeQuestion.id).first()
+    intake_id = await intake.submit_intake(
+        alex.user.id,
+        client_id,
+        [{"question": "Anything else?", "answer": "No"}],
+        "Alex Rivera",
+        now=now,
+        actor=actor_for(alex),
+    )
+    return document_id, question["id"], intake_id
 
 
 def fill(path: str, params: dict) -> str:

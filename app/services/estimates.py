@@ -168,6 +168,7 @@ async def bring_up_to_date(client_id: int, *, now: datetime, settings: Settings)
                 "url": f"{settings.base_url}/portal/insurance/superbills",
             },
             now=now,
+            settings=settings,
             reply_to=await practice_address(client.clinician),
             attachments=[Attachment(f"good-faith-estimate-{rows[0]['id']}.pdf", "application/pdf", pdf)],
         )

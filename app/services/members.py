@@ -217,6 +217,7 @@ async def _send_invitation(
             "link": f"{settings.base_url}/join/{token}",
         },
         now=now,
+        settings=settings,
         kind="member_invitation",
         reply_to=inviter["email"] if inviter else "",
     )

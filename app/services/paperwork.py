@@ -1,7 +1,8 @@
 """Intake paperwork (R14): the practice's documents and intake questions, what each client has left,
 signing, and the signed copies (PDF) for the client, the practice and the records export.
 
-Documents belong to the practice through one link (``PracticeDocument.clinician``). Published versions,
+Documents belong to the practice through one link (``PracticeDocument.clinician``: the seat of the
+practice's owner, who alone edits them; every client of the practice signs the same ones). Published versions,
 signatures and intake responses are only ever inserted: there is no function here that changes one,
 and the database refuses UPDATE and DELETE on their tables.
 """
@@ -29,7 +30,7 @@ from app.models.tables import (
     IntakeResponse,
     PracticeDocument,
 )
-from app.services import audit, email, signed_pdf
+from app.services import audit, email, practices, signed_pdf
 from app.services.context import Actor
 from app.services.errors import ClientNotFound, PaperworkNotFound, PaperworkProblem
 from app.services.queue import JobQueue, email_job
@@ -214,11 +215,13 @@ async def status_of(client_ids: list[int], now: datetime) -> dict[int, Paperwork
     clients = await Client.select(
         Client.id,
         Client.clinician,
+        Client.practice,
         Client.archived_at,
         Client.clinician.practice_name,
         Client.clinician.time_zone,
     ).where(Client.id.is_in(client_ids))
-    documents = await _documents(c["clinician"] for c in clients)
+    seats = await _document_seats(clients)
+    documents = await _documents(seats.values())
     signatures = await _signatures(client_ids)
     intakes = await _intakes(client_ids)
     first: dict[int, datetime] = {}
@@ -238,7 +241,7 @@ async def status_of(client_ids: list[int], now: datetime) -> dict[int, Paperwork
             practice_name=c["clinician.practice_name"],
             documents=tuple(
                 DocumentForClient(d, tuple(signatures.get((c["id"], d.id), ())))
-                for d in documents.get(c["clinician"], [])
+                for d in documents.get(seats[c["id"]], [])
             ),
             intake=(intakes.get(c["id"]) or [None])[-1],
             first_session=first.get(c["id"]),
@@ -247,6 +250,13 @@ async def status_of(client_ids: list[int], now: datetime) -> dict[int, Paperwork
         )
         for c in clients
     }
+
+
+async def _document_seats(clients: list[dict[str, Any]]) -> dict[int, int]:
+    """The seat each client record's practice documents hang off (the practice owner's), by client id;
+    a record with no practice keeps its clinician's."""
+    owners = await practices.owner_seats(c["practice"] for c in clients if c["practice"] is not None)
+    return {c["id"]: owners.get(c["practice"], c["clinician"]) for c in clients}
 
 
 async def forms_line(client_id: int, now: datetime) -> str:
@@ -489,12 +499,15 @@ async def for_client_user(user_id: int, now: datetime) -> list[Paperwork]:
 
 async def _own_record(user_id: int, client_id: int) -> dict[str, Any]:
     row = (
-        await Client.select(Client.id, Client.clinician, Client.archived_at, Client.clinician.practice_name)
+        await Client.select(
+            Client.id, Client.clinician, Client.practice, Client.archived_at, Client.clinician.practice_name
+        )
         .where((Client.id == client_id) & (Client.user == user_id))
         .first()
     )
     if row is None:
         raise PaperworkNotFound(client_id)
+    row["seat"] = (await _document_seats([row]))[client_id]
     return row
 
 
@@ -529,7 +542,7 @@ async def sign(
                 raise PaperworkProblem(
                     "agree", f"You are no longer a client of {record['clinician.practice_name']}."
                 )
-            document = (await _documents([record["clinician"]])).get(record["clinician"], [])
+            document = (await _documents([record["seat"]])).get(record["seat"], [])
             found = next((d for d in document if d.id == document_id), None)
             if found is None:
                 raise PaperworkNotFound(document_id)
@@ -580,7 +593,7 @@ async def sign(
 async def intake_form(user_id: int, client_id: int, now: datetime) -> tuple[Paperwork, list[Question]]:
     """The questions this client's practice asks, and their paperwork (with any earlier answers)."""
     record = await _own_record(user_id, client_id)
-    return (await status_of([client_id], now))[client_id], await intake_questions(record["clinician"])
+    return (await status_of([client_id], now))[client_id], await intake_questions(record["seat"])
 
 
 async def submit_intake(

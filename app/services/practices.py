@@ -7,6 +7,7 @@ the clinician seat the member works in, ``CurrentUser.clinician_id``.)"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -38,6 +39,21 @@ async def practice_of_clinician(clinician_id: int) -> int:
     if row is None or row["practice"] is None:
         raise PracticeNotFound(clinician_id)
     return row["practice"]
+
+
+async def owner_seats(practice_ids: Iterable[int]) -> dict[int, int]:
+    """Each practice's owner's clinician seat, by practice: the practice's documents and intake
+    questions hang off it."""
+    ids = sorted(set(practice_ids))
+    if not ids:
+        return {}
+    rows = await Membership.select(Membership.practice, Membership.clinician).where(
+        Membership.practice.is_in(ids)
+        & (Membership.role == MemberRole.OWNER.value)
+        & Membership.clinician.is_not_null()
+        & Membership.removed_at.is_null()
+    )
+    return {row["practice"]: row["clinician"] for row in rows}
 
 
 @dataclass(frozen=True)

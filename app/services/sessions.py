@@ -125,7 +125,7 @@ class SessionStore:
         async with self.redis.pipeline(transaction=True) as pipe:
             fields = {"session": _dump(session), "seen": repr(now), "stamp": 0}
             if user is not None:
-                fields["user"] = _dump_user(user, 0)
+                fields["user"] = _dump_user(user, 0, session)
             pipe.hset(name, mapping=fields)
             pipe.expire(name, self._ttl(session))
             pipe.sadd(f"{USER_INDEX_PREFIX}{user_id}", session.key)

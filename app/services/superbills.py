@@ -589,6 +589,7 @@ async def _ready_email(
             "url": f"{settings.base_url}/portal/insurance/superbills",
         },
         now=now,
+        settings=settings,
         reply_to=await practice_address(ctx.client.clinician),
     )
     await Superbill.update({Superbill.sent_at: now}).where(Superbill.id == superbill_id)

@@ -6,6 +6,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
+from app.domain.members import MemberRole
 from app.services.context import CurrentUser
 from app.web.runtime import current_session, current_user
 
@@ -89,6 +90,12 @@ async def member_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     session = current_session(connection)
     if session is not None and session.must_enrol_two_factor:
         raise TwoFactorEnrolmentRequired()
+
+
+async def owner_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """The practice's owner: its documents and intake questions are practice settings (R12)."""
+    if _user_or_refuse(connection).member_role != MemberRole.OWNER.value:
+        raise PermissionDeniedException("Only the practice's owner changes this.")
 
 
 async def client_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:

@@ -18,7 +18,7 @@ from app.domain.validation import Form, record_id
 from app.services import paperwork
 from app.services.context import CurrentUser
 from app.services.errors import PaperworkProblem
-from app.web.guards import client_only, clinician_only
+from app.web.guards import client_only, clinician_only, owner_only
 from app.web.htmx import flash, redirect, render
 from app.web.runtime import Context, Now, User
 
@@ -57,7 +57,8 @@ async def _attempt(form: Form, use_case: Callable[[], Awaitable[Any]]) -> Any:
 
 
 class DocumentsController(Controller):
-    """The practice's documents and its own intake questions."""
+    """The practice's documents and its own intake questions (its owner's to change), and each client's
+    forms as their clinician sees them."""
 
     path = "/"
     guards = [clinician_only]
@@ -67,10 +68,10 @@ class DocumentsController(Controller):
             request,
             "paperwork/documents.html",
             {
-                "documents": await paperwork.documents_of(user.clinician_id),
+                "documents": await paperwork.documents_of(user.own_clinician_id),
                 "templates": rules.TEMPLATES,
                 "standard": rules.STANDARD_INTAKE,
-                "extras": await paperwork.extra_questions(user.clinician_id),
+                "extras": await paperwork.extra_questions(user.own_clinician_id),
                 "kinds": rules.EXTRA_KINDS,
                 "values": form.data if form else {},
                 "errors": form.errors if form else {},
@@ -78,7 +79,7 @@ class DocumentsController(Controller):
             status_code=422 if form else 200,
         )
 
-    @get("/documents", name="documents")
+    @get("/documents", name="documents", guards=[owner_only])
     async def index(self, request: Request, user: User) -> Template:
         return await self._index(request, user)
 
@@ -89,19 +90,20 @@ class DocumentsController(Controller):
             request, "paperwork/document_new.html", context, status_code=422 if errors else 200
         )
 
-    @get("/documents/new", name="document_new")
+    @get("/documents/new", name="document_new", guards=[owner_only])
     async def new(self, request: Request, template: FromQuery[str] = "") -> Template:
         chosen = rules.template_by_key(template)
         values = {"title": chosen.title, "body": chosen.body, "template": chosen.key} if chosen else {}
         return await self._new_page(request, values, {})
 
-    @post("/documents/new")
+    @post("/documents/new", guards=[owner_only])
     async def create(self, request: Request, data: FormBody, user: User, ctx: Context) -> Any:
         form = Form.of(data, multiline=DOCUMENT_FIELDS)
         title, body = form.data.get("title", ""), form.data.get("body", "")
         template = form.data.get("template", "")
         document_id = await _attempt(
-            form, lambda: paperwork.publish(user.clinician_id, title, body, template=template, **ctx.acting)
+            form,
+            lambda: paperwork.publish(user.own_clinician_id, title, body, template=template, **ctx.acting),
         )
         if document_id is REFUSED:
             return await self._new_page(request, form.data, form.errors)
@@ -109,7 +111,7 @@ class DocumentsController(Controller):
         return redirect(request, f"/documents/{document_id}")
 
     async def _show(self, request: Request, user: CurrentUser, document_id: int, form: Form | None = None):
-        document = await paperwork.document_of(user.clinician_id, document_id)
+        document = await paperwork.document_of(user.own_clinician_id, document_id)
         latest = document.latest
         values = {"title": latest.title, "body": latest.body, "needs_new_signature": "on"}
         return await render(
@@ -123,11 +125,11 @@ class DocumentsController(Controller):
             status_code=422 if form else 200,
         )
 
-    @get("/documents/{document_id:int}", name="document")
+    @get("/documents/{document_id:int}", name="document", guards=[owner_only])
     async def show(self, request: Request, document_id: FromPath[int], user: User) -> Template:
         return await self._show(request, user, document_id)
 
-    @post("/documents/{document_id:int}")
+    @post("/documents/{document_id:int}", guards=[owner_only])
     async def new_version(
         self, request: Request, document_id: FromPath[int], data: FormBody, user: User, ctx: Context
     ) -> Any:
@@ -135,7 +137,7 @@ class DocumentsController(Controller):
         published = await _attempt(
             form,
             lambda: paperwork.publish(
-                user.clinician_id,
+                user.own_clinician_id,
                 form.data.get("title", ""),
                 form.data.get("body", ""),
                 document_id=document_id,
@@ -148,30 +150,30 @@ class DocumentsController(Controller):
         await flash(request, "New version published.")
         return redirect(request, f"/documents/{document_id}")
 
-    @post("/documents/{document_id:int}/retire")
+    @post("/documents/{document_id:int}/retire", guards=[owner_only])
     async def retire(self, request: Request, document_id: FromPath[int], user: User, ctx: Context) -> Any:
-        await paperwork.retire(user.clinician_id, document_id, **ctx.acting)
+        await paperwork.retire(user.own_clinician_id, document_id, **ctx.acting)
         await flash(request, "Clients are no longer asked to sign it. Signed copies stay.")
         return redirect(request, "/documents")
 
-    @post("/documents/questions")
+    @post("/documents/questions", guards=[owner_only])
     async def add_question(self, request: Request, data: FormBody, user: User, ctx: Context) -> Any:
         form = Form.of(data)
         label, kind = form.data.get("label", ""), form.data.get("kind", "")
         required = form.checkbox("required")
         added = await _attempt(
-            form, lambda: paperwork.add_question(user.clinician_id, label, kind, required, **ctx.acting)
+            form, lambda: paperwork.add_question(user.own_clinician_id, label, kind, required, **ctx.acting)
         )
         if added is REFUSED:
             return await self._index(request, user, form)
         await flash(request, "Question added to your intake.")
         return redirect(request, "/documents#intake")
 
-    @post("/documents/questions/{question_id:int}/remove")
+    @post("/documents/questions/{question_id:int}/remove", guards=[owner_only])
     async def remove_question(
         self, request: Request, question_id: FromPath[int], user: User, ctx: Context
     ) -> Any:
-        await paperwork.remove_question(user.clinician_id, question_id, **ctx.acting)
+        await paperwork.remove_question(user.own_clinician_id, question_id, **ctx.acting)
         await flash(request, "Question removed. Answers already given stay.")
         return redirect(request, "/documents#intake")
 

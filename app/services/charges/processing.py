@@ -347,6 +347,7 @@ async def confirmation_email(view, *, now: datetime, settings: Settings, reminde
             "reminder": reminder,
         },
         now=now,
+        settings=settings,
         reply_to=await practice_address(view.charge.clinician),
     )
 
