@@ -26,9 +26,12 @@ from app.models.tables import (
     Appointment,
     Charge,
     Client,
+    ClientAssignment,
     Clinician,
     InsurancePolicy,
+    Membership,
     PaymentMethod,
+    Practice,
     StatusChange,
     User,
     WorkingHours,
@@ -204,6 +207,7 @@ async def seed(scale: Scale, *, now: datetime, password_hash: str, password: str
     created = now - timedelta(days=800)
 
     users, clinicians, hours, clients, policies, cards = [], [], [], [], [], []
+    practices, members, assignments = [], [], []  # each clinician runs a practice of one
     for n in range(1, scale.clinicians + 1):
         users.append(
             dict(
@@ -217,10 +221,24 @@ async def seed(scale: Scale, *, now: datetime, password_hash: str, password: str
                 created_at=created,
             )
         )
+        practices.append(
+            dict(
+                id=n,
+                name=f"Practice {n}",
+                booking_slug=f"bench-{n}",
+                time_zone=TIME_ZONE,
+                insurance_email=f"billing{n}@bench.test",
+                created_at=created,
+            )
+        )
+        members.append(
+            dict(id=n, practice=n, user=n, role="owner", clinician=n, invited_at=created, accepted_at=created)
+        )
         clinicians.append(
             dict(
                 id=n,
                 user=n,
+                practice=n,
                 practice_name=f"Practice {n}",
                 time_zone=TIME_ZONE,
                 booking_slug=f"bench-{n}",
@@ -252,10 +270,12 @@ async def seed(scale: Scale, *, now: datetime, password_hash: str, password: str
                 created_at=created,
             )
         )
+        assignments.append(dict(id=client_id, client=client_id, clinician=clinician_id, started_at=created))
         clients.append(
             dict(
                 id=client_id,
                 clinician=clinician_id,
+                practice=clinician_id,
                 user=user_id,
                 name=name,
                 email=email,
@@ -380,9 +400,12 @@ async def seed(scale: Scale, *, now: datetime, password_hash: str, password: str
 
     for table, rows in (
         (User, users),
+        (Practice, practices),
         (Clinician, clinicians),
+        (Membership, members),
         (WorkingHours, hours),
         (Client, clients),
+        (ClientAssignment, assignments),
         (InsurancePolicy, policies),
         (PaymentMethod, cards),
         (Appointment, appointments),
