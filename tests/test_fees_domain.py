@@ -94,8 +94,8 @@ def test_a_client_who_did_not_agree_to_the_current_policy_owes_no_fee():
 
 def test_no_fee_set_means_no_fee():
     free = fees.FeePolicy(48, fees.FeeRule(), fees.FeeRule(percent=0))
-    assert decide(policy=free).reason == "No fee: the practice charges no late-cancel fee."
-    assert decide(K.NO_SHOW_FEE, policy=free).reason == "No fee: the practice charges no no-show fee."
+    assert decide(policy=free) == fees.FeeDecision(K.LATE_CANCEL_FEE, 0)
+    assert decide(K.NO_SHOW_FEE, policy=free) == fees.FeeDecision(K.NO_SHOW_FEE, 0)
     assert not decide(policy=None).charged
 
 

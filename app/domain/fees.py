@@ -20,6 +20,8 @@ MAX_PERCENT = 100
 GRACE_PERIOD = timedelta(days=365)
 
 KIND_BY_STATUS = {A.OCCURRED: K.SESSION, A.LATE_CANCELLED: K.LATE_CANCEL_FEE, A.NO_SHOW: K.NO_SHOW_FEE}
+STATUS_BY_KIND = {kind: status for status, kind in KIND_BY_STATUS.items()}
+FEE_KINDS = frozenset({K.LATE_CANCEL_FEE, K.NO_SHOW_FEE})
 
 
 def kind_for_status(status: str) -> K | None:
@@ -107,7 +109,7 @@ def in_grace(earlier_late_cancels: Iterable[datetime], at: datetime, free_late_c
 
 @dataclass(frozen=True)
 class FeeDecision:
-    """The fee an appointment owes (0 for none) and, when none, why in the clinician's words."""
+    """The fee an appointment owes (0 for none) and, when a policy's fee is not charged, why."""
 
     kind: K
     amount_minor: int
@@ -132,7 +134,7 @@ def decide_fee(
     """Whether a late cancel or no-show at ``at`` owes a fee, and how much; never under an unagreed policy."""
     amount = policy.rule(kind).amount(session_fee_minor) if policy else 0
     if amount <= 0:
-        return FeeDecision(kind, 0, f"No fee: the practice charges no {kind.label.lower()}.")
+        return FeeDecision(kind, 0)
     if exemption_reason:
         return FeeDecision(kind, 0, f"No fee: the client is exempt ({exemption_reason}).")
     if current_version is None or needs_agreement(current_version, agreed_versions):
