@@ -5,6 +5,7 @@ under grace, an exemption, or a policy the client did not agree to."""
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -24,6 +25,8 @@ from tests.charging_support import (
     mark,
     the_charge,
 )
+from tests.helpers import sign_in
+from tests.test_charges_web import visible
 
 
 @pytest.fixture
@@ -199,3 +202,21 @@ async def test_the_database_refuses_a_second_charge_for_one_appointment(db, sett
                 )
             )
     assert is_unique_violation(refused.value)
+
+
+async def test_the_clinician_sees_the_pending_fee_and_its_countdown_in_the_panel(
+    app, client, settings, clock
+):
+    queue = JobQueue(None, settings.queue_name)
+    setup = await make_practice(settings, clock.now(), queue)
+    await agree(setup, await set_policy(setup), clock.now())
+    await mark(setup, "late_cancelled", clock.now(), settings, queue)
+    due = (clock.now() + timedelta(seconds=settings.charge_delay)).astimezone(ZoneInfo("America/New_York"))
+    await sign_in(client, setup.clinician)
+    url = f"/appointments/{setup.appointment_id}/charge"
+    panel = visible((await client.get(url, headers={"HX-Request": "true"})).text)
+    assert "Scheduled Late-cancel fee $75.00" in panel
+    assert f"$75.00 will be charged on {due:%a %d %b %Y, %H:%M} ( in 2 days )" in panel
+    await mark(setup, "scheduled", clock.now(), settings, queue)
+    panel = visible((await client.get(url, headers={"HX-Request": "true"})).text)
+    assert "Cancelled: the session is no longer marked Late cancelled." in panel
