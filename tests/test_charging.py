@@ -264,9 +264,13 @@ async def test_a_failed_charge_is_visible_emails_both_and_a_new_card_retries_it(
     failed = await the_charge(practice.appointment_id)
     assert failed.status == status and failed.failure_code == code and failed.failure_message
     to_client = await EmailMessage.objects().where(EmailMessage.to_address == practice.client.email).first()
-    assert to_client is not None and "didn't go through" in to_client.subject
-    assert f"{settings.base_url}/portal/card" in to_client.text_body
-    assert failed.failure_message in to_client.text_body
+    if status == C.REQUIRES_ACTION:  # nothing failed: the client is asked to confirm with their bank
+        assert to_client is not None and "Please confirm your payment" in to_client.subject
+        assert f"{settings.base_url}/portal/charges/{charge.id}/confirm" in to_client.text_body
+    else:
+        assert to_client is not None and "didn't go through" in to_client.subject
+        assert f"{settings.base_url}/portal/card" in to_client.text_body
+        assert failed.failure_message in to_client.text_body
     to_clinician = (
         await EmailMessage.objects().where(EmailMessage.to_address == practice.clinician.email).first()
     )
