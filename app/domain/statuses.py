@@ -83,3 +83,22 @@ COVERAGE_STATUS_LABELS = {
     CoverageStatus.NOT_COVERED: "Not covered",
     CoverageStatus.SELF_PAY: "Self-pay",
 }
+
+
+class ChargeKind(StrEnum):
+    """What a charge is for: the session itself, or a fee for a late cancel or a no-show (issue 20)."""
+
+    SESSION = "session"
+    LATE_CANCEL_FEE = "late_cancel_fee"
+    NO_SHOW_FEE = "no_show_fee"
+
+    @property
+    def label(self) -> str:
+        return CHARGE_KIND_LABELS[self]
+
+
+CHARGE_KIND_LABELS = {
+    ChargeKind.SESSION: "Session",
+    ChargeKind.LATE_CANCEL_FEE: "Late-cancel fee",
+    ChargeKind.NO_SHOW_FEE: "No-show fee",
+}

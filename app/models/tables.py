@@ -64,6 +64,12 @@ class Practice(Table):
     cancellation_window_hours = Integer(default=48)
     max_fee_minor = Integer(default=200000)
     require_two_factor = Boolean(default=False)
+    # the fee policy (issue 20): each fee an amount or, when the percent is set, a share of the session fee
+    late_cancel_fee_minor = Integer(default=0)
+    late_cancel_fee_percent = Integer(null=True, default=None)
+    no_show_fee_minor = Integer(default=0)
+    no_show_fee_percent = Integer(null=True, default=None)
+    free_late_cancels = Integer(default=0)
     created_at = Timestamptz()
 
 
@@ -145,6 +151,8 @@ class Client(Table):
     calendar_feed_key = Varchar(length=64, default="")
     date_of_birth = Date(null=True, default=None)
     reminders_off = Boolean(default=False)  # the client asked for no session reminders
+    # why no late-cancel or no-show fee is ever charged to this client (a plan that forbids them); "" = none
+    fee_exemption = Varchar(length=200, default="")
     created_at = Timestamptz()
 
 
@@ -274,6 +282,7 @@ class Charge(Table):
     appointment = ForeignKey(references=Appointment, null=False, unique=True)
     client = ForeignKey(references=Client, null=False, index=True)
     clinician = ForeignKey(references=Clinician, null=False, index=True)
+    kind = Varchar(length=20, default="session", index=True)
     amount_minor = Integer()
     currency = Varchar(length=3, default="USD")
     status = Varchar(length=20, default="scheduled", index=True)
@@ -295,6 +304,18 @@ class Charge(Table):
     waived_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz()
     updated_at = Timestamptz()
+
+
+class FeeAgreement(Table):
+    """A client's agreement to a version of the practice's fee policy: the words seen, when, from where."""
+
+    client = ForeignKey(references=Client, null=False, index=True)
+    practice = ForeignKey(references=Practice, null=False, index=True)
+    version = Varchar(length=16)
+    text = Text()
+    agreed_at = Timestamptz()
+    address = Varchar(length=64, default="")
+    via = Varchar(length=20, default="")
 
 
 class Refund(Table):
@@ -640,6 +661,7 @@ ALL_TABLES: list[type[Table]] = [
     StatusChange,
     PaymentMethod,
     Charge,
+    FeeAgreement,
     Refund,
     SandboxPayment,
     StripeEvent,

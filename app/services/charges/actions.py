@@ -12,7 +12,7 @@ from app.models.db import is_unique_violation, transaction
 from app.models.tables import Charge, Client, Refund
 from app.payments.base import GatewayRefused, GatewayUnavailable, PaymentGateway
 from app.services import audit
-from app.services.charges.common import charge_job, client_active, still_occurred
+from app.services.charges.common import charge_job, client_active, still_owed
 from app.services.context import Actor
 from app.services.errors import ChargeActionRefused, ChargeNotFound
 from app.services.queue import JobQueue, QueuedJob
@@ -45,7 +45,7 @@ async def _reschedule_now(
         .where(
             (Charge.id == charge.id)
             & Charge.status.is_in(list(rules.RETRYABLE))
-            & still_occurred(charge.appointment)
+            & still_owed(charge)
             & client_active()
         )
         .returning(Charge.generation)

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from app.config import Settings
 from app.domain import charges as rules
-from app.domain.statuses import AppointmentStatus
+from app.domain import fees
 from app.models.tables import Appointment, Charge, Client
 from app.services.queue import QueuedJob
 
@@ -30,9 +30,11 @@ def client_active():
     return Charge.client.is_in(Client.select(Client.id).where(Client.archived_at.is_null()))
 
 
-def still_occurred(appointment_id: int):
+def still_owed(charge: Charge):
+    """The appointment is still in the status that owes this kind of charge (Occurred for a session,
+    Late cancelled or No-show for a fee); changed since, the charge is not collected."""
     return Charge.appointment.is_in(
         Appointment.select(Appointment.id).where(
-            (Appointment.id == appointment_id) & (Appointment.status == AppointmentStatus.OCCURRED)
+            (Appointment.id == charge.appointment) & (Appointment.status == fees.STATUS_BY_KIND[charge.kind])
         )
     )

@@ -15,7 +15,7 @@ from app.models.tables import Charge, Client, PaymentMethod, Refund
 from app.payments.base import GatewayRefused, GatewayUnavailable, PaymentGateway, PaymentResult
 from app.services import audit, superbills
 from app.services.charges.actions import settle_refund
-from app.services.charges.common import charge_job, client_active, still_occurred
+from app.services.charges.common import charge_job, client_active, still_owed
 from app.services.charges.scheduling import cancel_where
 from app.services.charges.views import view_of
 from app.services.context import Actor
@@ -69,7 +69,7 @@ async def _claim(charge: Charge, *, now: datetime, settings: Settings) -> bool:
             & (Charge.generation == charge.generation)
             & (Charge.attempt_no == charge.attempt_no)
             & (Charge.due_at <= now)
-            & still_occurred(charge.appointment)
+            & still_owed(charge)
             & client_active()
         )
         .returning(Charge.id)

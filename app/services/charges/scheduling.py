@@ -7,10 +7,11 @@ from datetime import datetime
 
 from app.config import Settings
 from app.domain import charges as rules
-from app.domain.statuses import AppointmentStatus
+from app.domain import fees as fee_rules
+from app.domain.statuses import ChargeKind
 from app.domain.statuses import ChargeStatus as C
 from app.models.tables import Appointment, Charge, Client
-from app.services import audit
+from app.services import audit, fees
 from app.services.charges.common import charge_job
 from app.services.context import Actor
 from app.services.errors import StatusChangeRefused
@@ -27,12 +28,37 @@ async def on_status_change(
     settings: Settings,
 ) -> list[QueuedJob]:
     """React to a status change of ``appointment`` (as read in the caller's transaction) inside that
-    transaction; returns jobs to enqueue after commit."""
-    if new_status == AppointmentStatus.OCCURRED:
-        return await _schedule(appointment, now=now, actor=actor, settings=settings)
-    if old_status == AppointmentStatus.OCCURRED:
+    transaction; returns jobs to enqueue after commit. Occurred owes the session charge, Late cancelled
+    and No-show a fee under the agreed policy; leaving one of them cancels what it owed."""
+    if fee_rules.kind_for_status(old_status) is not None:
         await _cancel_for_unmarked(appointment.id, now=now, actor=actor)
-    return []
+    kind = fee_rules.kind_for_status(new_status)
+    if kind == ChargeKind.SESSION:
+        amount = await amount_for(appointment)
+    elif kind is not None:
+        decision = await fees.decide(appointment, kind)
+        if not decision.charged:
+            if decision.reason:
+                await _no_fee(appointment, decision, now=now, actor=actor)
+            return []
+        amount = decision.amount_minor
+    else:
+        return []
+    return await _schedule(appointment, kind, amount, now=now, actor=actor, settings=settings)
+
+
+async def _no_fee(appointment: Appointment, decision, *, now: datetime, actor: Actor) -> None:
+    """A late cancel or no-show that owes no fee says why in the audit trail."""
+    await audit.record(
+        "fee_not_charged",
+        actor=actor,
+        at=now,
+        object_type="appointment",
+        object_id=appointment.id,
+        client_id=appointment.client,
+        clinician_id=appointment.clinician,
+        detail=decision.reason or "",
+    )
 
 
 BILLING_SQL = (
@@ -49,10 +75,15 @@ async def amount_for(appointment: Appointment) -> int:
 
 
 async def _schedule(
-    appointment: Appointment, *, now: datetime, actor: Actor, settings: Settings
+    appointment: Appointment,
+    kind: ChargeKind,
+    amount: int,
+    *,
+    now: datetime,
+    actor: Actor,
+    settings: Settings,
 ) -> list[QueuedJob]:
     appointment_id = appointment.id
-    amount = await amount_for(appointment)
     due = rules.due_at(now, settings.charge_delay)
     existing = await Charge.objects().where(Charge.appointment == appointment_id).first()
     if existing is None:
@@ -63,6 +94,7 @@ async def _schedule(
                 appointment=appointment_id,
                 client=appointment.client,
                 clinician=appointment.clinician,
+                kind=kind,
                 amount_minor=amount,
                 currency=appointment.currency,
                 status=C.SCHEDULED,
@@ -80,6 +112,7 @@ async def _schedule(
             await Charge.update(
                 {
                     Charge.status: C.SCHEDULED,
+                    Charge.kind: kind,
                     Charge.generation: Charge.generation + 1,
                     Charge.due_at: due,
                     Charge.amount_minor: amount,
@@ -102,7 +135,7 @@ async def _schedule(
         appointment.clinician,
         actor=actor,
         at=now,
-        detail=f"generation {generation}",
+        detail=f"{kind.label}, generation {generation}",
     )
     return [charge_job(charge_id, generation, due, settings)]
 

@@ -7,7 +7,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from app.domain import charges as rules
+from app.domain import fees
 from app.domain.practice import format_money
+from app.domain.statuses import ChargeKind
 from app.domain.statuses import ChargeStatus as C
 from app.models.tables import Appointment, Charge, Client, Clinician, PaymentMethod, Refund, User
 from app.services.errors import ChargeNotFound
@@ -31,6 +33,15 @@ class ChargeView:
     @property
     def status(self) -> C:
         return C(self.charge.status)
+
+    @property
+    def kind(self) -> ChargeKind:
+        return ChargeKind(self.charge.kind)
+
+    @property
+    def owed_by(self) -> str:
+        """The status that owes this charge ("Occurred", "Late cancelled", "No-show")."""
+        return fees.STATUS_BY_KIND[self.kind].label
 
     @property
     def amount_text(self) -> str:

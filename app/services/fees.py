@@ -1,0 +1,114 @@
+"""Fee policy and agreement use cases (issue 20): the practice's policy, the client's agreement to its
+current words, and whether a late cancel or no-show owes a fee."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from app.domain import fees as rules
+from app.domain.statuses import AppointmentStatus
+from app.domain.statuses import ChargeKind as K
+from app.models.tables import Appointment, Client, Clinician, FeeAgreement, Practice
+from app.services import audit
+from app.services.context import Actor
+
+
+def policy_of(practice: Practice) -> rules.FeePolicy | None:
+    """The practice's fee policy, or None when it charges neither fee."""
+    policy = rules.FeePolicy(
+        window_hours=practice.cancellation_window_hours,
+        late_cancel=rules.FeeRule(practice.late_cancel_fee_minor, practice.late_cancel_fee_percent),
+        no_show=rules.FeeRule(practice.no_show_fee_minor, practice.no_show_fee_percent),
+        free_late_cancels=practice.free_late_cancels,
+    )
+    charges_any = any(rule.percent or rule.amount_minor for rule in (policy.late_cancel, policy.no_show))
+    return policy if charges_any else None
+
+
+def current_text(practice: Practice) -> tuple[str, str] | None:
+    """The policy's words and their version, or None when the practice charges no fees."""
+    policy = policy_of(practice)
+    if policy is None:
+        return None
+    text = rules.policy_text(practice.name, policy, practice.currency)
+    return text, rules.text_version(text)
+
+
+async def agreed_versions(client_id: int, practice_id: int) -> list[str]:
+    rows = await FeeAgreement.select(FeeAgreement.version).where(
+        (FeeAgreement.client == client_id) & (FeeAgreement.practice == practice_id)
+    )
+    return [row["version"] for row in rows]
+
+
+async def record_agreement(
+    client_id: int, practice: Practice, *, now: datetime, address: str, via: str, actor: Actor
+) -> str | None:
+    """Store that the client agreed to the words shown now (invitation, booking, or before the next
+    booking after a change); returns the version, or None when there is no policy to agree to."""
+    current = current_text(practice)
+    if current is None:
+        return None
+    text, version = current
+    if version in await agreed_versions(client_id, practice.id):
+        return version
+    await FeeAgreement.insert(
+        FeeAgreement(
+            client=client_id,
+            practice=practice.id,
+            version=version,
+            text=text,
+            agreed_at=now,
+            address=address[:64],
+            via=via,
+        )
+    )
+    await audit.record(
+        "fee_policy_agreed",
+        actor=actor,
+        at=now,
+        object_type="client",
+        object_id=client_id,
+        client_id=client_id,
+        detail=f"version {version} via {via}",
+    )
+    return version
+
+
+async def practice_of(appointment: Appointment) -> Practice | None:
+    clinician = await Clinician.objects().where(Clinician.id == appointment.clinician).first()
+    if clinician is None or clinician.practice is None:
+        return None
+    return await Practice.objects().where(Practice.id == clinician.practice).first()
+
+
+async def earlier_late_cancels(appointment: Appointment) -> list[datetime]:
+    """When the client's other late-cancelled sessions were due to start (the grace rule counts them)."""
+    rows = await Appointment.select(Appointment.starts_at).where(
+        (Appointment.client == appointment.client)
+        & (Appointment.id != appointment.id)
+        & (Appointment.status == AppointmentStatus.LATE_CANCELLED)
+        & (Appointment.starts_at < appointment.starts_at)
+    )
+    return [row["starts_at"] for row in rows]
+
+
+async def decide(appointment: Appointment, kind: K) -> rules.FeeDecision:
+    """Whether this late-cancelled or missed session owes a fee under the policy the client agreed to."""
+    practice = await practice_of(appointment)
+    if practice is None:
+        return rules.decide_fee(
+            kind, None, 0, current_version=None, agreed_versions=(), at=appointment.starts_at
+        )
+    client = await Client.objects().where(Client.id == appointment.client).first()
+    current = current_text(practice)
+    return rules.decide_fee(
+        kind,
+        policy_of(practice),
+        appointment.fee_minor,
+        current_version=current[1] if current else None,
+        agreed_versions=await agreed_versions(appointment.client, practice.id),
+        exemption_reason=client.fee_exemption if client else None,
+        earlier_late_cancels=await earlier_late_cancels(appointment),
+        at=appointment.starts_at,
+    )
