@@ -64,6 +64,7 @@ class Clinician(Table):
     require_two_factor = Boolean(default=False)
     calendar_feed_enabled = Boolean(default=False)
     reminder_hours = Varchar(length=40, default="48, 2")  # hours before a session; blank: no reminders
+    video_link = Varchar(length=500, default="")  # the practice's video room, shown at check-in
     created_at = Timestamptz()
 
 
@@ -160,6 +161,7 @@ class Appointment(Table):
     created_by = Integer(null=True, default=None)
     sequence = Integer(default=0)  # iCalendar SEQUENCE: one more at each move or cancellation
     confirmed_at = Timestamptz(null=True, default=None)  # the client confirmed from a reminder's link
+    checked_in_at = Timestamptz(null=True, default=None)  # the client checked in on the day (issue 19b)
 
 
 class StatusChange(Table):

@@ -104,7 +104,7 @@ async def _write(row: dict, hours: int, *, now: datetime, settings: Settings) ->
         if not claimed:
             return []
         page = session_links.link(settings, row["id"], row["starts_at"])
-        links = {"confirm": page, "cancel": f"{page}#cancel"}
+        links = {"confirm": page, "cancel": f"{page}#cancel", "check_in": f"{page}#check-in"}
         job = await notices.session_reminder(
             row["client"], row["id"], now=now, settings=settings, links=links
         )
