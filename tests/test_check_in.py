@@ -5,15 +5,19 @@ No-show suggested, and nothing sets the status by itself."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from app.models.tables import Appointment, AuditEvent, Clinician
+from app.models.tables import Appointment, AuditEvent, Clinician, UndeliverableAddress
+from app.services import reminders
 from app.services.queue import JobQueue
 from tests.charging_support import add_appointment, make_practice
 from tests.helpers import post_form, sign_in
 from tests.test_reminders import _form_values
 from tests.test_session_links import reminder_link
+from workers.reminders import sweep_reminders
 
 NEW_YORK = ZoneInfo("America/New_York")
 VIDEO = "https://meet.example.test/maya-chen"
@@ -170,3 +174,38 @@ async def test_the_practice_sets_a_video_link_and_bad_ones_get_a_form_error(
     assert saved.status_code == 303
     assert (await Clinician.objects().first()).video_link == VIDEO
     assert f'value="{VIDEO}"' in (await client.get("/settings/booking")).text
+
+
+async def test_the_panel_logs_reminders_confirmation_check_in_and_failures(
+    client, settings, clock, arq_pool, smtp_server, run_worker
+):
+    live = replace(settings, smtp_url=smtp_server.url)
+    practice, appointment_id, starts, path = await session_with_link(live, clock, arq_pool)
+    await run_worker(worker_settings=live)  # the 48-hour reminder goes over SMTP
+    await post_form(client, f"{path}/confirm")
+    await UndeliverableAddress.insert(
+        UndeliverableAddress(address=practice.client.email, reason="bounce", recorded_at=clock.now())
+    )
+    clock.at = starts - timedelta(hours=2)
+    await sweep_reminders({"settings": live, "clock": clock, "redis": arq_pool})
+    await run_worker(worker_settings=live)
+    clock.at = starts - timedelta(minutes=5)
+    await post_form(client, f"{path}/check-in", {"how": "here"})
+
+    await sign_in(client, practice.clinician)
+    panel = await client.get(f"/appointments/{appointment_id}", headers={"HX-Request": "true"})
+    log = panel.text.split("Reminders and check-in", 1)[1].split("Status history", 1)[0]
+    items = re.findall(r"<li([^>]*)>(.*?) <span", log, re.S)
+    assert [(css, text.strip()) for css, text in items] == [
+        ("", "Reminder (48 h before) queued"),
+        ("", "Reminder (48 h before) sent"),
+        ("", "Confirmed by the client"),
+        ("", "Reminder (2 h before) queued"),
+        (' class="error"', "Reminder (2 h before): Not sent: this address bounces"),
+        ("", "Checked in"),
+    ]
+
+
+async def test_another_clinicians_panel_shows_no_log_of_this_session(client, settings, clock, arq_pool):
+    _, appointment_id, *_ = await session_with_link(settings, clock, arq_pool)
+    assert await reminders.session_log(appointment_id, 999) == []
