@@ -227,6 +227,7 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     # A reminder's one-tap links need the session's token, whoever is signed in (R11).
     ("GET", "/s/{appointment_id:int}/{token:str}"): NOT_HERE,
     ("POST", "/s/{appointment_id:int}/{token:str}/cancel"): NOT_HERE,
+    ("POST", "/s/{appointment_id:int}/{token:str}/check-in"): NOT_HERE,
     ("POST", "/s/{appointment_id:int}/{token:str}/confirm"): NOT_HERE,
     ("POST", "/s/{appointment_id:int}/{token:str}/move"): NOT_HERE,
     ("GET", "/signup"): PUBLIC,

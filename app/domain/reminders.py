@@ -8,6 +8,7 @@ booked is skipped: the booking confirmation told the client then.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from app.domain.validation import is_digits
@@ -46,3 +47,37 @@ def due_reminder(starts_at: datetime, booked_at: datetime, hours: list[int], now
         return None
     latest = min(passed)
     return latest if starts_at - timedelta(hours=latest) >= booked_at else None
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One line of a session's delivery log, as the practice reads it."""
+
+    at: datetime
+    text: str
+    failed: bool = False
+
+
+def reminder_log(
+    hours_before: int, written_at: datetime, sent_at: datetime | None, stopped_at: datetime | None, error: str
+) -> list[LogLine]:
+    """A reminder's lines: queued, then sent, stopped (a bounced address, the session changed) or failing."""
+    name = f"Reminder ({hours_before} h before)"
+    lines = [LogLine(written_at, f"{name} queued")]
+    if sent_at is not None:
+        lines.append(LogLine(sent_at, f"{name} sent"))
+    elif stopped_at is not None:
+        lines.append(LogLine(stopped_at, f"{name}: {error}", failed=True))
+    elif error:
+        lines.append(LogLine(written_at, f"{name} not sent yet: {error}", failed=True))
+    return lines
+
+
+CLIENT_EVENTS = {"appointment_confirmed": "Confirmed by the client", "appointment_checked_in": "Checked in"}
+
+
+def delivery_log(reminders: list[list[LogLine]], events: list[tuple[str, datetime]]) -> list[LogLine]:
+    """Reminders' lines and the client's confirmations and check-ins, oldest first."""
+    lines = [line for reminder in reminders for line in reminder]
+    lines += [LogLine(at, CLIENT_EVENTS[action]) for action, at in events if action in CLIENT_EVENTS]
+    return sorted(lines, key=lambda line: line.at)

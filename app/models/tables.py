@@ -101,6 +101,7 @@ class Clinician(Table):
     require_two_factor = Boolean(default=False)
     calendar_feed_enabled = Boolean(default=False)
     reminder_hours = Varchar(length=40, default="48, 2")  # hours before a session; blank: no reminders
+    video_link = Varchar(length=500, default="")  # the practice's video room, shown at check-in
     created_at = Timestamptz()
 
 
@@ -241,6 +242,7 @@ class Appointment(Table):
     service_code = Varchar(length=8, default="")  # CPT; empty: the default from kind and length
     place_of_service = Varchar(length=2, default="")  # empty: the practice's usual place
     confirmed_at = Timestamptz(null=True, default=None)  # the client confirmed from a reminder's link
+    checked_in_at = Timestamptz(null=True, default=None)  # the client checked in on the day (issue 19b)
 
 
 class StatusChange(Table):

@@ -34,6 +34,7 @@ from app.domain.calendar import (
     visible_range,
 )
 from app.domain.members import Ability
+from app.domain.checkin import NO_SHOW_AFTER, no_show_suggested
 from app.domain.statuses import AppointmentStatus
 from app.domain.validation import FieldProblem
 from app.models.db import engine, transaction
@@ -155,6 +156,7 @@ CALENDAR_COLUMNS = (
     Appointment.kind,
     Appointment.fee_minor,
     Appointment.currency,
+    Appointment.checked_in_at,
     Appointment.client.id.as_alias("client_id"),
     Appointment.client.name.as_alias("client_name"),
 )
@@ -239,26 +241,32 @@ async def appointments_between(clinician_id: int, starts_at: datetime, ends_at: 
 
 
 def _needs_status_filter(clinician_id: int, now: datetime):
+    """Still Scheduled and either ended, or started 15 minutes ago with no check-in (No-show suggested)."""
+    no_check_in = (Appointment.starts_at <= now - NO_SHOW_AFTER) & Appointment.checked_in_at.is_null()
     return (
         (Appointment.clinician == clinician_id)
         & (Appointment.status == AppointmentStatus.SCHEDULED.value)
-        & (Appointment.ends_at <= now)
+        & ((Appointment.ends_at <= now) | no_check_in)
     )
 
 
 async def needs_status_count(clinician_id: int, *, now: datetime) -> int:
-    """How many sessions have ended and are still Scheduled (shown in the navigation)."""
+    """How many sessions need a status (shown in the navigation)."""
     return await Appointment.count().where(_needs_status_filter(clinician_id, now))
 
 
 async def needs_status(clinician_id: int, *, now: datetime, limit: int = 200) -> list[dict]:
-    """Sessions that have ended and still say Scheduled, oldest first."""
-    return (
+    """Sessions that need a status, oldest first, each saying whether No-show is suggested."""
+    rows = (
         await Appointment.select(*CALENDAR_COLUMNS)
         .where(_needs_status_filter(clinician_id, now))
         .order_by(Appointment.starts_at)
         .limit(limit)
     )
+    return [
+        {**row, "no_show_suggested": no_show_suggested(row["starts_at"], row["checked_in_at"], now)}
+        for row in rows
+    ]
 
 
 @dataclass
@@ -552,6 +560,7 @@ async def move_appointment(
                 Appointment.changed_from_series: appointment.series is not None,
                 Appointment.sequence: Appointment.sequence + 1,
                 Appointment.confirmed_at: None,  # a confirmation was for the old time
+                Appointment.checked_in_at: None,  # and so was a check-in
             }
         )
         .where((Appointment.id == appointment.id) & (Appointment.status == AppointmentStatus.SCHEDULED.value))

@@ -69,6 +69,7 @@ ACTIONS: dict[str, str] = {
     "appointment_created": "Appointment booked",
     "appointment_status_changed": "Appointment status changed",
     "appointment_confirmed": "Session confirmed by the client from a reminder",
+    "appointment_checked_in": "Client checked in for the session",
     "charge_scheduled": "Charge scheduled",
     "charge_cancelled": "Charge cancelled",
     "charge_succeeded": "Charge succeeded",

@@ -32,6 +32,7 @@ PRACTICE_COLUMNS = (
     Clinician.max_fee_minor,
     Clinician.calendar_feed_enabled,
     Clinician.reminder_hours,
+    Clinician.video_link,
     Clinician.insurance_email,
     Clinician.user.email.as_alias("email"),
     Clinician.user.phone.as_alias("phone"),
@@ -61,6 +62,7 @@ class PracticeBooking:
     max_fee_minor: int
     calendar_feed_enabled: bool
     reminder_hours: str
+    video_link: str
     insurance_email: str
     email: str
     phone: str

@@ -55,6 +55,7 @@ class BookingSettings:
     calendar_feed_enabled: bool
     max_fee_minor: int
     reminder_hours: str  # "48, 2": hours before each session a reminder goes (app.domain.reminders)
+    video_link: str  # the practice's video room, offered at check-in (app.domain.checkin)
 
 
 async def save_settings(

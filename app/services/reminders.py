@@ -15,10 +15,19 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from app.config import Settings
-from app.domain.reminders import DEFAULT_HOURS, due_reminder, format_hours, parse_hours
+from app.domain.reminders import (
+    CLIENT_EVENTS,
+    DEFAULT_HOURS,
+    LogLine,
+    delivery_log,
+    due_reminder,
+    format_hours,
+    parse_hours,
+    reminder_log,
+)
 from app.domain.statuses import AppointmentStatus
 from app.models.db import transaction
-from app.models.tables import Appointment, Clinician, Reminder
+from app.models.tables import Appointment, AuditEvent, Clinician, Reminder
 from app.services import notices, session_links
 from app.services.queue import QueuedJob
 
@@ -104,7 +113,7 @@ async def _write(row: dict, hours: int, *, now: datetime, settings: Settings) ->
         if not claimed:
             return []
         page = session_links.link(settings, row["id"], row["starts_at"])
-        links = {"confirm": page, "cancel": f"{page}#cancel"}
+        links = {"confirm": page, "cancel": f"{page}#cancel", "check_in": f"{page}#check-in"}
         job = await notices.session_reminder(
             row["client"], row["id"], now=now, settings=settings, links=links
         )
@@ -114,4 +123,29 @@ async def _write(row: dict, hours: int, *, now: datetime, settings: Settings) ->
     return [job]
 
 
-__all__ = ["format_hours", "practice_hours", "send_due"]
+async def session_log(appointment_id: int, clinician_id: int) -> list[LogLine]:
+    """The delivery log of one of this clinician's sessions (empty for anyone else's): its reminders
+    from the outbox, and the client's confirmation and check-in from the audit trail."""
+    written = await Reminder.select(
+        Reminder.hours_before,
+        Reminder.created_at,
+        Reminder.email_message.sent_at.as_alias("sent_at"),
+        Reminder.email_message.suppressed_at.as_alias("stopped_at"),
+        Reminder.email_message.last_error.as_alias("error"),
+    ).where((Reminder.appointment == appointment_id) & (Reminder.appointment.clinician == clinician_id))
+    events = await AuditEvent.select(AuditEvent.action, AuditEvent.at).where(
+        (AuditEvent.object_type == "appointment")
+        & (AuditEvent.object_id == appointment_id)
+        & (AuditEvent.clinician_id == clinician_id)
+        & AuditEvent.action.is_in(list(CLIENT_EVENTS))
+    )
+    return delivery_log(
+        [
+            reminder_log(r["hours_before"], r["created_at"], r["sent_at"], r["stopped_at"], r["error"] or "")
+            for r in written
+        ],
+        [(e["action"], e["at"]) for e in events],
+    )
+
+
+__all__ = ["format_hours", "practice_hours", "send_due", "session_log"]

@@ -354,6 +354,9 @@ async def edit_series(
                     Appointment.confirmed_at: appointment.confirmed_at
                     if starts_at == appointment.starts_at
                     else None,
+                    Appointment.checked_in_at: appointment.checked_in_at
+                    if starts_at == appointment.starts_at
+                    else None,
                 }
             ).where(
                 (Appointment.id == appointment.id) & (Appointment.status == AppointmentStatus.SCHEDULED.value)

@@ -5,6 +5,8 @@ and the start time it was sent for, so it can't be guessed and dies when the ses
 link changes nothing (mail scanners open links); the page's buttons do. Cancelling goes through the
 status service under the practice's cancellation window, as in the portal; outside it the client may
 also move the session to one of the practice's open times that week (the public booking's slots).
+On the day, from 30 minutes before, the client checks in here ("I'm here", or "Join" the practice's
+video link, shown only then; ``app.domain.checkin``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from app.config import Settings
 from app.domain.availability import CancelRule, cancel_rule
+from app.domain.checkin import check_in_open
 from app.domain.statuses import AppointmentStatus
 from app.models.db import transaction
 from app.models.tables import Appointment
@@ -55,6 +58,13 @@ class SessionLink:
     upcoming: bool
     clinician_id: int
     minutes: int
+    checked_in_at: datetime | None
+    check_in_open: bool
+    video_link: str  # the practice's video room, only while check-in is open
+
+    @property
+    def can_check_in(self) -> bool:
+        return self.scheduled and self.check_in_open and self.checked_in_at is None
 
     @property
     def scheduled(self) -> bool:
@@ -74,6 +84,7 @@ async def open_link(appointment_id: int, token: str, *, settings: Settings, now:
             Appointment.ends_at,
             Appointment.status,
             Appointment.confirmed_at,
+            Appointment.checked_in_at,
             Appointment.duration_minutes,
             Appointment.clinician.id.as_alias("clinician_id"),
             Appointment.client.user.as_alias("user_id"),
@@ -83,6 +94,7 @@ async def open_link(appointment_id: int, token: str, *, settings: Settings, now:
             Appointment.clinician.insurance_email.as_alias("insurance_email"),
             Appointment.clinician.user.email.as_alias("clinician_email"),
             Appointment.clinician.cancellation_window_hours.as_alias("window"),
+            Appointment.clinician.video_link.as_alias("video_link"),
         )
         .where(Appointment.id == appointment_id)
         .first()
@@ -90,6 +102,7 @@ async def open_link(appointment_id: int, token: str, *, settings: Settings, now:
     expected = _token(settings, appointment_id, row["starts_at"]) if row else ""
     if row is None or not hmac.compare_digest(token.encode(), expected.encode()):
         raise AppointmentNotFound(appointment_id)
+    open_now = check_in_open(row["starts_at"], row["ends_at"], now)
     return SessionLink(
         appointment_id=row["id"],
         token=token,
@@ -105,6 +118,9 @@ async def open_link(appointment_id: int, token: str, *, settings: Settings, now:
         upcoming=now < row["starts_at"],
         clinician_id=row["clinician_id"],
         minutes=row["duration_minutes"],
+        checked_in_at=row["checked_in_at"],
+        check_in_open=open_now,
+        video_link=row["video_link"] if open_now else "",
     )
 
 
@@ -141,6 +157,36 @@ async def confirm(
                 appointment_id,
                 row["client"],
                 row["clinician"],
+                actor=_client(page, actor),
+                at=now,
+            )
+    return await open_link(appointment_id, token, settings=settings, now=now)
+
+
+async def check_in(
+    appointment_id: int, token: str, *, settings: Settings, now: datetime, actor: Actor
+) -> SessionLink:
+    """The client is here (or joining by video): recorded once, from 30 minutes before until the end."""
+    async with transaction():
+        page = await open_link(appointment_id, token, settings=settings, now=now)
+        if not page.scheduled or not page.check_in_open:
+            raise StatusChangeRefused("Check-in opens 30 minutes before the session and closes at its end.")
+        checked_in = (
+            await Appointment.update({Appointment.checked_in_at: now})
+            .where(
+                (Appointment.id == appointment_id)
+                & (Appointment.starts_at == page.starts_at)
+                & (Appointment.status == AppointmentStatus.SCHEDULED.value)
+                & Appointment.checked_in_at.is_null()
+            )
+            .returning(Appointment.client, Appointment.clinician)
+        )
+        if checked_in:
+            await audit.appointment_event(
+                "appointment_checked_in",
+                appointment_id,
+                checked_in[0]["client"],
+                checked_in[0]["clinician"],
                 actor=_client(page, actor),
                 at=now,
             )

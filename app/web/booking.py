@@ -17,6 +17,7 @@ from app.config import Settings
 from app.domain.accounts import time_zone_names, valid_time_zone
 from app.domain.availability import format_day_ranges, parse_day_ranges
 from app.domain.calendar import MAX_SESSION_MINUTES
+from app.domain.checkin import parse_video_link
 from app.domain.practice import DEFAULT_FEE_CEILING, MAX_FEE_CEILING, format_money
 from app.domain.reminders import format_hours, parse_hours
 from app.domain.validation import Form, record_id, year_problem
@@ -59,6 +60,7 @@ def _settings_values(practice: PracticeBooking, ranges) -> dict[str, str]:
         "new_clients_may_book": practice.new_clients_may_book,
         "calendar_feed_enabled": practice.calendar_feed_enabled,
         "reminder_hours": format_hours(practice_hours(practice.reminder_hours)),
+        "video_link": practice.video_link,
     }
     for weekday in range(7):
         values[f"hours_{weekday}"] = format_day_ranges(ranges, weekday)
@@ -90,6 +92,9 @@ def _settings_from(form: Form, practice: PracticeBooking) -> tuple[BookingSettin
     reminder_hours, problem = parse_hours(form.text("reminder_hours", label="Reminders", required=False))
     if problem:
         form.error("reminder_hours", problem)
+    video_link, problem = parse_video_link(form.data.get("video_link", ""))
+    if problem:
+        form.error("video_link", problem)
     values = BookingSettings(
         default_session_minutes=form.integer(
             "default_session_minutes", label="Session length", minimum=5, maximum=MAX_SESSION_MINUTES
@@ -110,6 +115,7 @@ def _settings_from(form: Form, practice: PracticeBooking) -> tuple[BookingSettin
         calendar_feed_enabled=form.checkbox("calendar_feed_enabled"),
         max_fee_minor=ceiling,
         reminder_hours=format_hours(reminder_hours),
+        video_link=video_link,
     )
     return values, ranges
 

@@ -68,12 +68,16 @@ def cell_of(appointment: Mapping[str, Any], zone: ZoneInfo, *, privacy: bool) ->
     css = f"appt status-{appointment['status']}"
     if appointment["kind"] == "intro":
         css += " is-intro"
+    status = APPOINTMENT_STATUS_LABELS[appointment["status"]]
+    if appointment["status"] == AppointmentStatus.SCHEDULED and appointment.get("checked_in_at"):
+        css += " is-checked-in"
+        status = f"Checked in {appointment['checked_in_at'].astimezone(zone):%-H:%M}"
     return Cell(
         id=appointment["id"],
         css=css,
         time=appointment["starts_at"].astimezone(zone).strftime("%H:%M"),
         name=display_name(appointment["client_name"], privacy),
-        status=APPOINTMENT_STATUS_LABELS[appointment["status"]],
+        status=status,
     )
 
 

@@ -12,9 +12,10 @@ from litestar import Request
 
 from app.domain.appointments import KINDS
 from app.domain.calendar import View, parse_local_start
+from app.domain.checkin import check_in_open
 from app.domain.statuses import APPOINTMENT_STATUS_LABELS
 from app.domain.validation import Form
-from app.services import appointments
+from app.services import appointments, reminders
 from app.services.context import CurrentUser
 from app.web.calendar import STATUS_CHOICES, calendar_url, cell_of, display_name, privacy_on
 from app.web.htmx import flash, redirect, render, wants_fragment
@@ -59,11 +60,15 @@ async def panel_context(
     return {
         "appointment": appointment,
         "history": found.history,
+        "delivery_log": await reminders.session_log(appointment_id, user.clinician_id),
         "time_zone": found.time_zone,
         "status_choices": STATUS_CHOICES,
         "status_labels": APPOINTMENT_STATUS_LABELS,
         "kinds": KINDS,
         "now": now,
+        "awaiting_check_in": appointment["status"] == "scheduled"
+        and appointment["checked_in_at"] is None
+        and check_in_open(appointment["starts_at"], appointment["ends_at"], now),
         "back_url": calendar_url(View.DAY, local_day),
         "display_name": lambda name: display_name(name, privacy),
         "cell": cell_of(appointment, zone_of(found.time_zone), privacy=privacy),

@@ -10,7 +10,7 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery, URLEncodedBody
-from litestar.response import Response, Template
+from litestar.response import Redirect, Response, Template
 
 from app.domain.validation import Form
 from app.services import session_links
@@ -81,6 +81,27 @@ class SessionLinkController(Controller):
         except StatusChangeRefused as refused:
             return await self._refused(request, appointment_id, token, ctx, refused)
         return await self._page(request, page, ctx, done="Thank you: your session is confirmed.")
+
+    @post("/{appointment_id:int}/{token:str}/check-in", name="session_link_check_in")
+    async def check_in(
+        self,
+        request: Request,
+        appointment_id: FromPath[int],
+        token: FromPath[str],
+        data: FormBody,
+        ctx: Context,
+    ) -> Response | Template:
+        try:
+            page = await session_links.check_in(
+                appointment_id, token[:TOKEN_LENGTH], settings=ctx.settings, **ctx.acting
+            )
+        except StatusChangeRefused as refused:
+            return await self._refused(request, appointment_id, token, ctx, refused)
+        if Form.of(data).data.get("how") == "join" and page.video_link:
+            return Redirect(path=page.video_link, status_code=303)
+        return await self._page(
+            request, page, ctx, done="Thank you: you're checked in. Your clinician can see it."
+        )
 
     @post("/{appointment_id:int}/{token:str}/cancel", name="session_link_cancel")
     async def cancel(
