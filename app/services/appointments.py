@@ -33,8 +33,8 @@ from app.domain.calendar import (
     parse_day,
     visible_range,
 )
-from app.domain.members import Ability
 from app.domain.checkin import NO_SHOW_AFTER, no_show_suggested
+from app.domain.members import Ability
 from app.domain.statuses import AppointmentStatus
 from app.domain.validation import FieldProblem
 from app.models.db import engine, transaction
