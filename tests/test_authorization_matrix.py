@@ -122,7 +122,7 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/clients/{client_id:int}/superbills/{superbill_id:int}/regenerate"): PRACTICE_CLIENT,
     ("POST", "/clients/{client_id:int}/superbills/{superbill_id:int}/resend"): PRACTICE_CLIENT,
     ("POST", "/clients/{client_id:int}/sessions/{appointment_id:int}/codes"): PRACTICE_CLIENT,
-    ("POST", "/clients/{client_id:int}/email-retry"): A_RECORD,
+    ("POST", "/clients/{client_id:int}/email-retry"): A_BOOKING,  # so the invitation gets through
     # A client's forms, intake answers and signed copies: clinical, so never the front desk's (R14).
     ("GET", "/clients/{client_id:int}/paperwork"): A_RECORD,
     ("GET", "/clients/{client_id:int}/paperwork/{kind:str}/{copy_id:int}"): A_RECORD,

@@ -32,9 +32,10 @@ async def signed_in(connection: ASGIConnection, _: BaseRouteHandler) -> None:
 
 
 # The clinician pages the front desk may open: what booking needs (R12) — calendars, sessions and their
-# statuses, clients and their invitations. Insurance, notes, charges and refunds, the report, the trail,
-# settings and exports answer 403; so does editing contact details for now (its form carries the private
-# note). Keyed by (method, route path without parameter types, as Litestar's ``path_template``).
+# statuses, clients, their invitations and a bounced address tried again. Insurance, notes, forms and
+# intake answers, charges and refunds, the report, the trail, settings and exports answer 403; so does
+# editing contact details for now (its form carries the private note). Keyed by (method, route path
+# without parameter types, as Litestar's ``path_template``).
 FRONT_DESK_PAGES = frozenset(
     {
         ("GET", "/calendar"),
@@ -59,6 +60,7 @@ FRONT_DESK_PAGES = frozenset(
         ("POST", "/clients/new"),
         ("GET", "/clients/{client_id}"),
         ("POST", "/clients/{client_id}/invite"),
+        ("POST", "/clients/{client_id}/email-retry"),
         ("GET", "/clients/{client_id}/sessions"),
     }
 )
