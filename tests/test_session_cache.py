@@ -3,8 +3,17 @@ something they depend on changes; then the next request sees the change."""
 
 from __future__ import annotations
 
+from app.services import accounts
 from app.services.sessions import SessionStore
-from tests.helpers import PASSWORD, make_client, make_clinician, post_form, sign_in
+from tests.helpers import (
+    PASSWORD,
+    last_email_to,
+    link_in,
+    make_client,
+    make_clinician,
+    post_form,
+    sign_in,
+)
 from tests.querycount import count_queries
 
 # A page that reads nothing itself: what it costs is what being signed in costs.
@@ -67,7 +76,9 @@ async def test_a_clinician_settings_change_makes_their_sessions_read_them_again(
     )
     assert page.status_code == 200
     assert (await post_form(client, "/settings/booking", values)).status_code == 303
-    assert await queries_for(other_client) == 1  # the clinician, read again
+    with count_queries() as reading:
+        await accounts.current_user(maya.user.id)
+    assert await queries_for(other_client) == reading.count  # the person and their practice, read again
     assert await queries_for(other_client) == 0
     assert 'value="45"' in (await other_client.get("/settings/booking")).text
 
@@ -116,3 +127,22 @@ async def test_a_person_read_before_a_change_is_never_kept_as_current(db, redis,
     await store.keep_user(before.live, maya.user, before.stamp)  # the slow request finishes
     after = await store.resolve(token)
     assert after.live is not None and after.user is None and after.stamp == before.stamp + 1
+
+
+async def test_a_colleague_joining_is_in_the_owners_calendar_switch_on_their_next_request(
+    client, other_client, settings, clock
+):
+    owner = await make_clinician(settings, clock.now())
+    await sign_in(client, owner)
+    assert 'action="/practice/calendar"' not in (await client.get("/calendar")).text
+    invited = await post_form(
+        client,
+        "/practice/members",
+        {"name": "Noor Haddad", "email": "noor@example.test", "role": "clinician"},
+    )
+    assert invited.status_code == 303
+    join = link_in((await last_email_to("noor@example.test")).text_body, "/join/")
+    joined = await post_form(other_client, join, {"password": PASSWORD, "password_confirm": PASSWORD})
+    assert joined.status_code == 303
+    calendar = await client.get("/calendar")
+    assert 'action="/practice/calendar"' in calendar.text and "Noor Haddad" in calendar.text
