@@ -15,7 +15,7 @@ import pytest
 from icalendar import Calendar
 
 from app.models.db import transaction
-from app.models.tables import Clinician
+from app.models.tables import Appointment, Clinician
 from app.services import (
     accounts,
     appointments,
@@ -134,7 +134,17 @@ async def _sessions_cancelled(env):
 
 
 async def _sessions_reminder(env):
-    # the session two days ahead is at its 48-hour reminder now
+    # the session two days ahead is at its 48-hour reminder now, and is the client's first with a form open
+    await Appointment.update({Appointment.status: "cancelled"}).where(
+        Appointment.id == env.practice.appointment_id
+    )
+    await paperwork.publish(
+        env.practice.clinician.user.clinician_id,
+        "Consent to treatment",
+        "We meet weekly.",
+        now=env.now,
+        actor=env.practice.clinician_actor,
+    )
     await sweep_reminders({"settings": env.settings, "clock": env.clock, "redis": env.queue.redis})
     return env.practice.client.email, INSURANCE
 
@@ -299,6 +309,8 @@ async def test_each_kind_reaches_the_inbox(
 
     score, report = spam_score(raw)
     assert score <= MAX_SCORE, f"{kind} scores {score}:\n{report}"
+    if kind == "sessions_reminder":
+        assert "2 forms to complete before your session: Consent to treatment, Intake questionnaire" in text
 
     if kind in ICS:
         method, sequence, status, starts = ICS[kind]

@@ -26,6 +26,7 @@ from app.services import checklist, exports, paperwork
 from app.services.context import Actor
 from app.services.errors import ClientNotFound, PaperworkNotFound, PaperworkProblem
 from tests.helpers import last_email_to, make_client, make_clinician, post_form, sign_in
+from tests.test_online_booking import SLUG, practice_with_hours, visitor
 
 CONSENT = "We meet weekly.\n\nBy signing, I agree to begin therapy.\n"
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> & "quotes" 名前 😀'
@@ -404,3 +405,38 @@ async def test_another_practice_gets_404_for_paperwork_pages(practice, settings,
         assert (await client.get(url)).status_code == 404, url
     assert (await post_form(client, f"/clients/{client_id}/paperwork/remind")).status_code == 404
     assert await EmailMessage.count() == 0
+
+
+async def test_the_invitation_names_the_day_of_the_session_booked_with_a_new_client(
+    db, settings, clock, client
+):
+    clinician = await make_clinician(settings, clock.now())
+    await publish(clinician, clock)
+    await sign_in(client, clinician)
+    response = await post_form(
+        client,
+        "/appointments",
+        {
+            "client_id": "new",
+            "new_name": "Jo Park",
+            "new_email": "jo@example.test",
+            "date": "2026-12-07",
+            "time": "10:00",
+            "minutes": "50",
+            "fee": "150",
+        },
+    )
+    assert response.status_code == 303, response.text
+    invitation = await EmailMessage.objects().where(EmailMessage.kind == "invitation").first()
+    assert invitation.to_address == "jo@example.test"
+    assert "2 forms to complete before Monday 7 December" in invitation.text_body
+
+
+async def test_a_visitor_booking_online_is_invited_with_the_day_of_the_session(db, settings, clock, client):
+    clinician = await practice_with_hours(settings, clock)
+    await publish(clinician, clock)
+    done = await post_form(client, f"/book/{SLUG}", visitor())
+    assert done.status_code == 200, done.text
+    invitation = await EmailMessage.objects().where(EmailMessage.kind == "invitation").first()
+    assert invitation.to_address == "jordan@example.test"
+    assert "2 forms to complete before tomorrow" in invitation.text_body  # Tue 1 Dec, booked on Mon 30 Nov

@@ -14,7 +14,8 @@ from icalendar import Calendar
 
 from app.domain.reminders import due_reminder, parse_hours
 from app.models.tables import Client, Clinician, EmailMessage, Reminder
-from app.services import appointments, email
+from app.services import appointments, email, paperwork
+from app.services.context import Actor
 from app.services.queue import JobQueue
 from tests.charging_support import add_appointment, make_practice
 from tests.helpers import make_client, post_form, sign_in
@@ -283,3 +284,49 @@ async def test_two_worker_processes_and_a_redis_flush_send_each_reminder_once(
 
 async def _two(sent) -> bool:
     return len(await sent()) >= 2
+
+
+async def test_the_first_session_reminder_names_the_forms_still_open_when_it_is_written(
+    env, clock, smtp_server, run_worker
+):
+    practice, live, _, ctx = env
+    clinician_id = practice.clinician.user.clinician_id
+    by = Actor(user_id=practice.clinician.user.id, ip="203.0.113.7", user_agent="test")
+    for title in ("Consent to treatment", "Privacy notice"):
+        await paperwork.publish(clinician_id, title, "We meet weekly.", now=clock.now(), actor=by)
+    sam, first_id = await make_client(live, clock.now(), practice.clinician, email="sam@example.test")
+    starts = clock.now() + timedelta(days=3)
+    await add_appointment(practice.clinician, first_id, starts)
+    await add_appointment(practice.clinician, first_id, starts + timedelta(days=7))
+    await add_appointment(practice.clinician, practice.client_id, starts)  # not Alex's first session
+
+    clock.at = starts - timedelta(hours=48)
+    await sweep_reminders(ctx)
+    await run_worker(worker_settings=live)
+    privacy = (await paperwork.documents_of(clinician_id))[1]
+    await paperwork.sign(
+        sam.user.id,
+        first_id,
+        privacy.id,
+        privacy.latest.id,
+        "Sam Lee",
+        now=clock.now(),
+        actor=Actor(sam.user.id),
+    )
+    clock.at = starts - timedelta(hours=2)
+    await sweep_reminders(ctx)
+    await run_worker(worker_settings=live)
+    clock.at = starts + timedelta(days=7, hours=-2)
+    await sweep_reminders(ctx)
+    await run_worker(worker_settings=live)
+
+    texts = {m["To"]: [] for m in await reminders_sent(smtp_server)}
+    for m in await reminders_sent(smtp_server):
+        texts[m["To"]].append(m.get_body(("plain",)).get_content())
+    at_48, at_2, second_session = texts["sam@example.test"]
+    assert "3 forms to complete before your session: Consent to treatment, Privacy notice, Intake " in at_48
+    assert f"{live.base_url}/portal/forms" in at_48
+    assert "2 forms to complete before your session: Consent to treatment, Intake questionnaire" in at_2
+    assert "forms to complete" not in second_session
+    assert all("forms to complete" not in t for t in texts[practice.client.email])
+    assert all("therapy" not in t.lower() for t in at_48 + at_2)

@@ -337,6 +337,9 @@ def signature_problems(form: Form) -> tuple[str, dict[str, str]]:
     return name, form.errors
 
 
+INTAKE_TITLE = "Intake questionnaire"
+
+
 # --- Wording -----------------------------------------------------------------------------------
 
 
@@ -358,3 +361,11 @@ def forms_left_line(count: int, first_session: datetime | None, now: datetime, z
     else:
         when = local.strftime("%A %-d %B")
     return f"{count} {noun} to complete before {when}"
+
+
+def forms_before_session_line(titles: list[str]) -> str:
+    """ "2 forms to complete before your session: Consent to treatment, Intake questionnaire"."""
+    if not titles:
+        return ""
+    noun = "form" if len(titles) == 1 else "forms"
+    return f"{len(titles)} {noun} to complete before your session: {', '.join(titles)}"

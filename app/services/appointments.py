@@ -42,6 +42,7 @@ from app.models.tables import Appointment, Client, Clinician, StatusChange
 from app.models.tables import Practice as PracticeTable
 from app.services import audit, charges, notices, practices
 from app.services.availability import overlapping
+from app.services.client_accounts import invite_if_no_password
 from app.services.clients import NewClient, create_client
 from app.services.context import Actor, CurrentUser
 from app.services.errors import AppointmentNotFound, ClientError, StatusChangeRefused
@@ -428,8 +429,8 @@ async def book_appointment(
         jobs: list[QueuedJob] = []
         if booking.new_client is not None:
             try:
-                client_id, jobs = await create_client(
-                    clinician_id, booking.new_client, invite=True, now=now, actor=actor, settings=settings
+                client_id, _ = await create_client(
+                    clinician_id, booking.new_client, invite=False, now=now, actor=actor, settings=settings
                 )
             except ClientError as error:
                 raise BookingProblem(f"new_{error.field}", error.message) from error
@@ -465,6 +466,8 @@ async def book_appointment(
             at=now,
             detail="overlap allowed" if clashes else "",
         )
+        if booking.new_client is not None:
+            jobs = await invite_if_no_password(client_id, now=now, actor=actor, settings=settings)
     await queue.enqueue_all(jobs)
     return appointment_id
 

@@ -21,10 +21,10 @@ from app.models.tables import Appointment, Client, Clinician, WorkingHours
 from app.services import audit, notices, practices, sessions
 from app.services.appointments import apply_status_change, lock_practice
 from app.services.availability import PracticeBooking, practice_by, practice_page, still_free
-from app.services.client_accounts import invite_client
+from app.services.client_accounts import invite_if_no_password
 from app.services.clients import NewClient, create_client
 from app.services.context import Actor
-from app.services.queue import JobQueue, QueuedJob
+from app.services.queue import JobQueue
 
 TAKEN = "That time was just taken. Here are the times still free."
 
@@ -208,9 +208,8 @@ async def _book_public_with(
         await lock_practice(practice.id)
         if not await still_free(practice, starts_at, session_type[0], now):
             raise SlotTaken(starts_at)
-        jobs: list[QueuedJob] = []
         existing = (
-            await Client.select(Client.id, Client.user.password_hash.as_alias("password_hash"))
+            await Client.select(Client.id)
             .where(
                 (Client.practice == await practices.practice_of_clinician(practice.id))
                 & (Client.email == address)
@@ -219,16 +218,15 @@ async def _book_public_with(
         )
         if existing is not None:  # one record per person in a practice, whichever clinician they book
             client_id = existing["id"]
-            if existing["password_hash"] is None:
-                jobs.append(await invite_client(client_id, now=now, actor=actor, settings=settings))
         else:
             data = NewClient(visitor.name, address, visitor.phone, visitor.billing_type)
-            client_id, jobs = await create_client(
-                practice.id, data, invite=True, now=now, actor=actor, settings=settings
+            client_id, _ = await create_client(
+                practice.id, data, invite=False, now=now, actor=actor, settings=settings
             )
         appointment_id = await _insert_appointment(
             practice, client_id, kind, session_type, starts_at, via="public", now=now, actor=actor
         )
+        jobs = await invite_if_no_password(client_id, now=now, actor=actor, settings=settings)
         jobs.append(await notices.sessions_booked(client_id, [appointment_id], now=now, settings=settings))
     await queue.enqueue_all(jobs)
     return appointment_id

@@ -60,6 +60,15 @@ async def invite_client(client_id: int, *, now: datetime, actor: Actor, settings
     return email_job(message_id)
 
 
+async def invite_if_no_password(
+    client_id: int, *, now: datetime, actor: Actor, settings: Settings
+) -> list[QueuedJob]:
+    """The invitation of a client whose login has no password yet (none otherwise); called after their
+    first session is booked so the email names its day."""
+    waiting = await Client.exists().where((Client.id == client_id) & Client.user.password_hash.is_null())
+    return [await invite_client(client_id, now=now, actor=actor, settings=settings)] if waiting else []
+
+
 async def invitations_of(logins: Mapping[int, int | None], now: datetime) -> dict[int, Invitation]:
     """The invitation state of each client record (``logins``: client id -> its login's user id),
     from that record's own latest link: a practice never sees another practice's invitations."""

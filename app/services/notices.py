@@ -126,17 +126,24 @@ async def sessions_changed(
 
 
 async def session_reminder(
-    client_id: int, appointment_id: int, *, now: datetime, settings: Settings, links: dict[str, str]
+    client_id: int,
+    appointment_id: int,
+    *,
+    now: datetime,
+    settings: Settings,
+    links: dict[str, str],
+    forms_line: str = "",
 ) -> QueuedJob | None:
     """Write the reminder of one upcoming session (caller's transaction), with an ``.ics`` holding its
-    current time; None when it has ended. ``links``: the one-tap actions it offers."""
+    current time; None when it has ended. ``links``: the one-tap actions it offers; ``forms_line``: the
+    forms still open before a first session, with a link to them."""
     return await _sessions_email(
         client_id,
         [appointment_id],
         Notice.REMINDER,
         now=now,
         settings=settings,
-        extra={"links": links},
+        extra={"links": links, "forms_line": forms_line, "forms_link": f"{settings.base_url}/portal/forms"},
         upcoming_only=True,
     )
 

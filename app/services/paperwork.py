@@ -16,8 +16,9 @@ from typing import Any
 
 from app.config import Settings
 from app.domain import paperwork as rules
+from app.domain.checklist import MAY_BE_INTRO
 from app.domain.clients import RESENDS_PER_DAY
-from app.domain.paperwork import Question, Version
+from app.domain.paperwork import INTAKE_TITLE, Question, Version
 from app.domain.statuses import AppointmentStatus
 from app.models.db import is_unique_violation, transaction
 from app.models.tables import (
@@ -121,6 +122,11 @@ class Paperwork:
     @property
     def left(self) -> int:
         return len(self.to_sign) + (0 if self.intake else 1)
+
+    @property
+    def open_titles(self) -> list[str]:
+        """What is still to do, by name: the unsigned documents, then the intake."""
+        return [d.document.title for d in self.to_sign] + ([] if self.intake else [INTAKE_TITLE])
 
     def line(self, now: datetime) -> str:
         return rules.forms_left_line(self.left, self.first_session, now, self.time_zone)
@@ -263,6 +269,23 @@ async def forms_line(client_id: int, now: datetime) -> str:
     """ "2 forms to complete before Monday" for one client record (empty when nothing is left)."""
     found = await status_of([client_id], now)
     return found[client_id].line(now) if client_id in found else ""
+
+
+async def forms_before_first_session(
+    client_id: int, appointment_id: int, starts_at: datetime, now: datetime
+) -> str:
+    """For a session reminder: the forms still open, named, when this is the client's first session
+    (no earlier session took or may take place); empty otherwise."""
+    earlier = await Appointment.exists().where(
+        (Appointment.client == client_id)
+        & (Appointment.id != appointment_id)
+        & (Appointment.starts_at < starts_at)
+        & Appointment.status.is_in([s.value for s in MAY_BE_INTRO])
+    )
+    if earlier:
+        return ""
+    found = await status_of([client_id], now)
+    return rules.forms_before_session_line(found[client_id].open_titles) if client_id in found else ""
 
 
 async def intake_questions(clinician_id: int) -> list[Question]:
@@ -703,7 +726,7 @@ async def _intake_copies(where) -> list[Copy]:
         who = people[r["client"]]
         answers = rules.load_answers(r["answers"])
         copy = signed_pdf.SignedCopy(
-            heading="Intake questionnaire",
+            heading=INTAKE_TITLE,
             subheading=f"Answers given {r['submitted_at']:%Y-%m-%d}, confirmed by the client.",
             sections=[(a.get("question", ""), a.get("answer", "")) for a in answers],
             practice_name=who["clinician.practice_name"],

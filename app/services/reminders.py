@@ -7,7 +7,8 @@ unique per (appointment, hours before, start time), written in the same transact
 message: two sweeps at once, a retried sweep or a Redis that lost its jobs can't send one twice, and a
 lost job only delays it until the next sweep. A moved session has a new start time, so it is reminded
 again for that time only. Sending re-checks the session (``email.deliver``): a reminder whose session
-was cancelled, moved or archived after it was written is kept unsent.
+was cancelled, moved or archived after it was written is kept unsent. The reminder of a client's first
+session names the forms still open at the moment it is written (``paperwork.forms_before_first_session``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from app.domain.reminders import (
 from app.domain.statuses import AppointmentStatus
 from app.models.db import transaction
 from app.models.tables import Appointment, AuditEvent, Clinician, Reminder
-from app.services import notices, session_links
+from app.services import notices, paperwork, session_links
 from app.services.queue import QueuedJob
 
 BATCH = 500
@@ -114,8 +115,11 @@ async def _write(row: dict, hours: int, *, now: datetime, settings: Settings) ->
             return []
         page = session_links.link(settings, row["id"], row["starts_at"])
         links = {"confirm": page, "cancel": f"{page}#cancel", "check_in": f"{page}#check-in"}
+        forms_line = await paperwork.forms_before_first_session(
+            row["client"], row["id"], row["starts_at"], now
+        )
         job = await notices.session_reminder(
-            row["client"], row["id"], now=now, settings=settings, links=links
+            row["client"], row["id"], now=now, settings=settings, links=links, forms_line=forms_line
         )
         if job is None:
             return []
