@@ -122,3 +122,16 @@ def test_warning_thresholds():
     assert rules.warning(60000, 85000, 15000) == "approaching"
     assert rules.warning(60000, 99999) == ""
     assert rules.warning(60000, 100000) == "over"
+
+
+def test_federal_holidays_are_not_business_days():
+    thanksgiving = date(2026, 11, 26)
+    assert not rules.is_business_day(thanksgiving)
+    assert rules.add_business_days(date(2026, 11, 25), 1) == date(2026, 11, 27)
+    assert rules.business_days_between(date(2026, 11, 25), date(2026, 11, 30)) == 2
+    # New Year's Day 2027 is a Friday: a request on New Year's Eve is due the next Wednesday.
+    new_years_eve = date(2026, 12, 31)
+    assert rules.add_business_days(new_years_eve, 1) == date(2027, 1, 4)
+    assert rules.due_by(new_years_eve, date(2027, 1, 2), requested=True) == date(2027, 1, 6)
+    # Christmas falls on a Friday: that week has four business days.
+    assert rules.business_days_between(date(2026, 12, 20), date(2026, 12, 27)) == 4
