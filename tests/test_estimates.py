@@ -14,7 +14,7 @@ from app.services import estimates, series
 from app.services.email import attachments_of
 from app.services.queue import JobQueue
 from app.services.series import SeriesChange, SeriesRequest
-from tests.billing_support import fill_billing_details, paid_session, pdf_text
+from tests.billing_support import NPI, fill_billing_details, paid_session, pdf_text
 from tests.charging_support import make_practice, set_insurance
 
 
@@ -89,6 +89,7 @@ async def test_the_400_dollar_warning_triggers_when_the_next_session_would_reach
     db, redis, settings, clock, queue
 ):
     practice = await make_practice(settings, clock.now(), queue)
+    await fill_billing_details(practice, clock.now(), settings)
     await _weekly_series(practice, clock, settings, queue, count=4)  # estimate: 4 x $150 = $600
     await estimates.sweep(now=clock.now(), settings=settings)
     standing = await estimates.standing(practice.client_id, now=clock.now())
@@ -104,6 +105,25 @@ async def test_the_400_dollar_warning_triggers_when_the_next_session_would_reach
     assert standing.warning == "approaching" and standing.limit_minor == 100000
     await Charge.update({Charge.amount_minor: 100000}).where(Charge.appointment.starts_at == week)
     assert (await estimates.standing(practice.client_id, now=clock.now())).warning == "over"
+
+
+async def test_an_estimate_waits_for_the_providers_details_and_says_what_is_missing(
+    db, redis, settings, clock, queue
+):
+    practice = await make_practice(settings, clock.now(), queue)
+    await fill_billing_details(practice, clock.now(), settings, npi="")
+    await _weekly_series(practice, clock, settings, queue, count=4)
+    assert await estimates.readiness(practice.client_id, settings) == [
+        "Your NPI, 10 digits (Account › Billing details)"
+    ]
+    assert await estimates.sweep(now=clock.now(), settings=settings) == []
+    assert await GoodFaithEstimate.count() == 0
+
+    await fill_billing_details(practice, clock.now(), settings)  # the NPI is added: the sweep catches up
+    assert await estimates.readiness(practice.client_id, settings) == []
+    assert len(await estimates.sweep(now=clock.now(), settings=settings)) == 1
+    (estimate,) = await GoodFaithEstimate.objects()
+    assert NPI in pdf_text(estimate.pdf)
 
 
 def test_deadlines_count_business_days():

@@ -68,6 +68,7 @@ async def test_clinician_sees_what_is_missing_fills_it_in_and_can_resend_and_rem
     page = await client.get(f"/clients/{practice.client_id}/billing")
     assert "No superbill can be made until these are filled in" in page.text
     assert "Your NPI, 10 digits" in page.text and "The client&#39;s date of birth" in page.text
+    assert "No estimate can be issued until these are filled in" in page.text
 
     bad = await post_form(client, "/account/billing", {"npi": "1234567890", "licence_number": "NY-1"})
     assert bad.status_code == 422 and "10-digit NPI" in bad.text
@@ -114,6 +115,7 @@ async def test_clinician_sees_what_is_missing_fills_it_in_and_can_resend_and_rem
     assert done.status_code == 303
     page = await client.get(f"/clients/{practice.client_id}/billing")
     assert "Everything a superbill needs is here." in page.text
+    assert "No estimate can be issued" not in page.text
 
     await paid_session(practice, clock.now() - timedelta(days=3))
     await superbills.sweep(now=clock.now(), settings=settings)

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from app.config import Settings
 from app.domain import estimates as rules
+from app.domain import superbills as superbill_rules
 from app.domain.billing_codes import SERVICE_CODES, service_code_of
 from app.domain.calendar import local_midnight
 from app.domain.practice import format_money
@@ -70,9 +71,13 @@ def _reason(previous: str, sessions: list[rules.PlannedSession]) -> str:
 
 async def bring_up_to_date(client_id: int, *, now: datetime, settings: Settings) -> list[QueuedJob]:
     """Issue this client's estimate if they are self-pay, have sessions booked and none yet, or a new
-    version if the fee or plan changed since the last. Returns the email job."""
+    version if the fee or plan changed since the last; nothing while the provider's details are
+    incomplete (``readiness`` says what is missing). Returns the email job."""
     client = await Client.objects().where(Client.id == client_id).first()
     if client is None or client.billing_type != "self_pay" or client.archived_at is not None:
+        return []
+    provider = await superbills.provider_of(client.clinician, settings)
+    if superbill_rules.missing_provider_fields(provider):
         return []
     ctx = await superbills.billing_context(client_id)
     current = await _current(client_id)
@@ -93,7 +98,6 @@ async def bring_up_to_date(client_id: int, *, now: datetime, settings: Settings)
     if current is not None:
         scheduled_on = now.astimezone(ctx.zone).date()
     due = rules.due_by(scheduled_on, sessions[0].day)
-    provider = await superbills.provider_of(client.clinician, settings)
     details = await superbills.client_details_of(client_id)
     code = service_code_of(first.service_code, first.kind, first.duration_minutes)
     version = (current.version + 1) if current else 1
@@ -172,6 +176,15 @@ async def bring_up_to_date(client_id: int, *, now: datetime, settings: Settings)
             attachments=[Attachment(f"good-faith-estimate-{rows[0]['id']}.pdf", "application/pdf", pdf)],
         )
     return [email_job(message_id)]
+
+
+async def readiness(client_id: int, settings: Settings) -> list[str]:
+    """What the practice must fill in before this self-pay client's estimate can be issued (empty:
+    ready, or the client is not self-pay). Until then no incomplete estimate goes out."""
+    client = await Client.objects().where(Client.id == client_id).first()
+    if client is None or client.billing_type != "self_pay":
+        return []
+    return superbill_rules.missing_provider_fields(await superbills.provider_of(client.clinician, settings))
 
 
 async def sweep(*, now: datetime, settings: Settings) -> list[QueuedJob]:

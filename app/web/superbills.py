@@ -229,6 +229,7 @@ class ClientBillingController(Controller):
             "billing": billing,
             "estimates": history,
             "standing": standing,
+            "estimate_missing": await estimates.readiness(client_id, ctx.settings),
             "values": form.data if form else saved,
             "errors": form.errors if form else {},
             "q": q,
