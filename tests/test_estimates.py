@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import pytest
 
 from app.domain import estimates as rules
-from app.models.tables import Charge, EmailMessage, GoodFaithEstimate
+from app.models.tables import AuditEvent, Charge, EmailMessage, GoodFaithEstimate
 from app.services import estimates, series
 from app.services.email import attachments_of
 from app.services.queue import JobQueue
@@ -105,6 +105,29 @@ async def test_the_400_dollar_warning_triggers_when_the_next_session_would_reach
     assert standing.warning == "approaching" and standing.limit_minor == 100000
     await Charge.update({Charge.amount_minor: 100000}).where(Charge.appointment.starts_at == week)
     assert (await estimates.standing(practice.client_id, now=clock.now())).warning == "over"
+
+
+async def test_the_clinician_is_emailed_once_per_estimate_when_billing_nears_the_dispute_line(
+    db, redis, settings, clock, queue
+):
+    practice = await make_practice(settings, clock.now(), queue)
+    await fill_billing_details(practice, clock.now(), settings)
+    await _weekly_series(practice, clock, settings, queue, count=4)  # estimate: 4 x $150 = $600
+    await estimates.sweep(now=clock.now(), settings=settings)
+    assert await estimates.warn_clinician(practice.client_id, now=clock.now(), settings=settings) == []
+
+    week = clock.now() + timedelta(days=8)
+    await paid_session(practice, week, fee_minor=85000)  # the next $150 session would reach $1,000
+    assert len(await estimates.warn_clinician(practice.client_id, now=clock.now(), settings=settings)) == 1
+    (message,) = await EmailMessage.objects().where(EmailMessage.kind == "estimate_warning")
+    assert message.to_address == practice.clinician.email
+    assert "Alex Rivera" in message.subject
+    assert "$850.00" in message.text_body and "$600.00 plus $400 ($1,000.00)" in message.text_body
+    assert await AuditEvent.count().where(AuditEvent.action == "estimate_warning_sent") == 1
+
+    await Charge.update({Charge.amount_minor: 100000}).where(Charge.appointment.starts_at == week)
+    assert await estimates.warn_clinician(practice.client_id, now=clock.now(), settings=settings) == []
+    assert await EmailMessage.count().where(EmailMessage.kind == "estimate_warning") == 1
 
 
 async def test_an_estimate_waits_for_the_providers_details_and_says_what_is_missing(

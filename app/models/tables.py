@@ -465,7 +465,8 @@ class Superbill(Table):
 
 class GoodFaithEstimate(Table):
     """A Good Faith Estimate given to a self-pay client (R16). A new version replaces the last one
-    (``superseded_at``) when the fee or plan changes; ``plan`` is what it was made from."""
+    (``superseded_at``) when the fee or plan changes; ``plan`` is what it was made from. ``warned_at``:
+    when the clinician was emailed that billing nears the estimate plus $400 (once per estimate)."""
 
     client = ForeignKey(references=Client, null=False, index=True)
     clinician = ForeignKey(references=Clinician, null=False, index=True)
@@ -481,6 +482,7 @@ class GoodFaithEstimate(Table):
     due_by = Date(null=True, default=None)
     issued_at = Timestamptz()
     superseded_at = Timestamptz(null=True, default=None)
+    warned_at = Timestamptz(null=True, default=None)
     pdf = Bytea()
 
 

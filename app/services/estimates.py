@@ -21,7 +21,7 @@ from app.domain.calendar import local_midnight
 from app.domain.practice import format_money
 from app.domain.statuses import AppointmentStatus, ChargeStatus
 from app.models.db import transaction
-from app.models.tables import Appointment, Charge, Client, GoodFaithEstimate
+from app.models.tables import Appointment, Charge, Client, Clinician, GoodFaithEstimate
 from app.services import audit, billing_pdf, practices, superbills
 from app.services.context import Actor, CurrentUser
 from app.services.email import Attachment, practice_address, queue_email
@@ -203,7 +203,50 @@ async def sweep(*, now: datetime, settings: Settings) -> list[QueuedJob]:
     jobs: list[QueuedJob] = []
     for row in rows:
         jobs += await bring_up_to_date(row["id"], now=now, settings=settings)
+        jobs += await warn_clinician(row["id"], now=now, settings=settings)
     return jobs
+
+
+async def warn_clinician(client_id: int, *, now: datetime, settings: Settings) -> list[QueuedJob]:
+    """Email the clinician once per estimate when billed amounts approach or pass the estimate plus
+    $400: the estimate row is claimed (``warned_at``) in the same transaction, so only one is sent."""
+    found = await standing(client_id, now=now)
+    if not found.warning:
+        return []
+    client = await Client.objects().where(Client.id == client_id).first()
+    clinician = await Clinician.select(Clinician.user.email).where(Clinician.id == client.clinician).first()
+    currency = found.estimate.currency
+    async with transaction():
+        claimed = (
+            await GoodFaithEstimate.update({GoodFaithEstimate.warned_at: now})
+            .where((GoodFaithEstimate.id == found.estimate.id) & GoodFaithEstimate.warned_at.is_null())
+            .returning(GoodFaithEstimate.id)
+        )
+        if not claimed:
+            return []
+        await audit.client_event(
+            "estimate_warning_sent",
+            client_id,
+            client.clinician,
+            actor=Actor.system(),
+            at=now,
+            detail=f"version {found.estimate.version} {found.warning}",
+        )
+        message_id = await queue_email(
+            to=clinician["user.email"],
+            subject=f"Billing for {client.name} is near their Good Faith Estimate plus $400",
+            template="estimate_warning",
+            context={
+                "name": client.name,
+                "over": found.warning == "over",
+                "billed": format_money(found.billed_minor, currency),
+                "estimate": format_money(found.estimate.total_minor, currency),
+                "limit": format_money(found.limit_minor, currency),
+                "url": f"{settings.base_url}/clients/{client_id}/billing",
+            },
+            now=now,
+        )
+    return [email_job(message_id)]
 
 
 @dataclass(frozen=True)
