@@ -434,7 +434,8 @@ class ServiceFee(Table):
 
 class ClientBillingDetails(Table):
     """What a superbill needs about the client (R15): birth date, address, diagnosis codes (ICD-10,
-    primary first) with the client's consent to share them, and how often they want superbills."""
+    primary first) with the client's consent to share them, and how often they want superbills.
+    ``estimate_requested_at``: a self-pay client asked for a Good Faith Estimate not yet issued."""
 
     client = ForeignKey(references=Client, null=False, unique=True)
     date_of_birth = Date(null=True, default=None)
@@ -442,6 +443,7 @@ class ClientBillingDetails(Table):
     diagnosis_codes = Varchar(length=200, default="")
     diagnosis_consent_at = Timestamptz(null=True, default=None)
     superbill_frequency = Varchar(length=16, default="per_session")
+    estimate_requested_at = Timestamptz(null=True, default=None)
     updated_at = Timestamptz()
 
 

@@ -11,7 +11,7 @@ plus $400 (``domain.estimates.warning``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from app.config import Settings
 from app.domain import estimates as rules
@@ -21,20 +21,38 @@ from app.domain.calendar import local_midnight
 from app.domain.practice import format_money
 from app.domain.statuses import AppointmentStatus, ChargeStatus
 from app.models.db import transaction
-from app.models.tables import Appointment, Charge, Client, Clinician, GoodFaithEstimate
+from app.models.tables import Appointment, Charge, Client, ClientBillingDetails, Clinician, GoodFaithEstimate
 from app.services import audit, billing_pdf, practices, superbills
 from app.services.context import Actor, CurrentUser
 from app.services.email import Attachment, practice_address, queue_email
 from app.services.errors import NotFound
-from app.services.queue import QueuedJob, email_job
+from app.services.queue import JobQueue, QueuedJob, email_job
 
 PLANNED = [AppointmentStatus.SCHEDULED.value, AppointmentStatus.OCCURRED.value]
 BILLED = [ChargeStatus.SUCCEEDED.value, ChargeStatus.PARTIALLY_REFUNDED.value]
-REASONS = {"new": "new", "fee_change": "the fee changed", "plan_change": "the sessions planned changed"}
+REASONS = {
+    "new": "new",
+    "fee_change": "the fee changed",
+    "plan_change": "the sessions planned changed",
+    "request": "the client asked for one",
+}
 
 
 class EstimateNotFound(NotFound):
     """No such estimate for this person."""
+
+
+class EstimateRefused(ValueError):
+    """Good Faith Estimates are for self-pay clients."""
+
+
+async def _requested_at(client_id: int) -> datetime | None:
+    row = (
+        await ClientBillingDetails.select(ClientBillingDetails.estimate_requested_at)
+        .where(ClientBillingDetails.client == client_id)
+        .first()
+    )
+    return row["estimate_requested_at"] if row else None
 
 
 async def _current(client_id: int) -> GoodFaithEstimate | None:
@@ -87,9 +105,13 @@ async def bring_up_to_date(client_id: int, *, now: datetime, settings: Settings)
         return []
     sessions = rules.within_horizon([s for s, _ in found], found[0][0].day)
     plan = rules.plan_fingerprint(sessions)
-    if current is not None and current.plan == plan:
+    requested_at = await _requested_at(client_id)
+    if current is not None and current.plan == plan and requested_at is None:
         return []
-    reason = "new" if current is None else _reason(current.plan, sessions)
+    if requested_at is not None:
+        reason = "request"
+    else:
+        reason = "new" if current is None else _reason(current.plan, sessions)
     appointments = {a.id: a for _, a in found}
     first = appointments[sessions[0].appointment_id]
     scheduled_on = (
@@ -97,7 +119,9 @@ async def bring_up_to_date(client_id: int, *, now: datetime, settings: Settings)
     )
     if current is not None:
         scheduled_on = now.astimezone(ctx.zone).date()
-    due = rules.due_by(scheduled_on, sessions[0].day)
+    if requested_at is not None:
+        scheduled_on = requested_at.astimezone(ctx.zone).date()
+    due = rules.due_by(scheduled_on, sessions[0].day, requested=requested_at is not None)
     details = await superbills.client_details_of(client_id)
     code = service_code_of(first.service_code, first.kind, first.duration_minutes)
     version = (current.version + 1) if current else 1
@@ -130,6 +154,10 @@ async def bring_up_to_date(client_id: int, *, now: datetime, settings: Settings)
         if current is not None:
             await GoodFaithEstimate.update({GoodFaithEstimate.superseded_at: now}).where(
                 GoodFaithEstimate.id == current.id
+            )
+        if requested_at is not None:
+            await ClientBillingDetails.update({ClientBillingDetails.estimate_requested_at: None}).where(
+                ClientBillingDetails.client == client_id
             )
         rows = await GoodFaithEstimate.insert(
             GoodFaithEstimate(
@@ -176,6 +204,52 @@ async def bring_up_to_date(client_id: int, *, now: datetime, settings: Settings)
             attachments=[Attachment(f"good-faith-estimate-{rows[0]['id']}.pdf", "application/pdf", pdf)],
         )
     return [email_job(message_id)]
+
+
+async def request_estimate(
+    user_id: int, client_id: int, *, now: datetime, actor: Actor, settings: Settings, queue: JobQueue
+) -> bool:
+    """A self-pay client asks for a Good Faith Estimate in the portal. The request is kept and
+    audited; the estimate goes out at once when sessions are booked and the practice's details are
+    complete, else the clinician sees the request, due within 3 business days. True when issued."""
+    client = await Client.objects().where((Client.id == client_id) & (Client.user == user_id)).first()
+    if client is None:
+        raise EstimateNotFound(client_id)
+    if client.billing_type != "self_pay":
+        raise EstimateRefused(client_id)
+    async with transaction():
+        await superbills.upsert_client_details(
+            client_id, {ClientBillingDetails.estimate_requested_at: now}, now
+        )
+        await audit.client_event("estimate_requested", client_id, client.clinician, actor=actor, at=now)
+    jobs = await bring_up_to_date(client_id, now=now, settings=settings)
+    await queue.enqueue_all(jobs)
+    return bool(jobs)
+
+
+@dataclass(frozen=True)
+class Request:
+    """A client's request for an estimate still to be issued."""
+
+    requested_on: date
+    due_by: date
+
+
+async def pending_request(client_id: int) -> Request | None:
+    """The deadline counts from the day of the request in the practice's time zone."""
+    requested_at = await _requested_at(client_id)
+    if requested_at is None:
+        return None
+    day = requested_at.astimezone((await superbills.billing_context(client_id)).zone).date()
+    return Request(day, rules.add_business_days(day, 3))
+
+
+async def askable(user_id: int) -> dict[int, Request | None]:
+    """The login's self-pay client records that may ask for an estimate, with any request pending."""
+    own = await Client.select(Client.id).where(
+        (Client.user == user_id) & (Client.billing_type == "self_pay") & Client.archived_at.is_null()
+    )
+    return {row["id"]: await pending_request(row["id"]) for row in own}
 
 
 async def readiness(client_id: int, settings: Settings) -> list[str]:
