@@ -249,6 +249,21 @@ async def test_a_self_pay_client_asks_for_an_estimate_and_gets_it_within_three_b
     assert "(the client asked for one)" in page.text
 
 
+async def test_asking_with_sessions_booked_issues_a_new_version_at_once(client, settings, clock):
+    practice = await _practice(settings, clock)
+    await add_appointment(practice.clinician, practice.client_id, clock.now() + timedelta(days=30))
+    await estimates.sweep(now=clock.now(), settings=settings)
+    await sign_in(client, practice.client)
+    asked = await post_form(client, f"/portal/insurance/estimates/{practice.client_id}/request")
+    assert asked.status_code == 303
+    page = await client.get("/portal/insurance/superbills")
+    assert "Your Good Faith Estimate is ready below" in page.text and "version 2" in page.text
+    latest = await GoodFaithEstimate.objects().order_by(GoodFaithEstimate.version)
+    assert [e.reason for e in latest] == ["new", "request"] and latest[0].superseded_at == clock.now()
+    assert await EmailMessage.count().where(EmailMessage.kind == "good_faith_estimate") == 2
+    assert await ClientBillingDetails.exists().where(ClientBillingDetails.estimate_requested_at.is_null())
+
+
 async def test_an_insurance_client_is_told_estimates_are_for_self_pay(client, settings, clock):
     practice = await _practice(settings, clock)
     await set_insurance(practice.client_id, 2500)
