@@ -210,6 +210,7 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/portal/export"): PORTAL,
     ("GET", "/portal/insurance"): PORTAL,
     ("GET", "/portal/insurance/estimates/{estimate_id:int}/pdf"): PORTAL,
+    ("POST", "/portal/insurance/estimates/{client_id:int}/request"): PORTAL,
     ("GET", "/portal/insurance/superbills"): PORTAL,
     ("POST", "/portal/insurance/superbills/{client_id:int}/frequency"): PORTAL,
     ("GET", "/portal/insurance/superbills/{superbill_id:int}/pdf"): PORTAL,

@@ -192,6 +192,7 @@ async def _superbill_ready(env):
 
 
 async def _good_faith_estimate(env):
+    await fill_billing_details(env.practice, env.now, env.settings)
     await env.queue.enqueue_all(await estimates.sweep(now=env.now, settings=env.settings))
     return env.practice.client.email, INSURANCE
 
@@ -216,6 +217,16 @@ async def _paperwork_reminder(env):
     return env.practice.client.email, INSURANCE
 
 
+async def _estimate_warning(env):
+    await fill_billing_details(env.practice, env.now, env.settings)
+    await estimates.sweep(now=env.now, settings=env.settings)
+    await paid_session(env.practice, env.now + timedelta(days=3), fee_minor=100000)
+    await env.queue.enqueue_all(
+        await estimates.warn_clinician(env.practice.client_id, now=env.now, settings=env.settings)
+    )
+    return env.practice.clinician.email, None
+
+
 # kind -> makes one message of that kind through the real service; returns (recipient, Reply-To or None)
 CASES = {
     "invitation": _invitation,
@@ -233,6 +244,7 @@ CASES = {
     "member_invitation": _member_invitation,
     "superbill_ready": _superbill_ready,
     "good_faith_estimate": _good_faith_estimate,
+    "estimate_warning": _estimate_warning,
 }
 
 

@@ -9,12 +9,12 @@ from datetime import date, timedelta
 import pytest
 
 from app.domain import estimates as rules
-from app.models.tables import Charge, EmailMessage, GoodFaithEstimate
+from app.models.tables import AuditEvent, Charge, EmailMessage, GoodFaithEstimate
 from app.services import estimates, series
 from app.services.email import attachments_of
 from app.services.queue import JobQueue
 from app.services.series import SeriesChange, SeriesRequest
-from tests.billing_support import fill_billing_details, paid_session, pdf_text
+from tests.billing_support import NPI, fill_billing_details, paid_session, pdf_text
 from tests.charging_support import make_practice, set_insurance
 
 
@@ -89,6 +89,7 @@ async def test_the_400_dollar_warning_triggers_when_the_next_session_would_reach
     db, redis, settings, clock, queue
 ):
     practice = await make_practice(settings, clock.now(), queue)
+    await fill_billing_details(practice, clock.now(), settings)
     await _weekly_series(practice, clock, settings, queue, count=4)  # estimate: 4 x $150 = $600
     await estimates.sweep(now=clock.now(), settings=settings)
     standing = await estimates.standing(practice.client_id, now=clock.now())
@@ -104,6 +105,48 @@ async def test_the_400_dollar_warning_triggers_when_the_next_session_would_reach
     assert standing.warning == "approaching" and standing.limit_minor == 100000
     await Charge.update({Charge.amount_minor: 100000}).where(Charge.appointment.starts_at == week)
     assert (await estimates.standing(practice.client_id, now=clock.now())).warning == "over"
+
+
+async def test_the_clinician_is_emailed_once_per_estimate_when_billing_nears_the_dispute_line(
+    db, redis, settings, clock, queue
+):
+    practice = await make_practice(settings, clock.now(), queue)
+    await fill_billing_details(practice, clock.now(), settings)
+    await _weekly_series(practice, clock, settings, queue, count=4)  # estimate: 4 x $150 = $600
+    await estimates.sweep(now=clock.now(), settings=settings)
+    assert await estimates.warn_clinician(practice.client_id, now=clock.now(), settings=settings) == []
+
+    week = clock.now() + timedelta(days=8)
+    await paid_session(practice, week, fee_minor=85000)  # the next $150 session would reach $1,000
+    assert len(await estimates.warn_clinician(practice.client_id, now=clock.now(), settings=settings)) == 1
+    (message,) = await EmailMessage.objects().where(EmailMessage.kind == "estimate_warning")
+    assert message.to_address == practice.clinician.email
+    assert "Alex Rivera" in message.subject
+    assert "$850.00" in message.text_body and "$600.00 plus $400 ($1,000.00)" in message.text_body
+    assert await AuditEvent.count().where(AuditEvent.action == "estimate_warning_sent") == 1
+
+    await Charge.update({Charge.amount_minor: 100000}).where(Charge.appointment.starts_at == week)
+    assert await estimates.warn_clinician(practice.client_id, now=clock.now(), settings=settings) == []
+    assert await EmailMessage.count().where(EmailMessage.kind == "estimate_warning") == 1
+
+
+async def test_an_estimate_waits_for_the_providers_details_and_says_what_is_missing(
+    db, redis, settings, clock, queue
+):
+    practice = await make_practice(settings, clock.now(), queue)
+    await fill_billing_details(practice, clock.now(), settings, npi="")
+    await _weekly_series(practice, clock, settings, queue, count=4)
+    assert await estimates.readiness(practice.client_id, settings) == [
+        "Your NPI, 10 digits (Account › Billing details)"
+    ]
+    assert await estimates.sweep(now=clock.now(), settings=settings) == []
+    assert await GoodFaithEstimate.count() == 0
+
+    await fill_billing_details(practice, clock.now(), settings)  # the NPI is added: the sweep catches up
+    assert await estimates.readiness(practice.client_id, settings) == []
+    assert len(await estimates.sweep(now=clock.now(), settings=settings)) == 1
+    (estimate,) = await GoodFaithEstimate.objects()
+    assert NPI in pdf_text(estimate.pdf)
 
 
 def test_deadlines_count_business_days():
@@ -122,3 +165,16 @@ def test_warning_thresholds():
     assert rules.warning(60000, 85000, 15000) == "approaching"
     assert rules.warning(60000, 99999) == ""
     assert rules.warning(60000, 100000) == "over"
+
+
+def test_federal_holidays_are_not_business_days():
+    thanksgiving = date(2026, 11, 26)
+    assert not rules.is_business_day(thanksgiving)
+    assert rules.add_business_days(date(2026, 11, 25), 1) == date(2026, 11, 27)
+    assert rules.business_days_between(date(2026, 11, 25), date(2026, 11, 30)) == 2
+    # New Year's Day 2027 is a Friday: a request on New Year's Eve is due the next Wednesday.
+    new_years_eve = date(2026, 12, 31)
+    assert rules.add_business_days(new_years_eve, 1) == date(2027, 1, 4)
+    assert rules.due_by(new_years_eve, date(2027, 1, 2), requested=True) == date(2027, 1, 6)
+    # Christmas falls on a Friday: that week has four business days.
+    assert rules.business_days_between(date(2026, 12, 20), date(2026, 12, 27)) == 4

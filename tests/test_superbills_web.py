@@ -5,12 +5,21 @@ make again), hostile input, and another person's ids answering 404."""
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
-from app.models.tables import Appointment, ClientBillingDetails, EmailMessage, Superbill
-from app.services import superbills
+from app.domain import estimates as rules
+from app.models.tables import (
+    Appointment,
+    AuditEvent,
+    ClientBillingDetails,
+    EmailMessage,
+    GoodFaithEstimate,
+    Superbill,
+)
+from app.services import estimates, superbills
 from app.services.queue import JobQueue
 from tests.billing_support import NPI, fill_billing_details, paid_session, pdf_text
-from tests.charging_support import add_appointment, make_practice
+from tests.charging_support import add_appointment, make_practice, set_insurance
 from tests.helpers import make_client, make_clinician, post_form, sign_in
 from tests.test_superbills import LAST_MONTH, at_ten
 
@@ -68,6 +77,7 @@ async def test_clinician_sees_what_is_missing_fills_it_in_and_can_resend_and_rem
     page = await client.get(f"/clients/{practice.client_id}/billing")
     assert "No superbill can be made until these are filled in" in page.text
     assert "Your NPI, 10 digits" in page.text and "The client&#39;s date of birth" in page.text
+    assert "No estimate can be issued until these are filled in" in page.text
 
     bad = await post_form(client, "/account/billing", {"npi": "1234567890", "licence_number": "NY-1"})
     assert bad.status_code == 422 and "10-digit NPI" in bad.text
@@ -114,6 +124,7 @@ async def test_clinician_sees_what_is_missing_fills_it_in_and_can_resend_and_rem
     assert done.status_code == 303
     page = await client.get(f"/clients/{practice.client_id}/billing")
     assert "Everything a superbill needs is here." in page.text
+    assert "No estimate can be issued" not in page.text
 
     await paid_session(practice, clock.now() - timedelta(days=3))
     await superbills.sweep(now=clock.now(), settings=settings)
@@ -196,3 +207,70 @@ async def test_a_session_takes_the_chosen_code_and_the_default_fee_of_its_servic
     await superbills.sweep(now=clock.now(), settings=settings)
     text = pdf_text((await Superbill.objects().first()).pdf)
     assert "90837" in text and "02 Telehealth" in text and "90834" not in text
+
+
+async def test_a_self_pay_client_asks_for_an_estimate_and_gets_it_within_three_business_days(
+    client, other_client, settings, clock
+):
+    practice = await _practice(settings, clock)
+    await sign_in(client, practice.client)
+    page = await client.get("/portal/insurance/superbills")
+    assert "Ask for a Good Faith Estimate" in page.text
+
+    asked = await post_form(client, f"/portal/insurance/estimates/{practice.client_id}/request")
+    assert asked.status_code == 303
+    page = await client.get("/portal/insurance/superbills")
+    assert "within 3 business days" in page.text  # nothing booked yet: the practice is asked
+    today = clock.now().astimezone(ZoneInfo("America/New_York")).date()
+    due = rules.add_business_days(today, 3)
+    assert f"it is due by {due:%-d %b %Y}" in page.text and "Ask for a Good Faith Estimate" not in page.text
+    assert await AuditEvent.count().where(AuditEvent.action == "estimate_requested") == 1
+
+    stranger = await make_clinician(settings, clock.now(), email="sam@example.test", practice="Quiet Pines")
+    other, _ = await make_client(settings, clock.now(), stranger, email="jo@example.test", name="Jo")
+    await sign_in(other_client, other)
+    theirs = await post_form(other_client, f"/portal/insurance/estimates/{practice.client_id}/request")
+    assert theirs.status_code == 404
+
+    await sign_in(client, practice.clinician)
+    page = await client.get(f"/clients/{practice.client_id}/billing")
+    assert (
+        f"The client asked for a Good Faith Estimate on {today:%-d %b %Y}: due by {due:%-d %b %Y}"
+        in page.text
+    )
+
+    await add_appointment(practice.clinician, practice.client_id, clock.now() + timedelta(days=30))
+    assert len(await estimates.sweep(now=clock.now(), settings=settings)) == 1
+    (estimate,) = await GoodFaithEstimate.objects()
+    assert estimate.reason == "request" and estimate.due_by == due
+    assert "the client asked for one" in pdf_text(estimate.pdf)
+    page = await client.get(f"/clients/{practice.client_id}/billing")
+    assert "The client asked for a Good Faith Estimate on" not in page.text
+    assert "(the client asked for one)" in page.text
+
+
+async def test_asking_with_sessions_booked_issues_a_new_version_at_once(client, settings, clock):
+    practice = await _practice(settings, clock)
+    await add_appointment(practice.clinician, practice.client_id, clock.now() + timedelta(days=30))
+    await estimates.sweep(now=clock.now(), settings=settings)
+    await sign_in(client, practice.client)
+    asked = await post_form(client, f"/portal/insurance/estimates/{practice.client_id}/request")
+    assert asked.status_code == 303
+    page = await client.get("/portal/insurance/superbills")
+    assert "Your Good Faith Estimate is ready below" in page.text and "version 2" in page.text
+    latest = await GoodFaithEstimate.objects().order_by(GoodFaithEstimate.version)
+    assert [e.reason for e in latest] == ["new", "request"] and latest[0].superseded_at == clock.now()
+    assert await EmailMessage.count().where(EmailMessage.kind == "good_faith_estimate") == 2
+    assert await ClientBillingDetails.exists().where(ClientBillingDetails.estimate_requested_at.is_null())
+
+
+async def test_an_insurance_client_is_told_estimates_are_for_self_pay(client, settings, clock):
+    practice = await _practice(settings, clock)
+    await set_insurance(practice.client_id, 2500)
+    await sign_in(client, practice.client)
+    assert "Ask for a Good Faith Estimate" not in (await client.get("/portal/insurance/superbills")).text
+    refused = await post_form(client, f"/portal/insurance/estimates/{practice.client_id}/request")
+    assert refused.status_code == 303
+    page = await client.get("/portal/insurance/superbills")
+    assert "Good Faith Estimates are for clients paying for themselves" in page.text
+    assert await AuditEvent.count().where(AuditEvent.action == "estimate_requested") == 0

@@ -1,8 +1,8 @@
 """Good Faith Estimates for self-pay clients (No Surprises Act; R16): deadlines in business days,
 what an estimate covers, and when billed amounts approach the $400 over which a bill can be disputed.
 
-Business days are Monday to Friday (federal holidays are not counted out: the deadline this gives is
-never later than the law's).
+Business days are Monday to Friday except US federal holidays (as observed, from the ``holidays``
+package).
 """
 
 from __future__ import annotations
@@ -10,12 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import holidays
+
 DISPUTE_MARGIN_MINOR = 40000  # a bill at least $400 over the estimate can be disputed
 HORIZON_DAYS = 365  # recurring care may be estimated for up to 12 months
+FEDERAL_HOLIDAYS = holidays.US()
 
 
 def is_business_day(day: date) -> bool:
-    return day.weekday() < 5
+    return day.weekday() < 5 and day not in FEDERAL_HOLIDAYS
 
 
 def add_business_days(day: date, count: int) -> date:

@@ -89,8 +89,9 @@ class Document:
         return sum(line.paid_minor for line in self.lines)
 
 
-def missing_fields(provider: Provider, client: ClientDetails, lines: list[Line]) -> list[str]:
-    """What stops a superbill from being made, in words the clinician can act on (empty: ready)."""
+def missing_provider_fields(provider: Provider) -> list[str]:
+    """What the provider's side of a superbill or Good Faith Estimate lacks, in words the clinician
+    can act on (empty: ready)."""
     missing = []
     if not provider.licence_number:
         missing.append("Your licence number (Account › Billing details)")
@@ -100,6 +101,12 @@ def missing_fields(provider: Provider, client: ClientDetails, lines: list[Line])
         missing.append("The practice's tax ID, EIN or SSN (Account › Billing details)")
     if not provider.address:
         missing.append("The practice's address (Account › Billing details)")
+    return missing
+
+
+def missing_fields(provider: Provider, client: ClientDetails, lines: list[Line]) -> list[str]:
+    """What stops a superbill from being made, in words the clinician can act on (empty: ready)."""
+    missing = missing_provider_fields(provider)
     if client.date_of_birth is None:
         missing.append("The client's date of birth")
     if not client.address:

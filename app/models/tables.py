@@ -530,7 +530,8 @@ class ServiceFee(Table):
 
 class ClientBillingDetails(Table):
     """What a superbill needs about the client (R15): birth date, address, diagnosis codes (ICD-10,
-    primary first) with the client's consent to share them, and how often they want superbills."""
+    primary first) with the client's consent to share them, and how often they want superbills.
+    ``estimate_requested_at``: a self-pay client asked for a Good Faith Estimate not yet issued."""
 
     client = ForeignKey(references=Client, null=False, unique=True)
     date_of_birth = Date(null=True, default=None)
@@ -538,6 +539,7 @@ class ClientBillingDetails(Table):
     diagnosis_codes = Varchar(length=200, default="")
     diagnosis_consent_at = Timestamptz(null=True, default=None)
     superbill_frequency = Varchar(length=16, default="per_session")
+    estimate_requested_at = Timestamptz(null=True, default=None)
     updated_at = Timestamptz()
 
 
@@ -561,7 +563,8 @@ class Superbill(Table):
 
 class GoodFaithEstimate(Table):
     """A Good Faith Estimate given to a self-pay client (R16). A new version replaces the last one
-    (``superseded_at``) when the fee or plan changes; ``plan`` is what it was made from."""
+    (``superseded_at``) when the fee or plan changes; ``plan`` is what it was made from. ``warned_at``:
+    when the clinician was emailed that billing nears the estimate plus $400 (once per estimate)."""
 
     client = ForeignKey(references=Client, null=False, index=True)
     clinician = ForeignKey(references=Clinician, null=False, index=True)
@@ -577,6 +580,7 @@ class GoodFaithEstimate(Table):
     due_by = Date(null=True, default=None)
     issued_at = Timestamptz()
     superseded_at = Timestamptz(null=True, default=None)
+    warned_at = Timestamptz(null=True, default=None)
     pdf = Bytea()
 
 

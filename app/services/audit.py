@@ -85,6 +85,8 @@ ACTIONS: dict[str, str] = {
     "superbill_regenerated": "Superbill made again",
     "superbill_sent": "Superbill sent again",
     "estimate_issued": "Good Faith Estimate issued",
+    "estimate_requested": "Good Faith Estimate requested by the client",
+    "estimate_warning_sent": "Clinician warned: billing near the estimate plus $400",
     # exports and the trail itself
     "records_exported": "Client records exported",
     "audit_viewed": "Audit trail viewed",

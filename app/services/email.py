@@ -54,6 +54,7 @@ KINDS: dict[str, str] = {
     "member_invitation": "clinician",
     "superbill_ready": "client",
     "good_faith_estimate": "client",
+    "estimate_warning": "clinician",
 }
 
 

@@ -11,29 +11,48 @@ plus $400 (``domain.estimates.warning``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from app.config import Settings
 from app.domain import estimates as rules
+from app.domain import superbills as superbill_rules
 from app.domain.billing_codes import SERVICE_CODES, service_code_of
 from app.domain.calendar import local_midnight
 from app.domain.practice import format_money
 from app.domain.statuses import AppointmentStatus, ChargeStatus
 from app.models.db import transaction
-from app.models.tables import Appointment, Charge, Client, GoodFaithEstimate
+from app.models.tables import Appointment, Charge, Client, ClientBillingDetails, Clinician, GoodFaithEstimate
 from app.services import audit, billing_pdf, practices, superbills
 from app.services.context import Actor, CurrentUser
 from app.services.email import Attachment, practice_address, queue_email
 from app.services.errors import NotFound
-from app.services.queue import QueuedJob, email_job
+from app.services.queue import JobQueue, QueuedJob, email_job
 
 PLANNED = [AppointmentStatus.SCHEDULED.value, AppointmentStatus.OCCURRED.value]
 BILLED = [ChargeStatus.SUCCEEDED.value, ChargeStatus.PARTIALLY_REFUNDED.value]
-REASONS = {"new": "new", "fee_change": "the fee changed", "plan_change": "the sessions planned changed"}
+REASONS = {
+    "new": "new",
+    "fee_change": "the fee changed",
+    "plan_change": "the sessions planned changed",
+    "request": "the client asked for one",
+}
 
 
 class EstimateNotFound(NotFound):
     """No such estimate for this person."""
+
+
+class EstimateRefused(ValueError):
+    """Good Faith Estimates are for self-pay clients."""
+
+
+async def _requested_at(client_id: int) -> datetime | None:
+    row = (
+        await ClientBillingDetails.select(ClientBillingDetails.estimate_requested_at)
+        .where(ClientBillingDetails.client == client_id)
+        .first()
+    )
+    return row["estimate_requested_at"] if row else None
 
 
 async def _current(client_id: int) -> GoodFaithEstimate | None:
@@ -70,9 +89,13 @@ def _reason(previous: str, sessions: list[rules.PlannedSession]) -> str:
 
 async def bring_up_to_date(client_id: int, *, now: datetime, settings: Settings) -> list[QueuedJob]:
     """Issue this client's estimate if they are self-pay, have sessions booked and none yet, or a new
-    version if the fee or plan changed since the last. Returns the email job."""
+    version if the fee or plan changed since the last; nothing while the provider's details are
+    incomplete (``readiness`` says what is missing). Returns the email job."""
     client = await Client.objects().where(Client.id == client_id).first()
     if client is None or client.billing_type != "self_pay" or client.archived_at is not None:
+        return []
+    provider = await superbills.provider_of(client.clinician, settings)
+    if superbill_rules.missing_provider_fields(provider):
         return []
     ctx = await superbills.billing_context(client_id)
     current = await _current(client_id)
@@ -82,9 +105,13 @@ async def bring_up_to_date(client_id: int, *, now: datetime, settings: Settings)
         return []
     sessions = rules.within_horizon([s for s, _ in found], found[0][0].day)
     plan = rules.plan_fingerprint(sessions)
-    if current is not None and current.plan == plan:
+    requested_at = await _requested_at(client_id)
+    if current is not None and current.plan == plan and requested_at is None:
         return []
-    reason = "new" if current is None else _reason(current.plan, sessions)
+    if requested_at is not None:
+        reason = "request"
+    else:
+        reason = "new" if current is None else _reason(current.plan, sessions)
     appointments = {a.id: a for _, a in found}
     first = appointments[sessions[0].appointment_id]
     scheduled_on = (
@@ -92,8 +119,9 @@ async def bring_up_to_date(client_id: int, *, now: datetime, settings: Settings)
     )
     if current is not None:
         scheduled_on = now.astimezone(ctx.zone).date()
-    due = rules.due_by(scheduled_on, sessions[0].day)
-    provider = await superbills.provider_of(client.clinician, settings)
+    if requested_at is not None:
+        scheduled_on = requested_at.astimezone(ctx.zone).date()
+    due = rules.due_by(scheduled_on, sessions[0].day, requested=requested_at is not None)
     details = await superbills.client_details_of(client_id)
     code = service_code_of(first.service_code, first.kind, first.duration_minutes)
     version = (current.version + 1) if current else 1
@@ -126,6 +154,10 @@ async def bring_up_to_date(client_id: int, *, now: datetime, settings: Settings)
         if current is not None:
             await GoodFaithEstimate.update({GoodFaithEstimate.superseded_at: now}).where(
                 GoodFaithEstimate.id == current.id
+            )
+        if requested_at is not None:
+            await ClientBillingDetails.update({ClientBillingDetails.estimate_requested_at: None}).where(
+                ClientBillingDetails.client == client_id
             )
         rows = await GoodFaithEstimate.insert(
             GoodFaithEstimate(
@@ -175,6 +207,61 @@ async def bring_up_to_date(client_id: int, *, now: datetime, settings: Settings)
     return [email_job(message_id)]
 
 
+async def request_estimate(
+    user_id: int, client_id: int, *, now: datetime, actor: Actor, settings: Settings, queue: JobQueue
+) -> bool:
+    """A self-pay client asks for a Good Faith Estimate in the portal. The request is kept and
+    audited; the estimate goes out at once when sessions are booked and the practice's details are
+    complete, else the clinician sees the request, due within 3 business days. True when issued."""
+    client = await Client.objects().where((Client.id == client_id) & (Client.user == user_id)).first()
+    if client is None:
+        raise EstimateNotFound(client_id)
+    if client.billing_type != "self_pay":
+        raise EstimateRefused(client_id)
+    async with transaction():
+        await superbills.upsert_client_details(
+            client_id, {ClientBillingDetails.estimate_requested_at: now}, now
+        )
+        await audit.client_event("estimate_requested", client_id, client.clinician, actor=actor, at=now)
+    jobs = await bring_up_to_date(client_id, now=now, settings=settings)
+    await queue.enqueue_all(jobs)
+    return bool(jobs)
+
+
+@dataclass(frozen=True)
+class Request:
+    """A client's request for an estimate still to be issued."""
+
+    requested_on: date
+    due_by: date
+
+
+async def pending_request(client_id: int) -> Request | None:
+    """The deadline counts from the day of the request in the practice's time zone."""
+    requested_at = await _requested_at(client_id)
+    if requested_at is None:
+        return None
+    day = requested_at.astimezone((await superbills.billing_context(client_id)).zone).date()
+    return Request(day, rules.add_business_days(day, 3))
+
+
+async def askable(user_id: int) -> dict[int, Request | None]:
+    """The login's self-pay client records that may ask for an estimate, with any request pending."""
+    own = await Client.select(Client.id).where(
+        (Client.user == user_id) & (Client.billing_type == "self_pay") & Client.archived_at.is_null()
+    )
+    return {row["id"]: await pending_request(row["id"]) for row in own}
+
+
+async def readiness(client_id: int, settings: Settings) -> list[str]:
+    """What the practice must fill in before this self-pay client's estimate can be issued (empty:
+    ready, or the client is not self-pay). Until then no incomplete estimate goes out."""
+    client = await Client.objects().where(Client.id == client_id).first()
+    if client is None or client.billing_type != "self_pay":
+        return []
+    return superbill_rules.missing_provider_fields(await superbills.provider_of(client.clinician, settings))
+
+
 async def sweep(*, now: datetime, settings: Settings) -> list[QueuedJob]:
     """The cron: every self-pay client with a session booked ahead, or with an estimate in force."""
     upcoming = Appointment.select(Appointment.client).where(
@@ -191,7 +278,50 @@ async def sweep(*, now: datetime, settings: Settings) -> list[QueuedJob]:
     jobs: list[QueuedJob] = []
     for row in rows:
         jobs += await bring_up_to_date(row["id"], now=now, settings=settings)
+        jobs += await warn_clinician(row["id"], now=now, settings=settings)
     return jobs
+
+
+async def warn_clinician(client_id: int, *, now: datetime, settings: Settings) -> list[QueuedJob]:
+    """Email the clinician once per estimate when billed amounts approach or pass the estimate plus
+    $400: the estimate row is claimed (``warned_at``) in the same transaction, so only one is sent."""
+    found = await standing(client_id, now=now)
+    if not found.warning:
+        return []
+    client = await Client.objects().where(Client.id == client_id).first()
+    clinician = await Clinician.select(Clinician.user.email).where(Clinician.id == client.clinician).first()
+    currency = found.estimate.currency
+    async with transaction():
+        claimed = (
+            await GoodFaithEstimate.update({GoodFaithEstimate.warned_at: now})
+            .where((GoodFaithEstimate.id == found.estimate.id) & GoodFaithEstimate.warned_at.is_null())
+            .returning(GoodFaithEstimate.id)
+        )
+        if not claimed:
+            return []
+        await audit.client_event(
+            "estimate_warning_sent",
+            client_id,
+            client.clinician,
+            actor=Actor.system(),
+            at=now,
+            detail=f"version {found.estimate.version} {found.warning}",
+        )
+        message_id = await queue_email(
+            to=clinician["user.email"],
+            subject=f"Billing for {client.name} is near their Good Faith Estimate plus $400",
+            template="estimate_warning",
+            context={
+                "name": client.name,
+                "over": found.warning == "over",
+                "billed": format_money(found.billed_minor, currency),
+                "estimate": format_money(found.estimate.total_minor, currency),
+                "limit": format_money(found.limit_minor, currency),
+                "url": f"{settings.base_url}/clients/{client_id}/billing",
+            },
+            now=now,
+        )
+    return [email_job(message_id)]
 
 
 @dataclass(frozen=True)

@@ -232,7 +232,7 @@ async def frequency_of(client_id: int) -> str:
     return row["superbill_frequency"] if row else rules.PER_SESSION
 
 
-async def _upsert_client_details(client_id: int, values: dict, now: datetime) -> None:
+async def upsert_client_details(client_id: int, values: dict, now: datetime) -> None:
     values = {**values, ClientBillingDetails.updated_at: now}
     where = ClientBillingDetails.client == client_id
     if await ClientBillingDetails.exists().where(where):
@@ -268,7 +268,7 @@ async def save_client_details(
         else None
     )
     async with transaction():
-        await _upsert_client_details(
+        await upsert_client_details(
             client_id,
             {
                 ClientBillingDetails.date_of_birth: date_of_birth,
@@ -731,7 +731,7 @@ async def choose_frequency(
         raise FrequencyRefused(frequency)
     made = 0
     async with transaction():
-        await _upsert_client_details(client_id, {ClientBillingDetails.superbill_frequency: frequency}, now)
+        await upsert_client_details(client_id, {ClientBillingDetails.superbill_frequency: frequency}, now)
         await audit.client_event(
             "superbill_frequency_chosen", client_id, actor=actor, at=now, detail=frequency
         )

@@ -57,6 +57,7 @@ class PortalSuperbillsController(Controller):
             {
                 "records": await superbills.portal_records(user.id),
                 "estimates": await estimates.for_portal(user.id),
+                "askable": await estimates.askable(user.id),
                 "frequencies": rules.FREQUENCIES,
                 "zone": user.time_zone,
             },
@@ -82,6 +83,25 @@ class PortalSuperbillsController(Controller):
     @get("/superbills/{superbill_id:int}/pdf", name="portal_superbill_pdf")
     async def superbill_pdf(self, superbill_id: FromPath[int], user: User) -> Response:
         return _pdf(*await superbills.pdf_for_client(user.id, superbill_id))
+
+    @post("/estimates/{client_id:int}/request")
+    async def request_estimate(
+        self, request: Request, client_id: FromPath[int], user: User, ctx: Context
+    ) -> Response:
+        try:
+            issued = await estimates.request_estimate(user.id, client_id, **ctx.sending)
+        except estimates.EstimateRefused:
+            await flash(
+                request, "Good Faith Estimates are for clients paying for themselves, not through insurance."
+            )
+        else:
+            await flash(
+                request,
+                "Your Good Faith Estimate is ready below and on its way by email."
+                if issued
+                else "Asked: your practice will send your Good Faith Estimate within 3 business days.",
+            )
+        return redirect(request, "/portal/insurance/superbills")
 
     @get("/estimates/{estimate_id:int}/pdf", name="portal_estimate_pdf")
     async def estimate_pdf(self, estimate_id: FromPath[int], user: User) -> Response:
@@ -229,6 +249,8 @@ class ClientBillingController(Controller):
             "billing": billing,
             "estimates": history,
             "standing": standing,
+            "estimate_missing": await estimates.readiness(client_id, ctx.settings),
+            "estimate_request": await estimates.pending_request(client_id),
             "values": form.data if form else saved,
             "errors": form.errors if form else {},
             "q": q,
