@@ -68,6 +68,8 @@ async def test_an_estimate_is_issued_on_time_for_a_new_weekly_series_and_reissue
         SeriesChange(fee_minor=16000),
         now=clock.now(),
         actor=practice.clinician_actor,
+        settings=settings,
+        queue=JobQueue(None, settings.queue_name),
     )
     assert len(await estimates.sweep(now=clock.now(), settings=settings)) == 1
     latest = await GoodFaithEstimate.objects().order_by(GoodFaithEstimate.version)

@@ -320,6 +320,7 @@ async def warn_clinician(client_id: int, *, now: datetime, settings: Settings) -
                 "url": f"{settings.base_url}/clients/{client_id}/billing",
             },
             now=now,
+            settings=settings,
         )
     return [email_job(message_id)]
 
