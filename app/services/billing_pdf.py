@@ -7,32 +7,19 @@ issue time, so the same document renders to the same bytes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from pathlib import Path
-
-from fpdf import FPDF
+from datetime import date, datetime
 
 from app.domain.billing_codes import diagnoses
 from app.domain.practice import format_money
 from app.domain.superbills import Document
-
-FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
-FONTS = {("Sans", ""): "DejaVuSans.ttf", ("Sans", "B"): "DejaVuSans-Bold.ttf"}
+from app.services.pdf import new_pdf
 
 
 class _Page:
     """A one-column A4 page with labelled lines and a simple table."""
 
     def __init__(self, title: str, author: str, at: datetime) -> None:
-        self.pdf = FPDF(format="A4")
-        self.pdf.set_creation_date(at.astimezone(UTC))
-        self.pdf.set_title(title)
-        self.pdf.set_author(author)
-        self.pdf.set_margins(16, 16, 16)
-        self.pdf.set_auto_page_break(True, margin=16)
-        for (family, style), filename in FONTS.items():
-            self.pdf.add_font(family, style, str(FONT_DIR / filename))
-        self.pdf.add_page()
+        self.pdf = new_pdf(title=title, author=author, created_at=at, margin=16)
 
     def text(self, text: str, *, size: float = 10, bold: bool = False, gap: float = 1) -> None:
         self.pdf.set_font("Sans", "B" if bold else "", size)

@@ -9,17 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from fpdf import FPDF
-
-FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
-FONTS = {
-    ("Sans", ""): "DejaVuSans.ttf",
-    ("Sans", "B"): "DejaVuSans-Bold.ttf",
-    ("Mono", ""): "DejaVuSansMono.ttf",
-}
+from app.services.pdf import new_pdf
 
 
 @dataclass(frozen=True)
@@ -50,15 +42,7 @@ def _when(at: datetime, zone: str) -> tuple[str, str]:
 
 def render(copy: SignedCopy) -> bytes:
     """The PDF bytes of ``copy`` (the file's creation date is the signing time, so it is reproducible)."""
-    pdf = FPDF(format="A4")
-    pdf.set_creation_date(copy.signed_at.astimezone(UTC))
-    pdf.set_title(copy.heading)
-    pdf.set_author(copy.practice_name)
-    pdf.set_margins(18, 18, 18)
-    pdf.set_auto_page_break(True, margin=18)
-    for (family, style), filename in FONTS.items():
-        pdf.add_font(family, style, str(FONT_DIR / filename))
-    pdf.add_page()
+    pdf = new_pdf(title=copy.heading, author=copy.practice_name, created_at=copy.signed_at, margin=18)
     width = pdf.epw
 
     def line(text: str, *, size: float = 10, style: str = "", family: str = "Sans", gap: float = 1) -> None:
