@@ -110,7 +110,7 @@ async def test_worker_survives_a_redis_restart_and_charges_and_mails_everything_
         # The web could not queue this one: the restarted worker's first sweep finds it in the database.
         await mark(during, "occurred", clock.now(), replace(on_private, charge_delay=0), queue)
         await asyncio.sleep(DUE_IN + 1)
-        assert worker.poll() is None, "the worker exited when Redis went away"
+        assert worker.poll() is None, "the worker exited when Redis went away:\n" + log.read_text()[-3000:]
         private_redis.start()
 
         assert await wait_for(lambda: both_charged([before, during]), timeout=30), log.read_text()
