@@ -155,6 +155,13 @@ async def serve(settings_cls, redis_url: str) -> None:
                 raise
         except SERVICE_DOWN as exc:
             note_failure(exc)
+        except Exception as exc:
+            # A client library can fail in its own way when a connection dies mid-command (redis-py
+            # has raised AttributeError and RuntimeError there). During an outage that is the outage;
+            # with both services answering it is a real fault, and the process stops with it.
+            if await redis_answers(redis_url) and await database_answers():
+                raise
+            log.warning("worker stopped by %r during an outage", exc)
         finally:
             current.remove(worker)
             await close(worker)
