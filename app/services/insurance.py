@@ -92,24 +92,13 @@ async def apply_update(
             InsurancePolicy.client == client.id
         )
     client_changes: dict = {}
-    if coverage_status is not None and coverage_status != client.coverage_status:
-        changed.append(("coverage_status", client.coverage_status, coverage_status))
-        client_changes.update(
-            {
-                Client.coverage_status: coverage_status,
-                Client.coverage_updated_at: now,
-                Client.coverage_updated_by: actor.user_id,
-            }
-        )
-    if coverage_note is not None and coverage_note != client.coverage_note:
-        changed.append(("coverage_note", client.coverage_note, coverage_note))
-        client_changes.update(
-            {
-                Client.coverage_note: coverage_note,
-                Client.coverage_updated_at: now,
-                Client.coverage_updated_by: actor.user_id,
-            }
-        )
+    for field, value in (("coverage_status", coverage_status), ("coverage_note", coverage_note)):
+        if value is not None and value != getattr(client, field):
+            changed.append((field, getattr(client, field), value))
+            client_changes[getattr(Client, field)] = value
+            client_changes.update(
+                {Client.coverage_updated_at: now, Client.coverage_updated_by: actor.user_id}
+            )
     if billing_type is not None and billing_type != client.billing_type:
         changed.append(("billing_type", client.billing_type, billing_type))
         client_changes[Client.billing_type] = billing_type
