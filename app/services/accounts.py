@@ -75,14 +75,9 @@ async def current_user(
     if not rows:
         return None
     person = rows[0]
+    who = {key: person[key] for key in ("id", "email", "name", "role", "time_zone")}
     if person["role"] == Role.CLIENT:
-        return CurrentUser(
-            id=person["id"],
-            email=person["email"],
-            name=person["name"],
-            role=person["role"],
-            time_zone=person["time_zone"],
-        )
+        return CurrentUser(**who)
     memberships = {row["practice_id"]: row for row in rows if row["practice_id"] is not None}
     chosen = member_rules.current_practice(list(memberships), practice_id)
     if chosen is None:
@@ -97,11 +92,7 @@ async def current_user(
             own_seat, [seat for seat, _ in colleagues], clinician_id
         )
     return CurrentUser(
-        id=person["id"],
-        email=person["email"],
-        name=person["name"],
-        role=person["role"],
-        time_zone=person["time_zone"],
+        **who,
         clinician_id=working_in,
         practice_name=here["practice_name"],
         practice_id=chosen,
