@@ -10,7 +10,7 @@ sees the same answer, so the page never tells whether an address is known.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from app.config import Settings
 from app.domain.availability import WorkingRange, cancel_rule
@@ -19,7 +19,7 @@ from app.domain.validation import normalize_email
 from app.models.db import transaction
 from app.models.tables import Appointment, Client, Clinician, WorkingHours
 from app.services import audit, notices, practices, sessions
-from app.services.appointments import apply_status_change, lock_practice
+from app.services.appointments import apply_status_change, insert_appointment, lock_practice
 from app.services.availability import PracticeBooking, practice_by, practice_page, still_free
 from app.services.client_accounts import invite_if_no_password
 from app.services.clients import NewClient, create_client
@@ -96,47 +96,6 @@ class Visitor:
     email: str
     phone: str = ""
     billing_type: str = BillingType.SELF_PAY.value
-
-
-async def _insert_appointment(
-    practice: PracticeBooking,
-    client_id: int,
-    kind: str,
-    length_and_fee: tuple[int, int],
-    starts_at: datetime,
-    *,
-    via: str,
-    now: datetime,
-    actor: Actor,
-) -> int:
-    minutes, fee = length_and_fee
-    rows = await Appointment.insert(
-        Appointment(
-            clinician=practice.id,
-            client=client_id,
-            starts_at=starts_at,
-            ends_at=starts_at + timedelta(minutes=minutes),
-            duration_minutes=minutes,
-            fee_minor=fee,
-            currency=practice.currency,
-            kind=kind,
-            status=AppointmentStatus.SCHEDULED.value,
-            booked_via=via,
-            created_at=now,
-            created_by=actor.user_id,
-        )
-    ).returning(Appointment.id)
-    appointment_id = rows[0]["id"]
-    await audit.appointment_event(
-        "appointment_booked",
-        appointment_id,
-        client_id,
-        practice.id,
-        actor=actor,
-        at=now,
-        detail=f"online ({via})",
-    )
-    return appointment_id
 
 
 def _session_type(practice: PracticeBooking, kind: str, *, new_client: bool) -> tuple[int, int]:
@@ -223,8 +182,17 @@ async def _book_public_with(
             client_id, _ = await create_client(
                 practice.id, data, invite=False, now=now, actor=actor, settings=settings
             )
-        appointment_id = await _insert_appointment(
-            practice, client_id, kind, session_type, starts_at, via="public", now=now, actor=actor
+        appointment_id = await insert_appointment(
+            practice.id,
+            client_id,
+            kind,
+            starts_at,
+            session_type,
+            currency=practice.currency,
+            via="public",
+            detail="online (public)",
+            now=now,
+            actor=actor,
         )
         jobs = await invite_if_no_password(client_id, now=now, actor=actor, settings=settings)
         jobs.append(await notices.sessions_booked(client_id, [appointment_id], now=now, settings=settings))
@@ -273,8 +241,17 @@ async def book_from_portal(
         await lock_practice(practice.id)
         if not await still_free(practice, starts_at, session_type[0], now):
             raise SlotTaken(starts_at)
-        appointment_id = await _insert_appointment(
-            practice, client.id, kind, session_type, starts_at, via="portal", now=now, actor=actor
+        appointment_id = await insert_appointment(
+            practice.id,
+            client.id,
+            kind,
+            starts_at,
+            session_type,
+            currency=practice.currency,
+            via="portal",
+            detail="online (portal)",
+            now=now,
+            actor=actor,
         )
         job = await notices.sessions_booked(
             client.id, [appointment_id], now=now, settings=settings, by_client=True
