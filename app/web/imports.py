@@ -1,4 +1,4 @@
-"""Switching in from another system: the owner uploads a client list or a calendar, maps columns, reads the
+"""Switching in (R13): the owner uploads a client list or a calendar, maps columns, reads the
 preview, confirms, follows the progress (htmx polling), invites the new clients or undoes the import."""
 
 from __future__ import annotations
