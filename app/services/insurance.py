@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Any
 
 from app.domain.insurance import MAX_COVERAGE_NOTE, MAX_PLAN_NOTES, copay_problem, dump_answers, load_answers
 from app.domain.practice import format_money, parse_money
@@ -127,27 +128,10 @@ async def apply_update(
     return len(changed)
 
 
-async def update_insurance(
-    client: Client,
-    new: InsuranceDetails,
-    *,
-    coverage_status: str | None = None,
-    billing_type: str | None = None,
-    coverage_note: str | None = None,
-    now: datetime,
-    actor: Actor,
-) -> int:
-    """``apply_update`` as one transaction."""
+async def update_insurance(client: Client, new: InsuranceDetails, **changes: Any) -> int:
+    """``apply_update`` (with the same keywords) as one transaction."""
     async with transaction():
-        return await apply_update(
-            client,
-            new,
-            coverage_status=coverage_status,
-            billing_type=billing_type,
-            coverage_note=coverage_note,
-            now=now,
-            actor=actor,
-        )
+        return await apply_update(client, new, **changes)
 
 
 COVERAGE_CHOICES = {status.value: status.label for status in CoverageStatus}
