@@ -98,6 +98,32 @@ class Visitor:
     billing_type: str = BillingType.SELF_PAY.value
 
 
+async def _insert_appointment(
+    practice: PracticeBooking,
+    client_id: int,
+    kind: str,
+    length_and_fee: tuple[int, int],
+    starts_at: datetime,
+    *,
+    via: str,
+    now: datetime,
+    actor: Actor,
+) -> int:
+    """A session booked online: the practice's currency, audited as booked online (``via``)."""
+    return await insert_appointment(
+        practice.id,
+        client_id,
+        kind,
+        starts_at,
+        length_and_fee,
+        currency=practice.currency,
+        via=via,
+        detail=f"online ({via})",
+        now=now,
+        actor=actor,
+    )
+
+
 def _session_type(practice: PracticeBooking, kind: str, *, new_client: bool) -> tuple[int, int]:
     types = practice.session_types(new_client=new_client)
     if kind not in types:
@@ -182,17 +208,8 @@ async def _book_public_with(
             client_id, _ = await create_client(
                 practice.id, data, invite=False, now=now, actor=actor, settings=settings
             )
-        appointment_id = await insert_appointment(
-            practice.id,
-            client_id,
-            kind,
-            starts_at,
-            session_type,
-            currency=practice.currency,
-            via="public",
-            detail="online (public)",
-            now=now,
-            actor=actor,
+        appointment_id = await _insert_appointment(
+            practice, client_id, kind, session_type, starts_at, via="public", now=now, actor=actor
         )
         jobs = await invite_if_no_password(client_id, now=now, actor=actor, settings=settings)
         jobs.append(await notices.sessions_booked(client_id, [appointment_id], now=now, settings=settings))
@@ -241,17 +258,8 @@ async def book_from_portal(
         await lock_practice(practice.id)
         if not await still_free(practice, starts_at, session_type[0], now):
             raise SlotTaken(starts_at)
-        appointment_id = await insert_appointment(
-            practice.id,
-            client.id,
-            kind,
-            starts_at,
-            session_type,
-            currency=practice.currency,
-            via="portal",
-            detail="online (portal)",
-            now=now,
-            actor=actor,
+        appointment_id = await _insert_appointment(
+            practice, client.id, kind, session_type, starts_at, via="portal", now=now, actor=actor
         )
         job = await notices.sessions_booked(
             client.id, [appointment_id], now=now, settings=settings, by_client=True
