@@ -48,6 +48,17 @@ def _pg_target(database_url: str) -> tuple[str, dict[str, str]]:
     return urlunsplit(parts), env
 
 
+def _sqlite_copy(source: Path, target: Path) -> None:
+    """Copy one SQLite database into another with SQLite's online backup, the source opened read-only."""
+    reading = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    writing = sqlite3.connect(target)
+    try:
+        reading.backup(writing)
+    finally:
+        writing.close()
+        reading.close()
+
+
 def _sqlite_path(database_url: str) -> Path:
     return Path(database_url.removeprefix("sqlite:///"))
 
@@ -73,13 +84,7 @@ def backup(database_url: str, target: Path) -> Path:
             source_path = _sqlite_path(database_url)
             if not source_path.exists():
                 raise BackupError(f"There is no database at {source_path}.")
-            source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True)
-            copy = sqlite3.connect(target)
-            try:
-                source.backup(copy)
-            finally:
-                copy.close()
-                source.close()
+            _sqlite_copy(source_path, target)
     except BaseException:
         target.unlink(missing_ok=True)
         raise
@@ -147,10 +152,4 @@ def restore(database_url: str, source: Path) -> None:
     target_path = _sqlite_path(database_url)
     _refuse_non_empty(_sqlite_tables(target_path), f"The database at {target_path}")
     target_path.parent.mkdir(parents=True, exist_ok=True)
-    backup_copy = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-    target = sqlite3.connect(target_path)
-    try:
-        backup_copy.backup(target)
-    finally:
-        target.close()
-        backup_copy.close()
+    _sqlite_copy(source, target_path)

@@ -2,18 +2,24 @@
 
 No route handler grows over ``MAX_LINES`` lines (its ``def`` to its last line), and the modules with
 handlers take the request context by dependency injection (``user: User``, ``now: Now``, ``ctx: Context``;
-see app/web/runtime.py) instead of fetching it by hand.
+see app/web/runtime.py) instead of fetching it by hand. No comment in the code cites a tracker number
+("issue 20", "#9"): it says what it means, or points to a rule of docs/rules.md ("R4").
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
-WEB = Path(__file__).resolve().parent.parent / "app" / "web"
+ROOT = Path(__file__).resolve().parent.parent
+WEB = ROOT / "app" / "web"
 MAX_LINES = 25
 ROUTE_DECORATORS = {"get", "post", "put", "patch", "delete", "head", "route"}
 FETCHED_BY_HAND = {"runtime", "current_user", "current_session", "actor_of"}
+TRACKER_NUMBER = re.compile(r"(\w+ )?(\bissues? #?\d+|(?<![&\w])#\d+\b)", re.IGNORECASE)
+UPSTREAM = {"uvicorn", "litestar", "piccolo", "stripe", "redis", "arq", "playwright"}
+"""Another project's tracker, cited by name ("uvicorn issue #3149"): a reader can look that one up."""
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 
@@ -82,6 +88,28 @@ def test_modules_with_handlers_take_the_request_context_by_injection():
     assert not by_hand, f"Take user, now, ctx or rt as handler parameters instead: {by_hand}"
 
 
+def tracker_numbers(source: str) -> list[str]:
+    """Lines that cite a tracker number instead of saying what they mean."""
+    return [
+        f"line {number}: {line.strip()}"
+        for number, line in enumerate(source.splitlines(), start=1)
+        if any((m.group(1) or "").strip().lower() not in UPSTREAM for m in TRACKER_NUMBER.finditer(line))
+    ]
+
+
+def test_code_comments_cite_no_tracker_numbers():
+    code = [
+        path
+        for folder in ("app", "workers", "bench")
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        if "piccolo_migrations" not in path.parts
+    ]
+    cited = {
+        str(path.relative_to(ROOT)): found for path in code if (found := tracker_numbers(path.read_text()))
+    }
+    assert not cited, f"Say what the number stood for, or name the rule in docs/rules.md: {cited}"
+
+
 SAMPLE = """
 class Things(Controller):
     @get("/")
@@ -108,3 +136,5 @@ def test_the_checks_see_what_they_are_meant_to():
     assert handler_lengths(source) == {"short": 2, "long": 32, "plain": 3}
     assert [found.split(": ")[1] for found in context_fetched_by_hand(source)] == ["runtime()", "clock.now()"]
     assert sum(len(handler_lengths(source)) for source in web_modules().values()) > 90
+    cites = "# the fee policy (issue 20)\n# see #9\n# R4 in docs/rules.md\n# '&#9;', uvicorn issue #3149\n"
+    assert [found.split(": ")[0] for found in tracker_numbers(cites)] == ["line 1", "line 2"]

@@ -1,4 +1,4 @@
-"""Import jobs (issue 26): a confirmed client list imported in the background, the paced invitations of
+"""Import jobs (R13): a confirmed client list imported in the background, the paced invitations of
 its new clients, and a sweep that queues again whatever a stopped worker or a flushed Redis left."""
 
 from __future__ import annotations

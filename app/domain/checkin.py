@@ -1,4 +1,4 @@
-"""Client check-in on the day of a session (issue 19b).
+"""Client check-in on the day of a session (R3).
 
 The client may check in from 30 minutes before the start until the session ends: "I'm here" in
 person, or "Join" for the practice's video link, shown only in that window. Fifteen minutes after

@@ -1,4 +1,4 @@
-"""Late-cancel and no-show fee rules (issue 20): the amount, the grace rule, exemptions, the agreement. Pure.
+"""Late-cancel and no-show fee rules (R4): the amount, the grace rule, exemptions, the agreement. Pure.
 
 A fee is owed only when the practice sets one for that kind, the client is not exempt, the client agreed
 to the policy text in force (its version), and the grace rule does not waive it. Every "no fee" says why.

@@ -1,4 +1,4 @@
-"""Switching in (issue 26): reading a client list or a calendar exported from another system.
+"""Switching in (R13): reading a client list or a calendar exported from another system.
 
 Pure functions: the upload's bytes become text (whatever the spreadsheet program saved), the text a
 table, the table rows of client fields with every problem next to its cell. A file that can't be read

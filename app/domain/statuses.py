@@ -86,7 +86,7 @@ COVERAGE_STATUS_LABELS = {
 
 
 class ChargeKind(StrEnum):
-    """What a charge is for: the session itself, or a fee for a late cancel or a no-show (issue 20)."""
+    """What a charge is for: the session itself, or a fee for a late cancel or a no-show (R4)."""
 
     SESSION = "session"
     LATE_CANCEL_FEE = "late_cancel_fee"

@@ -64,7 +64,7 @@ class Practice(Table):
     cancellation_window_hours = Integer(default=48)
     max_fee_minor = Integer(default=200000)
     require_two_factor = Boolean(default=False)
-    # the fee policy (issue 20): each fee an amount or, when the percent is set, a share of the session fee
+    # the fee policy (R4): each fee an amount or, when the percent is set, a share of the session fee
     late_cancel_fee_minor = Integer(default=0)
     late_cancel_fee_percent = Integer(null=True, default=None)
     no_show_fee_minor = Integer(default=0)
@@ -242,7 +242,7 @@ class Appointment(Table):
     service_code = Varchar(length=8, default="")  # CPT; empty: the default from kind and length
     place_of_service = Varchar(length=2, default="")  # empty: the practice's usual place
     confirmed_at = Timestamptz(null=True, default=None)  # the client confirmed from a reminder's link
-    checked_in_at = Timestamptz(null=True, default=None)  # the client checked in on the day (issue 19b)
+    checked_in_at = Timestamptz(null=True, default=None)  # the client checked in on the day (R3)
 
 
 class StatusChange(Table):
@@ -457,7 +457,7 @@ class AuditEvent(Table):
 
 
 class ImportBatch(Table):
-    """One file brought in from another system (issue 26): what it is, how far it got, and whether it
+    """One file brought in from another system (R13): what it is, how far it got, and whether it
     was undone. The file's text is kept until the import finishes, so a restarted worker carries on."""
 
     practice = ForeignKey(references=Practice, null=False, index=True)

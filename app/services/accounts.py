@@ -75,14 +75,9 @@ async def current_user(
     if not rows:
         return None
     person = rows[0]
+    who = {key: person[key] for key in ("id", "email", "name", "role", "time_zone")}
     if person["role"] == Role.CLIENT:
-        return CurrentUser(
-            id=person["id"],
-            email=person["email"],
-            name=person["name"],
-            role=person["role"],
-            time_zone=person["time_zone"],
-        )
+        return CurrentUser(**who)
     memberships = {row["practice_id"]: row for row in rows if row["practice_id"] is not None}
     chosen = member_rules.current_practice(list(memberships), practice_id)
     if chosen is None:
@@ -97,11 +92,7 @@ async def current_user(
             own_seat, [seat for seat, _ in colleagues], clinician_id
         )
     return CurrentUser(
-        id=person["id"],
-        email=person["email"],
-        name=person["name"],
-        role=person["role"],
-        time_zone=person["time_zone"],
+        **who,
         clinician_id=working_in,
         practice_name=here["practice_name"],
         practice_id=chosen,
@@ -249,6 +240,15 @@ async def _count_wrong_password(redis: Redis, settings: Settings, address: str, 
         await throttle.hold(redis, "login-wait", pair, wait)
 
 
+async def _sign_in_refused(
+    action: str, row, actor: Actor, now: datetime, *, outcome: str, detail: str
+) -> None:
+    """Audit a refused sign-in in its own transaction, under the account's id when the address has one."""
+    async with transaction():
+        who = Actor(row["id"] if row else None, "", None, actor.ip, actor.user_agent)
+        await audit.record(action, actor=who, at=now, outcome=outcome, detail=detail)
+
+
 async def sign_in(
     email_address: str,
     password: str,
@@ -289,27 +289,14 @@ async def sign_in(
     wait, reason = await _sign_in_wait(redis, settings, address, actor.ip, trusted=trusted)
     if wait:
         await verify_password(None, password, settings.password_hash_profile)
-        async with transaction():
-            await audit.record(
-                "login_throttled",
-                actor=Actor(row["id"] if row else None, "", None, actor.ip, actor.user_agent),
-                at=now,
-                outcome="denied",
-                detail=reason,
-            )
+        await _sign_in_refused("login_throttled", row, actor, now, outcome="denied", detail=reason)
         return SignIn(None, throttled=True, wait_seconds=wait, throttled_by=reason)
 
     stored = row["password_hash"] if row and row["is_active"] else None
     if not await verify_password(stored, password, settings.password_hash_profile):
         await _count_wrong_password(redis, settings, address, actor.ip)
-        async with transaction():
-            await audit.record(
-                "login_failed",
-                actor=Actor(row["id"] if row else None, "", None, actor.ip, actor.user_agent),
-                at=now,
-                outcome="failure",
-                detail="" if row else "unknown_account",
-            )
+        detail = "" if row else "unknown_account"
+        await _sign_in_refused("login_failed", row, actor, now, outcome="failure", detail=detail)
         return SignIn(None)
 
     user_id = row["id"]

@@ -440,35 +440,79 @@ async def book_appointment(
                 (Client.id == client_id) & (Client.clinician == clinician_id) & Client.archived_at.is_null()
             ):
                 raise BookingProblem("client_id", "Choose one of your clients, or add a new one.")
-        rows = await Appointment.insert(
-            Appointment(
-                clinician=clinician_id,
-                client=client_id,
-                starts_at=booking.starts_at,
-                ends_at=ends_at,
-                duration_minutes=minutes,
-                fee_minor=fee,
-                currency=practice.currency,
-                kind=booking.kind,
-                status=AppointmentStatus.SCHEDULED.value,
-                booked_via="clinician",
-                created_at=now,
-                created_by=actor.user_id,
-            )
-        ).returning(Appointment.id)
-        appointment_id = rows[0]["id"]
-        await audit.appointment_event(
-            "appointment_booked",
-            appointment_id,
-            client_id,
+        appointment_id = await insert_appointment(
             clinician_id,
-            actor=actor,
-            at=now,
+            client_id,
+            booking.kind,
+            booking.starts_at,
+            (minutes, fee),
+            currency=practice.currency,
+            via="clinician",
             detail="overlap allowed" if clashes else "",
+            now=now,
+            actor=actor,
         )
         if booking.new_client is not None:
             jobs = await invite_if_no_password(client_id, now=now, actor=actor, settings=settings)
     await queue.enqueue_all(jobs)
+    return appointment_id
+
+
+async def cancel_together(
+    client_id: int, sessions: list[Appointment], *, now: datetime, actor: Actor, settings: Settings
+) -> list[QueuedJob]:
+    """Cancel several of a client's sessions in the caller's transaction, with one email for all of them."""
+    jobs: list[QueuedJob] = []
+    for appointment in sessions:
+        jobs += await apply_status_change(
+            appointment,
+            AppointmentStatus.CANCELLED.value,
+            now=now,
+            actor=actor,
+            settings=settings,
+            tell_client=False,
+        )
+    jobs += await notices.sessions_changed(
+        client_id, [a.id for a in sessions], Notice.CANCELLED, now=now, settings=settings
+    )
+    return jobs
+
+
+async def insert_appointment(
+    clinician_id: int,
+    client_id: int,
+    kind: str,
+    starts_at: datetime,
+    length_and_fee: tuple[int, int],
+    *,
+    currency: str,
+    via: str,
+    detail: str,
+    now: datetime,
+    actor: Actor,
+) -> int:
+    """Add one scheduled session and its audit row, inside the caller's transaction; returns its id."""
+    minutes, fee = length_and_fee
+    rows = await Appointment.insert(
+        Appointment(
+            clinician=clinician_id,
+            client=client_id,
+            starts_at=starts_at,
+            ends_at=starts_at + timedelta(minutes=minutes),
+            duration_minutes=minutes,
+            fee_minor=fee,
+            currency=currency,
+            kind=kind,
+            status=AppointmentStatus.SCHEDULED.value,
+            booked_via=via,
+            created_at=now,
+            created_by=actor.user_id,
+        )
+    ).returning(Appointment.id)
+    appointment_id = rows[0]["id"]
+    await audit.appointment_event(
+        "appointment_booked", appointment_id, client_id, clinician_id, actor=actor, at=now, detail=detail
+    )
     return appointment_id
 
 

@@ -12,14 +12,13 @@ from datetime import datetime
 
 from app.config import Settings
 from app.domain import charges as charge_rules
-from app.domain.appointments import Notice
 from app.domain.statuses import AppointmentStatus
 from app.models.db import transaction
 from app.models.tables import AccountToken, Appointment, Charge, Client
-from app.services import appointments, audit, charges, notices
+from app.services import appointments, audit, charges
 from app.services.clients import own_client
 from app.services.context import Actor
-from app.services.queue import JobQueue, QueuedJob
+from app.services.queue import JobQueue
 
 
 @dataclass(frozen=True)
@@ -74,18 +73,8 @@ async def archive_client(
             return None
         if plan.fingerprint != confirmed_plan:
             return plan
-        jobs: list[QueuedJob] = []
-        for appointment in plan.future_sessions:
-            jobs += await appointments.apply_status_change(
-                appointment,
-                AppointmentStatus.CANCELLED.value,
-                now=now,
-                actor=actor,
-                settings=settings,
-                tell_client=False,
-            )
-        jobs += await notices.sessions_changed(
-            client_id, [a.id for a in plan.future_sessions], Notice.CANCELLED, now=now, settings=settings
+        jobs = await appointments.cancel_together(
+            client_id, plan.future_sessions, now=now, actor=actor, settings=settings
         )
         await charges.cancel_pending_for_client(client_id, clinician_id=clinician_id, now=now, actor=actor)
         await Client.update({Client.archived_at: now}).where(Client.id == client_id)

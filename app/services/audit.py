@@ -8,6 +8,7 @@ view is one call: ``await audit.record_view(client_id, actor=..., at=now)`` (see
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Required, TypedDict, Unpack
 
 from app.models.tables import AuditEvent
 from app.services.context import Actor
@@ -138,111 +139,55 @@ async def record(
     )
 
 
+class How(TypedDict, total=False):
+    """Who acted, when, and how it went: the keywords every one-line helper below passes to ``record``."""
+
+    actor: Required[Actor]
+    at: Required[datetime]
+    detail: str
+    outcome: str
+
+
 async def client_event(
-    action: str,
-    client_id: int,
-    clinician_id: int | None = None,
-    *,
-    actor: Actor,
-    at: datetime,
-    detail: str = "",
-    outcome: str = "success",
+    action: str, client_id: int, clinician_id: int | None = None, **how: Unpack[How]
 ) -> None:
     """Something happened to a client's record (``clinician_id``: the practice; the actor's if None)."""
-    await record(
-        action,
-        actor=actor,
-        at=at,
-        object_type="client",
-        object_id=client_id,
-        client_id=client_id,
-        clinician_id=clinician_id,
-        detail=detail,
-        outcome=outcome,
-    )
+    await _about_client(action, "client", client_id, client_id, clinician_id, how)
 
 
 async def appointment_event(
-    action: str,
-    appointment_id: int,
-    client_id: int,
-    clinician_id: int,
-    *,
-    actor: Actor,
-    at: datetime,
-    detail: str = "",
+    action: str, appointment_id: int, client_id: int, clinician_id: int, **how: Unpack[How]
 ) -> None:
     """Something happened to one session of a client."""
-    await record(
-        action,
-        actor=actor,
-        at=at,
-        object_type="appointment",
-        object_id=appointment_id,
-        client_id=client_id,
-        clinician_id=clinician_id,
-        detail=detail,
-    )
+    await _about_client(action, "appointment", appointment_id, client_id, clinician_id, how)
 
 
 async def charge_event(
-    action: str,
-    charge_id: int,
-    client_id: int,
-    clinician_id: int,
-    *,
-    actor: Actor,
-    at: datetime,
-    detail: str = "",
-    outcome: str = "success",
+    action: str, charge_id: int, client_id: int, clinician_id: int, **how: Unpack[How]
 ) -> None:
     """Something happened to a session's charge."""
+    await _about_client(action, "charge", charge_id, client_id, clinician_id, how)
+
+
+async def _about_client(
+    action: str, object_type: str, object_id: int, client_id: int, clinician_id: int | None, how: How
+) -> None:
+    """One row about a record that belongs to a client."""
     await record(
         action,
-        actor=actor,
-        at=at,
-        object_type="charge",
-        object_id=charge_id,
+        object_type=object_type,
+        object_id=object_id,
         client_id=client_id,
         clinician_id=clinician_id,
-        detail=detail,
-        outcome=outcome,
+        **how,
     )
 
 
-async def user_event(
-    action: str,
-    user_id: int,
-    *,
-    actor: Actor,
-    at: datetime,
-    detail: str = "",
-    outcome: str = "success",
-    client_id: int | None = None,
-) -> None:
+async def user_event(action: str, user_id: int, *, client_id: int | None = None, **how: Unpack[How]) -> None:
     """Something happened to a person's login (signing in, passwords, two-step, devices)."""
-    await record(
-        action,
-        actor=actor,
-        at=at,
-        object_type="user",
-        object_id=user_id,
-        client_id=client_id,
-        detail=detail,
-        outcome=outcome,
-    )
+    await record(action, object_type="user", object_id=user_id, client_id=client_id, **how)
 
 
-async def practice_event(
-    action: str, clinician_id: int, *, actor: Actor, at: datetime, detail: str = ""
-) -> None:
+async def practice_event(action: str, clinician_id: int, **how: Unpack[How]) -> None:
     """A practice-wide setting changed."""
-    await record(
-        action,
-        actor=actor,
-        at=at,
-        object_type="clinician",
-        object_id=clinician_id,
-        clinician_id=clinician_id,
-        detail=detail,
-    )
+    await record(action, object_type="clinician", object_id=clinician_id, clinician_id=clinician_id, **how)

@@ -10,7 +10,7 @@ sees the same answer, so the page never tells whether an address is known.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from app.config import Settings
 from app.domain.availability import WorkingRange, cancel_rule
@@ -19,7 +19,7 @@ from app.domain.validation import normalize_email
 from app.models.db import transaction
 from app.models.tables import Appointment, Client, Clinician, WorkingHours
 from app.services import audit, notices, practices, sessions
-from app.services.appointments import apply_status_change, lock_practice
+from app.services.appointments import apply_status_change, insert_appointment, lock_practice
 from app.services.availability import PracticeBooking, practice_by, practice_page, still_free
 from app.services.client_accounts import invite_if_no_password
 from app.services.clients import NewClient, create_client
@@ -109,34 +109,19 @@ async def _insert_appointment(
     now: datetime,
     actor: Actor,
 ) -> int:
-    minutes, fee = length_and_fee
-    rows = await Appointment.insert(
-        Appointment(
-            clinician=practice.id,
-            client=client_id,
-            starts_at=starts_at,
-            ends_at=starts_at + timedelta(minutes=minutes),
-            duration_minutes=minutes,
-            fee_minor=fee,
-            currency=practice.currency,
-            kind=kind,
-            status=AppointmentStatus.SCHEDULED.value,
-            booked_via=via,
-            created_at=now,
-            created_by=actor.user_id,
-        )
-    ).returning(Appointment.id)
-    appointment_id = rows[0]["id"]
-    await audit.appointment_event(
-        "appointment_booked",
-        appointment_id,
-        client_id,
+    """A session booked online: the practice's currency, audited as booked online (``via``)."""
+    return await insert_appointment(
         practice.id,
-        actor=actor,
-        at=now,
+        client_id,
+        kind,
+        starts_at,
+        length_and_fee,
+        currency=practice.currency,
+        via=via,
         detail=f"online ({via})",
+        now=now,
+        actor=actor,
     )
-    return appointment_id
 
 
 def _session_type(practice: PracticeBooking, kind: str, *, new_client: bool) -> tuple[int, int]:

@@ -1,4 +1,4 @@
-"""Fee policy and agreement use cases (issue 20): the practice's policy, the client's agreement to its
+"""Fee policy and agreement use cases (R4): the practice's policy, the client's agreement to its
 current words, and whether a late cancel or no-show owes a fee."""
 
 from __future__ import annotations

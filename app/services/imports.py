@@ -1,4 +1,4 @@
-"""Switching in (issue 26): an owner brings the practice's clients and upcoming sessions from another system.
+"""Switching in (R13): an owner brings the practice's clients and upcoming sessions from another system.
 
 A file becomes an ``ImportBatch`` when uploaded (refused whole if it can't be read). The owner maps its
 columns and looks at the preview; nothing is written until they confirm. Confirming a large client list

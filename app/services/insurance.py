@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Any
 
 from app.domain.insurance import MAX_COVERAGE_NOTE, MAX_PLAN_NOTES, copay_problem, dump_answers, load_answers
 from app.domain.practice import format_money, parse_money
@@ -92,24 +93,13 @@ async def apply_update(
             InsurancePolicy.client == client.id
         )
     client_changes: dict = {}
-    if coverage_status is not None and coverage_status != client.coverage_status:
-        changed.append(("coverage_status", client.coverage_status, coverage_status))
-        client_changes.update(
-            {
-                Client.coverage_status: coverage_status,
-                Client.coverage_updated_at: now,
-                Client.coverage_updated_by: actor.user_id,
-            }
-        )
-    if coverage_note is not None and coverage_note != client.coverage_note:
-        changed.append(("coverage_note", client.coverage_note, coverage_note))
-        client_changes.update(
-            {
-                Client.coverage_note: coverage_note,
-                Client.coverage_updated_at: now,
-                Client.coverage_updated_by: actor.user_id,
-            }
-        )
+    for field, value in (("coverage_status", coverage_status), ("coverage_note", coverage_note)):
+        if value is not None and value != getattr(client, field):
+            changed.append((field, getattr(client, field), value))
+            client_changes[getattr(Client, field)] = value
+            client_changes.update(
+                {Client.coverage_updated_at: now, Client.coverage_updated_by: actor.user_id}
+            )
     if billing_type is not None and billing_type != client.billing_type:
         changed.append(("billing_type", client.billing_type, billing_type))
         client_changes[Client.billing_type] = billing_type
@@ -138,27 +128,10 @@ async def apply_update(
     return len(changed)
 
 
-async def update_insurance(
-    client: Client,
-    new: InsuranceDetails,
-    *,
-    coverage_status: str | None = None,
-    billing_type: str | None = None,
-    coverage_note: str | None = None,
-    now: datetime,
-    actor: Actor,
-) -> int:
-    """``apply_update`` as one transaction."""
+async def update_insurance(client: Client, new: InsuranceDetails, **changes: Any) -> int:
+    """``apply_update`` (with the same keywords) as one transaction."""
     async with transaction():
-        return await apply_update(
-            client,
-            new,
-            coverage_status=coverage_status,
-            billing_type=billing_type,
-            coverage_note=coverage_note,
-            now=now,
-            actor=actor,
-        )
+        return await apply_update(client, new, **changes)
 
 
 COVERAGE_CHOICES = {status.value: status.label for status in CoverageStatus}

@@ -44,6 +44,16 @@ async def feed_url(client_id: int, *, settings: Settings) -> str | None:
     return f"{settings.base_url}/feed/{client_id}/{_token(settings, client_id, key)}.ics"
 
 
+_EVENT_COLUMNS = (
+    Appointment.id,
+    Appointment.starts_at,
+    Appointment.ends_at,
+    Appointment.status,
+    Appointment.sequence,
+)
+"""What a calendar event of a session is made from."""
+
+
 def _event(appointment: dict, practice_name: str, organizer: str = "", attendee: str = "") -> SessionEvent:
     return SessionEvent(
         uid=f"appointment-{appointment['id']}@stillwater",
@@ -75,13 +85,7 @@ async def feed(client_id: int, token: str, *, settings: Settings, now: datetime)
     ):
         return None
     sessions = (
-        await Appointment.select(
-            Appointment.id,
-            Appointment.starts_at,
-            Appointment.ends_at,
-            Appointment.status,
-            Appointment.sequence,
-        )
+        await Appointment.select(*_EVENT_COLUMNS)
         .where(Appointment.client == client_id)
         .order_by(Appointment.starts_at)
     )
@@ -190,17 +194,7 @@ async def _sessions_email(
     condition = Appointment.id.is_in(appointment_ids) & (Appointment.client == client_id)
     if upcoming_only:
         condition &= Appointment.ends_at > now
-    sessions = (
-        await Appointment.select(
-            Appointment.id,
-            Appointment.starts_at,
-            Appointment.ends_at,
-            Appointment.status,
-            Appointment.sequence,
-        )
-        .where(condition)
-        .order_by(Appointment.starts_at)
-    )
+    sessions = await Appointment.select(*_EVENT_COLUMNS).where(condition).order_by(Appointment.starts_at)
     if not sessions:
         return None
     zone = client["zone"] or practice["time_zone"]

@@ -32,7 +32,7 @@ from app.services import audit, notices
 from app.services.appointments import (
     AppointmentNotFound,
     BookingProblem,
-    apply_status_change,
+    cancel_together,
     find_clashes,
     get_for_clinician,
     lock_practice,
@@ -406,20 +406,8 @@ async def cancel_series(
         chosen = await get_for_clinician(appointment_id, clinician_id)
         if chosen.status != AppointmentStatus.SCHEDULED.value or chosen.starts_at <= now:
             raise BookingProblem("form", "Only upcoming Scheduled sessions can be cancelled here.")
-        jobs: list[QueuedJob] = []
         targets = await occurrences_in_scope(chosen, scope, now)
-        for appointment in targets:
-            jobs += await apply_status_change(
-                appointment,
-                AppointmentStatus.CANCELLED.value,
-                now=now,
-                actor=actor,
-                settings=settings,
-                tell_client=False,
-            )
-        jobs += await notices.sessions_changed(
-            chosen.client, [a.id for a in targets], Notice.CANCELLED, now=now, settings=settings
-        )
+        jobs = await cancel_together(chosen.client, targets, now=now, actor=actor, settings=settings)
     await queue.enqueue_all(jobs)
     return len(targets)
 

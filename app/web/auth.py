@@ -300,13 +300,7 @@ class AuthController(Controller):
 
     @post("/account/password", guards=[signed_in])
     async def change_password(
-        self,
-        request: Request,
-        data: FormBody,
-        user: User,
-        session: CurrentSession,
-        rt: AppRuntime,
-        ctx: Context,
+        self, request: Request, data: FormBody, user: User, session: CurrentSession, ctx: Context
     ) -> Any:
         form = Form.of(data)
         current = form.data.get("current_password", "")
@@ -314,8 +308,8 @@ class AuthController(Controller):
             form.error("current_password", "Enter your current password.")
         new = new_password(form, email=user.email, name=user.name, field="new_password")
         if form.ok:
-            if await accounts.change_password(user.id, current, new, settings=rt.settings, **ctx.acting):
-                await rt.sessions.destroy_all_for_user(user.id, keep_key=session.key if session else None)
+            if await accounts.change_password(user.id, current, new, settings=ctx.settings, **ctx.acting):
+                await ctx.sessions.destroy_all_for_user(user.id, keep_key=session.key if session else None)
                 await flash(request, "Password changed. You were signed out on your other devices.")
                 return redirect(request, home_for(user))
             form.error("current_password", "That isn't your current password.")

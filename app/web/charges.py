@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import Any
 
@@ -88,26 +89,36 @@ class AppointmentChargeController(Controller):
             return await _panel(request, user, appointment_id, now, message=message)
         return redirect(request, f"/appointments/{appointment_id}/charge")
 
+    async def _act(
+        self,
+        request: Request,
+        user: CurrentUser,
+        appointment_id: int,
+        now: datetime,
+        action: Awaitable,
+        message: str,
+    ) -> Template | Response:
+        """Run a waive or retry: the panel with the refusal beside the form, or ``message`` when done."""
+        try:
+            await action
+        except charges.ChargeActionRefused as refused:
+            return await _panel(request, user, appointment_id, now, errors={"form": refused.message})
+        return await self._done(request, user, appointment_id, now, message)
+
     @post("/waive")
     async def waive(
         self, request: Request, appointment_id: FromPath[int], user: User, ctx: Context
     ) -> Template | Response:
-        try:
-            await charges.waive_charge(appointment_id, clinician_id=user.clinician_id, **ctx.acting)
-        except charges.ChargeActionRefused as refused:
-            return await _panel(request, user, appointment_id, ctx.now, errors={"form": refused.message})
+        waiving = charges.waive_charge(appointment_id, clinician_id=user.clinician_id, **ctx.acting)
         message = "Charge waived. The client will not be charged."
-        return await self._done(request, user, appointment_id, ctx.now, message)
+        return await self._act(request, user, appointment_id, ctx.now, waiving, message)
 
     @post("/retry")
     async def retry(
         self, request: Request, appointment_id: FromPath[int], user: User, ctx: Context
     ) -> Template | Response:
-        try:
-            await charges.retry_charge(appointment_id, clinician_id=user.clinician_id, **ctx.sending)
-        except charges.ChargeActionRefused as refused:
-            return await _panel(request, user, appointment_id, ctx.now, errors={"form": refused.message})
-        return await self._done(request, user, appointment_id, ctx.now, "Trying the card again now.")
+        retrying = charges.retry_charge(appointment_id, clinician_id=user.clinician_id, **ctx.sending)
+        return await self._act(request, user, appointment_id, ctx.now, retrying, "Trying the card again now.")
 
     @post("/refund")
     async def refund(

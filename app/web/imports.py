@@ -1,4 +1,4 @@
-"""Switching in (issue 26): the owner uploads a client list or a calendar, maps columns, reads the
+"""Switching in (R13): the owner uploads a client list or a calendar, maps columns, reads the
 preview, confirms, follows the progress (htmx polling), invites the new clients or undoes the import."""
 
 from __future__ import annotations
@@ -49,27 +49,28 @@ class ImportsController(Controller):
     async def index(self, request: Request, user: User) -> Template:
         return await self._index(request, user)
 
+    async def _upload(
+        self, request: Request, data: dict[str, Any], user: User, now: Now, kind: str, start: Any
+    ) -> Response | Template:
+        """Hand the file to ``start`` (the clients or calendar import): the batch's page, or the refusal."""
+        try:
+            name, content = await _file(data)
+            batch_id = await start(user, name, content, now=now)
+        except ImportRefused as refused:
+            return await self._index(request, user, {kind: refused.message})
+        return redirect(request, f"/imports/{batch_id}")
+
     @post("/clients", request_max_body_size=MAX_REQUEST)
     async def upload_clients(
         self, request: Request, data: Upload, user: User, now: Now
     ) -> Response | Template:
-        try:
-            name, content = await _file(data)
-            batch_id = await imports.upload_clients(user, name, content, now=now)
-        except ImportRefused as refused:
-            return await self._index(request, user, {"clients": refused.message})
-        return redirect(request, f"/imports/{batch_id}")
+        return await self._upload(request, data, user, now, "clients", imports.upload_clients)
 
     @post("/calendar", request_max_body_size=MAX_REQUEST)
     async def upload_calendar(
         self, request: Request, data: Upload, user: User, now: Now
     ) -> Response | Template:
-        try:
-            name, content = await _file(data)
-            batch_id = await imports.upload_calendar(user, name, content, now=now)
-        except ImportRefused as refused:
-            return await self._index(request, user, {"calendar": refused.message})
-        return redirect(request, f"/imports/{batch_id}")
+        return await self._upload(request, data, user, now, "calendar", imports.upload_calendar)
 
     @get("/{batch_id:int}", name="import")
     async def show(self, request: Request, batch_id: FromPath[int], user: User, now: Now) -> Template:

@@ -157,17 +157,11 @@ class PracticeController(Controller):
 
     @post("/switch")
     async def switch(
-        self,
-        request: Request,
-        data: FormBody,
-        user: User,
-        session: CurrentSession,
-        rt: AppRuntime,
-        ctx: Context,
+        self, request: Request, data: FormBody, user: User, session: CurrentSession, ctx: Context
     ) -> Any:
         """Work in another practice the person belongs to."""
         practice_id = record_id(Form.of(data).data.get("practice_id")) or 0
-        await practices.switch_practice(rt.sessions, session, user, practice_id, **ctx.acting)
+        await practices.switch_practice(ctx.sessions, session, user, practice_id, **ctx.acting)
         await flash(request, f"You're working in {dict(user.practices)[practice_id]}.")
         return redirect(request, "/")
 

@@ -37,12 +37,14 @@ class Runtime:
 
 @dataclass(frozen=True)
 class RequestContext:
-    """Who acts, and when, with the settings and job queue: what a use case takes besides its input."""
+    """Who acts, and when, with the settings, job queue and session store: what a use case takes besides
+    its input."""
 
     actor: Actor
     now: datetime
     settings: Settings
     queue: JobQueue
+    sessions: SessionStore
 
     @property
     def acting(self) -> dict[str, Any]:
@@ -104,7 +106,7 @@ def _now(rt: AppRuntime) -> datetime:
 
 
 def _context(rt: AppRuntime, now: Now, actor: Acting) -> RequestContext:
-    return RequestContext(actor=actor, now=now, settings=rt.settings, queue=rt.queue)
+    return RequestContext(actor=actor, now=now, settings=rt.settings, queue=rt.queue, sessions=rt.sessions)
 
 
 def _provide(function: Any) -> Provide:

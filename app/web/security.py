@@ -20,7 +20,7 @@ from app.services.sessions import Session
 from app.services.two_factor import PENDING_SECONDS, TwoFactorError
 from app.web.guards import ENROL_URL, signed_in
 from app.web.htmx import flash, redirect, render
-from app.web.runtime import AppRuntime, Context, CurrentSession, Now, Runtime, User
+from app.web.runtime import AppRuntime, Context, CurrentSession, Now, RequestContext, Runtime, User
 
 FormBody = URLEncodedBody[dict[str, Any]]
 
@@ -81,7 +81,12 @@ class SecurityController(Controller):
     guards = [signed_in]
 
     async def _page(
-        self, request: Request, user: CurrentUser, session: Session | None, rt: Runtime, **context: Any
+        self,
+        request: Request,
+        user: CurrentUser,
+        session: Session | None,
+        ctx: RequestContext,
+        **context: Any,
     ) -> Template:
         context.setdefault("errors", {})
         return await render(
@@ -89,22 +94,24 @@ class SecurityController(Controller):
             "security/account.html",
             {
                 "two_factor": await two_factor.status(user),
-                "devices": await devices.list_devices(rt.sessions, user.id, session.key if session else None),
+                "devices": await devices.list_devices(
+                    ctx.sessions, user.id, session.key if session else None
+                ),
                 **context,
             },
         )
 
     @get("/", name="account")
     async def account_page(
-        self, request: Request, user: User, session: CurrentSession, rt: AppRuntime
+        self, request: Request, user: User, session: CurrentSession, ctx: Context
     ) -> Template:
-        return await self._page(request, user, session, rt)
+        return await self._page(request, user, session, ctx)
 
     @get("/security", name="security")
     async def security_page(
-        self, request: Request, user: User, session: CurrentSession, rt: AppRuntime
+        self, request: Request, user: User, session: CurrentSession, ctx: Context
     ) -> Template:
-        return await self._page(request, user, session, rt)
+        return await self._page(request, user, session, ctx)
 
     async def _setup_form(self, request: Request, user: CurrentUser, rt: Runtime, errors: dict) -> Template:
         enrolment = await two_factor.begin_enrolment(rt.redis, user)
@@ -149,40 +156,28 @@ class SecurityController(Controller):
 
     @post("/security/recovery-codes")
     async def new_recovery_codes(
-        self,
-        request: Request,
-        data: FormBody,
-        user: User,
-        session: CurrentSession,
-        rt: AppRuntime,
-        ctx: Context,
+        self, request: Request, data: FormBody, user: User, session: CurrentSession, ctx: Context
     ) -> Any:
         recovery_code = Form.of(data).data.get("recovery_code", "")
         try:
             codes = await two_factor.regenerate_recovery_codes(
-                user, recovery_code, settings=rt.settings, **ctx.acting
+                user, recovery_code, settings=ctx.settings, **ctx.acting
             )
         except TwoFactorError as problem:
-            return await self._page(request, user, session, rt, errors={"recovery_code": problem.message})
+            return await self._page(request, user, session, ctx, errors={"recovery_code": problem.message})
         return await render(request, "security/recovery_codes.html", {"codes": codes, "first_time": False})
 
     @post("/security/two-factor/off")
     async def disable(
-        self,
-        request: Request,
-        data: FormBody,
-        user: User,
-        session: CurrentSession,
-        rt: AppRuntime,
-        ctx: Context,
+        self, request: Request, data: FormBody, user: User, session: CurrentSession, ctx: Context
     ) -> Any:
         form = Form.of(data)
         password, code = form.data.get("off_password", ""), form.data.get("off_code", "")
         try:
-            await two_factor.disable(user, password, code, settings=rt.settings, **ctx.acting)
+            await two_factor.disable(user, password, code, settings=ctx.settings, **ctx.acting)
         except TwoFactorError as problem:
             return await self._page(
-                request, user, session, rt, errors={f"off_{problem.field}": problem.message}
+                request, user, session, ctx, errors={f"off_{problem.field}": problem.message}
             )
         await flash(request, "Two-step sign-in is off. Trusted browsers must sign in with a password again.")
         return redirect(request, "/account/security")
@@ -206,26 +201,18 @@ class SecurityController(Controller):
 
     @post("/sessions/{device_id:str}/end")
     async def end_device(
-        self,
-        request: Request,
-        device_id: FromPath[str],
-        user: User,
-        session: CurrentSession,
-        rt: AppRuntime,
-        ctx: Context,
+        self, request: Request, device_id: FromPath[str], user: User, session: CurrentSession, ctx: Context
     ) -> Any:
-        ended = await devices.end_device(rt.sessions, user.id, device_id, **ctx.acting)
+        ended = await devices.end_device(ctx.sessions, user.id, device_id, **ctx.acting)
         if session is not None and devices.public_id(session) == device_id:
             return redirect(request, "/login?notice=signed-out")
         await flash(request, "That device is signed out." if ended else "That device was already signed out.")
         return redirect(request, "/account/security#devices")
 
     @post("/sessions/end-others")
-    async def end_others(
-        self, request: Request, user: User, session: CurrentSession, rt: AppRuntime, ctx: Context
-    ) -> Any:
+    async def end_others(self, request: Request, user: User, session: CurrentSession, ctx: Context) -> Any:
         ended = await devices.end_other_devices(
-            rt.sessions, user.id, session.key if session else None, **ctx.acting
+            ctx.sessions, user.id, session.key if session else None, **ctx.acting
         )
         await flash(request, f"Signed out on {ended} other device{'s' if ended != 1 else ''}.")
         return redirect(request, "/account/security#devices")
