@@ -343,7 +343,7 @@ def start_web(settings: Settings, *, stderr=None, **extra_env: str) -> tuple[sub
         env=env,
         stderr=stderr,
     )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # a loaded 2-core box can take half a minute to import the app
     while True:
         try:
             with urllib.request.urlopen(f"{base_url}/healthz", timeout=1):  # noqa: S310 - loopback only
