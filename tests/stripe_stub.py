@@ -6,6 +6,9 @@ and can drop the response of a request it has processed (``lose_next``), as a br
 Test payment methods: pm_card_visa, pm_card_chargeDeclined, pm_card_chargeDeclinedInsufficientFunds,
 pm_card_authenticationRequired.
 
+``dispute`` and ``close_dispute`` stand for a cardholder's bank: they create or decide a dispute of a
+paid PaymentIntent (readable at ``GET /v1/disputes/{id}``) and record its event.
+
 Every change the API makes is also recorded as an event (``events``), which ``signed`` wraps in a
 delivery signed the way Stripe signs webhooks (``Stripe-Signature: t=…,v1=HMAC-SHA256``), for tests to
 deliver once, several times or out of order.
@@ -133,6 +136,31 @@ class StripeStub:
         stamp = int(time.time()) if at is None else at
         mac = hmac.new(secret.encode(), f"{stamp}.{body}".encode(), hashlib.sha256).hexdigest()
         return body.encode(), f"t={stamp},v1={mac}"
+
+    def dispute(self, payment_intent: str, *, reason: str = "fraudulent", due_by: int | None = None) -> dict:
+        """The cardholder disputes a paid PaymentIntent with their bank: ``charge.dispute.created``."""
+        with self.lock:
+            intent = self.objects[payment_intent]
+            obj = {
+                "id": self.new_id("dp"),
+                "object": "dispute",
+                "amount": intent["amount"],
+                "currency": intent["currency"],
+                "charge": self.new_id("ch"),
+                "payment_intent": payment_intent,
+                "reason": reason,
+                "status": "needs_response",
+                "evidence_details": {"due_by": due_by or int(time.time()) + 21 * 86400},
+            }
+            self.objects[obj["id"]] = obj
+            self.emit("charge.dispute.created", obj)
+        return obj
+
+    def close_dispute(self, dispute_id: str, status: str = "lost") -> None:
+        """The bank decides (``won`` or ``lost``): ``charge.dispute.closed``."""
+        with self.lock:
+            self.objects[dispute_id]["status"] = status
+            self.emit("charge.dispute.closed", self.objects[dispute_id])
 
     def charges(self) -> int:
         """Payment intents that actually took money."""

@@ -22,6 +22,7 @@ from app.models.db import is_unique_violation, transaction
 from app.models.tables import SandboxPayment
 from app.payments.base import (
     CardRejected,
+    DisputeInfo,
     GatewayRefused,
     GatewayUnavailable,
     PaymentResult,
@@ -212,6 +213,9 @@ class SandboxGateway:
         if self._fault("unavailable"):
             raise GatewayUnavailable("sandbox: injected outage")
         return self._result(await self._payment(reference))
+
+    async def get_dispute(self, reference: str) -> DisputeInfo:
+        raise GatewayRefused("sandbox: disputes arrive only through Stripe's webhooks")
 
     async def refund(self, reference: str, *, amount_minor: int, idempotency_key: str) -> RefundResult:
         if self._fault("unavailable"):

@@ -10,6 +10,7 @@ try, 2 SDK retries with the same key, well inside the worker's job timeout.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import stripe
@@ -17,6 +18,7 @@ import stripe
 from app.payments.base import (
     NOT_CONFIRMED,
     CardRejected,
+    DisputeInfo,
     GatewayRefused,
     GatewayUnavailable,
     PaymentResult,
@@ -207,3 +209,22 @@ class StripeGateway:
             refund.status, "pending"
         )
         return RefundResult(outcome, refund.id, getattr(refund, "failure_reason", "") or "")  # type: ignore[arg-type]
+
+    async def get_dispute(self, reference: str) -> DisputeInfo:
+        """Stripe's current record of a dispute (a webhook's snapshot may be older than another's)."""
+        try:
+            dispute = await self._call(self.client.v1.disputes.retrieve_async(reference))
+        except stripe.InvalidRequestError as exc:
+            raise GatewayRefused(f"stripe: {exc.user_message or exc}") from exc
+        intent = dispute.payment_intent
+        evidence = getattr(dispute, "evidence_details", None)
+        due_by = getattr(evidence, "due_by", None) if evidence else None
+        return DisputeInfo(
+            reference=dispute.id,
+            payment_reference=(intent if isinstance(intent, str) else getattr(intent, "id", "")) or "",
+            amount_minor=int(dispute.amount),
+            currency=(dispute.currency or "usd").upper(),
+            reason=dispute.reason or "",
+            status=dispute.status or "",
+            respond_by=datetime.fromtimestamp(int(due_by), UTC) if due_by else None,
+        )

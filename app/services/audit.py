@@ -76,6 +76,8 @@ ACTIONS: dict[str, str] = {
     "charge_failed": "Charge failed",
     "charge_refunded": "Charge refunded",
     "charge_waived": "Charge waived",
+    "charge_disputed": "Payment disputed by the cardholder; automatic charging paused",
+    "charging_resumed": "Automatic charging resumed after a dispute",
     # superbills and estimates
     "billing_details_changed": "Billing details changed (licence, NPI, tax ID, address, fees)",
     "client_billing_details_changed": "Client's billing details or diagnosis changed",
