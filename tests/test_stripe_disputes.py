@@ -5,6 +5,8 @@ until the owner taps "Resume charging" (audited)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from app.domain.statuses import ChargeStatus as C
@@ -67,6 +69,9 @@ async def test_a_dispute_shows_on_the_charge_emails_the_owner_and_pauses_chargin
     assert "Disputed" in panel and "$150.00" in panel
     assert "didn&#39;t make this payment" in panel and "respond in your Stripe dashboard by" in panel
     assert "Automatic charging for Alex Rivera is paused" in panel and "Resume charging" in panel
+    day = (await the_charge(practice.appointment_id)).succeeded_at.date() - timedelta(days=3)
+    report = await client.get(f"/report?preset=custom&start={day}&end={day + timedelta(days=6)}")
+    assert "Paid (disputed)" in report.text
 
     second = await another_session_due(practice, settings, clock, queue)
     held = await charges.run_charge(
