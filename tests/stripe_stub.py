@@ -171,7 +171,14 @@ class StripeStub:
     # --- endpoints -------------------------------------------------------------------------------
 
     def handle(self, method: str, path: str, params: dict) -> tuple[int, dict]:
+        path, _, query = path.partition("?")
         parts = path.strip("/").split("/")[1:]  # drop "v1"
+        if method == "GET" and parts == ["payment_intents"]:
+            since = int(dict(parse_qsl(query)).get("created[gte]", 0))
+            intents = [
+                o for o in self.objects.values() if o["object"] == "payment_intent" and o["created"] >= since
+            ]
+            return 200, {"object": "list", "url": "/v1/payment_intents", "has_more": False, "data": intents}
         if method == "GET":
             obj = self.objects.get(parts[-1])
             return (
@@ -211,6 +218,7 @@ class StripeStub:
                 "metadata": _sub(params, "metadata"),
                 "status": "requires_confirmation",
                 "last_payment_error": None,
+                "created": int(time.time()),
             }
         elif len(parts) == 3 and parts[0] == "payment_intents" and parts[2] == "confirm":
             obj = self.objects.get(parts[1])

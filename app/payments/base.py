@@ -76,6 +76,16 @@ class DisputeInfo:
     respond_by: datetime | None
 
 
+@dataclass(frozen=True)
+class PaymentRecord:
+    """One payment as the gateway records it, with our charge's id from its metadata (None if absent)."""
+
+    reference: str
+    charge_id: int | None
+    outcome: Outcome
+    amount_minor: int
+
+
 class PaymentGateway(Protocol):
     name: str
 
@@ -101,3 +111,5 @@ class PaymentGateway(Protocol):
     async def refund(self, reference: str, *, amount_minor: int, idempotency_key: str) -> RefundResult: ...
 
     async def get_dispute(self, reference: str) -> DisputeInfo: ...
+
+    async def list_payments(self, *, since: datetime | None) -> list[PaymentRecord]: ...

@@ -25,6 +25,7 @@ from app.payments.base import (
     DisputeInfo,
     GatewayRefused,
     GatewayUnavailable,
+    PaymentRecord,
     PaymentResult,
     RefundResult,
     SavedCard,
@@ -213,6 +214,10 @@ class SandboxGateway:
         if self._fault("unavailable"):
             raise GatewayUnavailable("sandbox: injected outage")
         return self._result(await self._payment(reference))
+
+    async def list_payments(self, *, since: datetime | None) -> list[PaymentRecord]:
+        """The sandbox keeps its payments in our own database: nothing to compare."""
+        return []
 
     async def get_dispute(self, reference: str) -> DisputeInfo:
         raise GatewayRefused("sandbox: disputes arrive only through Stripe's webhooks")

@@ -21,6 +21,7 @@ from app.payments.base import (
     DisputeInfo,
     GatewayRefused,
     GatewayUnavailable,
+    PaymentRecord,
     PaymentResult,
     RefundResult,
     SavedCard,
@@ -228,3 +229,27 @@ class StripeGateway:
             status=dispute.status or "",
             respond_by=datetime.fromtimestamp(int(due_by), UTC) if due_by else None,
         )
+
+    async def list_payments(self, *, since: datetime | None) -> list[PaymentRecord]:
+        """Every PaymentIntent created since ``since`` (all pages), for reconciliation."""
+        params: dict[str, Any] = {"limit": 100}
+        if since is not None:
+            params["created"] = {"gte": int(since.timestamp())}
+        page = await self._call(self.client.v1.payment_intents.list_async(params))
+        records = []
+        async for intent in page.auto_paging_iter():
+            try:
+                outcome = self._result(intent).outcome
+            except GatewayUnavailable:  # still processing at Stripe
+                outcome = "pending"
+            metadata = intent.metadata.to_dict() if intent.metadata else {}
+            charge_id = metadata.get("charge_id", "")
+            records.append(
+                PaymentRecord(
+                    intent.id,
+                    int(charge_id) if str(charge_id).isdigit() else None,
+                    outcome,
+                    int(intent.amount),
+                )
+            )
+        return records
