@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -324,6 +325,34 @@ def create_clinician_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def reconcile_command(args: argparse.Namespace) -> int:
+    """Compare our charges with Stripe's payments since ``--since`` (default: a week ago) and print each
+    difference; safe ones are repaired, the rest flagged in the audit log. Exit 1 when any is flagged."""
+    from datetime import UTC, datetime, timedelta
+
+    from app.clock import Clock
+    from app.config import Settings
+    from app.payments import gateway_for
+    from app.services import reconcile
+    from app.services.queue import JobQueue, connect
+
+    settings = Settings.from_env()
+    now = Clock().now()
+    since = datetime.combine(args.since, datetime.min.time(), UTC) if args.since else now - timedelta(days=7)
+
+    async def compare() -> list:
+        queue = JobQueue(await connect(settings), settings.queue_name)
+        return await reconcile.reconcile(
+            since=since, now=now, settings=settings, gateway=gateway_for(settings), queue=queue
+        )
+
+    differences = asyncio.run(compare())
+    for difference in differences:
+        print(difference)
+    print(f"{len(differences)} difference(s) since {since:%Y-%m-%d}.")
+    return 1 if any(d.action == "flagged" for d in differences) else 0
+
+
 def _absolute(path: str) -> Path:
     """A file named on the command line, taken from where the operator stands (main moves to ROOT)."""
     return Path(path).resolve()
@@ -376,6 +405,8 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--practice", required=True)
     create.add_argument("--time-zone", default="America/New_York")
     create.add_argument("--password", help="prompted for when omitted")
+    reconcile_parser = commands.add_parser("reconcile", help="compare our charges with Stripe's payments")
+    reconcile_parser.add_argument("--since", type=date.fromisoformat, help="YYYY-MM-DD (default: a week ago)")
     backup_parser = commands.add_parser("backup", help="back up the database to a file")
     backup_parser.add_argument(
         "file", nargs="?", type=_absolute, help="default: var/backups/stillwater-<time>.dump"
@@ -392,6 +423,8 @@ def main(argv: list[str] | None = None) -> int:
         return worker()
     if args.command == "migrate":
         return migrate()
+    if args.command == "reconcile":
+        return reconcile_command(args)
     if args.command == "backup":
         return backup_command(args)
     if args.command == "restore":

@@ -6,6 +6,9 @@ and can drop the response of a request it has processed (``lose_next``), as a br
 Test payment methods: pm_card_visa, pm_card_chargeDeclined, pm_card_chargeDeclinedInsufficientFunds,
 pm_card_authenticationRequired.
 
+``dispute`` and ``close_dispute`` stand for a cardholder's bank: they create or decide a dispute of a
+paid PaymentIntent (readable at ``GET /v1/disputes/{id}``) and record its event.
+
 Every change the API makes is also recorded as an event (``events``), which ``signed`` wraps in a
 delivery signed the way Stripe signs webhooks (``Stripe-Signature: t=…,v1=HMAC-SHA256``), for tests to
 deliver once, several times or out of order.
@@ -134,6 +137,31 @@ class StripeStub:
         mac = hmac.new(secret.encode(), f"{stamp}.{body}".encode(), hashlib.sha256).hexdigest()
         return body.encode(), f"t={stamp},v1={mac}"
 
+    def dispute(self, payment_intent: str, *, reason: str = "fraudulent", due_by: int | None = None) -> dict:
+        """The cardholder disputes a paid PaymentIntent with their bank: ``charge.dispute.created``."""
+        with self.lock:
+            intent = self.objects[payment_intent]
+            obj = {
+                "id": self.new_id("dp"),
+                "object": "dispute",
+                "amount": intent["amount"],
+                "currency": intent["currency"],
+                "charge": self.new_id("ch"),
+                "payment_intent": payment_intent,
+                "reason": reason,
+                "status": "needs_response",
+                "evidence_details": {"due_by": due_by or int(time.time()) + 21 * 86400},
+            }
+            self.objects[obj["id"]] = obj
+            self.emit("charge.dispute.created", obj)
+        return obj
+
+    def close_dispute(self, dispute_id: str, status: str = "lost") -> None:
+        """The bank decides (``won`` or ``lost``): ``charge.dispute.closed``."""
+        with self.lock:
+            self.objects[dispute_id]["status"] = status
+            self.emit("charge.dispute.closed", self.objects[dispute_id])
+
     def charges(self) -> int:
         """Payment intents that actually took money."""
         return sum(
@@ -143,7 +171,14 @@ class StripeStub:
     # --- endpoints -------------------------------------------------------------------------------
 
     def handle(self, method: str, path: str, params: dict) -> tuple[int, dict]:
+        path, _, query = path.partition("?")
         parts = path.strip("/").split("/")[1:]  # drop "v1"
+        if method == "GET" and parts == ["payment_intents"]:
+            since = int(dict(parse_qsl(query)).get("created[gte]", 0))
+            intents = [
+                o for o in self.objects.values() if o["object"] == "payment_intent" and o["created"] >= since
+            ]
+            return 200, {"object": "list", "url": "/v1/payment_intents", "has_more": False, "data": intents}
         if method == "GET":
             obj = self.objects.get(parts[-1])
             return (
@@ -183,6 +218,7 @@ class StripeStub:
                 "metadata": _sub(params, "metadata"),
                 "status": "requires_confirmation",
                 "last_payment_error": None,
+                "created": int(time.time()),
             }
         elif len(parts) == 3 and parts[0] == "payment_intents" and parts[2] == "confirm":
             obj = self.objects.get(parts[1])

@@ -45,6 +45,7 @@ PRACTICE_SETTING = row(OK, DENIED, DENIED, DENIED, GONE, OK, LOGIN)  # the owner
 # for the owner, what booking needs for the front desk (refused the rest), nothing for B or another
 # practice (not found).
 A_RECORD = row(OK, OK, GONE, DENIED, DENIED, GONE, LOGIN)
+A_RECORD_OWNER_ACTS = row(OK, DENIED, GONE, DENIED, DENIED, GONE, LOGIN)  # seen as A_RECORD; the owner acts
 A_BOOKING = row(OK, OK, GONE, OK, DENIED, GONE, LOGIN)
 PORTAL = row(DENIED, DENIED, DENIED, DENIED, OK, DENIED, LOGIN)
 EVERY_CALENDAR = row(OK, DENIED, DENIED, OK, DENIED, OK, LOGIN)  # the practice's day: owner, front desk
@@ -84,6 +85,7 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/appointments/{appointment_id:int}/book-next"): A_BOOKING,
     ("GET", "/appointments/{appointment_id:int}/charge"): A_RECORD,
     ("POST", "/appointments/{appointment_id:int}/charge/refund"): A_RECORD,
+    ("POST", "/appointments/{appointment_id:int}/charge/resume"): A_RECORD_OWNER_ACTS,
     ("POST", "/appointments/{appointment_id:int}/charge/retry"): A_RECORD,
     ("POST", "/appointments/{appointment_id:int}/charge/waive"): A_RECORD,
     ("GET", "/appointments/{appointment_id:int}/reschedule"): A_BOOKING,

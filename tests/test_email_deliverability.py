@@ -227,6 +227,27 @@ async def _estimate_warning(env):
     return env.practice.clinician.email, None
 
 
+async def _charge_disputed(env):
+    """A paid charge whose Stripe payment the cardholder disputes (against the local Stripe stub)."""
+    from app.models.tables import Charge
+    from app.payments.stripe_gateway import StripeGateway
+    from app.services import disputes
+    from tests.stripe_stub import StripeStub
+
+    appointment_id = await paid_session(env.practice, env.now - timedelta(days=3))
+    with StripeStub() as stub:
+        gateway = StripeGateway("sk_test_stub", api_base=stub.url, timeout=5, max_network_retries=0)
+        pay = {"customer_ref": "cus_x", "method_ref": "pm_card_visa", "currency": "USD", "charge_id": 1}
+        intent = await gateway.create_payment(amount_minor=15000, idempotency_key="k", **pay)
+        await gateway.confirm_payment(intent, idempotency_key="k:confirm")
+        await Charge.update({Charge.gateway_reference: intent}).where(Charge.appointment == appointment_id)
+        opened = stub.dispute(intent)
+        await disputes.record_dispute(
+            opened["id"], now=env.now, settings=env.settings, gateway=gateway, queue=env.queue
+        )
+    return env.practice.clinician.email, None
+
+
 # kind -> makes one message of that kind through the real service; returns (recipient, Reply-To or None)
 CASES = {
     "invitation": _invitation,
@@ -241,6 +262,7 @@ CASES = {
     "charge_failed_client": _charge_failed_client,
     "charge_failed_clinician": _charge_failed_clinician,
     "charge_needs_confirmation": _charge_needs_confirmation,
+    "charge_disputed": _charge_disputed,
     "member_invitation": _member_invitation,
     "superbill_ready": _superbill_ready,
     "good_faith_estimate": _good_faith_estimate,

@@ -193,3 +193,17 @@ def soonest_refresh(charges: Iterable[tuple[str, datetime | None]], now: datetim
     """For a screen listing several charges as (status, due): the shortest wait, or None."""
     waits = [wait for status, due in charges if (wait := refresh_seconds(status, due, now))]
     return min(waits, default=None)
+
+
+def reconcile_action(our_status: C | None, same_reference: bool, their_outcome: str) -> str:
+    """Comparing a payment at the gateway with our charge: "ok", "repair" (safe: the gateway took the
+    money for the attempt we are still waiting on, so recording it is what the webhook would do) or
+    "flag" (money and books disagree in a way a person must look at: a refund or a manual record)."""
+    paid = our_status in REFUNDABLE or our_status == C.REFUNDED
+    if their_outcome == "succeeded":
+        if same_reference and paid:
+            return "ok"
+        if same_reference and (our_status == C.PROCESSING or our_status in CONFIRMABLE):
+            return "repair"
+        return "flag"
+    return "flag" if same_reference and paid else "ok"

@@ -332,6 +332,26 @@ class Refund(Table):
     created_by = Integer(null=True, default=None)
 
 
+class Dispute(Table):
+    """A cardholder's dispute of a paid charge (Stripe's ``charge.dispute.*``), kept by Stripe's id.
+
+    While one of a client's disputes has no ``charging_resumed_at``, that client is not charged
+    automatically; the practice owner resumes it (audited)."""
+
+    charge = ForeignKey(references=Charge, null=False, index=True)
+    client = ForeignKey(references=Client, null=False, index=True)
+    gateway_reference = Varchar(length=120, unique=True)
+    amount_minor = Integer()
+    currency = Varchar(length=3, default="USD")
+    reason = Varchar(length=64, default="")
+    status = Varchar(length=32, default="")
+    respond_by = Timestamptz(null=True, default=None)
+    opened_at = Timestamptz()
+    updated_at = Timestamptz()
+    charging_resumed_at = Timestamptz(null=True, default=None)
+    charging_resumed_by = Integer(null=True, default=None)
+
+
 class StripeEvent(Table):
     """A webhook event from Stripe, stored once by its id when it arrives and processed by a job."""
 
@@ -670,6 +690,7 @@ ALL_TABLES: list[type[Table]] = [
     FeeAgreement,
     Refund,
     SandboxPayment,
+    Dispute,
     StripeEvent,
     AccountToken,
     ChecklistItem,

@@ -10,6 +10,7 @@ gateway's record rather than by charging again.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal, Protocol
 
 Outcome = Literal["pending", "succeeded", "failed", "requires_action"]
@@ -62,6 +63,29 @@ class RefundResult:
     failure_code: str = ""
 
 
+@dataclass(frozen=True)
+class DisputeInfo:
+    """The gateway's current record of a cardholder's dispute of a payment."""
+
+    reference: str
+    payment_reference: str
+    amount_minor: int
+    currency: str
+    reason: str
+    status: str
+    respond_by: datetime | None
+
+
+@dataclass(frozen=True)
+class PaymentRecord:
+    """One payment as the gateway records it, with our charge's id from its metadata (None if absent)."""
+
+    reference: str
+    charge_id: int | None
+    outcome: Outcome
+    amount_minor: int
+
+
 class PaymentGateway(Protocol):
     name: str
 
@@ -85,3 +109,7 @@ class PaymentGateway(Protocol):
     async def confirmation_secret(self, reference: str) -> str: ...
 
     async def refund(self, reference: str, *, amount_minor: int, idempotency_key: str) -> RefundResult: ...
+
+    async def get_dispute(self, reference: str) -> DisputeInfo: ...
+
+    async def list_payments(self, *, since: datetime | None) -> list[PaymentRecord]: ...

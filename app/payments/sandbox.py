@@ -22,8 +22,10 @@ from app.models.db import is_unique_violation, transaction
 from app.models.tables import SandboxPayment
 from app.payments.base import (
     CardRejected,
+    DisputeInfo,
     GatewayRefused,
     GatewayUnavailable,
+    PaymentRecord,
     PaymentResult,
     RefundResult,
     SavedCard,
@@ -212,6 +214,13 @@ class SandboxGateway:
         if self._fault("unavailable"):
             raise GatewayUnavailable("sandbox: injected outage")
         return self._result(await self._payment(reference))
+
+    async def list_payments(self, *, since: datetime | None) -> list[PaymentRecord]:
+        """The sandbox keeps its payments in our own database: nothing to compare."""
+        return []
+
+    async def get_dispute(self, reference: str) -> DisputeInfo:
+        raise GatewayRefused("sandbox: disputes arrive only through Stripe's webhooks")
 
     async def refund(self, reference: str, *, amount_minor: int, idempotency_key: str) -> RefundResult:
         if self._fault("unavailable"):

@@ -10,6 +10,7 @@ try, 2 SDK retries with the same key, well inside the worker's job timeout.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import stripe
@@ -17,8 +18,10 @@ import stripe
 from app.payments.base import (
     NOT_CONFIRMED,
     CardRejected,
+    DisputeInfo,
     GatewayRefused,
     GatewayUnavailable,
+    PaymentRecord,
     PaymentResult,
     RefundResult,
     SavedCard,
@@ -207,3 +210,46 @@ class StripeGateway:
             refund.status, "pending"
         )
         return RefundResult(outcome, refund.id, getattr(refund, "failure_reason", "") or "")  # type: ignore[arg-type]
+
+    async def get_dispute(self, reference: str) -> DisputeInfo:
+        """Stripe's current record of a dispute (a webhook's snapshot may be older than another's)."""
+        try:
+            dispute = await self._call(self.client.v1.disputes.retrieve_async(reference))
+        except stripe.InvalidRequestError as exc:
+            raise GatewayRefused(f"stripe: {exc.user_message or exc}") from exc
+        intent = dispute.payment_intent
+        evidence = getattr(dispute, "evidence_details", None)
+        due_by = getattr(evidence, "due_by", None) if evidence else None
+        return DisputeInfo(
+            reference=dispute.id,
+            payment_reference=(intent if isinstance(intent, str) else getattr(intent, "id", "")) or "",
+            amount_minor=int(dispute.amount),
+            currency=(dispute.currency or "usd").upper(),
+            reason=dispute.reason or "",
+            status=dispute.status or "",
+            respond_by=datetime.fromtimestamp(int(due_by), UTC) if due_by else None,
+        )
+
+    async def list_payments(self, *, since: datetime | None) -> list[PaymentRecord]:
+        """Every PaymentIntent created since ``since`` (all pages), for reconciliation."""
+        params: dict[str, Any] = {"limit": 100}
+        if since is not None:
+            params["created"] = {"gte": int(since.timestamp())}
+        page = await self._call(self.client.v1.payment_intents.list_async(params))
+        records = []
+        async for intent in page.auto_paging_iter():
+            try:
+                outcome = self._result(intent).outcome
+            except GatewayUnavailable:  # still processing at Stripe
+                outcome = "pending"
+            metadata = intent.metadata.to_dict() if intent.metadata else {}
+            charge_id = metadata.get("charge_id", "")
+            records.append(
+                PaymentRecord(
+                    intent.id,
+                    int(charge_id) if str(charge_id).isdigit() else None,
+                    outcome,
+                    int(intent.amount),
+                )
+            )
+        return records

@@ -77,6 +77,10 @@ ACTIONS: dict[str, str] = {
     "charge_failed": "Charge failed",
     "charge_refunded": "Charge refunded",
     "charge_waived": "Charge waived",
+    "charge_disputed": "Payment disputed by the cardholder; automatic charging paused",
+    "charging_resumed": "Automatic charging resumed after a dispute",
+    "reconcile_repaired": "Reconciliation recorded a payment Stripe took (safe repair)",
+    "reconcile_flagged": "Reconciliation found a difference with Stripe to look at",
     # superbills and estimates
     "billing_details_changed": "Billing details changed (licence, NPI, tax ID, address, fees)",
     "client_billing_details_changed": "Client's billing details or diagnosis changed",

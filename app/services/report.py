@@ -150,6 +150,7 @@ class Row(NamedTuple):
     refunded_minor: int | None
     charged_at: datetime | None
     clinician_id: int = 0
+    dispute_status: str | None = None  # the cardholder disputed the payment with their bank
 
     @property
     def status_label(self) -> str:
@@ -157,7 +158,8 @@ class Row(NamedTuple):
 
     @property
     def charge_label(self) -> str:
-        return CHARGE_LABELS[self.charge_status] if self.charge_status else ""
+        label = CHARGE_LABELS[self.charge_status] if self.charge_status else ""
+        return f"{label} (disputed)" if self.dispute_status else label
 
     @property
     def time_to_status(self) -> str:
@@ -360,7 +362,8 @@ def _rows_sql(where: str, order: tuple[str, str], limit: str) -> str:
     return (
         "SELECT p.*, ch.status AS charge_status, ch.amount_minor AS charge_amount_minor, "  # noqa: S608
         "ch.refunded_minor, ch.succeeded_at AS charged_at, sc.changed_at AS set_at, "
-        "u.name AS set_by_name, u.role AS set_by_role "
+        "u.name AS set_by_name, u.role AS set_by_role, "
+        "(SELECT MAX(d.status) FROM dispute d WHERE d.charge = ch.id) AS dispute_status "
         f"FROM (SELECT {PAGE_COLUMNS} {FROM} {where} ORDER BY {inner} {limit}) p "
         "LEFT JOIN charge ch ON ch.appointment = p.appointment_id "
         "LEFT JOIN status_change sc ON sc.id = "
@@ -393,6 +396,7 @@ def _row(raw: dict[str, Any]) -> Row:
         refunded_minor=raw["refunded_minor"],
         charged_at=_dt(raw["charged_at"]),
         clinician_id=raw["clinician_id"],
+        dispute_status=raw["dispute_status"],
     )
 
 

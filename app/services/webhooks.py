@@ -14,7 +14,7 @@ from app.config import Settings
 from app.models.db import is_unique_violation, transaction
 from app.models.tables import StripeEvent
 from app.payments.base import PaymentGateway
-from app.services import charges
+from app.services import charges, disputes
 from app.services.queue import JobQueue, QueuedJob
 
 log = logging.getLogger("app.services.webhooks")
@@ -27,6 +27,7 @@ PAYMENT_EVENTS = frozenset(
         "payment_intent.canceled",
     }
 )
+DISPUTE_EVENTS = frozenset({"charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed"})
 SWEEP_AFTER = timedelta(minutes=1)  # an event still unprocessed this long after arriving lost its job
 
 
@@ -72,6 +73,10 @@ async def process_event(
             str(subject.get("payment_intent") or ""), now=now, gateway=gateway
         )
         outcome = f"refunds settled: {settled}"
+    elif row.kind in DISPUTE_EVENTS:
+        outcome = await disputes.record_dispute(
+            str(subject.get("id", "")), now=now, settings=settings, gateway=gateway, queue=queue
+        )
     else:
         outcome = "ignored"
     await StripeEvent.update({StripeEvent.processed_at: now, StripeEvent.outcome: outcome[:100]}).where(

@@ -15,11 +15,12 @@ from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Response, Template
 
 from app.domain.charges import refund_problem
+from app.domain.members import Ability, may
 from app.domain.practice import MAX_FEE_CEILING, format_money
 from app.domain.validation import Form
 from app.payments import gateway_for
 from app.payments.base import NOT_CONFIRMED, CardRejected, GatewayUnavailable
-from app.services import cards, charges
+from app.services import cards, charges, disputes
 from app.services.context import CurrentUser
 from app.web.guards import client_only, clinician_only
 from app.web.htmx import flash, redirect, render, wants_fragment
@@ -56,6 +57,7 @@ async def _panel(
         "confirm": confirm,
         "request_id": request_id or secrets.token_urlsafe(12),
         "zone": user.time_zone,
+        "may_resume": user.is_member and may(user.member_role, Ability.CHANGE_PRACTICE_SETTINGS),
     }
     return await render(request, "charges/appointment.html", context, fragment="charges/_panel.html")
 
@@ -119,6 +121,15 @@ class AppointmentChargeController(Controller):
     ) -> Template | Response:
         retrying = charges.retry_charge(appointment_id, clinician_id=user.clinician_id, **ctx.sending)
         return await self._act(request, user, appointment_id, ctx.now, retrying, "Trying the card again now.")
+
+    @post("/resume")
+    async def resume(
+        self, request: Request, appointment_id: FromPath[int], user: User, ctx: Context
+    ) -> Template | Response:
+        """The owner resumes automatic charging for a client whose payment was disputed."""
+        resumed = await disputes.resume_charging(appointment_id, member=user, **ctx.acting)
+        message = "Automatic charging resumed." if resumed else "Charging was not paused."
+        return await self._done(request, user, appointment_id, ctx.now, message)
 
     @post("/refund")
     async def refund(

@@ -8,7 +8,7 @@ from datetime import datetime
 from app.config import Settings
 from app.domain import charges as rules
 from app.domain import fees
-from app.models.tables import Appointment, Charge, Client
+from app.models.tables import Appointment, Charge, Client, Dispute
 from app.services.queue import QueuedJob
 
 CHARGE_JOB = "charge_appointment"
@@ -28,6 +28,11 @@ def charge_job(charge_id: int, generation: int, due: datetime | None, settings: 
 def client_active():
     """Archived clients are never charged: a charge whose client was archived is cancelled, not collected."""
     return Charge.client.is_in(Client.select(Client.id).where(Client.archived_at.is_null()))
+
+
+def not_paused():
+    """A client with a dispute the practice owner has not resumed charging after is not charged."""
+    return Charge.client.not_in(Dispute.select(Dispute.client).where(Dispute.charging_resumed_at.is_null()))
 
 
 def still_owed(charge: Charge):

@@ -15,7 +15,7 @@ from app.models.tables import Charge, Client, PaymentMethod, Refund
 from app.payments.base import GatewayRefused, GatewayUnavailable, PaymentGateway, PaymentResult
 from app.services import audit, superbills
 from app.services.charges.actions import settle_refund
-from app.services.charges.common import charge_job, client_active, still_owed
+from app.services.charges.common import charge_job, client_active, not_paused, still_owed
 from app.services.charges.scheduling import cancel_where
 from app.services.charges.views import view_of
 from app.services.context import Actor
@@ -71,6 +71,7 @@ async def _claim(charge: Charge, *, now: datetime, settings: Settings) -> bool:
             & (Charge.due_at <= now)
             & still_owed(charge)
             & client_active()
+            & not_paused()
         )
         .returning(Charge.id)
     )
@@ -381,7 +382,7 @@ async def _queue_due(
     monotonic time ``until``. Returns the rows whose job a worker has taken although still unclaimed."""
     taken = []
     waiting = (
-        Charge.status == C.SCHEDULED,
+        (Charge.status == C.SCHEDULED) & not_paused(),
         (Charge.status == C.PROCESSING) & Charge.claimed_until.is_null(),
     )
     for condition in waiting:

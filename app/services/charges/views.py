@@ -7,11 +7,21 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from app.domain import charges as rules
+from app.domain import disputes as dispute_rules
 from app.domain import fees
 from app.domain.practice import format_money
 from app.domain.statuses import ChargeKind
 from app.domain.statuses import ChargeStatus as C
-from app.models.tables import Appointment, Charge, Client, Clinician, PaymentMethod, Refund, User
+from app.models.tables import (
+    Appointment,
+    Charge,
+    Client,
+    Clinician,
+    Dispute,
+    PaymentMethod,
+    Refund,
+    User,
+)
 from app.services.errors import ChargeNotFound
 
 
@@ -29,6 +39,8 @@ class ChargeView:
     card: PaymentMethod | None
     refunds: list[Refund] = field(default_factory=list)
     now: datetime | None = None
+    disputes: list[Dispute] = field(default_factory=list)
+    charging_paused: bool = False  # a dispute of one of this client's charges paused their charging
 
     @property
     def status(self) -> C:
@@ -83,6 +95,19 @@ class ChargeView:
     def has_receipt(self) -> bool:
         return self.charge.succeeded_at is not None
 
+    def dispute_lines(self) -> list[dict[str, object]]:
+        """Each dispute of this charge as the practice reads it: amount, reason, state, respond-by date."""
+        return [
+            {
+                "amount": format_money(d.amount_minor, d.currency),
+                "reason": dispute_rules.reason_text(d.reason),
+                "status": dispute_rules.status_text(d.status),
+                "closed": dispute_rules.is_closed(d.status),
+                "respond_by": None if dispute_rules.is_closed(d.status) else d.respond_by,
+            }
+            for d in self.disputes
+        ]
+
     def session_text(self, zone: str) -> str:
         return self.appointment.starts_at.astimezone(ZoneInfo(zone or "UTC")).strftime("%a %d %b %Y, %H:%M")
 
@@ -119,6 +144,12 @@ async def views_of(charge_rows: list[Charge], *, now: datetime | None = None) ->
         await Refund.objects().where(Refund.charge.is_in([c.id for c in charge_rows])).order_by(Refund.id)
     ):
         refunds.setdefault(refund.charge, []).append(refund)
+    disputes: dict[int, list[Dispute]] = {}
+    paused: set[int] = set()
+    for dispute in await Dispute.objects().where(Dispute.client.is_in(list(clients))).order_by(Dispute.id):
+        disputes.setdefault(dispute.charge, []).append(dispute)
+        if dispute.charging_resumed_at is None:
+            paused.add(dispute.client)
     views = []
     for charge in charge_rows:
         client = clients[charge.client]
@@ -136,6 +167,8 @@ async def views_of(charge_rows: list[Charge], *, now: datetime | None = None) ->
                 card=methods.get(charge.payment_method) or current_cards.get(client.user),
                 refunds=refunds.get(charge.id, []),
                 now=now,
+                disputes=disputes.get(charge.id, []),
+                charging_paused=charge.client in paused,
             )
         )
     return views
