@@ -401,3 +401,42 @@ async def test_the_practice_day_has_a_column_per_clinician_for_the_owner_and_the
     client.cookies.clear()
     await sign_in(client, noor)
     assert (await client.get("/calendar/practice")).status_code == 403
+
+
+async def test_the_owner_s_practice_settings_reach_every_colleague_and_a_colleague_keeps_their_own(
+    client, other_client, settings, clock
+):
+    from tests.test_reminders import _form_values
+
+    owner = await make_clinician(settings, clock.now())
+    noor = await make_member(
+        settings, clock.now(), owner, email="noor@example.test", name="Noor Haddad", role="clinician"
+    )
+    await sign_in(client, owner)
+    form = {
+        k: v for k, v in _form_values((await client.get("/settings/booking")).text).items() if k != "_csrf"
+    }
+    changed = {**form, "cancellation_window_hours": "24", "reminder_hours": "24", "min_notice_hours": "12"}
+    assert (await post_form(client, "/settings/booking", changed)).status_code == 303
+
+    await sign_in(other_client, noor)
+    seen = _form_values((await other_client.get("/settings/booking")).text)
+    assert (seen["cancellation_window_hours"], seen["reminder_hours"], seen["min_notice_hours"]) == (
+        "24",
+        "24",
+        "12",
+    )
+    mine = {k: v for k, v in seen.items() if k != "_csrf"}
+    mine.update(
+        buffer_minutes="25", video_link="https://meet.example.test/noor", cancellation_window_hours="72"
+    )
+    assert (await post_form(other_client, "/settings/booking", mine)).status_code == 303
+    after = _form_values((await other_client.get("/settings/booking")).text)
+    assert (after["buffer_minutes"], after["video_link"]) == ("25", "https://meet.example.test/noor")
+    assert after["cancellation_window_hours"] == "24"
+    owners = _form_values((await client.get("/settings/booking")).text)
+    assert (owners["cancellation_window_hours"], owners["buffer_minutes"], owners["video_link"]) == (
+        "24",
+        "10",
+        "",
+    )

@@ -309,32 +309,42 @@ PRACTICE_LEVEL_COLUMNS = (
     "cancellation_window_hours",
     "max_fee_minor",
     "require_two_factor",
+    "reminder_hours",
 )
 
 
 async def keep_practice_in_step(clinician_id: int) -> None:
-    """After the owner changes their settings (inside the caller's transaction): the practice takes the
-    practice-level values. The booking and calendar code still reads them from the clinician's seat."""
-    owner = (
-        await Membership.select(Membership.practice)
-        .where(
-            (Membership.clinician == clinician_id)
-            & (Membership.role == MemberRole.OWNER.value)
-            & Membership.removed_at.is_null()
-        )
-        .first()
-    )
-    if owner is None:
-        return
+    """After a member changes their settings (inside the caller's transaction): the owner's practice-level
+    values become the practice's, then every seat in the practice takes the practice's values again, so
+    an owner's change reaches every colleague and a colleague's seat can't drift from the practice."""
     seat = (
-        await Clinician.select(*(getattr(Clinician, c) for c in PRACTICE_LEVEL_COLUMNS))
+        await Clinician.select(Clinician.practice, *(getattr(Clinician, c) for c in PRACTICE_LEVEL_COLUMNS))
         .where(Clinician.id == clinician_id)
         .first()
     )
-    await Practice.update({getattr(Practice, c): seat[c] for c in PRACTICE_LEVEL_COLUMNS}).where(
-        Practice.id == owner["practice"]
+    if seat is None or seat["practice"] is None:
+        return
+    practice_id = seat["practice"]
+    owner_seats_now = await owner_seats([practice_id])
+    if owner_seats_now.get(practice_id) == clinician_id:
+        await Practice.update({getattr(Practice, c): seat[c] for c in PRACTICE_LEVEL_COLUMNS}).where(
+            Practice.id == practice_id
+        )
+    await seats_follow_practice(practice_id)
+    await members_changed(practice_id)
+
+
+async def seats_follow_practice(practice_id: int) -> None:
+    """Every clinician seat in the practice takes the practice's name and practice-level settings."""
+    practice = (
+        await Practice.select(Practice.name, *(getattr(Practice, c) for c in PRACTICE_LEVEL_COLUMNS))
+        .where(Practice.id == practice_id)
+        .first()
     )
-    await members_changed(owner["practice"])
+    values = {getattr(Clinician, c): practice[c] for c in PRACTICE_LEVEL_COLUMNS}
+    await Clinician.update({**values, Clinician.practice_name: practice["name"]}).where(
+        Clinician.practice == practice_id
+    )
 
 
 async def members_changed(practice_id: int) -> None:
