@@ -86,7 +86,7 @@ async def test_the_front_desk_works_in_any_clinician_s_calendar_and_stays_out_of
     calendar = unescape((await client.get("/calendar")).text)
     assert "Calendar of" in calendar and "Maya Chen" in calendar and "Noor Haddad" in calendar
     assert 'href="/report"' not in calendar and 'href="/new-clients"' not in calendar
-    assert (await client.get(f"/clients/{alex}")).status_code == 404  # not in Maya's calendar
+    assert (await client.get(f"/clients/{alex}")).status_code == 200  # Noor's client, from Maya's calendar
     switched = await post_form(client, "/practice/calendar", {"clinician_id": str(noor.user.clinician_id)})
     assert switched.headers["location"] == "/calendar"
     assert "You're working in Noor Haddad's calendar." in unescape((await client.get("/calendar")).text)
@@ -440,3 +440,36 @@ async def test_the_owner_s_practice_settings_reach_every_colleague_and_a_colleag
         "10",
         "",
     )
+
+
+async def test_the_owner_and_the_front_desk_open_a_colleague_s_client_without_switching_calendars(
+    client, other_client, settings, clock
+):
+    owner = await make_clinician(settings, clock.now())
+    noor = await make_member(
+        settings, clock.now(), owner, email="noor@example.test", name="Noor Haddad", role="clinician"
+    )
+    lee = await make_member(
+        settings, clock.now(), owner, email="lee@example.test", name="Lee Park", role="clinician"
+    )
+    desk = await make_member(
+        settings, clock.now(), owner, email="sky@example.test", name="Sky", role="front_desk"
+    )
+    _, alex = await make_client(settings, clock.now(), noor)
+    session = await add_appointment(noor.user.clinician_id, alex, clock.now() + timedelta(days=1))
+
+    await sign_in(client, owner)
+    assert "Alex Rivera" in (await client.get(f"/clients/{alex}")).text
+    assert (await client.get(f"/clients/{alex}/insurance")).status_code == 200
+    assert "Alex Rivera" in (await client.get(f"/appointments/{session}")).text
+    assert "You're working in" not in unescape((await client.get("/calendar")).text)
+
+    await sign_in(other_client, desk)
+    assert "Alex Rivera" in (await other_client.get(f"/clients/{alex}")).text
+    assert "Alex Rivera" in (await other_client.get(f"/appointments/{session}")).text
+    assert (await other_client.get(f"/clients/{alex}/insurance")).status_code == 403
+    assert (await post_form(other_client, f"/appointments/{session}/charge/refund")).status_code == 403
+
+    await sign_in(other_client, lee)
+    assert (await other_client.get(f"/clients/{alex}")).status_code == 404
+    assert (await other_client.get(f"/appointments/{session}")).status_code == 404

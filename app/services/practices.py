@@ -15,6 +15,7 @@ from app.domain import members as rules
 from app.domain.members import Ability, ClientAccess, MemberRole
 from app.models.db import transaction
 from app.models.tables import (
+    Appointment,
     Client,
     ClientAssignment,
     ClientShare,
@@ -110,6 +111,34 @@ async def client_for(member: CurrentUser, client_id: int) -> ClientForMember:
     if access is ClientAccess.NONE:
         raise ClientNotFound(client_id)
     return ClientForMember(client, access)
+
+
+async def seat_holding(
+    member: CurrentUser, *, client_id: int | None = None, appointment_id: int | None = None
+) -> int | None:
+    """The clinician seat that holds this client (their assigned clinician) or session (its clinician)
+    when the member may see it (``client_for``), so the owner and the front desk open a colleague's
+    client or session without switching calendars; None when it isn't theirs to see."""
+    if not member.is_member:
+        return None
+    seat = None
+    if appointment_id is not None:
+        row = (
+            await Appointment.select(Appointment.client, Appointment.clinician)
+            .where(Appointment.id == appointment_id)
+            .where(Appointment.clinician.practice == member.practice_id)
+            .first()
+        )
+        if row is None:
+            return None
+        client_id, seat = row["client"], row["clinician"]
+    if client_id is None:
+        return None
+    try:
+        found = await client_for(member, client_id)
+    except ClientNotFound:
+        return None
+    return seat or found.client.clinician
 
 
 async def colleague(practice_id: int, clinician_id: int) -> Colleague:

@@ -24,7 +24,7 @@ from app.services import archiving, clients, insurance
 from app.services.appointments import practice_of
 from app.services.clients import ClientChanges, ClientError, NewClient
 from app.services.context import CurrentUser
-from app.web.guards import clinician_only
+from app.web.guards import clinician_only, in_the_record_s_calendar
 from app.web.htmx import flash, redirect, render, wants_fragment
 from app.web.middleware import query_problems
 from app.web.runtime import Context, Now, RequestContext, User
@@ -100,7 +100,7 @@ def _insurance_context(client, details, errors, values=None) -> dict[str, Any]:
 
 class ClientsController(Controller):
     path = "/clients"
-    guards = [clinician_only]
+    guards = [clinician_only, in_the_record_s_calendar]
 
     @get("/", name="clients")
     async def index(

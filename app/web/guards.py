@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
 from app.domain.members import MemberRole
+from app.services import practices
 from app.services.context import CurrentUser
 from app.web.runtime import current_session, current_user
 
@@ -83,6 +86,20 @@ async def clinician_only(connection: ASGIConnection, _: BaseRouteHandler) -> Non
     session = current_session(connection)
     if session is not None and session.must_enrol_two_factor:
         raise TwoFactorEnrolmentRequired()
+
+
+async def in_the_record_s_calendar(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """On a client's or a session's page, a member who may see it works in the calendar that holds it:
+    the owner and the front desk open a colleague's client or session without switching calendars."""
+    user = current_user(connection)
+    params = connection.path_params
+    if user is None or not ({"client_id", "appointment_id"} & params.keys()):
+        return
+    seat = await practices.seat_holding(
+        user, client_id=params.get("client_id"), appointment_id=params.get("appointment_id")
+    )
+    if seat is not None and seat != user.clinician_id:
+        connection.scope["user"] = replace(user, clinician_id=seat)  # type: ignore[typeddict-unknown-key]
 
 
 async def member_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
