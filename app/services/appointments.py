@@ -194,13 +194,13 @@ async def practice_of(clinician_id: int) -> Practice:
     row = (
         await Clinician.select(
             Clinician.id,
-            Clinician.practice.time_zone.as_alias("time_zone"),
-            Clinician.practice.currency.as_alias("currency"),
+            Clinician.time_zone,
+            Clinician.currency,
             Clinician.default_fee_minor,
             Clinician.default_session_minutes,
-            Clinician.practice.intro_fee_minor.as_alias("intro_fee_minor"),
-            Clinician.practice.intro_session_minutes.as_alias("intro_session_minutes"),
-            Clinician.practice.max_fee_minor.as_alias("max_fee_minor"),
+            Clinician.intro_fee_minor,
+            Clinician.intro_session_minutes,
+            Clinician.max_fee_minor,
         )
         .where(Clinician.id == clinician_id)
         .first()
