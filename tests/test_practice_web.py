@@ -379,7 +379,7 @@ async def test_the_practice_day_has_a_column_per_clinician_for_the_owner_and_the
     )
     _, alex = await make_client(settings, clock.now(), noor)
     _, sam = await make_client(settings, clock.now(), owner, email="sam@example.test", name="Sam Okafor")
-    await add_appointment(noor.user.clinician_id, alex, clock.now() + timedelta(hours=1))
+    alex_session = await add_appointment(noor.user.clinician_id, alex, clock.now() + timedelta(hours=1))
     await add_appointment(owner.user.clinician_id, sam, clock.now() + timedelta(hours=2))
 
     for person in (owner, desk):
@@ -397,6 +397,12 @@ async def test_the_practice_day_has_a_column_per_clinician_for_the_owner_and_the
         client, "/practice/calendar", {"clinician_id": str(noor.user.clinician_id), "date": "2026-12-01"}
     )
     assert opened.headers["location"] == "/calendar?view=day&date=2026-12-01"
+    assert f'href="/appointments/{alex_session}"' in day and "Book with Noor Haddad" in day
+    assert "Alex Rivera" in (await client.get(f"/appointments/{alex_session}")).text
+    book = {"clinician_id": str(noor.user.clinician_id), "date": "2026-12-01", "then": "book"}
+    booking = await post_form(client, "/practice/calendar", book)
+    assert booking.headers["location"] == "/appointments/new?date=2026-12-01"
+    assert "Alex Rivera" in unescape((await client.get(booking.headers["location"])).text)
 
     client.cookies.clear()
     await sign_in(client, noor)
