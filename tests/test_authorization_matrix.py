@@ -144,6 +144,8 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/clients/{client_id:int}/invite"): A_BOOKING,
     ("POST", "/clients/{client_id:int}/restore"): A_RECORD,
     ("GET", "/clients/{client_id:int}/sessions"): A_BOOKING,
+    ("GET", "/clients/{client_id:int}/contact"): A_BOOKING,
+    ("POST", "/clients/{client_id:int}/contact"): A_BOOKING,
     ("GET", "/dev/mailbox"): PUBLIC,
     ("GET", "/dev/mailbox/{message_id:int}"): PUBLIC,
     ("POST", "/email/events"): NOT_HERE,

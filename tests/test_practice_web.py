@@ -479,3 +479,46 @@ async def test_the_owner_and_the_front_desk_open_a_colleague_s_client_without_sw
     await sign_in(other_client, lee)
     assert (await other_client.get(f"/clients/{alex}")).status_code == 404
     assert (await other_client.get(f"/appointments/{session}")).status_code == 404
+
+
+async def test_the_front_desk_edits_a_client_s_name_email_and_phone_audited_with_their_role(
+    client, settings, clock
+):
+    from app.models.tables import AuditEvent, User
+
+    owner = await make_clinician(settings, clock.now())
+    noor = await make_member(
+        settings, clock.now(), owner, email="noor@example.test", name="Noor Haddad", role="clinician"
+    )
+    desk = await make_member(
+        settings, clock.now(), owner, email="sky@example.test", name="Sky", role="front_desk"
+    )
+    _, alex = await make_client(settings, clock.now(), noor, with_password=False)
+    _, sam = await make_client(settings, clock.now(), owner, email="sam@example.test", name="Sam Okafor")
+    await sign_in(client, desk)
+    page = unescape((await client.get(f"/clients/{alex}")).text)
+    assert f'href="/clients/{alex}/contact"' in page and f'href="/clients/{alex}/edit"' not in page
+    form = {"name": "Alex Rivera", "email": "alex@example.test", "phone": ""}
+    for bad, message in (
+        ({"name": "A\x00x"}, "control characters"),
+        ({"email": "not an address"}, "email"),
+        ({"email": "sam@example.test"}, "already uses this address"),
+        ({"phone": "9" * 500}, "at most"),
+    ):
+        refused = await post_form(client, f"/clients/{alex}/contact", {**form, **bad})
+        assert refused.status_code == 400 and message in unescape(refused.text).lower(), bad
+    saved = await post_form(
+        client,
+        f"/clients/{alex}/contact",
+        {"name": "Alex R. Rivera", "email": "alex.r@example.test", "phone": "555 0100"},
+    )
+    assert saved.status_code == 303
+    stored = await Client.objects().get(Client.id == alex)
+    assert (stored.name, stored.email, stored.phone) == ("Alex R. Rivera", "alex.r@example.test", "555 0100")
+    assert await User.exists().where(User.email == "alex.r@example.test")
+    trail = await AuditEvent.objects().where(AuditEvent.action == "client_contact_changed").first()
+    assert trail.detail == "name, email, phone" and trail.actor_role == "front_desk"
+    locked = await post_form(
+        client, f"/clients/{sam}/contact", {"name": "Sam", "email": "s2@example.test", "phone": ""}
+    )
+    assert locked.status_code == 400 and "portal login" in unescape(locked.text)

@@ -22,7 +22,7 @@ from app.domain.validation import Form
 from app.models.tables import Client
 from app.services import archiving, clients, insurance
 from app.services.appointments import practice_of
-from app.services.clients import ClientChanges, ClientError, NewClient
+from app.services.clients import ClientChanges, ClientContact, ClientError, NewClient
 from app.services.context import CurrentUser
 from app.web.guards import clinician_only, in_the_record_s_calendar
 from app.web.htmx import flash, redirect, render, wants_fragment
@@ -72,6 +72,19 @@ def _client_changes(form: Form) -> ClientChanges:
         internal_note=form.text("internal_note", label="Private note", required=False, max_length=MAX_NOTE),
         reminders_off=not form.checkbox("reminders"),
     )
+
+
+def _contact_from(form: Form) -> ClientContact:
+    return ClientContact(
+        name=form.name("name", label="Name"),
+        email=form.email(),
+        phone=form.text("phone", label="Phone", required=False, max_length=40),
+    )
+
+
+async def _contact_page(request: Request, client: Client, values: dict, errors=None) -> Template:
+    context = {"c": client, "values": values, "errors": errors or {}}
+    return await render(request, "clients/contact.html", context, status_code=400 if errors else 200)
 
 
 def _added_notice(new: NewClient, invited: bool) -> str:
@@ -205,6 +218,32 @@ class ClientsController(Controller):
             "clients/edit.html",
             {"c": client, "values": form.data, "errors": form.errors, "billing": insurance.BILLING_CHOICES},
         )
+
+    @get("/{client_id:int}/contact", name="client_contact")
+    async def contact_page(
+        self, request: Request, client_id: FromPath[int], user: User, ctx: Context
+    ) -> Template:
+        client = await _viewed(user, client_id, ctx, "contact_page")
+        return await _contact_page(
+            request, client, {"name": client.name, "email": client.email, "phone": client.phone}
+        )
+
+    @post("/{client_id:int}/contact")
+    async def change_contact(
+        self, request: Request, client_id: FromPath[int], data: FormBody, user: User, ctx: Context
+    ) -> Any:
+        """Name, email and phone: the front desk's edit of a client (R12), audited with their role."""
+        client = await _viewed(user, client_id, ctx, "change_contact")
+        form = Form.of(data)
+        contact = _contact_from(form)
+        try:
+            if form.ok:
+                changed = await clients.update_contact(user.clinician_id, client_id, contact, **ctx.acting)
+                await flash(request, "Contact details saved." if changed else "Nothing changed.")
+                return redirect(request, f"/clients/{client_id}")
+        except ClientError as error:
+            form.error(error.field, error.message)
+        return await _contact_page(request, client, form.data, form.errors)
 
     @get("/{client_id:int}/insurance", name="client_insurance")
     async def insurance_page(

@@ -37,8 +37,8 @@ async def signed_in(connection: ASGIConnection, _: BaseRouteHandler) -> None:
 # The clinician pages the front desk may open: what booking needs (R12) — calendars, sessions and their
 # statuses, clients, their invitations and a bounced address tried again. Insurance, notes, forms and
 # intake answers, charges and refunds, the report, the trail, settings and exports answer 403; so does
-# editing contact details for now (its form carries the private note). Keyed by (method, route path
-# without parameter types, as Litestar's ``path_template``).
+# the clinician's edit form (it carries the private note): the front desk edits name, email and phone
+# on the contact form. Keyed by (method, route path without parameter types, Litestar's ``path_template``).
 FRONT_DESK_PAGES = frozenset(
     {
         ("GET", "/calendar"),
@@ -65,6 +65,8 @@ FRONT_DESK_PAGES = frozenset(
         ("POST", "/clients/{client_id}/invite"),
         ("POST", "/clients/{client_id}/email-retry"),
         ("GET", "/clients/{client_id}/sessions"),
+        ("GET", "/clients/{client_id}/contact"),
+        ("POST", "/clients/{client_id}/contact"),
     }
 )
 
