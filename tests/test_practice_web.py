@@ -3,6 +3,7 @@ a choice for future sessions), the join link, the front desk's home and the prac
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from html import unescape
 
@@ -522,3 +523,50 @@ async def test_the_front_desk_edits_a_client_s_name_email_and_phone_audited_with
         client, f"/clients/{sam}/contact", {"name": "Sam", "email": "s2@example.test", "phone": ""}
     )
     assert locked.status_code == 400 and "portal login" in unescape(locked.text)
+
+
+async def test_the_owner_reassigns_and_shares_a_client_from_its_page_and_the_trail_keeps_it(
+    client, other_client, settings, clock
+):
+    from app.models.tables import AuditEvent
+
+    owner = await make_clinician(settings, clock.now())
+    noor = await make_member(
+        settings, clock.now(), owner, email="noor@example.test", name="Noor Haddad", role="clinician"
+    )
+    lee = await make_member(
+        settings, clock.now(), owner, email="lee@example.test", name="Lee Park", role="clinician"
+    )
+    _, alex = await make_client(settings, clock.now(), noor)
+    await sign_in(client, owner)
+    assert f'href="/clients/{alex}/clinicians"' in (await client.get(f"/clients/{alex}")).text
+    page = unescape((await client.get(f"/clients/{alex}/clinicians")).text)
+    assert "Noor Haddad" in page and "Reassign to" in page and "Share with" in page
+    refused = await post_form(client, f"/clients/{alex}/reassign", {"clinician_id": "999999"})
+    assert "Choose a clinician of this practice." in unescape(
+        (await client.get(refused.headers["location"])).text
+    )
+
+    moved = await post_form(client, f"/clients/{alex}/reassign", {"clinician_id": str(lee.user.clinician_id)})
+    assert moved.status_code == 303
+    await post_form(client, f"/clients/{alex}/share", {"clinician_id": str(noor.user.clinician_id)})
+    page = re.sub(r"<[^>]+>", "", unescape((await client.get(f"/clients/{alex}/clinicians")).text))
+    assert "clinician: Lee Park" in page and "Stop sharing with Noor Haddad" in page
+    assert page.count("Noor Haddad: from") == 1 and "Lee Park: from" in page
+    assert (await Client.objects().get(Client.id == alex)).clinician == lee.user.clinician_id
+    trail = await AuditEvent.select(AuditEvent.action, AuditEvent.actor_role).where(
+        AuditEvent.action.is_in(["client_reassigned", "client_shared"])
+    )
+    assert sorted((r["action"], r["actor_role"]) for r in trail) == [
+        ("client_reassigned", "owner"),
+        ("client_shared", "owner"),
+    ]
+
+    await sign_in(other_client, noor)
+    assert "Alex Rivera" in (await other_client.get(f"/clients/{alex}")).text  # shared with her now
+    taken = await post_form(
+        other_client, f"/clients/{alex}/reassign", {"clinician_id": str(noor.user.clinician_id)}
+    )
+    assert taken.status_code == 403
+    await post_form(client, f"/clients/{alex}/unshare", {"clinician_id": str(noor.user.clinician_id)})
+    assert (await other_client.get(f"/clients/{alex}")).status_code == 404

@@ -223,6 +223,39 @@ async def assignment_history(member: CurrentUser, client_id: int) -> list[Assign
     return [Assignment(r["clinician.user.name"], r["started_at"], r["ended_at"]) for r in rows]
 
 
+@dataclass(frozen=True)
+class ClientTeam:
+    """Who works with a client: their clinician, the colleagues it is shared with, who else could be."""
+
+    client: Client
+    clinician: Colleague | None
+    shared_with: list[Colleague]
+    others: list[Colleague]
+    history: list[Assignment]
+    may_reassign: bool
+
+
+async def client_team(member: CurrentUser, client_id: int) -> ClientTeam:
+    """The client's clinician and shares, for a member who sees all of the client (R12)."""
+    found = await client_for(member, client_id)
+    if not found.sees_clinical_details:
+        raise NotAllowed()
+    everyone = await clinicians_of(member.practice_id)
+    shared = {
+        row["clinician"]
+        for row in await ClientShare.select(ClientShare.clinician).where(ClientShare.client == client_id)
+    }
+    assigned = found.client.clinician
+    return ClientTeam(
+        client=found.client,
+        clinician=next((c for c in everyone if c.clinician_id == assigned), None),
+        shared_with=[c for c in everyone if c.clinician_id in shared],
+        others=[c for c in everyone if c.clinician_id != assigned and c.clinician_id not in shared],
+        history=await assignment_history(member, client_id),
+        may_reassign=rules.may(member.member_role, Ability.REASSIGN_CLIENTS),
+    )
+
+
 async def share_client(
     member: CurrentUser, client_id: int, with_clinician_id: int, *, now: datetime, actor: Actor
 ) -> bool:

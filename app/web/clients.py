@@ -18,12 +18,13 @@ from app.domain.statuses import (
     AppointmentStatus,
     ChargeStatus,
 )
-from app.domain.validation import Form
+from app.domain.validation import Form, record_id
 from app.models.tables import Client
-from app.services import archiving, clients, insurance
+from app.services import archiving, clients, insurance, practices
 from app.services.appointments import practice_of
 from app.services.clients import ClientChanges, ClientContact, ClientError, NewClient
 from app.services.context import CurrentUser
+from app.services.errors import PracticeNotFound
 from app.web.guards import clinician_only, in_the_record_s_calendar
 from app.web.htmx import flash, redirect, render, wants_fragment
 from app.web.middleware import query_problems
@@ -85,6 +86,18 @@ def _contact_from(form: Form) -> ClientContact:
 async def _contact_page(request: Request, client: Client, values: dict, errors=None) -> Template:
     context = {"c": client, "values": values, "errors": errors or {}}
     return await render(request, "clients/contact.html", context, status_code=400 if errors else 200)
+
+
+async def _team_change(request: Request, change, user: CurrentUser, client_id: int, data, ctx, done: str):
+    """Reassign, share or stop sharing (``change``) with the clinician the form names; back to the page."""
+    clinician_id = record_id(Form.of(data).data.get("clinician_id")) or 0
+    try:
+        changed = await change(user, client_id, clinician_id, now=ctx.now, actor=ctx.actor)
+    except PracticeNotFound:
+        await flash(request, "Choose a clinician of this practice.")
+    else:
+        await flash(request, done if changed else "Nothing changed.")
+    return redirect(request, f"/clients/{client_id}/clinicians")
 
 
 def _added_notice(new: NewClient, invited: bool) -> str:
@@ -244,6 +257,32 @@ class ClientsController(Controller):
         except ClientError as error:
             form.error(error.field, error.message)
         return await _contact_page(request, client, form.data, form.errors)
+
+    @get("/{client_id:int}/clinicians", name="client_team")
+    async def team_page(self, request: Request, client_id: FromPath[int], user: User) -> Template:
+        """The client's clinician, who it is shared with and the history: reassign (owner) and share."""
+        team = await practices.client_team(user, client_id)
+        return await render(request, "clients/team.html", {"c": team.client, "team": team})
+
+    @post("/{client_id:int}/reassign")
+    async def reassign(
+        self, request: Request, client_id: FromPath[int], data: FormBody, user: User, ctx: Context
+    ) -> Response:
+        done = "Reassigned. Their past sessions stay with the clinician who held them."
+        return await _team_change(request, practices.reassign_client, user, client_id, data, ctx, done)
+
+    @post("/{client_id:int}/share")
+    async def share(
+        self, request: Request, client_id: FromPath[int], data: FormBody, user: User, ctx: Context
+    ) -> Response:
+        return await _team_change(request, practices.share_client, user, client_id, data, ctx, "Shared.")
+
+    @post("/{client_id:int}/unshare")
+    async def unshare(
+        self, request: Request, client_id: FromPath[int], data: FormBody, user: User, ctx: Context
+    ) -> Response:
+        done = "No longer shared."
+        return await _team_change(request, practices.unshare_client, user, client_id, data, ctx, done)
 
     @get("/{client_id:int}/insurance", name="client_insurance")
     async def insurance_page(
