@@ -243,6 +243,9 @@ async def test_the_owner_s_report_has_every_clinician_a_filter_and_totals_per_cl
     )
     csv = (await client.get(f"/report.csv?preset=this_month&clinician={noor.user.clinician_id}")).text
     assert "Alex Rivera" in csv and "Sam Okafor" not in csv
+    lines = (await client.get("/report.csv?preset=this_month")).text.splitlines()
+    assert lines[0].endswith(",Clinician")
+    assert sorted(line.rsplit(",", 1)[1] for line in lines[1:]) == ["Maya Chen", "Maya Chen", "Noor"]
     for bad in (str(stranger.user.clinician_id), "abc", "9" * 30):
         refused = await client.get("/report", params={"preset": "this_month", "clinician": bad})
         assert "Choose a clinician from the list." in unescape(refused.text), bad
@@ -255,6 +258,7 @@ async def test_the_owner_s_report_has_every_clinician_a_filter_and_totals_per_cl
     theirs = unescape((await client.get("/report?preset=this_month")).text)
     assert "Alex Rivera" in theirs and "Sam Okafor" not in theirs and "By clinician" not in theirs
     assert 'name="clinician"' not in theirs
+    assert "Clinician" not in (await client.get("/report.csv?preset=this_month")).text.splitlines()[0]
     sneaky = unescape(
         (await client.get(f"/report?preset=this_month&clinician={owner.user.clinician_id}")).text
     )
