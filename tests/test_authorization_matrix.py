@@ -146,6 +146,13 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/clients/{client_id:int}/invite"): A_BOOKING,
     ("POST", "/clients/{client_id:int}/restore"): A_RECORD,
     ("GET", "/clients/{client_id:int}/sessions"): A_BOOKING,
+    ("GET", "/clients/{client_id:int}/contact"): A_BOOKING,
+    # Who works with A's client: the owner reassigns; the owner and A share (R12).
+    ("GET", "/clients/{client_id:int}/clinicians"): A_RECORD,
+    ("POST", "/clients/{client_id:int}/reassign"): row(OK, DENIED, DENIED, DENIED, DENIED, GONE, LOGIN),
+    ("POST", "/clients/{client_id:int}/share"): A_RECORD,
+    ("POST", "/clients/{client_id:int}/unshare"): A_RECORD,
+    ("POST", "/clients/{client_id:int}/contact"): A_BOOKING,
     ("GET", "/dev/mailbox"): PUBLIC,
     ("GET", "/dev/mailbox/{message_id:int}"): PUBLIC,
     ("POST", "/email/events"): NOT_HERE,

@@ -126,3 +126,14 @@ def test_whose_calendar_a_member_who_sees_every_calendar_works_in():
     assert calendar_to_work_in(1, [1, 3], 2) == 1  # the colleague left: back to their own
     assert calendar_to_work_in(None, [3, 1], None) == 3  # the front desk: the first clinician's
     assert calendar_to_work_in(None, [], None) is None
+
+
+def test_the_front_desk_s_contact_edit_names_what_changed_and_keeps_a_login_s_address():
+    from app.domain.clients import contact_changes, email_change_problem
+
+    before = {"name": "Alex", "email": "a@example.test", "phone": ""}
+    assert contact_changes(before, dict(before)) == []
+    assert contact_changes(before, {**before, "phone": "555", "name": "Alex R"}) == ["name", "phone"]
+    assert email_change_problem(changed=True, has_login=False) is None
+    assert email_change_problem(changed=False, has_login=True) is None
+    assert "portal login" in email_change_problem(changed=True, has_login=True)

@@ -3,6 +3,7 @@ a choice for future sessions), the join link, the front desk's home and the prac
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from html import unescape
 
@@ -86,7 +87,7 @@ async def test_the_front_desk_works_in_any_clinician_s_calendar_and_stays_out_of
     calendar = unescape((await client.get("/calendar")).text)
     assert "Calendar of" in calendar and "Maya Chen" in calendar and "Noor Haddad" in calendar
     assert 'href="/report"' not in calendar and 'href="/new-clients"' not in calendar
-    assert (await client.get(f"/clients/{alex}")).status_code == 404  # not in Maya's calendar
+    assert (await client.get(f"/clients/{alex}")).status_code == 200  # Noor's client, from Maya's calendar
     switched = await post_form(client, "/practice/calendar", {"clinician_id": str(noor.user.clinician_id)})
     assert switched.headers["location"] == "/calendar"
     assert "You're working in Noor Haddad's calendar." in unescape((await client.get("/calendar")).text)
@@ -242,6 +243,9 @@ async def test_the_owner_s_report_has_every_clinician_a_filter_and_totals_per_cl
     )
     csv = (await client.get(f"/report.csv?preset=this_month&clinician={noor.user.clinician_id}")).text
     assert "Alex Rivera" in csv and "Sam Okafor" not in csv
+    lines = (await client.get("/report.csv?preset=this_month")).text.splitlines()
+    assert lines[0].endswith(",Clinician")
+    assert sorted(line.rsplit(",", 1)[1] for line in lines[1:]) == ["Maya Chen", "Maya Chen", "Noor"]
     for bad in (str(stranger.user.clinician_id), "abc", "9" * 30):
         refused = await client.get("/report", params={"preset": "this_month", "clinician": bad})
         assert "Choose a clinician from the list." in unescape(refused.text), bad
@@ -254,6 +258,7 @@ async def test_the_owner_s_report_has_every_clinician_a_filter_and_totals_per_cl
     theirs = unescape((await client.get("/report?preset=this_month")).text)
     assert "Alex Rivera" in theirs and "Sam Okafor" not in theirs and "By clinician" not in theirs
     assert 'name="clinician"' not in theirs
+    assert "Clinician" not in (await client.get("/report.csv?preset=this_month")).text.splitlines()[0]
     sneaky = unescape(
         (await client.get(f"/report?preset=this_month&clinician={owner.user.clinician_id}")).text
     )
@@ -379,7 +384,7 @@ async def test_the_practice_day_has_a_column_per_clinician_for_the_owner_and_the
     )
     _, alex = await make_client(settings, clock.now(), noor)
     _, sam = await make_client(settings, clock.now(), owner, email="sam@example.test", name="Sam Okafor")
-    await add_appointment(noor.user.clinician_id, alex, clock.now() + timedelta(hours=1))
+    alex_session = await add_appointment(noor.user.clinician_id, alex, clock.now() + timedelta(hours=1))
     await add_appointment(owner.user.clinician_id, sam, clock.now() + timedelta(hours=2))
 
     for person in (owner, desk):
@@ -397,7 +402,175 @@ async def test_the_practice_day_has_a_column_per_clinician_for_the_owner_and_the
         client, "/practice/calendar", {"clinician_id": str(noor.user.clinician_id), "date": "2026-12-01"}
     )
     assert opened.headers["location"] == "/calendar?view=day&date=2026-12-01"
+    assert f'href="/appointments/{alex_session}"' in day and "Book with Noor Haddad" in day
+    assert "Alex Rivera" in (await client.get(f"/appointments/{alex_session}")).text
+    book = {"clinician_id": str(noor.user.clinician_id), "date": "2026-12-01", "then": "book"}
+    booking = await post_form(client, "/practice/calendar", book)
+    assert booking.headers["location"] == "/appointments/new?date=2026-12-01"
+    assert "Alex Rivera" in unescape((await client.get(booking.headers["location"])).text)
 
     client.cookies.clear()
     await sign_in(client, noor)
     assert (await client.get("/calendar/practice")).status_code == 403
+
+
+async def test_the_owner_s_practice_settings_reach_every_colleague_and_a_colleague_keeps_their_own(
+    client, other_client, settings, clock
+):
+    from tests.test_reminders import _form_values
+
+    owner = await make_clinician(settings, clock.now())
+    noor = await make_member(
+        settings, clock.now(), owner, email="noor@example.test", name="Noor Haddad", role="clinician"
+    )
+    await sign_in(client, owner)
+    form = {
+        k: v for k, v in _form_values((await client.get("/settings/booking")).text).items() if k != "_csrf"
+    }
+    changed = {**form, "cancellation_window_hours": "24", "reminder_hours": "24", "min_notice_hours": "12"}
+    assert (await post_form(client, "/settings/booking", changed)).status_code == 303
+
+    await sign_in(other_client, noor)
+    seen = _form_values((await other_client.get("/settings/booking")).text)
+    assert (seen["cancellation_window_hours"], seen["reminder_hours"], seen["min_notice_hours"]) == (
+        "24",
+        "24",
+        "12",
+    )
+    mine = {k: v for k, v in seen.items() if k != "_csrf"}
+    mine.update(
+        buffer_minutes="25", video_link="https://meet.example.test/noor", cancellation_window_hours="72"
+    )
+    assert (await post_form(other_client, "/settings/booking", mine)).status_code == 303
+    after = _form_values((await other_client.get("/settings/booking")).text)
+    assert (after["buffer_minutes"], after["video_link"]) == ("25", "https://meet.example.test/noor")
+    assert after["cancellation_window_hours"] == "24"
+    owners = _form_values((await client.get("/settings/booking")).text)
+    assert (owners["cancellation_window_hours"], owners["buffer_minutes"], owners["video_link"]) == (
+        "24",
+        "10",
+        "",
+    )
+
+
+async def test_the_owner_and_the_front_desk_open_a_colleague_s_client_without_switching_calendars(
+    client, other_client, settings, clock
+):
+    owner = await make_clinician(settings, clock.now())
+    noor = await make_member(
+        settings, clock.now(), owner, email="noor@example.test", name="Noor Haddad", role="clinician"
+    )
+    lee = await make_member(
+        settings, clock.now(), owner, email="lee@example.test", name="Lee Park", role="clinician"
+    )
+    desk = await make_member(
+        settings, clock.now(), owner, email="sky@example.test", name="Sky", role="front_desk"
+    )
+    _, alex = await make_client(settings, clock.now(), noor)
+    session = await add_appointment(noor.user.clinician_id, alex, clock.now() + timedelta(days=1))
+
+    await sign_in(client, owner)
+    assert "Alex Rivera" in (await client.get(f"/clients/{alex}")).text
+    assert (await client.get(f"/clients/{alex}/insurance")).status_code == 200
+    assert "Alex Rivera" in (await client.get(f"/appointments/{session}")).text
+    assert "You're working in" not in unescape((await client.get("/calendar")).text)
+
+    await sign_in(other_client, desk)
+    assert "Alex Rivera" in (await other_client.get(f"/clients/{alex}")).text
+    assert "Alex Rivera" in (await other_client.get(f"/appointments/{session}")).text
+    assert (await other_client.get(f"/clients/{alex}/insurance")).status_code == 403
+    assert (await post_form(other_client, f"/appointments/{session}/charge/refund")).status_code == 403
+
+    await sign_in(other_client, lee)
+    assert (await other_client.get(f"/clients/{alex}")).status_code == 404
+    assert (await other_client.get(f"/appointments/{session}")).status_code == 404
+
+
+async def test_the_front_desk_edits_a_client_s_name_email_and_phone_audited_with_their_role(
+    client, settings, clock
+):
+    from app.models.tables import AuditEvent, User
+
+    owner = await make_clinician(settings, clock.now())
+    noor = await make_member(
+        settings, clock.now(), owner, email="noor@example.test", name="Noor Haddad", role="clinician"
+    )
+    desk = await make_member(
+        settings, clock.now(), owner, email="sky@example.test", name="Sky", role="front_desk"
+    )
+    _, alex = await make_client(settings, clock.now(), noor, with_password=False)
+    _, sam = await make_client(settings, clock.now(), owner, email="sam@example.test", name="Sam Okafor")
+    await sign_in(client, desk)
+    page = unescape((await client.get(f"/clients/{alex}")).text)
+    assert f'href="/clients/{alex}/contact"' in page and f'href="/clients/{alex}/edit"' not in page
+    form = {"name": "Alex Rivera", "email": "alex@example.test", "phone": ""}
+    for bad, message in (
+        ({"name": "A\x00x"}, "control characters"),
+        ({"email": "not an address"}, "email"),
+        ({"email": "sam@example.test"}, "already uses this address"),
+        ({"phone": "9" * 500}, "at most"),
+    ):
+        refused = await post_form(client, f"/clients/{alex}/contact", {**form, **bad})
+        assert refused.status_code == 400 and message in unescape(refused.text).lower(), bad
+    saved = await post_form(
+        client,
+        f"/clients/{alex}/contact",
+        {"name": "Alex R. Rivera", "email": "alex.r@example.test", "phone": "555 0100"},
+    )
+    assert saved.status_code == 303
+    stored = await Client.objects().get(Client.id == alex)
+    assert (stored.name, stored.email, stored.phone) == ("Alex R. Rivera", "alex.r@example.test", "555 0100")
+    assert await User.exists().where(User.email == "alex.r@example.test")
+    trail = await AuditEvent.objects().where(AuditEvent.action == "client_contact_changed").first()
+    assert trail.detail == "name, email, phone" and trail.actor_role == "front_desk"
+    locked = await post_form(
+        client, f"/clients/{sam}/contact", {"name": "Sam", "email": "s2@example.test", "phone": ""}
+    )
+    assert locked.status_code == 400 and "portal login" in unescape(locked.text)
+
+
+async def test_the_owner_reassigns_and_shares_a_client_from_its_page_and_the_trail_keeps_it(
+    client, other_client, settings, clock
+):
+    from app.models.tables import AuditEvent
+
+    owner = await make_clinician(settings, clock.now())
+    noor = await make_member(
+        settings, clock.now(), owner, email="noor@example.test", name="Noor Haddad", role="clinician"
+    )
+    lee = await make_member(
+        settings, clock.now(), owner, email="lee@example.test", name="Lee Park", role="clinician"
+    )
+    _, alex = await make_client(settings, clock.now(), noor)
+    await sign_in(client, owner)
+    assert f'href="/clients/{alex}/clinicians"' in (await client.get(f"/clients/{alex}")).text
+    page = unescape((await client.get(f"/clients/{alex}/clinicians")).text)
+    assert "Noor Haddad" in page and "Reassign to" in page and "Share with" in page
+    refused = await post_form(client, f"/clients/{alex}/reassign", {"clinician_id": "999999"})
+    assert "Choose a clinician of this practice." in unescape(
+        (await client.get(refused.headers["location"])).text
+    )
+
+    moved = await post_form(client, f"/clients/{alex}/reassign", {"clinician_id": str(lee.user.clinician_id)})
+    assert moved.status_code == 303
+    await post_form(client, f"/clients/{alex}/share", {"clinician_id": str(noor.user.clinician_id)})
+    page = re.sub(r"<[^>]+>", "", unescape((await client.get(f"/clients/{alex}/clinicians")).text))
+    assert "clinician: Lee Park" in page and "Stop sharing with Noor Haddad" in page
+    assert page.count("Noor Haddad: from") == 1 and "Lee Park: from" in page
+    assert (await Client.objects().get(Client.id == alex)).clinician == lee.user.clinician_id
+    trail = await AuditEvent.select(AuditEvent.action, AuditEvent.actor_role).where(
+        AuditEvent.action.is_in(["client_reassigned", "client_shared"])
+    )
+    assert sorted((r["action"], r["actor_role"]) for r in trail) == [
+        ("client_reassigned", "owner"),
+        ("client_shared", "owner"),
+    ]
+
+    await sign_in(other_client, noor)
+    assert "Alex Rivera" in (await other_client.get(f"/clients/{alex}")).text  # shared with her now
+    taken = await post_form(
+        other_client, f"/clients/{alex}/reassign", {"clinician_id": str(noor.user.clinician_id)}
+    )
+    assert taken.status_code == 403
+    await post_form(client, f"/clients/{alex}/unshare", {"clinician_id": str(noor.user.clinician_id)})
+    assert (await other_client.get(f"/clients/{alex}")).status_code == 404

@@ -67,3 +67,18 @@ def portal_status_label(status: str) -> str:
         return PORTAL_STATUS_LABELS[S(status)]
     except ValueError:
         return "Scheduled"
+
+
+CONTACT_FIELDS = ("name", "email", "phone")
+
+
+def contact_changes(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    """Which contact details (name, email, phone) differ, in that order."""
+    return [name for name in CONTACT_FIELDS if before.get(name, "") != after.get(name, "")]
+
+
+def email_change_problem(*, changed: bool, has_login: bool) -> str | None:
+    """Why the client's address can't change here: once they have set a password it is their login."""
+    if changed and has_login:
+        return "This address is their portal login now; they change it themselves."
+    return None

@@ -46,8 +46,9 @@ class User(Table, tablename="app_user"):
 class Practice(Table):
     """A practice (R12): one or more clinicians under one name, booking page and set of policies.
 
-    A solo clinician is a practice of one. The practice-level columns are also still on ``Clinician``
-    while the booking and calendar code reads them there; the practice's settings services write both.
+    A solo clinician is a practice of one. Its settings are one record, here: the owner changes them
+    and every colleague's seat follows (``Clinician`` still mirrors them for the code that reads them
+    there; ``app.services.practices.keep_practice_in_step`` keeps the mirror).
     """
 
     name = Varchar(length=200)
@@ -64,6 +65,7 @@ class Practice(Table):
     cancellation_window_hours = Integer(default=48)
     max_fee_minor = Integer(default=200000)
     require_two_factor = Boolean(default=False)
+    reminder_hours = Varchar(length=40, default="48, 2")  # hours before a session; blank: no reminders
     # the fee policy (R4): each fee an amount or, when the percent is set, a share of the session fee
     late_cancel_fee_minor = Integer(default=0)
     late_cancel_fee_percent = Integer(null=True, default=None)

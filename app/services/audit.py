@@ -50,6 +50,7 @@ ACTIONS: dict[str, str] = {
     "client_created": "Client added",
     "client_viewed": "Client record viewed",
     "client_updated": "Client record changed",
+    "client_contact_changed": "Client contact details changed",
     "client_archived": "Client archived",
     "client_restored": "Client restored",
     "invitation_sent": "Portal invitation sent",

@@ -13,6 +13,7 @@ from app.domain.availability import Busy, SlotRules, WorkingRange, free_slots, i
 from app.domain.calendar import MAX_SESSION_MINUTES
 from app.models.tables import Appointment, Clinician, Membership, Practice, WorkingHours
 
+# The practice-level columns mirror the practice's (R12, ``practices.keep_practice_in_step``).
 PRACTICE_COLUMNS = (
     Clinician.id,
     Clinician.practice_name,

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from app.config import Settings
 from app.domain.accounts import Role
-from app.domain.clients import RESENDS_PER_DAY, InvitationState
+from app.domain.clients import RESENDS_PER_DAY, InvitationState, contact_changes, email_change_problem
 from app.domain.statuses import AppointmentStatus, BillingType
 from app.domain.validation import normalize_email
 from app.models.db import engine, transaction
@@ -237,6 +237,49 @@ async def update_client(
             }
         ).where((Client.id == client_id) & (Client.clinician == clinician_id))
         await audit.client_event("client_updated", client_id, clinician_id, actor=actor, at=now)
+
+
+@dataclass(frozen=True)
+class ClientContact:
+    name: str
+    email: str
+    phone: str
+
+
+async def update_contact(
+    clinician_id: int, client_id: int, contact: ClientContact, *, now: datetime, actor: Actor
+) -> list[str]:
+    """Change a client's name, email and phone (the front desk's edit, R12); returns what changed. The
+    address changes, login too, until the client has set a password; ``ClientError`` on the field."""
+    async with transaction():
+        client = await own_client(clinician_id, client_id)
+        login = await User.select(User.password_hash).where(User.id == client.user).first()
+        before = {"name": client.name, "email": client.email, "phone": client.phone}
+        changed = contact_changes(before, contact.__dict__)
+        has_login = bool(login and login["password_hash"])
+        problem = email_change_problem(changed="email" in changed, has_login=has_login)
+        if problem:
+            raise ClientError("email", problem)
+        if "email" in changed and (
+            await Client.exists().where(
+                (Client.practice == client.practice)
+                & (Client.email == contact.email)
+                & (Client.id != client_id)
+            )
+            or await User.exists().where((User.email == contact.email) & (User.id != client.user))
+        ):
+            raise ClientError("email", "Another account already uses this address.")
+        if not changed:
+            return []
+        await Client.update(
+            {Client.name: contact.name, Client.email: contact.email, Client.phone: contact.phone}
+        ).where(Client.id == client_id)
+        if "email" in changed and client.user is not None:
+            await User.update({User.email: contact.email}).where(User.id == client.user)
+        await audit.client_event(
+            "client_contact_changed", client_id, clinician_id, actor=actor, at=now, detail=", ".join(changed)
+        )
+    return changed
 
 
 async def retry_email_address(clinician_id: int, client_id: int, *, now: datetime, actor: Actor) -> bool:

@@ -384,6 +384,7 @@ async def _seat_for(user: User, practice_id: int, *, now: datetime) -> int:
             cancellation_window_hours=practice.cancellation_window_hours,
             max_fee_minor=practice.max_fee_minor,
             require_two_factor=practice.require_two_factor,
+            reminder_hours=practice.reminder_hours,
             created_at=now,
         )
     ).returning(Clinician.id)

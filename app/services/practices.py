@@ -15,6 +15,7 @@ from app.domain import members as rules
 from app.domain.members import Ability, ClientAccess, MemberRole
 from app.models.db import transaction
 from app.models.tables import (
+    Appointment,
     Client,
     ClientAssignment,
     ClientShare,
@@ -112,6 +113,34 @@ async def client_for(member: CurrentUser, client_id: int) -> ClientForMember:
     return ClientForMember(client, access)
 
 
+async def seat_holding(
+    member: CurrentUser, *, client_id: int | None = None, appointment_id: int | None = None
+) -> int | None:
+    """The clinician seat that holds this client (their assigned clinician) or session (its clinician)
+    when the member may see it (``client_for``), so the owner and the front desk open a colleague's
+    client or session without switching calendars; None when it isn't theirs to see."""
+    if not member.is_member:
+        return None
+    seat = None
+    if appointment_id is not None:
+        row = (
+            await Appointment.select(Appointment.client, Appointment.clinician)
+            .where(Appointment.id == appointment_id)
+            .where(Appointment.clinician.practice == member.practice_id)
+            .first()
+        )
+        if row is None:
+            return None
+        client_id, seat = row["client"], row["clinician"]
+    if client_id is None:
+        return None
+    try:
+        found = await client_for(member, client_id)
+    except ClientNotFound:
+        return None
+    return seat or found.client.clinician
+
+
 async def colleague(practice_id: int, clinician_id: int) -> Colleague:
     """A clinician who is a member of this practice now; ``PracticeNotFound`` otherwise."""
     for candidate in await clinicians_of(practice_id):
@@ -192,6 +221,39 @@ async def assignment_history(member: CurrentUser, client_id: int) -> list[Assign
         .order_by(ClientAssignment.id)
     )
     return [Assignment(r["clinician.user.name"], r["started_at"], r["ended_at"]) for r in rows]
+
+
+@dataclass(frozen=True)
+class ClientTeam:
+    """Who works with a client: their clinician, the colleagues it is shared with, who else could be."""
+
+    client: Client
+    clinician: Colleague | None
+    shared_with: list[Colleague]
+    others: list[Colleague]
+    history: list[Assignment]
+    may_reassign: bool
+
+
+async def client_team(member: CurrentUser, client_id: int) -> ClientTeam:
+    """The client's clinician and shares, for a member who sees all of the client (R12)."""
+    found = await client_for(member, client_id)
+    if not found.sees_clinical_details:
+        raise NotAllowed()
+    everyone = await clinicians_of(member.practice_id)
+    shared = {
+        row["clinician"]
+        for row in await ClientShare.select(ClientShare.clinician).where(ClientShare.client == client_id)
+    }
+    assigned = found.client.clinician
+    return ClientTeam(
+        client=found.client,
+        clinician=next((c for c in everyone if c.clinician_id == assigned), None),
+        shared_with=[c for c in everyone if c.clinician_id in shared],
+        others=[c for c in everyone if c.clinician_id != assigned and c.clinician_id not in shared],
+        history=await assignment_history(member, client_id),
+        may_reassign=rules.may(member.member_role, Ability.REASSIGN_CLIENTS),
+    )
 
 
 async def share_client(
@@ -309,32 +371,42 @@ PRACTICE_LEVEL_COLUMNS = (
     "cancellation_window_hours",
     "max_fee_minor",
     "require_two_factor",
+    "reminder_hours",
 )
 
 
 async def keep_practice_in_step(clinician_id: int) -> None:
-    """After the owner changes their settings (inside the caller's transaction): the practice takes the
-    practice-level values. The booking and calendar code still reads them from the clinician's seat."""
-    owner = (
-        await Membership.select(Membership.practice)
-        .where(
-            (Membership.clinician == clinician_id)
-            & (Membership.role == MemberRole.OWNER.value)
-            & Membership.removed_at.is_null()
-        )
-        .first()
-    )
-    if owner is None:
-        return
+    """After a member changes their settings (inside the caller's transaction): the owner's practice-level
+    values become the practice's, then every seat in the practice takes the practice's values again, so
+    an owner's change reaches every colleague and a colleague's seat can't drift from the practice."""
     seat = (
-        await Clinician.select(*(getattr(Clinician, c) for c in PRACTICE_LEVEL_COLUMNS))
+        await Clinician.select(Clinician.practice, *(getattr(Clinician, c) for c in PRACTICE_LEVEL_COLUMNS))
         .where(Clinician.id == clinician_id)
         .first()
     )
-    await Practice.update({getattr(Practice, c): seat[c] for c in PRACTICE_LEVEL_COLUMNS}).where(
-        Practice.id == owner["practice"]
+    if seat is None or seat["practice"] is None:
+        return
+    practice_id = seat["practice"]
+    owner_seats_now = await owner_seats([practice_id])
+    if owner_seats_now.get(practice_id) == clinician_id:
+        await Practice.update({getattr(Practice, c): seat[c] for c in PRACTICE_LEVEL_COLUMNS}).where(
+            Practice.id == practice_id
+        )
+    await seats_follow_practice(practice_id)
+    await members_changed(practice_id)
+
+
+async def seats_follow_practice(practice_id: int) -> None:
+    """Every clinician seat in the practice takes the practice's name and practice-level settings."""
+    practice = (
+        await Practice.select(Practice.name, *(getattr(Practice, c) for c in PRACTICE_LEVEL_COLUMNS))
+        .where(Practice.id == practice_id)
+        .first()
     )
-    await members_changed(owner["practice"])
+    values = {getattr(Clinician, c): practice[c] for c in PRACTICE_LEVEL_COLUMNS}
+    await Clinician.update({**values, Clinician.practice_name: practice["name"]}).where(
+        Clinician.practice == practice_id
+    )
 
 
 async def members_changed(practice_id: int) -> None:

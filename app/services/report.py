@@ -559,11 +559,18 @@ def _csv_text(records: Sequence[Sequence[str]]) -> str:
 async def csv_lines(
     filters: ReportFilters, practice: Practice, *, chunk: int = CSV_CHUNK
 ) -> AsyncIterator[str]:
-    """The CSV file as text chunks: a header row, then one line per selected appointment."""
+    """The CSV file as text chunks: a header row, then one line per selected appointment; the whole
+    practice's report (the owner's) ends each line with the session's clinician."""
     zone = ZoneInfo(practice.time_zone)
-    yield _csv_text([CSV_HEADER])
+    names = dict(practice.clinicians) if practice.whole_practice else {}
+    yield _csv_text([CSV_HEADER + (["Clinician"] if names else [])])
     async for rows in rows_in_date_order(filters, practice, chunk=chunk):
-        yield _csv_text([csv_record(row, zone) for row in rows])
+        yield _csv_text(
+            [
+                csv_record(row, zone) + ([safe_cell(names.get(row.clinician_id, ""))] if names else [])
+                for row in rows
+            ]
+        )
 
 
 def export_file_name(filters: ReportFilters) -> str:

@@ -23,7 +23,7 @@ from app.services.clients import NewClient
 from app.services.context import CurrentUser
 from app.web.auth import safe_next
 from app.web.calendar import calendar_url
-from app.web.guards import clinician_only
+from app.web.guards import clinician_only, in_the_record_s_calendar
 from app.web.htmx import flash, redirect, render, wants_fragment
 from app.web.panels import (
     PANEL_FRAGMENT,
@@ -88,7 +88,7 @@ async def _status_problem(
 
 class AppointmentController(Controller):
     path = "/appointments"
-    guards = [clinician_only]
+    guards = [clinician_only, in_the_record_s_calendar]
 
     # --- the panel and status changes -------------------------------------------------------------
 

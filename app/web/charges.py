@@ -22,7 +22,7 @@ from app.payments import gateway_for
 from app.payments.base import NOT_CONFIRMED, CardRejected, GatewayUnavailable
 from app.services import cards, charges, disputes
 from app.services.context import CurrentUser
-from app.web.guards import client_only, clinician_only
+from app.web.guards import client_only, clinician_only, in_the_record_s_calendar
 from app.web.htmx import flash, redirect, render, wants_fragment
 from app.web.middleware import stripe_card_csp
 from app.web.runtime import Context, Now, RequestContext, User
@@ -78,7 +78,7 @@ class AppointmentChargeController(Controller):
     """The charge section of a clinician's appointment panel."""
 
     path = "/appointments/{appointment_id:int}/charge"
-    guards = [clinician_only]
+    guards = [clinician_only, in_the_record_s_calendar]
 
     @get("/", name="appointment_charge")
     async def show(self, request: Request, appointment_id: FromPath[int], user: User, now: Now) -> Template:

@@ -18,13 +18,14 @@ from app.domain.statuses import (
     AppointmentStatus,
     ChargeStatus,
 )
-from app.domain.validation import Form
+from app.domain.validation import Form, record_id
 from app.models.tables import Client
-from app.services import archiving, clients, insurance
+from app.services import archiving, clients, insurance, practices
 from app.services.appointments import practice_of
-from app.services.clients import ClientChanges, ClientError, NewClient
+from app.services.clients import ClientChanges, ClientContact, ClientError, NewClient
 from app.services.context import CurrentUser
-from app.web.guards import clinician_only
+from app.services.errors import PracticeNotFound
+from app.web.guards import clinician_only, in_the_record_s_calendar
 from app.web.htmx import flash, redirect, render, wants_fragment
 from app.web.middleware import query_problems
 from app.web.runtime import Context, Now, RequestContext, User
@@ -74,6 +75,31 @@ def _client_changes(form: Form) -> ClientChanges:
     )
 
 
+def _contact_from(form: Form) -> ClientContact:
+    return ClientContact(
+        name=form.name("name", label="Name"),
+        email=form.email(),
+        phone=form.text("phone", label="Phone", required=False, max_length=40),
+    )
+
+
+async def _contact_page(request: Request, client: Client, values: dict, errors=None) -> Template:
+    context = {"c": client, "values": values, "errors": errors or {}}
+    return await render(request, "clients/contact.html", context, status_code=400 if errors else 200)
+
+
+async def _team_change(request: Request, change, user: CurrentUser, client_id: int, data, ctx, done: str):
+    """Reassign, share or stop sharing (``change``) with the clinician the form names; back to the page."""
+    clinician_id = record_id(Form.of(data).data.get("clinician_id")) or 0
+    try:
+        changed = await change(user, client_id, clinician_id, now=ctx.now, actor=ctx.actor)
+    except PracticeNotFound:
+        await flash(request, "Choose a clinician of this practice.")
+    else:
+        await flash(request, done if changed else "Nothing changed.")
+    return redirect(request, f"/clients/{client_id}/clinicians")
+
+
 def _added_notice(new: NewClient, invited: bool) -> str:
     return f"{new.name} was added." + (f" An invitation went to {new.email}." if invited else "")
 
@@ -100,7 +126,7 @@ def _insurance_context(client, details, errors, values=None) -> dict[str, Any]:
 
 class ClientsController(Controller):
     path = "/clients"
-    guards = [clinician_only]
+    guards = [clinician_only, in_the_record_s_calendar]
 
     @get("/", name="clients")
     async def index(
@@ -205,6 +231,58 @@ class ClientsController(Controller):
             "clients/edit.html",
             {"c": client, "values": form.data, "errors": form.errors, "billing": insurance.BILLING_CHOICES},
         )
+
+    @get("/{client_id:int}/contact", name="client_contact")
+    async def contact_page(
+        self, request: Request, client_id: FromPath[int], user: User, ctx: Context
+    ) -> Template:
+        client = await _viewed(user, client_id, ctx, "contact_page")
+        return await _contact_page(
+            request, client, {"name": client.name, "email": client.email, "phone": client.phone}
+        )
+
+    @post("/{client_id:int}/contact")
+    async def change_contact(
+        self, request: Request, client_id: FromPath[int], data: FormBody, user: User, ctx: Context
+    ) -> Any:
+        """Name, email and phone: the front desk's edit of a client (R12), audited with their role."""
+        client = await _viewed(user, client_id, ctx, "change_contact")
+        form = Form.of(data)
+        contact = _contact_from(form)
+        try:
+            if form.ok:
+                changed = await clients.update_contact(user.clinician_id, client_id, contact, **ctx.acting)
+                await flash(request, "Contact details saved." if changed else "Nothing changed.")
+                return redirect(request, f"/clients/{client_id}")
+        except ClientError as error:
+            form.error(error.field, error.message)
+        return await _contact_page(request, client, form.data, form.errors)
+
+    @get("/{client_id:int}/clinicians", name="client_team")
+    async def team_page(self, request: Request, client_id: FromPath[int], user: User) -> Template:
+        """The client's clinician, who it is shared with and the history: reassign (owner) and share."""
+        team = await practices.client_team(user, client_id)
+        return await render(request, "clients/team.html", {"c": team.client, "team": team})
+
+    @post("/{client_id:int}/reassign")
+    async def reassign(
+        self, request: Request, client_id: FromPath[int], data: FormBody, user: User, ctx: Context
+    ) -> Response:
+        done = "Reassigned. Their past sessions stay with the clinician who held them."
+        return await _team_change(request, practices.reassign_client, user, client_id, data, ctx, done)
+
+    @post("/{client_id:int}/share")
+    async def share(
+        self, request: Request, client_id: FromPath[int], data: FormBody, user: User, ctx: Context
+    ) -> Response:
+        return await _team_change(request, practices.share_client, user, client_id, data, ctx, "Shared.")
+
+    @post("/{client_id:int}/unshare")
+    async def unshare(
+        self, request: Request, client_id: FromPath[int], data: FormBody, user: User, ctx: Context
+    ) -> Response:
+        done = "No longer shared."
+        return await _team_change(request, practices.unshare_client, user, client_id, data, ctx, done)
 
     @get("/{client_id:int}/insurance", name="client_insurance")
     async def insurance_page(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
 from app.domain.members import MemberRole
+from app.services import practices
 from app.services.context import CurrentUser
 from app.web.runtime import current_session, current_user
 
@@ -34,8 +37,8 @@ async def signed_in(connection: ASGIConnection, _: BaseRouteHandler) -> None:
 # The clinician pages the front desk may open: what booking needs (R12) — calendars, sessions and their
 # statuses, clients, their invitations and a bounced address tried again. Insurance, notes, forms and
 # intake answers, charges and refunds, the report, the trail, settings and exports answer 403; so does
-# editing contact details for now (its form carries the private note). Keyed by (method, route path
-# without parameter types, as Litestar's ``path_template``).
+# the clinician's edit form (it carries the private note): the front desk edits name, email and phone
+# on the contact form. Keyed by (method, route path without parameter types, Litestar's ``path_template``).
 FRONT_DESK_PAGES = frozenset(
     {
         ("GET", "/calendar"),
@@ -62,6 +65,8 @@ FRONT_DESK_PAGES = frozenset(
         ("POST", "/clients/{client_id}/invite"),
         ("POST", "/clients/{client_id}/email-retry"),
         ("GET", "/clients/{client_id}/sessions"),
+        ("GET", "/clients/{client_id}/contact"),
+        ("POST", "/clients/{client_id}/contact"),
     }
 )
 
@@ -83,6 +88,20 @@ async def clinician_only(connection: ASGIConnection, _: BaseRouteHandler) -> Non
     session = current_session(connection)
     if session is not None and session.must_enrol_two_factor:
         raise TwoFactorEnrolmentRequired()
+
+
+async def in_the_record_s_calendar(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """On a client's or a session's page, a member who may see it works in the calendar that holds it:
+    the owner and the front desk open a colleague's client or session without switching calendars."""
+    user = current_user(connection)
+    params = connection.path_params
+    if user is None or not ({"client_id", "appointment_id"} & params.keys()):
+        return
+    seat = await practices.seat_holding(
+        user, client_id=params.get("client_id"), appointment_id=params.get("appointment_id")
+    )
+    if seat is not None and seat != user.clinician_id:
+        connection.scope["user"] = replace(user, clinician_id=seat)  # type: ignore[typeddict-unknown-key]
 
 
 async def member_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:

@@ -29,12 +29,14 @@ ROLE_CHOICES = [(role.value, role.label) for role in INVITABLE_ROLES]
 MEMBERS = "/practice/members"
 
 
-def calendar_day_url(text: str | None) -> str:
-    """The calendar on the day the switch was made from (the practice's day view), else today's."""
+def calendar_day_url(text: str | None, *, book: bool = False) -> str:
+    """The calendar (or, to ``book``, the booking form) on the day the switch was made from (the
+    practice's day view), else today's."""
     try:
-        return calendar_url(View.DAY, date.fromisoformat(text or ""))
+        day = date.fromisoformat(text or "")
     except ValueError:
-        return "/calendar"
+        return "/appointments/new" if book else "/calendar"
+    return f"/appointments/new?date={day.isoformat()}" if book else calendar_url(View.DAY, day)
 
 
 def new_member_from(form: Form) -> members.NewMember:
@@ -174,7 +176,9 @@ class PracticeController(Controller):
         clinician_id = record_id(form.data.get("clinician_id")) or 0
         name = await practices.work_in_calendar_of(rt.sessions, session, user, clinician_id)
         await flash(request, f"You're working in {name}'s calendar.")
-        return redirect(request, calendar_day_url(form.data.get("date")))
+        return redirect(
+            request, calendar_day_url(form.data.get("date"), book=form.data.get("then") == "book")
+        )
 
 
 async def join_page(request: Request, token: str, page: members.JoinPage, errors=None, status_code=200):

@@ -26,7 +26,7 @@ from app.services.appointments import (
 )
 from app.services.context import CurrentUser
 from app.services.series import SCOPES, SeriesBlocked, SeriesChange, SeriesRequest
-from app.web.guards import clinician_only
+from app.web.guards import clinician_only, in_the_record_s_calendar
 from app.web.htmx import render
 from app.web.panels import local, panel_changed, panel_context, session_minutes, start_fields, zone_of
 from app.web.runtime import Context, Now, User
@@ -74,7 +74,7 @@ def _request_from(form: Form, practice: Practice) -> SeriesRequest | None:
 
 class SeriesController(Controller):
     path = "/appointments"
-    guards = [clinician_only]
+    guards = [clinician_only, in_the_record_s_calendar]
 
     async def _form(
         self, request: Request, user: CurrentUser, appointment_id: int, now: datetime, form: Form, plan=None

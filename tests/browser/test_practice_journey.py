@@ -1,6 +1,6 @@
 """A group practice at phone size (390×844), issue 17's "done when": the owner invites a clinician and a
 front-desk member by email; both join from the link in the dev mailbox; the front desk books a new client
-for the new clinician from that clinician's calendar; the new clinician marks the session Occurred on
+for the new clinician from the practice's day; the new clinician marks the session Occurred on
 their phone; the owner finds it in the practice report under that clinician; the front desk can't open
 the client's insurance page or refund."""
 
@@ -74,9 +74,12 @@ async def test_a_practice_invites_books_marks_and_reports_on_a_phone(live_server
     await sign_out(phone)
     await join_from_the_mailbox(phone, live_server, "sky@example.test", "quiet harbor desk lamp")
 
-    # The front desk works in Noor's calendar and books a new client there, earlier today.
-    await phone.get_by_label("Calendar of").select_option(label="Noor Haddad")
-    await phone.get_by_role("button", name="Show").click()
+    # The front desk opens the practice's day, taps Noor's column and books a new client, earlier today.
+    await phone.get_by_role("link", name="All clinicians").click()
+    await phone.wait_for_url("**/calendar/practice*")
+    await assert_fits_phone(phone)
+    await screenshot(phone, "practice-day-phone")
+    await phone.locator(".cal-dayhead button", has_text="Noor Haddad").click()
     await phone.get_by_text("You're working in Noor Haddad's calendar.").wait_for()
     await phone.get_by_role("link", name="New appointment").click()
     dialog = phone.locator("#appointment-dialog")
@@ -126,10 +129,11 @@ async def test_a_practice_invites_books_marks_and_reports_on_a_phone(live_server
     # The owner finds it in the practice report under Noor.
     await sign_in(phone, live_server, owner.email, PASSWORD)
     await phone.get_by_role("link", name="Report").click()
-    await phone.wait_for_url("**/report*")
+    await phone.locator(".clinician-totals").wait_for()
     noor_row = phone.locator(".clinician-totals tr", has_text="Noor Haddad")
     assert (await noor_row.inner_text()).split() == ["Noor", "Haddad", "1", "1", "$150.00"]
     await phone.get_by_label("Clinician", exact=True).select_option(label="Noor Haddad")
+    await phone.wait_for_load_state("networkidle")
     await phone.get_by_role("button", name="Show report").click()
     await phone.wait_for_url(f"**clinician={noor_seat}*")
     sessions = phone.locator(".report-table tbody")
