@@ -35,13 +35,7 @@ from app.web.exports import client_export, portal_export
 from app.web.imports import ImportsController
 from app.web.invitations import InvitationsController
 from app.web.metrics import ObserveRequests, metrics
-from app.web.middleware import (
-    AnswerHead,
-    FetchMetadataMiddleware,
-    InputMiddleware,
-    SecurityHeadersMiddleware,
-    SessionMiddleware,
-)
+from app.web.middleware import AnswerHead, RequestChecks, SessionMiddleware
 from app.web.paperwork import DocumentsController, PortalFormsController
 from app.web.portal import PortalController
 from app.web.practice import JoinController, PracticeController
@@ -164,9 +158,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         dependencies=REQUEST_DEPENDENCIES,
         template_config=configure_templates(settings),
         middleware=[
-            SecurityHeadersMiddleware(settings),
-            InputMiddleware(),
-            FetchMetadataMiddleware(),
+            RequestChecks(settings),
             SessionMiddleware(),
             CsrfMiddleware(),
         ],
