@@ -4,7 +4,7 @@ Parsers return the cleaned value or record a message against the field; a form i
 when no message was recorded. Handlers re-render the form with ``errors`` next to fields.
 
 Every submitted value passes ``text_problem`` when the form is read (``Form.of``), and query strings
-pass it in ``InputMiddleware``: no control characters (tab and line breaks only in multi-line fields),
+pass it in ``RequestChecks``: no control characters (tab and line breaks only in multi-line fields),
 no unpaired surrogates; names also refuse bidirectional overrides.
 """
 

@@ -35,17 +35,11 @@ from app.web.exports import client_export, portal_export
 from app.web.imports import ImportsController
 from app.web.invitations import InvitationsController
 from app.web.metrics import ObserveRequests, metrics
-from app.web.middleware import (
-    AnswerHead,
-    FetchMetadataMiddleware,
-    InputMiddleware,
-    SecurityHeadersMiddleware,
-    SessionMiddleware,
-)
+from app.web.middleware import AnswerHead, RequestChecks, SessionMiddleware
 from app.web.paperwork import DocumentsController, PortalFormsController
 from app.web.portal import PortalController
 from app.web.practice import JoinController, PracticeController
-from app.web.report import ReportController
+from app.web.report import ReportController, chart_bars
 from app.web.runtime import REQUEST_DEPENDENCIES, Runtime
 from app.web.security import SecurityController
 from app.web.series import SeriesController
@@ -93,7 +87,9 @@ def configure_templates(settings: Settings):
             debug=settings.debug,
             app_name="Stillwater",
         )
-        env.filters.update(money=format_money, money_input=money_input, local_time=local_time)
+        env.filters.update(
+            money=format_money, money_input=money_input, local_time=local_time, chart_bars=chart_bars
+        )
 
     return TemplateConfig(directory=ROOT / "templates", engine=JinjaTemplateEngine, engine_callback=callback)
 
@@ -164,9 +160,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         dependencies=REQUEST_DEPENDENCIES,
         template_config=configure_templates(settings),
         middleware=[
-            SecurityHeadersMiddleware(settings),
-            InputMiddleware(),
-            FetchMetadataMiddleware(),
+            RequestChecks(settings),
             SessionMiddleware(),
             CsrfMiddleware(),
         ],

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.middleware import ASGIMiddleware
@@ -35,35 +34,84 @@ def cookie_value(scope: Scope, name: str) -> str | None:
 QUERY_PROBLEMS = "query_problems"
 
 
-class InputMiddleware(ASGIMiddleware):
-    """Query parameters pass the form layer's ``text_problem``: a refused value is dropped before any
-    handler reads it, and its message is kept for the page to show next to its field
-    (``query_problems``). Bad percent-encoding reads as U+FFFD. A path that fails it names nothing: 404."""
+class RequestChecks(ASGIMiddleware):
+    """The checks every request passes and the headers every answer carries, in one layer (each
+    middleware layer costs a little on every request):
+
+    - query parameters pass the form layer's ``text_problem``: a refused value is dropped before any
+      handler reads it, and its message is kept for the page to show next to its field
+      (``query_problems``). Bad percent-encoding reads as U+FFFD. A path that fails it names nothing: 404;
+    - state-changing requests that a browser says came from another site are refused (OWASP CSRF
+      defence, Fetch Metadata);
+    - CSP, anti-framing, no sniffing, no referrer leaks; no caching of pages that may show health data."""
 
     scopes = (ScopeType.HTTP,)
 
+    def __init__(self, settings: Settings) -> None:
+        fixed = dict(SECURITY_HEADERS)
+        if not settings.debug:
+            fixed["strict-transport-security"] = "max-age=31536000; includeSubDomains"
+        self.fixed = [(name.encode(), value.encode()) for name, value in fixed.items()]
+        self.replaced = {name for name, _ in self.fixed}
+
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        if text_problem(scope.get("path", "")):  # no page or record has such a name
+        path = scope.get("path", "")
+        if text_problem(path):  # no page or record has such a name
             raise NotFoundException()
-        raw = scope.get("query_string", b"")
-        if raw:
-            pairs = parse_qsl(
-                raw.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="replace"
-            )
-            problems = {}
-            for name, value in pairs:
-                problem = text_problem(name) or text_problem(value)
-                if problem:
-                    problems.setdefault(name, problem)
-            if problems:
-                kept = [(name, value) for name, value in pairs if name not in problems]
-                scope["query_string"] = urlencode(kept).encode("ascii")
-                scope.setdefault("state", {})[QUERY_PROBLEMS] = problems
-        await next_app(scope, receive, send)
+        if scope.get("query_string"):
+            check_query(scope)
+        if scope.get("method", "GET") not in SAFE_METHODS:
+            headers = dict(scope.get("headers", []))
+            if headers.get(b"sec-fetch-site", b"") == b"cross-site":
+                raise PermissionDeniedException("Cross-site request refused.")
+        is_static = path.startswith("/static/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = self.answer_headers(message.get("headers", []), is_static)
+            await send(message)
+
+        await next_app(scope, receive, send_with_headers)
+
+    def answer_headers(self, headers, is_static: bool) -> list[tuple[bytes, bytes]]:
+        """``headers`` with ours set: a page's own CSP (the card form's) and a static file's own
+        Cache-Control are kept; everything else of ours replaces what was there."""
+        kept, has_csp, cache = [], False, STATIC_CACHE
+        for name, value in headers:
+            lower = name.lower()
+            if lower == b"content-security-policy":
+                has_csp = True
+            elif lower == b"cache-control":
+                cache = value
+                continue
+            elif lower in self.replaced:
+                continue
+            kept.append((name, value))
+        kept.extend(self.fixed)
+        if not has_csp:
+            kept.append((b"content-security-policy", CSP_BYTES))
+        kept.append((b"cache-control", cache if is_static else NO_STORE))
+        return kept
+
+
+def check_query(scope: Scope) -> None:
+    """Drop refused query parameters from ``scope`` and keep their messages (``query_problems``)."""
+    pairs = parse_qsl(
+        scope["query_string"].decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="replace"
+    )
+    problems = {}
+    for name, value in pairs:
+        problem = text_problem(name) or text_problem(value)
+        if problem:
+            problems.setdefault(name, problem)
+    if problems:
+        kept = [(name, value) for name, value in pairs if name not in problems]
+        scope["query_string"] = urlencode(kept).encode("ascii")
+        scope.setdefault("state", {})[QUERY_PROBLEMS] = problems
 
 
 def query_problems(connection) -> dict[str, str]:
-    """Messages for the query parameters ``InputMiddleware`` refused, keyed by parameter name."""
+    """Messages for the query parameters ``RequestChecks`` refused, keyed by parameter name."""
     return dict(connection.scope.get("state", {}).get(QUERY_PROBLEMS, {}))
 
 
@@ -120,20 +168,6 @@ class SessionMiddleware(ASGIMiddleware):
             await next_app(scope, receive, send_after_bumps)
 
 
-class FetchMetadataMiddleware(ASGIMiddleware):
-    """Refuses state-changing requests that a browser says came from another site (OWASP CSRF defence)."""
-
-    scopes = (ScopeType.HTTP,)
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        if scope.get("method", "GET") not in SAFE_METHODS:
-            headers = dict(scope.get("headers", []))
-            site = headers.get(b"sec-fetch-site", b"").decode("latin-1")
-            if site == "cross-site":
-                raise PermissionDeniedException("Cross-site request refused.")
-        await next_app(scope, receive, send)
-
-
 def content_security_policy(*, script: str = "", frame: str = "", connect: str = "") -> str:
     """Our strict policy; a page that needs another origin (the card form) names it here."""
     return "; ".join(
@@ -156,6 +190,16 @@ def content_security_policy(*, script: str = "", frame: str = "", connect: str =
 
 
 CSP = content_security_policy()
+CSP_BYTES = CSP.encode()
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "permissions-policy": "camera=(), microphone=(), geolocation=()",
+    "cross-origin-opener-policy": "same-origin",
+}
+NO_STORE = b"no-store"
+STATIC_CACHE = b"public, max-age=86400"
 
 
 def stripe_card_csp(settings: Settings) -> str:
@@ -170,38 +214,6 @@ def stripe_card_csp(settings: Settings) -> str:
 def origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
-
-
-class SecurityHeadersMiddleware(ASGIMiddleware):
-    """CSP, anti-framing, no sniffing, no referrer leaks; no caching of pages that may show health data."""
-
-    scopes = (ScopeType.HTTP,)
-
-    def __init__(self, settings: Settings) -> None:
-        self.hsts = not settings.debug
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        is_static = scope.get("path", "").startswith("/static/")
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableScopeHeaders.from_message(message)
-                if "Content-Security-Policy" not in headers:
-                    headers["Content-Security-Policy"] = CSP
-                headers["X-Content-Type-Options"] = "nosniff"
-                headers["X-Frame-Options"] = "DENY"
-                headers["Referrer-Policy"] = "no-referrer"
-                headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
-                headers["Cross-Origin-Opener-Policy"] = "same-origin"
-                if self.hsts:
-                    headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-                if is_static:
-                    headers.setdefault("Cache-Control", "public, max-age=86400")
-                else:
-                    headers["Cache-Control"] = "no-store"
-            await send(message)
-
-        await next_app(scope, receive, send_with_headers)
 
 
 class AnswerHead:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from litestar import Controller, Request, get
 from litestar.response import Response, Stream, Template
+from markupsafe import Markup, escape
 
-from app.domain.report import BILLING_TYPES, PRESETS, SORTS, STATUS_ORDER
+from app.domain.report import BILLING_TYPES, PRESETS, SORTS, STATUS_ORDER, Chart
 from app.domain.statuses import AppointmentStatus
 from app.services import report
 from app.web.guards import clinician_only
@@ -17,6 +18,33 @@ from app.web.htmx import redirect, render, wants_fragment
 from app.web.runtime import Context, Now, User
 
 CSV_BOM = "\ufeff"  # lets spreadsheet programs read the file as UTF-8 (accents in client names)
+
+
+def chart_bars(chart: Chart) -> Markup:
+    """The chart's SVG bars, a ``<g>`` per week (the ``chart_bars`` template filter). Built here, not
+    in the template: a year is 53 weeks of up to five segments, and the template's attribute lookups
+    and escapes for them cost more than the rest of the report page."""
+    text_y = chart.text_y
+    rows = []
+    for row in chart.rows:
+        bars = []
+        for s in row.segments:
+            bars.append(
+                f'<rect class="bar-{escape(s.status)}" x="{s.x}" y="{chart.bar_y}" width="{s.width}" '
+                f'height="{chart.bar_height}"><title>{escape(s.title)}</title></rect>'
+            )
+            if s.show_count:
+                bars.append(
+                    f'<text class="chart-count" x="{s.middle}" y="{text_y}" text-anchor="middle">'
+                    f"{s.count}</text>"
+                )
+        rows.append(
+            f'\n    <g transform="translate(0 {row.y})"><text class="chart-week" x="0" y="{text_y}">'
+            f"{escape(row.label)}</text>{''.join(bars)}"
+            f'<text class="chart-total" x="{chart.width}" y="{text_y}" text-anchor="end">'
+            f"{row.total}</text></g>"
+        )
+    return Markup("".join(rows))  # noqa: S704 - every text above is escaped
 
 
 def _query(request: Request) -> dict[str, list[str]]:
