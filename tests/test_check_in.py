@@ -208,3 +208,44 @@ async def test_the_panel_logs_reminders_confirmation_check_in_and_failures(
 async def test_another_clinicians_panel_shows_no_log_of_this_session(client, settings, clock, arq_pool):
     _, appointment_id, *_ = await session_with_link(settings, clock, arq_pool)
     assert await reminders.session_log(appointment_id, 999) == []
+
+
+BACKGROUND = {"HX-Request": "true", "X-Background-Refresh": "1"}
+
+
+async def test_the_calendar_asks_for_check_ins_only_around_the_window_and_shows_them(
+    client, other_client, settings, clock, arq_pool
+):
+    practice, appointment_id, starts, path = await session_with_link(settings, clock, arq_pool)
+    day = f"/calendar?view=day&date={starts.astimezone(NEW_YORK).date().isoformat()}"
+    clock.at = starts - timedelta(hours=1)
+    await sign_in(other_client, practice.clinician)
+    assert "X-Background-Refresh" not in (await other_client.get(day)).text
+
+    clock.at = starts - timedelta(minutes=34)
+    await sign_in(other_client, practice.clinician)  # the idle timeout ended the first session
+    page = await other_client.get(day)
+    assert 'hx-trigger="every 30s" hx-target="#calendar"' in page.text
+    clock.at = starts - timedelta(minutes=25)
+    await post_form(client, f"{path}/check-in", {"how": "here"})
+    refreshed = await other_client.get(day, headers=BACKGROUND)
+    assert f"Checked in {hour_minute(clock.at)}" in refreshed.text
+    assert "HX-Push-Url" not in refreshed.headers  # no history entry for a background refresh
+    assert "X-Background-Refresh" not in refreshed.text  # nothing left to wait for
+
+
+async def test_a_calendar_left_open_still_signs_out_when_idle(client, settings, clock, arq_pool):
+    practice, _, starts, _ = await session_with_link(settings, clock, arq_pool)
+    day = f"/calendar?view=day&date={starts.astimezone(NEW_YORK).date().isoformat()}"
+    clock.at = starts - timedelta(minutes=20)
+    await sign_in(client, practice.clinician)
+    assert "X-Background-Refresh" in (await client.get(day)).text
+    for _ in range(settings.clinician_idle_timeout // 30 - 1):  # the page's own polls, nobody at the phone
+        clock.advance(seconds=30)
+        assert (await client.get(day, headers=BACKGROUND)).status_code == 200
+    clock.advance(seconds=31)
+    gone = await client.get(day, headers=BACKGROUND)
+    assert gone.headers["HX-Redirect"].startswith("/login")
+    audited = await AuditEvent.objects().where(AuditEvent.action == "session_timed_out")
+    assert [a.detail for a in audited][-1:] == ["timeout_idle"]
+
