@@ -14,7 +14,7 @@ from app.models.tables import Appointment, AuditEvent, Clinician, UndeliverableA
 from app.services import reminders
 from app.services.queue import JobQueue
 from tests.charging_support import add_appointment, make_practice
-from tests.helpers import post_form, sign_in
+from tests.helpers import make_client, post_form, sign_in
 from tests.test_reminders import _form_values
 from tests.test_session_links import reminder_link
 from workers.reminders import sweep_reminders
@@ -249,3 +249,39 @@ async def test_a_calendar_left_open_still_signs_out_when_idle(client, settings, 
     audited = await AuditEvent.objects().where(AuditEvent.action == "session_timed_out")
     assert [a.detail for a in audited][-1:] == ["timeout_idle"]
 
+
+async def test_the_client_checks_in_from_the_portal_home_during_the_window(
+    client, other_client, settings, clock, arq_pool
+):
+    practice, appointment_id, starts, _ = await session_with_link(settings, clock, arq_pool)
+    await Clinician.update({Clinician.video_link: VIDEO}).where(
+        Clinician.id == practice.clinician.user.clinician_id
+    )
+    button = f'action="/portal/sessions/{appointment_id}/check-in"'
+    clock.at = starts - timedelta(minutes=31)
+    await sign_in(client, practice.client)
+    home = await client.get("/portal")
+    assert button not in home.text and VIDEO not in home.text
+    refused = await post_form(client, f"/portal/sessions/{appointment_id}/check-in", {"how": "here"})
+    assert refused.status_code == 303
+    assert "Check-in opens 30 minutes before" in (await client.get("/portal")).text
+    assert (await Appointment.objects().get(Appointment.id == appointment_id)).checked_in_at is None
+
+    clock.at = starts - timedelta(minutes=10)
+    home = await client.get("/portal")
+    assert button in home.text and ">Check in</button>" in home.text and "Join the video session" in home.text
+    done = await post_form(client, f"/portal/sessions/{appointment_id}/check-in", {"how": "here"})
+    assert done.status_code == 303
+    home = await client.get("/portal")
+    assert (
+        "checked in. Your clinician can see it." in home.text
+        and f"Checked in {hour_minute(clock.at)}" in home.text
+    )
+    assert button not in home.text
+    audited = await AuditEvent.objects().where(AuditEvent.action == "appointment_checked_in")
+    assert [(a.object_id, a.actor_role) for a in audited] == [(appointment_id, "client")]
+
+    stranger, _ = await make_client(settings, clock.now(), practice.clinician, email="sam@example.test")
+    await sign_in(other_client, stranger)
+    other = await post_form(other_client, f"/portal/sessions/{appointment_id}/check-in", {"how": "join"})
+    assert other.status_code == 404
