@@ -102,6 +102,7 @@ class Clinician(Table):
     calendar_feed_enabled = Boolean(default=False)
     reminder_hours = Varchar(length=40, default="48, 2")  # hours before a session; blank: no reminders
     video_link = Varchar(length=500, default="")  # the practice's video room, shown at check-in
+    evening_summary = Boolean(default=True)  # an email each evening: tomorrow's sessions and charges
     created_at = Timestamptz()
 
 
@@ -418,6 +419,16 @@ class Reminder(Table):
     created_at = Timestamptz()
 
 
+class EveningSummary(Table):
+    """The clinician's evening summary of one day (their local date): at most one, by a composite unique
+    index, so two sweeps or a retried one send it once."""
+
+    clinician = ForeignKey(references=Clinician, null=False, index=True)
+    day = Date()
+    email_message = ForeignKey(references=EmailMessage, null=True, on_delete=OnDelete.set_null)
+    created_at = Timestamptz()
+
+
 class UndeliverableAddress(Table):
     """An address that hard-bounced or complained (from the provider's webhook): no email goes to it."""
 
@@ -675,6 +686,7 @@ ALL_TABLES: list[type[Table]] = [
     ChecklistItem,
     EmailMessage,
     Reminder,
+    EveningSummary,
     UndeliverableAddress,
     RecoveryCode,
     AuditEvent,
@@ -703,4 +715,5 @@ COMPOSITE_UNIQUE_INDEXES: dict[str, tuple[str, tuple[str, ...]]] = {
     "document_version_number_uniq": ("document_version", ("document", "number")),
     "document_signature_client_version_uniq": ("document_signature", ("client", "version")),
     "reminder_once_uniq": ("reminder", ("appointment", "hours_before", "starts_at")),
+    "evening_summary_once_uniq": ("evening_summary", ("clinician", "day")),
 }
