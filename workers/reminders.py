@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from app.services import reminders, summaries
+from app.services import reminders, summaries, texts
 from app.services.queue import JobQueue
 from workers.outages import DATABASE, DATABASE_DOWN
 
@@ -21,6 +21,18 @@ async def sweep_reminders(ctx: dict) -> int:
 async def sweep_evening_summaries(ctx: dict) -> int:
     """Each clinician's summary of tomorrow, once per evening (a unique row per clinician and day)."""
     return await _sweep(ctx, summaries.send_due, "evening summary")
+
+
+async def sweep_texts(ctx: dict) -> int:
+    """Send the reminder texts that are due (their quiet hours over); each is claimed once."""
+    settings, clock = ctx["settings"], ctx["clock"]
+    try:
+        sent = await texts.send_due(now=clock.now(), settings=settings)
+    except DATABASE_DOWN as exc:
+        DATABASE.down(exc)
+        return 0
+    DATABASE.up()
+    return sent
 
 
 async def _sweep(ctx: dict, send_due, name: str) -> int:

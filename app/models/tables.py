@@ -153,6 +153,8 @@ class Client(Table):
     calendar_feed_key = Varchar(length=64, default="")
     date_of_birth = Date(null=True, default=None)
     reminders_off = Boolean(default=False)  # the client asked for no session reminders
+    texts_opt_in_at = Timestamptz(null=True, default=None)  # when they agreed to texts; None: no texts
+    texts_consent = Varchar(length=255, default="")  # the wording they agreed to
     # why no late-cancel or no-show fee is ever charged to this client (a plan that forbids them); "" = none
     fee_exemption = Varchar(length=200, default="")
     created_at = Timestamptz()
@@ -417,6 +419,23 @@ class Reminder(Table):
     starts_at = Timestamptz()
     email_message = ForeignKey(references=EmailMessage, null=True, on_delete=OnDelete.set_null)
     created_at = Timestamptz()
+
+
+class TextMessage(Table):
+    """A text to a client (a session reminder), sent by the text sweep from ``send_after`` (quiet hours
+    push it to the morning). At most one per reminder (unique); ``status``: queued, sending, sent,
+    failed or stopped (the client replied STOP, or opted out, before it went)."""
+
+    reminder = ForeignKey(references=Reminder, null=True, unique=True, on_delete=OnDelete.set_null)
+    client = ForeignKey(references=Client, null=False, index=True)
+    phone = Varchar(length=40)  # where it goes
+    body = Varchar(length=160)
+    status = Varchar(length=12, default="queued", index=True)
+    send_after = Timestamptz(index=True)
+    provider_id = Varchar(length=64, default="")
+    error = Varchar(length=255, default="")
+    created_at = Timestamptz()
+    sent_at = Timestamptz(null=True, default=None)
 
 
 class EveningSummary(Table):
@@ -687,6 +706,7 @@ ALL_TABLES: list[type[Table]] = [
     EmailMessage,
     Reminder,
     EveningSummary,
+    TextMessage,
     UndeliverableAddress,
     RecoveryCode,
     AuditEvent,

@@ -29,7 +29,7 @@ from app.domain.reminders import (
 from app.domain.statuses import AppointmentStatus
 from app.models.db import transaction
 from app.models.tables import Appointment, AuditEvent, Clinician, Reminder
-from app.services import notices, paperwork, session_links
+from app.services import notices, paperwork, session_links, texts
 from app.services.queue import QueuedJob
 
 BATCH = 500
@@ -124,6 +124,7 @@ async def _write(row: dict, hours: int, *, now: datetime, settings: Settings) ->
         if job is None:
             return []
         await Reminder.update({Reminder.email_message: job.args[0]}).where(Reminder.id == claimed[0]["id"])
+        await texts.queue_reminder(row["client"], claimed[0]["id"], row["starts_at"], page, now=now)
     return [job]
 
 
