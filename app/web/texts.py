@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from litestar import Request, post
-from litestar.exceptions import PermissionDeniedException
+from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.response import Response
 
 from app.domain.texts import signed_by
@@ -16,7 +16,10 @@ EMPTY_REPLY = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 @post(TEXT_REPLIES_PATH, name="text_replies", include_in_schema=False, status_code=200)
 async def text_replies(request: Request, rt: AppRuntime, now: Now) -> Response:
-    """Twilio posts each reply here; a request without a valid X-Twilio-Signature is refused."""
+    """Twilio posts each reply here; a request without a valid X-Twilio-Signature is refused (and without
+    an auth token configured there is no webhook: 404)."""
+    if not rt.settings.text_auth_token:
+        raise NotFoundException()
     params = {key: str(value)[:1600] for key, value in (await request.form()).items()}
     url = f"{rt.settings.base_url}{TEXT_REPLIES_PATH}"
     if not signed_by(rt.settings.text_auth_token, url, params, request.headers.get("x-twilio-signature", "")):
