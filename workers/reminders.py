@@ -38,12 +38,13 @@ async def sweep_texts(ctx: dict) -> int:
 async def _sweep(ctx: dict, send_due, name: str) -> int:
     settings, clock = ctx["settings"], ctx["clock"]
     try:
-        jobs = await send_due(now=clock.now(), settings=settings)
+        jobs = await send_due(
+            now=clock.now(), settings=settings, queue=JobQueue(ctx["redis"], settings.queue_name)
+        )
     except DATABASE_DOWN as exc:
         DATABASE.down(exc)
         return 0
     DATABASE.up()
-    await JobQueue(ctx["redis"], settings.queue_name).enqueue_all(jobs)
     if jobs:
         log.info("%s sweep: %s written", name, len(jobs))
     return len(jobs)

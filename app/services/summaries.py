@@ -18,11 +18,12 @@ from app.domain.summaries import SummaryLine, session_line, summary_day, tomorro
 from app.models.db import transaction
 from app.models.tables import Appointment, Charge, Clinician, EveningSummary
 from app.services.email import queue_email
-from app.services.queue import QueuedJob, email_job
+from app.services.queue import JobQueue, QueuedJob, email_job
 
 
-async def send_due(*, now: datetime, settings: Settings) -> list[QueuedJob]:
-    """Write the summaries due now that were not written yet; returns the email jobs to enqueue."""
+async def send_due(*, now: datetime, settings: Settings, queue: JobQueue | None = None) -> list[QueuedJob]:
+    """Write the summaries due now that were not written yet; returns their email jobs (enqueued too
+    when a ``queue`` is given)."""
     clinicians = await Clinician.select(
         Clinician.id, Clinician.time_zone, Clinician.practice_name, Clinician.user.email.as_alias("email")
     ).where(Clinician.evening_summary == True)  # noqa: E712 - a Piccolo condition
@@ -37,6 +38,8 @@ async def send_due(*, now: datetime, settings: Settings) -> list[QueuedJob]:
         )
         if not done:
             jobs += await _write(clinician, day, now=now, settings=settings)
+    if queue is not None:
+        await queue.enqueue_all(jobs)
     return jobs
 
 
