@@ -68,6 +68,11 @@ class Settings:
     stripe_publishable_key: str = ""
     stripe_js_url: str = STRIPE_JS
     stripe_webhook_secret: str = ""
+    # A Twilio-compatible text provider (blank URL: texts are written but not sent; see README).
+    text_provider_url: str = ""
+    text_account_sid: str = ""
+    text_auth_token: str = ""
+    text_from: str = ""
     charge_delay: int = 172800
     charge_lease: int = 120
     demo_password: str = "stillwater-demo"  # noqa: S105 - documented demo default
@@ -102,6 +107,10 @@ class Settings:
             "stripe_publishable_key": env.get("STRIPE_PUBLISHABLE_KEY", ""),
             "stripe_js_url": env.get("STRIPE_JS_URL") or STRIPE_JS,
             "stripe_webhook_secret": env.get("STRIPE_WEBHOOK_SECRET", ""),
+            "text_provider_url": env.get("TEXT_PROVIDER_URL", ""),
+            "text_account_sid": env.get("TEXT_ACCOUNT_SID", ""),
+            "text_auth_token": env.get("TEXT_AUTH_TOKEN", ""),
+            "text_from": env.get("TEXT_FROM", ""),
             "charge_delay": _int(env, "CHARGE_DELAY", cls.charge_delay),
             "charge_lease": _int(env, "CHARGE_LEASE", cls.charge_lease),
             "demo_password": env.get("DEMO_PASSWORD") or cls.demo_password,

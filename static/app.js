@@ -127,7 +127,12 @@
     });
     var idleSeconds = parseInt(box.getAttribute("data-idle-seconds"), 10) || 0;
     var absoluteEnd = Date.now() + (parseInt(box.getAttribute("data-absolute-seconds-left"), 10) || 0) * 1000;
-    function activity() { restart(Math.min(idleSeconds, Math.round((absoluteEnd - Date.now()) / 1000))); }
+    // A page refreshing itself (X-Background-Refresh) is not the person at work: the count goes on.
+    function activity(event) {
+      var sent = event && event.detail && event.detail.requestConfig && event.detail.requestConfig.headers;
+      if (sent && sent["X-Background-Refresh"] === "1") return;
+      restart(Math.min(idleSeconds, Math.round((absoluteEnd - Date.now()) / 1000)));
+    }
     document.addEventListener("htmx:afterRequest", activity);
     activity();
   }

@@ -14,7 +14,7 @@ from app.models.tables import Appointment, AuditEvent, Clinician, UndeliverableA
 from app.services import reminders
 from app.services.queue import JobQueue
 from tests.charging_support import add_appointment, make_practice
-from tests.helpers import post_form, sign_in
+from tests.helpers import make_client, post_form, sign_in
 from tests.test_reminders import _form_values
 from tests.test_session_links import reminder_link
 from workers.reminders import sweep_reminders
@@ -208,3 +208,80 @@ async def test_the_panel_logs_reminders_confirmation_check_in_and_failures(
 async def test_another_clinicians_panel_shows_no_log_of_this_session(client, settings, clock, arq_pool):
     _, appointment_id, *_ = await session_with_link(settings, clock, arq_pool)
     assert await reminders.session_log(appointment_id, 999) == []
+
+
+BACKGROUND = {"HX-Request": "true", "X-Background-Refresh": "1"}
+
+
+async def test_the_calendar_asks_for_check_ins_only_around_the_window_and_shows_them(
+    client, other_client, settings, clock, arq_pool
+):
+    practice, appointment_id, starts, path = await session_with_link(settings, clock, arq_pool)
+    day = f"/calendar?view=day&date={starts.astimezone(NEW_YORK).date().isoformat()}"
+    clock.at = starts - timedelta(hours=1)
+    await sign_in(other_client, practice.clinician)
+    assert "X-Background-Refresh" not in (await other_client.get(day)).text
+
+    clock.at = starts - timedelta(minutes=34)
+    await sign_in(other_client, practice.clinician)  # the idle timeout ended the first session
+    page = await other_client.get(day)
+    assert 'hx-trigger="every 30s" hx-target="#calendar"' in page.text
+    clock.at = starts - timedelta(minutes=25)
+    await post_form(client, f"{path}/check-in", {"how": "here"})
+    refreshed = await other_client.get(day, headers=BACKGROUND)
+    assert f"Checked in {hour_minute(clock.at)}" in refreshed.text
+    assert "HX-Push-Url" not in refreshed.headers  # no history entry for a background refresh
+    assert "X-Background-Refresh" not in refreshed.text  # nothing left to wait for
+
+
+async def test_a_calendar_left_open_still_signs_out_when_idle(client, settings, clock, arq_pool):
+    practice, _, starts, _ = await session_with_link(settings, clock, arq_pool)
+    day = f"/calendar?view=day&date={starts.astimezone(NEW_YORK).date().isoformat()}"
+    clock.at = starts - timedelta(minutes=20)
+    await sign_in(client, practice.clinician)
+    assert "X-Background-Refresh" in (await client.get(day)).text
+    for _ in range(settings.clinician_idle_timeout // 30 - 1):  # the page's own polls, nobody at the phone
+        clock.advance(seconds=30)
+        assert (await client.get(day, headers=BACKGROUND)).status_code == 200
+    clock.advance(seconds=31)
+    gone = await client.get(day, headers=BACKGROUND)
+    assert gone.headers["HX-Redirect"].startswith("/login")
+    audited = await AuditEvent.objects().where(AuditEvent.action == "session_timed_out")
+    assert [a.detail for a in audited][-1:] == ["timeout_idle"]
+
+
+async def test_the_client_checks_in_from_the_portal_home_during_the_window(
+    client, other_client, settings, clock, arq_pool
+):
+    practice, appointment_id, starts, _ = await session_with_link(settings, clock, arq_pool)
+    await Clinician.update({Clinician.video_link: VIDEO}).where(
+        Clinician.id == practice.clinician.user.clinician_id
+    )
+    button = f'action="/portal/sessions/{appointment_id}/check-in"'
+    clock.at = starts - timedelta(minutes=31)
+    await sign_in(client, practice.client)
+    home = await client.get("/portal")
+    assert button not in home.text and VIDEO not in home.text
+    refused = await post_form(client, f"/portal/sessions/{appointment_id}/check-in", {"how": "here"})
+    assert refused.status_code == 303
+    assert "Check-in opens 30 minutes before" in (await client.get("/portal")).text
+    assert (await Appointment.objects().get(Appointment.id == appointment_id)).checked_in_at is None
+
+    clock.at = starts - timedelta(minutes=10)
+    home = await client.get("/portal")
+    assert button in home.text and ">Check in</button>" in home.text and "Join the video session" in home.text
+    done = await post_form(client, f"/portal/sessions/{appointment_id}/check-in", {"how": "here"})
+    assert done.status_code == 303
+    home = await client.get("/portal")
+    assert (
+        "checked in. Your clinician can see it." in home.text
+        and f"Checked in {hour_minute(clock.at)}" in home.text
+    )
+    assert button not in home.text
+    audited = await AuditEvent.objects().where(AuditEvent.action == "appointment_checked_in")
+    assert [(a.object_id, a.actor_role) for a in audited] == [(appointment_id, "client")]
+
+    stranger, _ = await make_client(settings, clock.now(), practice.clinician, email="sam@example.test")
+    await sign_in(other_client, stranger)
+    other = await post_form(other_client, f"/portal/sessions/{appointment_id}/check-in", {"how": "join"})
+    assert other.status_code == 404

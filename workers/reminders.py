@@ -1,10 +1,11 @@
-"""The reminder sweep: every minute, write the session reminders that are due and queue their emails."""
+"""The reminder sweeps: every minute, write the session reminders that are due and queue their emails;
+every few minutes, the clinicians' evening summaries."""
 
 from __future__ import annotations
 
 import logging
 
-from app.services import reminders
+from app.services import reminders, summaries, texts
 from app.services.queue import JobQueue
 from workers.outages import DATABASE, DATABASE_DOWN
 
@@ -14,14 +15,36 @@ log = logging.getLogger(__name__)
 async def sweep_reminders(ctx: dict) -> int:
     """Reminders live in the database, so a sweep that fails (or a Redis that lost its jobs) only delays
     them: the next sweep writes what is still due, and the email sweep sends what was written."""
+    return await _sweep(ctx, reminders.send_due, "reminder")
+
+
+async def sweep_evening_summaries(ctx: dict) -> int:
+    """Each clinician's summary of tomorrow, once per evening (a unique row per clinician and day)."""
+    return await _sweep(ctx, summaries.send_due, "evening summary")
+
+
+async def sweep_texts(ctx: dict) -> int:
+    """Send the reminder texts that are due (their quiet hours over); each is claimed once."""
     settings, clock = ctx["settings"], ctx["clock"]
     try:
-        jobs = await reminders.send_due(now=clock.now(), settings=settings)
+        sent = await texts.send_due(now=clock.now(), settings=settings)
     except DATABASE_DOWN as exc:
         DATABASE.down(exc)
         return 0
     DATABASE.up()
-    await JobQueue(ctx["redis"], settings.queue_name).enqueue_all(jobs)
+    return sent
+
+
+async def _sweep(ctx: dict, send_due, name: str) -> int:
+    settings, clock = ctx["settings"], ctx["clock"]
+    try:
+        jobs = await send_due(
+            now=clock.now(), settings=settings, queue=JobQueue(ctx["redis"], settings.queue_name)
+        )
+    except DATABASE_DOWN as exc:
+        DATABASE.down(exc)
+        return 0
+    DATABASE.up()
     if jobs:
-        log.info("reminder sweep: %s written", len(jobs))
+        log.info("%s sweep: %s written", name, len(jobs))
     return len(jobs)

@@ -18,7 +18,7 @@ from workers.email import send_email, sweep_unsent_emails
 from workers.imports import invite_imported, run_import, sweep_imports
 from workers.paperwork import issue_superbill, sweep_paperwork
 from workers.reconcile import reconcile_nightly
-from workers.reminders import sweep_reminders
+from workers.reminders import sweep_evening_summaries, sweep_reminders, sweep_texts
 from workers.stripe_events import process_stripe_event, sweep_stripe_events
 
 SETTINGS = Settings.from_env()
@@ -71,6 +71,8 @@ class WorkerSettings:
         cron(sweep_stripe_events, minute=None, second=30, unique=True, run_at_startup=False, timeout=90),
         cron(sweep_reminders, minute=None, second=30, unique=True, run_at_startup=True, timeout=90),
         cron(reconcile_nightly, hour=3, minute=20, unique=True, run_at_startup=False, timeout=600),
+        cron(sweep_texts, minute=None, second=50, unique=True, run_at_startup=False, timeout=90),
+        cron(sweep_evening_summaries, minute=set(range(2, 60, 5)), unique=True, run_at_startup=False),
     ]
     on_startup = startup
     on_shutdown = shutdown

@@ -14,11 +14,24 @@ from urllib.parse import urlsplit
 OPENS_BEFORE = timedelta(minutes=30)
 NO_SHOW_AFTER = timedelta(minutes=15)
 MAX_VIDEO_LINK = 500
+# The calendar starts asking a little before the window opens, so the first check-in is never missed.
+WATCH_BEFORE = OPENS_BEFORE + timedelta(minutes=5)
 
 
 def check_in_open(starts_at: datetime, ends_at: datetime, now: datetime) -> bool:
     """Whether the client may check in (and see the video link) now."""
     return starts_at - OPENS_BEFORE <= now < ends_at
+
+
+def awaiting_check_ins(appointments: list[dict], now: datetime) -> bool:
+    """Whether a calendar showing these sessions should keep asking for check-ins: one is still
+    Scheduled, not checked in, and its check-in window is open or about to open."""
+    return any(
+        a["status"] == "scheduled"
+        and a.get("checked_in_at") is None
+        and a["starts_at"] - WATCH_BEFORE <= now < a["ends_at"]
+        for a in appointments
+    )
 
 
 def no_show_suggested(starts_at: datetime, checked_in_at: datetime | None, now: datetime) -> bool:

@@ -104,6 +104,7 @@ class Clinician(Table):
     calendar_feed_enabled = Boolean(default=False)
     reminder_hours = Varchar(length=40, default="48, 2")  # hours before a session; blank: no reminders
     video_link = Varchar(length=500, default="")  # the practice's video room, shown at check-in
+    evening_summary = Boolean(default=True)  # an email each evening: tomorrow's sessions and charges
     created_at = Timestamptz()
 
 
@@ -154,6 +155,8 @@ class Client(Table):
     calendar_feed_key = Varchar(length=64, default="")
     date_of_birth = Date(null=True, default=None)
     reminders_off = Boolean(default=False)  # the client asked for no session reminders
+    texts_opt_in_at = Timestamptz(null=True, default=None)  # when they agreed to texts; None: no texts
+    texts_consent = Varchar(length=255, default="")  # the wording they agreed to
     # why no late-cancel or no-show fee is ever charged to this client (a plan that forbids them); "" = none
     fee_exemption = Varchar(length=200, default="")
     created_at = Timestamptz()
@@ -440,6 +443,33 @@ class Reminder(Table):
     created_at = Timestamptz()
 
 
+class TextMessage(Table):
+    """A text to a client (a session reminder), sent by the text sweep from ``send_after`` (quiet hours
+    push it to the morning). At most one per reminder (unique); ``status``: queued, sending, sent,
+    failed or stopped (the client replied STOP, or opted out, before it went)."""
+
+    reminder = ForeignKey(references=Reminder, null=True, unique=True, on_delete=OnDelete.set_null)
+    client = ForeignKey(references=Client, null=False, index=True)
+    phone = Varchar(length=40)  # where it goes
+    body = Varchar(length=160)
+    status = Varchar(length=12, default="queued", index=True)
+    send_after = Timestamptz(index=True)
+    provider_id = Varchar(length=64, default="")
+    error = Varchar(length=255, default="")
+    created_at = Timestamptz()
+    sent_at = Timestamptz(null=True, default=None)
+
+
+class EveningSummary(Table):
+    """The clinician's evening summary of one day (their local date): at most one, by a composite unique
+    index, so two sweeps or a retried one send it once."""
+
+    clinician = ForeignKey(references=Clinician, null=False, index=True)
+    day = Date()
+    email_message = ForeignKey(references=EmailMessage, null=True, on_delete=OnDelete.set_null)
+    created_at = Timestamptz()
+
+
 class UndeliverableAddress(Table):
     """An address that hard-bounced or complained (from the provider's webhook): no email goes to it."""
 
@@ -698,6 +728,8 @@ ALL_TABLES: list[type[Table]] = [
     ChecklistItem,
     EmailMessage,
     Reminder,
+    EveningSummary,
+    TextMessage,
     UndeliverableAddress,
     RecoveryCode,
     AuditEvent,
@@ -726,4 +758,5 @@ COMPOSITE_UNIQUE_INDEXES: dict[str, tuple[str, tuple[str, ...]]] = {
     "document_version_number_uniq": ("document_version", ("document", "number")),
     "document_signature_client_version_uniq": ("document_signature", ("client", "version")),
     "reminder_once_uniq": ("reminder", ("appointment", "hours_before", "starts_at")),
+    "evening_summary_once_uniq": ("evening_summary", ("clinician", "day")),
 }

@@ -33,7 +33,7 @@ from app.domain.calendar import (
     parse_day,
     visible_range,
 )
-from app.domain.checkin import NO_SHOW_AFTER, no_show_suggested
+from app.domain.checkin import NO_SHOW_AFTER, awaiting_check_ins, no_show_suggested
 from app.domain.members import Ability
 from app.domain.statuses import AppointmentStatus
 from app.domain.validation import FieldProblem
@@ -218,6 +218,7 @@ class CalendarData:
     needs_status_count: int
     today: date
     message: str | None = None
+    awaiting_check_in: bool = False  # a session shown may be checked in soon: the page keeps asking
 
 
 async def calendar(clinician_id: int, view: View, day_text: str | None, *, now: datetime) -> CalendarData:
@@ -228,7 +229,8 @@ async def calendar(clinician_id: int, view: View, day_text: str | None, *, now: 
     shown = visible_range(view, anchor, practice.zone)
     appointments = await appointments_between(clinician_id, shown.starts_at, shown.ends_at)
     count = await needs_status_count(clinician_id, now=now)
-    return CalendarData(practice, shown, appointments, count, today, message)
+    waiting = awaiting_check_ins(appointments, now)
+    return CalendarData(practice, shown, appointments, count, today, message, waiting)
 
 
 # The calendar's two queries in SQL (the same text on PostgreSQL and SQLite): Piccolo builds a join

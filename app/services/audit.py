@@ -72,6 +72,8 @@ ACTIONS: dict[str, str] = {
     "appointment_status_changed": "Appointment status changed",
     "appointment_confirmed": "Session confirmed by the client from a reminder",
     "appointment_checked_in": "Client checked in for the session",
+    "texts_stop": "Client replied STOP: no more texts",
+    "texts_start": "Client replied START: texts again",
     "charge_scheduled": "Charge scheduled",
     "charge_cancelled": "Charge cancelled",
     "charge_succeeded": "Charge succeeded",

@@ -34,6 +34,7 @@ PRACTICE_COLUMNS = (
     Clinician.calendar_feed_enabled,
     Clinician.reminder_hours,
     Clinician.video_link,
+    Clinician.evening_summary,
     Clinician.insurance_email,
     Clinician.user.email.as_alias("email"),
     Clinician.user.phone.as_alias("phone"),
@@ -64,6 +65,7 @@ class PracticeBooking:
     calendar_feed_enabled: bool
     reminder_hours: str
     video_link: str
+    evening_summary: bool
     insurance_email: str
     email: str
     phone: str

@@ -56,6 +56,7 @@ class BookingSettings:
     max_fee_minor: int
     reminder_hours: str  # "48, 2": hours before each session a reminder goes (app.domain.reminders)
     video_link: str  # the practice's video room, offered at check-in (app.domain.checkin)
+    evening_summary: bool = True  # tomorrow's sessions by email each evening (app.services.summaries)
 
 
 async def save_settings(

@@ -14,6 +14,7 @@ from app.config import Settings
 from app.domain.accounts import Role
 from app.domain.clients import RESENDS_PER_DAY, InvitationState, contact_changes, email_change_problem
 from app.domain.statuses import AppointmentStatus, BillingType
+from app.domain.texts import CONSENT
 from app.domain.validation import normalize_email
 from app.models.db import engine, transaction
 from app.models.tables import (
@@ -133,6 +134,16 @@ class ClientChanges:
     billing_type: str
     internal_note: str
     reminders_off: bool = False
+    texts_on: bool = False  # the client agreed to reminders by text (``domain.texts.CONSENT``)
+
+
+def texts_consent(opted_in_at: datetime | None, texts_on: bool, now: datetime) -> dict:
+    """Record when (and to what wording) the client agreed to texts; an earlier agreement keeps its time."""
+    if not texts_on:
+        return {Client.texts_opt_in_at: None}
+    if opted_in_at is not None:
+        return {}
+    return {Client.texts_opt_in_at: now, Client.texts_consent: CONSENT}
 
 
 async def own_client(clinician_id: int, client_id: int) -> Client:
@@ -226,7 +237,7 @@ async def update_client(
 ) -> None:
     """Change a client's contact and billing details (the email is their login and stays)."""
     async with transaction():
-        await own_client(clinician_id, client_id)
+        client = await own_client(clinician_id, client_id)
         await Client.update(
             {
                 Client.name: changes.name,
@@ -234,6 +245,7 @@ async def update_client(
                 Client.billing_type: changes.billing_type,
                 Client.internal_note: changes.internal_note,
                 Client.reminders_off: changes.reminders_off,
+                **texts_consent(client.texts_opt_in_at, changes.texts_on, now),
             }
         ).where((Client.id == client_id) & (Client.clinician == clinician_id))
         await audit.client_event("client_updated", client_id, clinician_id, actor=actor, at=now)

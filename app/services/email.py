@@ -56,6 +56,7 @@ KINDS: dict[str, str] = {
     "superbill_ready": "client",
     "good_faith_estimate": "client",
     "estimate_warning": "clinician",
+    "evening_summary": "clinician",
 }
 
 

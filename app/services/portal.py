@@ -11,6 +11,7 @@ from typing import Any
 
 from app.domain.accounts import valid_time_zone
 from app.domain.availability import cancel_rule
+from app.domain.checkin import check_in_open
 from app.domain.clients import portal_status_label
 from app.domain.practice import DEFAULT_FEE_CEILING
 from app.domain.statuses import AppointmentStatus, ChargeStatus
@@ -66,6 +67,10 @@ class SessionView:
     cancel_by: datetime | None = None
     can_cancel: bool = False
     practice: Practice | None = None
+    ends_at: datetime | None = None
+    checked_in_at: datetime | None = None
+    can_check_in: bool = False
+    video_link: str = ""  # the practice's video room, only while check-in is open
 
 
 @dataclass(frozen=True)
@@ -139,6 +144,9 @@ SESSION_COLUMNS = (
     Appointment.starts_at,
     Appointment.duration_minutes,
     Appointment.status,
+    Appointment.ends_at,
+    Appointment.checked_in_at,
+    Appointment.clinician.video_link.as_alias("video_link"),
 )
 CHARGE_COLUMNS = (
     Charge.appointment,
@@ -193,7 +201,15 @@ async def overview(user_id: int, *, now: datetime, past_limit: int = 50) -> Over
 def _upcoming(session: SessionView, practice: Practice, now: datetime) -> SessionView:
     """An upcoming session with whether the client may still cancel it online (the practice's window)."""
     rule = cancel_rule(session.starts_at, practice.cancellation_window_hours, now)
-    return replace(session, cancel_by=rule.deadline, can_cancel=rule.allowed, practice=practice)
+    open_now = session.ends_at is not None and check_in_open(session.starts_at, session.ends_at, now)
+    return replace(
+        session,
+        cancel_by=rule.deadline,
+        can_cancel=rule.allowed,
+        practice=practice,
+        can_check_in=open_now and session.checked_in_at is None,
+        video_link=session.video_link if open_now else "",
+    )
 
 
 def _session(
@@ -208,6 +224,9 @@ def _session(
         status_label=label,
         status_key=label.lower(),
         charge=_charge_view(charge),
+        ends_at=appointment["ends_at"],
+        checked_in_at=appointment["checked_in_at"],
+        video_link=appointment["video_link"] or "",
     )
 
 

@@ -29,8 +29,8 @@ from app.domain.reminders import (
 from app.domain.statuses import AppointmentStatus
 from app.models.db import transaction
 from app.models.tables import Appointment, AuditEvent, Clinician, Reminder
-from app.services import notices, paperwork, session_links
-from app.services.queue import QueuedJob
+from app.services import notices, paperwork, session_links, texts
+from app.services.queue import JobQueue, QueuedJob
 
 BATCH = 500
 
@@ -70,8 +70,10 @@ async def _candidates(now: datetime, until: datetime, after_id: int) -> list[dic
     )
 
 
-async def send_due(*, now: datetime, settings: Settings) -> list[QueuedJob]:
-    """Write every reminder due now that was not written yet; returns the email jobs to enqueue."""
+async def send_due(*, now: datetime, settings: Settings, queue: JobQueue | None = None) -> list[QueuedJob]:
+    """Write every reminder due now that was not written yet; returns their email jobs. With a ``queue``
+    each batch's jobs are enqueued as soon as it is written, so emails flow while a long sweep goes on
+    (and a sweep cut short by its timeout leaves nothing waiting for the unsent-email sweep)."""
     longest = await _longest_offset()
     if not longest:
         return []
@@ -93,9 +95,13 @@ async def send_due(*, now: datetime, settings: Settings) -> list[QueuedJob]:
             Reminder.appointment, Reminder.hours_before, Reminder.starts_at
         ).where(Reminder.appointment.is_in(list(due)))
         done = {(w["appointment"], w["hours_before"], w["starts_at"]) for w in written}
+        batch = []
         for appointment_id, (row, hours) in due.items():
             if (appointment_id, hours, row["starts_at"]) not in done:
-                jobs += await _write(row, hours, now=now, settings=settings)
+                batch += await _write(row, hours, now=now, settings=settings)
+        if queue is not None:
+            await queue.enqueue_all(batch)
+        jobs += batch
     return jobs
 
 
@@ -124,6 +130,7 @@ async def _write(row: dict, hours: int, *, now: datetime, settings: Settings) ->
         if job is None:
             return []
         await Reminder.update({Reminder.email_message: job.args[0]}).where(Reminder.id == claimed[0]["id"])
+        await texts.queue_reminder(row["client"], claimed[0]["id"], row["starts_at"], page, now=now)
     return [job]
 
 

@@ -193,6 +193,22 @@ async def check_in(
     return await open_link(appointment_id, token, settings=settings, now=now)
 
 
+async def check_in_from_portal(
+    user_id: int, appointment_id: int, *, settings: Settings, now: datetime, actor: Actor
+) -> SessionLink:
+    """The same check-in from the client's portal, for a session of one of their own client records
+    (``AppointmentNotFound`` for anyone else's)."""
+    row = (
+        await Appointment.select(Appointment.starts_at)
+        .where((Appointment.id == appointment_id) & (Appointment.client.user == user_id))
+        .first()
+    )
+    if row is None:
+        raise AppointmentNotFound(appointment_id)
+    token = _token(settings, appointment_id, row["starts_at"])
+    return await check_in(appointment_id, token, settings=settings, now=now, actor=actor)
+
+
 async def cancel(
     appointment_id: int, token: str, *, settings: Settings, now: datetime, actor: Actor, queue: JobQueue
 ) -> SessionLink:

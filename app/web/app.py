@@ -47,6 +47,7 @@ from app.web.session_links import SessionLinkController
 from app.web.stripe import stripe_webhook
 from app.web.superbills import BillingSetupController, ClientBillingController, PortalSuperbillsController
 from app.web.system import DevMailboxController, email_events, healthz
+from app.web.texts import text_replies
 
 HTMX_CONFIG = {
     "historyCacheSize": 0,  # never keep page HTML (health data) in localStorage
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         metrics,
         email_events,
         stripe_webhook,
+        text_replies,
         CalendarController,
         AppointmentController,
         AppointmentChargeController,

@@ -61,6 +61,7 @@ def _settings_values(practice: PracticeBooking, ranges) -> dict[str, str]:
         "calendar_feed_enabled": practice.calendar_feed_enabled,
         "reminder_hours": format_hours(practice_hours(practice.reminder_hours)),
         "video_link": practice.video_link,
+        "evening_summary": practice.evening_summary,
     }
     for weekday in range(7):
         values[f"hours_{weekday}"] = format_day_ranges(ranges, weekday)
@@ -116,6 +117,7 @@ def _settings_from(form: Form, practice: PracticeBooking) -> tuple[BookingSettin
         max_fee_minor=ceiling,
         reminder_hours=format_hours(reminder_hours),
         video_link=video_link,
+        evening_summary=form.checkbox("evening_summary"),
     )
     return values, ranges
 

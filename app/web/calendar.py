@@ -26,6 +26,7 @@ from app.services import appointments
 from app.web.auth import safe_next
 from app.web.guards import clinician_only
 from app.web.htmx import redirect, render, wants_fragment
+from app.web.middleware import is_background_refresh
 from app.web.runtime import AppRuntime, Now, User
 
 PRIVACY_COOKIE = "sw_privacy"
@@ -177,8 +178,10 @@ class CalendarController(Controller):
         data = await appointments.calendar(user.clinician_id, chosen, date, now=now)
         context = grid_context(data, privacy=privacy_on(request))
         headers = {}
-        # A refresh of the region (after booking or rescheduling) must not add a history entry.
-        if wants_fragment(request) and request.headers.get("hx-trigger") != "calendar":
+        # A refresh of the region (after booking or rescheduling, or waiting for check-ins) must not
+        # add a history entry.
+        refresh = request.headers.get("hx-trigger") == "calendar" or is_background_refresh(request.scope)
+        if wants_fragment(request) and not refresh:
             headers["HX-Push-Url"] = context["self_url"]
         return await render(
             request, "calendar/index.html", context, fragment="calendar/_calendar.html", headers=headers

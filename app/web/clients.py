@@ -72,6 +72,7 @@ def _client_changes(form: Form) -> ClientChanges:
         billing_type=form.choice("billing_type", insurance.BILLING_CHOICES, label="Billing type"),
         internal_note=form.text("internal_note", label="Private note", required=False, max_length=MAX_NOTE),
         reminders_off=not form.checkbox("reminders"),
+        texts_on=form.checkbox("texts"),
     )
 
 
@@ -208,6 +209,7 @@ class ClientsController(Controller):
             "billing_type": client.billing_type,
             "internal_note": client.internal_note,
             "reminders": "" if client.reminders_off else "on",
+            "texts": "on" if client.texts_opt_in_at else "",
         }
         return await render(
             request,

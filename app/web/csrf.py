@@ -29,6 +29,7 @@ from app.web.middleware import SAFE_METHODS, cookie_value
 HEADER = "x-csrftoken"
 EMAIL_EVENTS_PATH = "/email/events"
 STRIPE_WEBHOOK_PATH = "/stripe/webhook"
+TEXT_REPLIES_PATH = "/texts/inbound"
 FIELD = "_csrf_token"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -67,7 +68,11 @@ class CsrfMiddleware(ASGIMiddleware):
     def should_bypass_for_scope(scope: Scope) -> bool:
         path = scope.get("path", "")
         # A provider's webhook is guarded by its token or signature instead.
-        return path.startswith("/static/") or path in (EMAIL_EVENTS_PATH, STRIPE_WEBHOOK_PATH)
+        return path.startswith("/static/") or path in (
+            EMAIL_EVENTS_PATH,
+            STRIPE_WEBHOOK_PATH,
+            TEXT_REPLIES_PATH,
+        )
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         settings: Settings = scope["litestar_app"].state.runtime.settings

@@ -115,6 +115,15 @@ def query_problems(connection) -> dict[str, str]:
     return dict(connection.scope.get("state", {}).get(QUERY_PROBLEMS, {}))
 
 
+BACKGROUND_REFRESH = b"x-background-refresh"
+
+
+def is_background_refresh(scope: Scope) -> bool:
+    """A page refreshing itself (the calendar waiting for check-ins), not the person doing something:
+    it must not keep an idle session alive."""
+    return (BACKGROUND_REFRESH, b"1") in scope.get("headers", [])
+
+
 class SessionMiddleware(ASGIMiddleware):
     """Loads the server-side session and the signed-in user into ``scope['auth']`` / ``scope['user']``.
 
@@ -139,7 +148,7 @@ class SessionMiddleware(ASGIMiddleware):
         token = cookie_value(scope, session_cookie_name(runtime.settings))
         if not token:
             await runtime.redis.ping()
-        lookup = await runtime.sessions.resolve(token)
+        lookup = await runtime.sessions.resolve(token, touch=not is_background_refresh(scope))
         if lookup.expired is not None:
             await accounts.record_session_end(
                 lookup.expired.user_id, f"timeout_{lookup.reason}", now=runtime.clock.now()

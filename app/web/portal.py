@@ -8,13 +8,14 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, URLEncodedBody
-from litestar.response import Template
+from litestar.response import Redirect, Template
 
 from app.domain.accounts import time_zone_names, valid_time_zone
 from app.domain.insurance import clean_self_check, form_values, questions
 from app.domain.validation import Form
-from app.services import insurance, portal
+from app.services import insurance, portal, session_links
 from app.services.context import CurrentUser
+from app.services.errors import StatusChangeRefused
 from app.services.portal import NotYours, Profile
 from app.web.guards import client_only
 from app.web.htmx import flash, redirect, render
@@ -41,6 +42,23 @@ class PortalController(Controller):
         return await render(
             request, "portal/index.html", {"view": view, "welcome": bool(welcome), "zone": user.time_zone}
         )
+
+    @post("/sessions/{appointment_id:int}/check-in", name="portal_check_in")
+    async def check_in(
+        self, request: Request, appointment_id: FromPath[int], data: FormBody, user: User, ctx: Context
+    ) -> Any:
+        """ "I'm here" or "Join" from the portal home: the same check-in as the reminder's link."""
+        try:
+            page = await session_links.check_in_from_portal(
+                user.id, appointment_id, settings=ctx.settings, **ctx.acting
+            )
+        except StatusChangeRefused as refused:
+            await flash(request, refused.message)
+            return redirect(request, "/portal")
+        if Form.of(data).data.get("how") == "join" and page.video_link:
+            return Redirect(path=page.video_link, status_code=303)
+        await flash(request, "Thank you: you're checked in. Your clinician can see it.")
+        return redirect(request, "/portal")
 
     @get("/insurance", name="portal_insurance")
     async def insurance_list(self, request: Request, user: User) -> Template:

@@ -16,7 +16,7 @@ from litestar.response import Response, Template
 
 from app.domain.email_events import undeliverable
 from app.models.db import engine
-from app.models.tables import EmailMessage
+from app.models.tables import EmailMessage, TextMessage
 from app.services.bounces import record_undeliverable
 from app.services.email import attachments_of
 from app.web.csrf import EMAIL_EVENTS_PATH
@@ -88,7 +88,8 @@ class DevMailboxController(Controller):
         if not rt.settings.debug:
             raise NotFoundException()
         messages = await EmailMessage.objects().order_by(EmailMessage.id, ascending=False).limit(100)
-        return await render(request, "dev/mailbox.html", {"messages": messages})
+        texts = await TextMessage.objects().order_by(TextMessage.id, ascending=False).limit(100)
+        return await render(request, "dev/mailbox.html", {"messages": messages, "texts": texts})
 
     @get("/{message_id:int}", name="dev_mailbox_message")
     async def show(self, request: Request, message_id: FromPath[int], rt: AppRuntime) -> Template:

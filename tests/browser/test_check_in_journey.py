@@ -1,6 +1,6 @@
 """At phone size: the client opens the reminder from the dev mailbox on the day, taps its check-in link
 and "I'm here"; the session's panel, open on the clinician's phone, shows "Checked in" without a reload
-(it polls while the client may check in), with Occurred as the next step."""
+(both poll while the client may check in), nor does its calendar cell, with Occurred as the next step."""
 
 from __future__ import annotations
 
@@ -54,6 +54,7 @@ async def test_a_check_in_shows_on_the_clinicians_calendar_without_a_reload(
 
     await clinician.clock.fast_forward("00:31")  # the next poll, no reload
     await panel.filter(has_text="Checked in").wait_for()
+    await cell.filter(has_text="Checked in").wait_for()  # the calendar behind the panel asked too
     assert "The client checked in: mark Occurred" in await panel.inner_text()
     await assert_fits_phone(clinician)
     await screenshot(clinician, "check-in-calendar")
