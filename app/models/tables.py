@@ -70,6 +70,8 @@ class Practice(Table):
     no_show_fee_minor = Integer(default=0)
     no_show_fee_percent = Integer(null=True, default=None)
     free_late_cancels = Integer(default=0)
+    fee_policy_note = Text(default="")  # the owner's own words, part of the text clients agree to
+    fee_free_reschedule = Boolean(default=True)  # a late canceller may move to a same-week slot instead
     created_at = Timestamptz()
 
 

@@ -3,14 +3,18 @@ current words, and whether a late cancel or no-show owes a fee."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from app.domain import fees as rules
+from app.domain.members import Ability
 from app.domain.statuses import AppointmentStatus
 from app.domain.statuses import ChargeKind as K
 from app.models.tables import Appointment, Client, Clinician, FeeAgreement, Practice
 from app.services import audit
-from app.services.context import Actor
+from app.services.context import Actor, CurrentUser
+from app.services.errors import PracticeNotFound
+from app.services.practices import require
 
 
 def policy_of(practice: Practice) -> rules.FeePolicy | None:
@@ -20,6 +24,7 @@ def policy_of(practice: Practice) -> rules.FeePolicy | None:
         late_cancel=rules.FeeRule(practice.late_cancel_fee_minor, practice.late_cancel_fee_percent),
         no_show=rules.FeeRule(practice.no_show_fee_minor, practice.no_show_fee_percent),
         free_late_cancels=practice.free_late_cancels,
+        note=practice.fee_policy_note or "",
     )
     charges_any = any(rule.percent or rule.amount_minor for rule in (policy.late_cancel, policy.no_show))
     return policy if charges_any else None
@@ -32,6 +37,63 @@ def current_text(practice: Practice) -> tuple[str, str] | None:
         return None
     text = rules.policy_text(practice.name, policy, practice.currency)
     return text, rules.text_version(text)
+
+
+@dataclass(frozen=True)
+class PolicyChoice:
+    """What the owner sets on the fee policy screen (the window stays in the booking settings)."""
+
+    late_cancel: rules.FeeRule
+    no_show: rules.FeeRule
+    free_late_cancels: int
+    note: str
+    free_reschedule: bool
+
+
+async def practice_for(member: CurrentUser) -> Practice:
+    """The owner's practice, to read or change its fee policy; ``NotAllowed`` for anyone else."""
+    require(member, Ability.CHANGE_PRACTICE_SETTINGS)
+    practice = await Practice.objects().where(Practice.id == member.practice_id).first()
+    if practice is None:
+        raise PracticeNotFound(member.practice_id)
+    return practice
+
+
+async def save_policy(
+    member: CurrentUser, choice: PolicyChoice, *, now: datetime, actor: Actor
+) -> str | None:
+    """Change the fee policy; new words are a new version, which clients agree to before their next
+    booking (until then no fee is charged to them). Returns the version in force, None for no fees."""
+    practice = await practice_for(member)
+    before = current_text(practice)
+    columns = {
+        Practice.late_cancel_fee_minor: choice.late_cancel.amount_minor or 0,
+        Practice.late_cancel_fee_percent: choice.late_cancel.percent,
+        Practice.no_show_fee_minor: choice.no_show.amount_minor or 0,
+        Practice.no_show_fee_percent: choice.no_show.percent,
+        Practice.free_late_cancels: choice.free_late_cancels,
+        Practice.fee_policy_note: choice.note,
+        Practice.fee_free_reschedule: choice.free_reschedule,
+    }
+    await Practice.update(columns).where(Practice.id == practice.id)
+    after = current_text(await practice_for(member))
+    versions = [current[1] if current else "none" for current in (before, after)]
+    await audit.record(
+        "fee_policy_changed",
+        actor=actor,
+        at=now,
+        object_type="practice",
+        object_id=practice.id,
+        detail="version " + " -> ".join(versions),
+    )
+    return after[1] if after else None
+
+
+async def agreed_count(practice_id: int, version: str) -> int:
+    """How many clients agreed to this version of the words."""
+    return await FeeAgreement.count().where(
+        (FeeAgreement.practice == practice_id) & (FeeAgreement.version == version)
+    )
 
 
 async def agreed_versions(client_id: int, practice_id: int) -> list[str]:

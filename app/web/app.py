@@ -32,6 +32,7 @@ from app.web.clients import ClientsController
 from app.web.csrf import CsrfMiddleware
 from app.web.errors import EXCEPTION_HANDLERS, reject_impossible_ids
 from app.web.exports import client_export, portal_export
+from app.web.fees import FeePolicyController
 from app.web.imports import ImportsController
 from app.web.invitations import InvitationsController
 from app.web.metrics import ObserveRequests, metrics
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     handlers = [
         AuthController,
         SecurityController,
+        FeePolicyController,
         AuditController,
         portal_export,
         client_export,
