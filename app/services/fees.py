@@ -104,12 +104,20 @@ async def agreed_versions(client_id: int, practice_id: int) -> list[str]:
 
 
 async def record_agreement(
-    client_id: int, practice: Practice, *, now: datetime, address: str, via: str, actor: Actor
+    client_id: int,
+    practice: Practice,
+    *,
+    now: datetime,
+    address: str,
+    via: str,
+    actor: Actor,
+    shown_version: str | None = None,
 ) -> str | None:
     """Store that the client agreed to the words shown now (invitation, booking, or before the next
-    booking after a change); returns the version, or None when there is no policy to agree to."""
+    booking after a change); returns the version, or None when there is no policy to agree to, or the
+    words changed since the page showed ``shown_version`` (they have not seen the new ones)."""
     current = current_text(practice)
-    if current is None:
+    if current is None or (shown_version is not None and shown_version != current[1]):
         return None
     text, version = current
     if version in await agreed_versions(client_id, practice.id):
@@ -173,4 +181,40 @@ async def decide(appointment: Appointment, kind: K) -> rules.FeeDecision:
         exemption_reason=client.fee_exemption if client else None,
         earlier_late_cancels=await earlier_late_cancels(appointment),
         at=appointment.starts_at,
+    )
+
+
+async def practice_by_id(practice_id: int | None) -> Practice | None:
+    if practice_id is None:
+        return None
+    return await Practice.objects().where(Practice.id == practice_id).first()
+
+
+async def words_for_clinician(clinician_id: int) -> tuple[str, str] | None:
+    """The fee policy's words and version a visitor booking with this clinician agrees to."""
+    row = await Clinician.select(Clinician.practice).where(Clinician.id == clinician_id).first()
+    practice = await practice_by_id(row["practice"] if row else None)
+    return current_text(practice) if practice else None
+
+
+async def words_to_agree(client_id: int) -> tuple[str, str] | None:
+    """The words and version this client has yet to agree to (before booking), or None: none to agree."""
+    client = await Client.select(Client.practice).where(Client.id == client_id).first()
+    practice = await practice_by_id(client["practice"] if client else None)
+    current = current_text(practice) if practice else None
+    if current is None or current[1] in await agreed_versions(client_id, practice.id):
+        return None
+    return current
+
+
+async def agree(
+    client_id: int, shown_version: str, *, now: datetime, address: str, via: str, actor: Actor
+) -> str | None:
+    """The client ticked "I agree" under the words of ``shown_version``: store it if they are current."""
+    client = await Client.select(Client.practice).where(Client.id == client_id).first()
+    practice = await practice_by_id(client["practice"] if client else None)
+    if practice is None or not shown_version:
+        return None
+    return await record_agreement(
+        client_id, practice, now=now, address=address, via=via, actor=actor, shown_version=shown_version
     )

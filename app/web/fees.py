@@ -22,6 +22,23 @@ POLICY_URL = "/practice/fees"
 NOTE_LENGTH = 1000
 
 
+CHANGED_WHILE_OPEN = "The fee policy changed while this page was open. Please read it again."
+
+
+def agreed_fee_version(form: Form, words: tuple[str, str] | None, box: str = "agree_fees") -> str | None:
+    """The fee policy version the client ticked "I agree" (``box``) under; a message beside the box when
+    they did not, or when the words changed since the page was shown. None when there is nothing to agree
+    to."""
+    if words is None:
+        return None
+    if not form.checkbox(box):
+        form.error(box, "Please agree to the fee policy to continue.")
+    elif form.data.get("fee_version") != words[1]:
+        form.error(box, CHANGED_WHILE_OPEN)
+        form.data.pop(box, None)
+    return words[1]
+
+
 def policy_values(practice: Practice) -> dict[str, str]:
     """The form's values for the policy as it is."""
     return {
