@@ -3,9 +3,14 @@ field, saved as a new version of the words clients agree to, audited; other memb
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from app.domain import fees as rules
-from app.models.tables import AuditEvent, Practice
-from tests.helpers import make_clinician, make_member, post_form, sign_in
+from app.domain.statuses import ChargeKind
+from app.models.tables import Appointment, AuditEvent, Practice
+from app.services import fees
+from tests.helpers import make_client, make_clinician, make_member, post_form, sign_in
+from tests.test_calendar import add_appointment
 from tests.test_charges_web import visible
 
 POLICY = {
@@ -94,3 +99,27 @@ def test_a_fee_is_an_amount_or_a_share_of_the_session_fee():
     assert rules.parse_fee("x%", 200000)[1] == "Enter a whole percentage like 50%, up to 100%."
     assert rules.fee_field(rules.FeeRule(percent=50)) == "50%"
     assert rules.fee_field(rules.FeeRule(amount_minor=7500)) == "75.00"
+
+
+async def test_the_clinician_exempts_a_client_with_a_reason(app, client, settings, clock):
+    owner = await make_clinician(settings, clock.now())
+    _, client_id = await make_client(settings, clock.now(), owner)
+    await sign_in(client, owner)
+    edit = {"name": "Alex Rivera", "billing_type": "self_pay", "reminders": "on"}
+    assert 'name="fee_exemption"' in (await client.get(f"/clients/{client_id}/edit")).text
+    saved = await post_form(client, f"/clients/{client_id}/edit", edit | {"fee_exemption": "Medicaid plan"})
+    assert saved.status_code == 303
+    page = visible((await client.get(f"/clients/{client_id}")).text)
+    assert "Fees No late-cancel or no-show fees: Medicaid plan" in page
+    appointment = await add_appointment(owner, client_id, clock.now() - timedelta(hours=1))
+    await Practice.update({Practice.late_cancel_fee_minor: 7500}).where(Practice.id == owner.user.practice_id)
+    row = await Appointment.objects().where(Appointment.id == appointment).first()
+    decision = await fees.decide(row, ChargeKind.LATE_CANCEL_FEE)
+    assert (decision.amount_minor, decision.reason) == (0, "No fee: the client is exempt (Medicaid plan).")
+
+    too_long = await post_form(client, f"/clients/{client_id}/edit", edit | {"fee_exemption": "x" * 201})
+    assert 'id="f-fee_exemption-error">Fee exemption must be at most 200 characters.' in too_long.text
+    await post_form(client, f"/clients/{client_id}/edit", edit | {"fee_exemption": ""})
+    rows = await AuditEvent.select(AuditEvent.detail).where(AuditEvent.action == "fee_exemption_changed")
+    assert [row["detail"] for row in rows] == ["set", "removed"]
+    assert "No late-cancel or no-show fees" not in (await client.get(f"/clients/{client_id}")).text

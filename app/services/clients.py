@@ -133,6 +133,7 @@ class ClientChanges:
     billing_type: str
     internal_note: str
     reminders_off: bool = False
+    fee_exemption: str = ""  # why no late-cancel or no-show fee is charged (issue 20); blank: none
 
 
 async def own_client(clinician_id: int, client_id: int) -> Client:
@@ -226,7 +227,7 @@ async def update_client(
 ) -> None:
     """Change a client's contact and billing details (the email is their login and stays)."""
     async with transaction():
-        await own_client(clinician_id, client_id)
+        before = await own_client(clinician_id, client_id)
         await Client.update(
             {
                 Client.name: changes.name,
@@ -234,9 +235,17 @@ async def update_client(
                 Client.billing_type: changes.billing_type,
                 Client.internal_note: changes.internal_note,
                 Client.reminders_off: changes.reminders_off,
+                Client.fee_exemption: changes.fee_exemption,
             }
         ).where((Client.id == client_id) & (Client.clinician == clinician_id))
         await audit.client_event("client_updated", client_id, clinician_id, actor=actor, at=now)
+        if (before.fee_exemption or "") != changes.fee_exemption:
+            change = (
+                "removed" if not changes.fee_exemption else "set" if not before.fee_exemption else "changed"
+            )
+            await audit.client_event(
+                "fee_exemption_changed", client_id, clinician_id, actor=actor, at=now, detail=change
+            )
 
 
 async def retry_email_address(clinician_id: int, client_id: int, *, now: datetime, actor: Actor) -> bool:

@@ -71,6 +71,7 @@ def _client_changes(form: Form) -> ClientChanges:
         billing_type=form.choice("billing_type", insurance.BILLING_CHOICES, label="Billing type"),
         internal_note=form.text("internal_note", label="Private note", required=False, max_length=MAX_NOTE),
         reminders_off=not form.checkbox("reminders"),
+        fee_exemption=form.text("fee_exemption", label="Fee exemption", required=False, max_length=200),
     )
 
 
@@ -182,6 +183,7 @@ class ClientsController(Controller):
             "billing_type": client.billing_type,
             "internal_note": client.internal_note,
             "reminders": "" if client.reminders_off else "on",
+            "fee_exemption": client.fee_exemption or "",
         }
         return await render(
             request,
