@@ -38,6 +38,7 @@ class Practice:
     licence_type: str = ""
     currency: str = "USD"
     max_fee_minor: int = DEFAULT_FEE_CEILING
+    late_cancel_online: bool = False  # a fee policy: inside the window the client cancels with its fee
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,14 @@ class Overview:
     forms_left: list[str] = field(default_factory=list)  # "Calm Harbor: 2 forms to complete before Monday"
 
 
+FEE_COLUMNS = (
+    Client.practice.late_cancel_fee_minor,
+    Client.practice.late_cancel_fee_percent,
+    Client.practice.no_show_fee_minor,
+    Client.practice.no_show_fee_percent,
+)
+
+
 async def practices_of(user_id: int) -> list[Practice]:
     rows = (
         await Client.select(
@@ -92,6 +101,7 @@ async def practices_of(user_id: int) -> list[Practice]:
             Client.clinician.licence_type,
             Client.clinician.currency,
             Client.clinician.max_fee_minor,
+            *FEE_COLUMNS,
         )
         .where(Client.user == user_id)
         .order_by(Client.id)
@@ -110,6 +120,7 @@ async def practices_of(user_id: int) -> list[Practice]:
             licence_type=r["clinician.licence_type"],
             currency=r["clinician.currency"],
             max_fee_minor=r["clinician.max_fee_minor"],
+            late_cancel_online=any(r[f"practice.{column._meta.name}"] for column in FEE_COLUMNS),
         )
         for r in rows
     ]

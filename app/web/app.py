@@ -35,6 +35,7 @@ from app.web.exports import client_export, portal_export
 from app.web.fees import FeePolicyController
 from app.web.imports import ImportsController
 from app.web.invitations import InvitationsController
+from app.web.late_cancel import LateCancelController
 from app.web.metrics import ObserveRequests, metrics
 from app.web.middleware import (
     AnswerHead,
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         AuthController,
         SecurityController,
         FeePolicyController,
+        LateCancelController,
         AuditController,
         portal_export,
         client_export,
