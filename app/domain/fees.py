@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from app.domain.practice import amount_problem, format_money, money_input, parse_money
 from app.domain.statuses import AppointmentStatus as A
@@ -187,3 +188,15 @@ def same_week_slots(slots: Iterable[datetime], starts_at: datetime, now: datetim
     return sorted(
         slot for slot in slots if slot > now and slot != starts_at and slot.isocalendar()[:2] == week
     )
+
+
+def few_per_day(slots: Iterable[datetime], zone: str, per_day: int = 3) -> list[datetime]:
+    """The first ``per_day`` of each local day's slots: a short list to choose from on a phone."""
+    taken: dict[object, int] = {}
+    chosen = []
+    for slot in sorted(slots):
+        day = slot.astimezone(ZoneInfo(zone)).date()
+        if taken.get(day, 0) < per_day:
+            taken[day] = taken.get(day, 0) + 1
+            chosen.append(slot)
+    return chosen

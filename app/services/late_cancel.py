@@ -67,7 +67,7 @@ async def free_moves(appointment: Appointment, practice: Practice, now: datetime
     if not practice.fee_free_reschedule or booking is None:
         return []
     slots = await open_slots(booking, appointment.duration_minutes, now)
-    return rules.same_week_slots(slots, appointment.starts_at, now)
+    return rules.few_per_day(rules.same_week_slots(slots, appointment.starts_at, now), practice.time_zone)
 
 
 async def preview(user_id: int, appointment_id: int, *, now: datetime) -> LateCancel:
