@@ -306,6 +306,7 @@ class Charge(Table):
     refunded_minor = Integer(default=0)
     waived_by = Integer(null=True, default=None)
     waived_at = Timestamptz(null=True, default=None)
+    waive_reason = Varchar(length=200, default="")  # why a fee was waived (issue 20)
     created_at = Timestamptz()
     updated_at = Timestamptz()
 

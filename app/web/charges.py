@@ -90,12 +90,19 @@ class AppointmentChargeController(Controller):
 
     @post("/waive")
     async def waive(
-        self, request: Request, appointment_id: FromPath[int], user: User, ctx: Context
+        self, request: Request, appointment_id: FromPath[int], data: FormBody, user: User, ctx: Context
     ) -> Template | Response:
+        form = Form.of(data)
+        reason = form.text("waive_reason", label="Reason", required=False, max_length=200)
         try:
-            await charges.waive_charge(appointment_id, clinician_id=user.clinician_id, **ctx.acting)
+            if not form.ok:
+                raise charges.ChargeActionRefused(form.errors["waive_reason"])
+            await charges.waive_charge(
+                appointment_id, clinician_id=user.clinician_id, reason=reason, **ctx.acting
+            )
         except charges.ChargeActionRefused as refused:
-            return await _panel(request, user, appointment_id, ctx.now, errors={"form": refused.message})
+            errors = {"waive_reason" if "waive_reason" in form.data else "form": refused.message}
+            return await _panel(request, user, appointment_id, ctx.now, errors=errors, values=form.data)
         message = "Charge waived. The client will not be charged."
         return await self._done(request, user, appointment_id, ctx.now, message)
 
