@@ -240,3 +240,20 @@ async def test_the_clinician_waives_a_fee_with_a_reason(app, client, settings, c
     assert (fee.status, fee.waive_reason) == (C.WAIVED, "Hospital stay")
     detail = await AuditEvent.select(AuditEvent.detail).where(AuditEvent.action == "charge_waived").first()
     assert detail["detail"] == "no_show_fee scheduled->waived, with a reason"
+
+
+async def test_the_report_and_its_csv_name_the_kind_and_total_each(app, client, settings, clock):
+    queue = JobQueue(None, settings.queue_name)
+    setup = await make_practice(settings, clock.now(), queue)
+    await agree(setup, await set_policy(setup), clock.now())
+    await mark(setup, "late_cancelled", clock.now(), settings, queue)
+    await Charge.update({Charge.status: C.SUCCEEDED, Charge.succeeded_at: clock.now()}).where(
+        Charge.appointment == setup.appointment_id
+    )
+    await sign_in(client, setup.clinician)
+    page = visible((await client.get("/report?preset=this_month")).text)
+    assert "Paid · Late-cancel fee $75.00" in page
+    assert "Collected by kind Session $0.00 Late-cancel fee $75.00 No-show fee $0.00" in page
+    lines = (await client.get("/report.csv?preset=this_month")).text.splitlines()
+    assert lines[0].split(",")[12] == "Charge kind"
+    assert lines[1].split(",")[11:14] == ["Paid", "Late-cancel fee", "75.00"]
