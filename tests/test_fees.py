@@ -257,3 +257,19 @@ async def test_the_report_and_its_csv_name_the_kind_and_total_each(app, client, 
     lines = (await client.get("/report.csv?preset=this_month")).text.splitlines()
     assert lines[0].split(",")[12] == "Charge kind"
     assert lines[1].split(",")[11:14] == ["Paid", "Late-cancel fee", "75.00"]
+
+
+async def test_the_portal_history_and_the_receipt_name_the_fee(app, client, other_client, settings, clock):
+    queue = JobQueue(None, settings.queue_name)
+    setup = await make_practice(settings, clock.now(), queue)
+    await agree(setup, await set_policy(setup), clock.now())
+    await mark(setup, "no_show", clock.now(), settings, queue)
+    await Charge.update({Charge.status: C.SUCCEEDED, Charge.succeeded_at: clock.now()}).where(
+        Charge.appointment == setup.appointment_id
+    )
+    fee = await the_charge(setup.appointment_id)
+    await sign_in(client, setup.clinician)
+    receipt = visible((await client.get(f"/charges/{fee.id}/receipt")).text)
+    assert "For No-show fee Amount paid $150.00" in receipt
+    await sign_in(other_client, setup.client)
+    assert "No-show fee $150.00 · Paid" in visible((await other_client.get("/portal")).text)

@@ -13,7 +13,7 @@ from app.domain.accounts import valid_time_zone
 from app.domain.availability import cancel_rule
 from app.domain.clients import portal_status_label
 from app.domain.practice import DEFAULT_FEE_CEILING
-from app.domain.statuses import AppointmentStatus, ChargeStatus
+from app.domain.statuses import AppointmentStatus, ChargeKind, ChargeStatus
 from app.models.db import transaction
 from app.models.tables import Appointment, Charge, Client, PaymentMethod, User
 from app.services import audit, charges, insurance, paperwork, sessions
@@ -49,6 +49,15 @@ class ChargeView:
     status_label: str
     due_at: datetime | None
     succeeded_at: datetime | None
+    kind: str = ChargeKind.SESSION.value
+
+    @property
+    def kind_label(self) -> str:
+        """What the charge is for: the session, or a late-cancel or no-show fee (issue 20)."""
+        try:
+            return ChargeKind(self.kind).label
+        except ValueError:
+            return self.kind
 
     @property
     def pending(self) -> bool:
@@ -140,6 +149,7 @@ def _charge_view(charge: dict[str, Any] | None) -> ChargeView | None:
         label,
         charge["due_at"],
         charge["succeeded_at"],
+        charge["kind"],
     )
 
 
@@ -158,6 +168,7 @@ CHARGE_COLUMNS = (
     Charge.status,
     Charge.due_at,
     Charge.succeeded_at,
+    Charge.kind,
 )
 
 
