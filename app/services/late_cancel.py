@@ -108,7 +108,7 @@ async def late_cancel(
 async def move_free(
     user_id: int,
     appointment_id: int,
-    starts_at: datetime,
+    starts_at: datetime | None,
     *,
     now: datetime,
     actor: Actor,
@@ -123,6 +123,8 @@ async def move_free(
             raise StatusChangeRefused("This session can't be moved online any more.")
         await lock_practice(appointment.clinician)
         booking = await practice_by(clinician_id=appointment.clinician)
+        if starts_at is None:
+            raise StatusChangeRefused("Choose one of the times offered.")
         if starts_at not in await free_moves(appointment, practice, now) or not await still_free(
             booking, starts_at, appointment.duration_minutes, now
         ):

@@ -56,8 +56,6 @@ class LateCancelController(Controller):
     ) -> Any:
         starts_at = parse_slot(str(data.get("slot", "")))
         try:
-            if starts_at is None:
-                raise StatusChangeRefused("Choose one of the times offered.")
             await late_cancel.move_free(user.id, appointment_id, starts_at, **ctx.sending)
         except LookupError:
             raise NotFoundException() from None
