@@ -48,6 +48,7 @@ A_RECORD = row(OK, OK, GONE, DENIED, DENIED, GONE, LOGIN)
 A_RECORD_OWNER_ACTS = row(OK, DENIED, GONE, DENIED, DENIED, GONE, LOGIN)  # seen as A_RECORD; the owner acts
 A_BOOKING = row(OK, OK, GONE, OK, DENIED, GONE, LOGIN)
 PORTAL = row(DENIED, DENIED, DENIED, DENIED, OK, DENIED, LOGIN)
+PORTAL_PAST_SESSION = row(DENIED, DENIED, DENIED, DENIED, GONE, DENIED, LOGIN)  # a late cancel: upcoming only
 EVERY_CALENDAR = row(OK, DENIED, DENIED, OK, DENIED, OK, LOGIN)  # the practice's day: owner, front desk
 MEMBER_PAGE = row(OK, OK, OK, OK, DENIED, OK, LOGIN)  # any member of a practice, in their own
 OWNER_PAGE = row(OK, DENIED, DENIED, DENIED, DENIED, OK, LOGIN)  # the owner of a practice, in their own
@@ -177,6 +178,8 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/password/reset/{token:str}"): PUBLIC,
     ("POST", "/password/reset/{token:str}"): PUBLIC,
     ("GET", "/practice"): MEMBER_PAGE,
+    ("GET", "/practice/fees"): OWNER_PAGE,
+    ("POST", "/practice/fees"): OWNER_PAGE,
     ("GET", "/practice/members"): OWNER_PAGE,
     ("POST", "/practice/members"): OWNER_PAGE,
     ("GET", "/imports"): STAFF_PAGE,  # a colleague is told only the owner imports
@@ -232,6 +235,9 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/portal/profile"): PORTAL,
     ("POST", "/portal/sessions/{appointment_id:int}/cancel"): PORTAL,
     ("POST", "/portal/sessions/{appointment_id:int}/check-in"): PORTAL,
+    ("GET", "/portal/sessions/{appointment_id:int}/late-cancel"): PORTAL_PAST_SESSION,
+    ("POST", "/portal/sessions/{appointment_id:int}/late-cancel"): PORTAL_PAST_SESSION,
+    ("POST", "/portal/sessions/{appointment_id:int}/move"): PORTAL,
     ("GET", "/report"): STAFF_PAGE,
     ("GET", "/report.csv"): STAFF_PAGE,
     ("GET", "/settings/booking"): STAFF_PAGE,

@@ -25,7 +25,7 @@ from tests.charging_support import (
     mark,
     the_charge,
 )
-from tests.helpers import sign_in
+from tests.helpers import post_form, sign_in
 from tests.test_charges_web import visible
 
 
@@ -220,3 +220,56 @@ async def test_the_clinician_sees_the_pending_fee_and_its_countdown_in_the_panel
     await mark(setup, "scheduled", clock.now(), settings, queue)
     panel = visible((await client.get(url, headers={"HX-Request": "true"})).text)
     assert "Cancelled: the session is no longer marked Late cancelled." in panel
+
+
+async def test_the_clinician_waives_a_fee_with_a_reason(app, client, settings, clock):
+    queue = JobQueue(None, settings.queue_name)
+    setup = await make_practice(settings, clock.now(), queue)
+    await agree(setup, await set_policy(setup), clock.now())
+    await mark(setup, "no_show", clock.now(), settings, queue)
+    await sign_in(client, setup.clinician)
+    url = f"/appointments/{setup.appointment_id}/charge"
+    panel = (await client.get(url, headers={"HX-Request": "true"})).text
+    assert 'name="waive_reason"' in panel and "Waive fee" in panel
+    refused = await post_form(client, f"{url}/waive", {"waive_reason": " "}, htmx=True)
+    assert 'id="f-waive_reason-error">Say why you waive this fee' in refused.text
+    assert (await the_charge(setup.appointment_id)).status == C.SCHEDULED
+    waived = await post_form(client, f"{url}/waive", {"waive_reason": "Hospital stay"}, htmx=True)
+    assert "Hospital stay. The client will not be charged." in visible(waived.text)
+    fee = await the_charge(setup.appointment_id)
+    assert (fee.status, fee.waive_reason) == (C.WAIVED, "Hospital stay")
+    detail = await AuditEvent.select(AuditEvent.detail).where(AuditEvent.action == "charge_waived").first()
+    assert detail["detail"] == "no_show_fee scheduled->waived, with a reason"
+
+
+async def test_the_report_and_its_csv_name_the_kind_and_total_each(app, client, settings, clock):
+    queue = JobQueue(None, settings.queue_name)
+    setup = await make_practice(settings, clock.now(), queue)
+    await agree(setup, await set_policy(setup), clock.now())
+    await mark(setup, "late_cancelled", clock.now(), settings, queue)
+    await Charge.update({Charge.status: C.SUCCEEDED, Charge.succeeded_at: clock.now()}).where(
+        Charge.appointment == setup.appointment_id
+    )
+    await sign_in(client, setup.clinician)
+    page = visible((await client.get("/report?preset=this_month")).text)
+    assert "Paid · Late-cancel fee $75.00" in page
+    assert "Collected by kind Session $0.00 Late-cancel fee $75.00 No-show fee $0.00" in page
+    lines = (await client.get("/report.csv?preset=this_month")).text.splitlines()
+    assert lines[0].split(",")[12] == "Charge kind"
+    assert lines[1].split(",")[11:14] == ["Paid", "Late-cancel fee", "75.00"]
+
+
+async def test_the_portal_history_and_the_receipt_name_the_fee(app, client, other_client, settings, clock):
+    queue = JobQueue(None, settings.queue_name)
+    setup = await make_practice(settings, clock.now(), queue)
+    await agree(setup, await set_policy(setup), clock.now())
+    await mark(setup, "no_show", clock.now(), settings, queue)
+    await Charge.update({Charge.status: C.SUCCEEDED, Charge.succeeded_at: clock.now()}).where(
+        Charge.appointment == setup.appointment_id
+    )
+    fee = await the_charge(setup.appointment_id)
+    await sign_in(client, setup.clinician)
+    receipt = visible((await client.get(f"/charges/{fee.id}/receipt")).text)
+    assert "For No-show fee Amount paid $150.00" in receipt
+    await sign_in(other_client, setup.client)
+    assert "No-show fee $150.00 · Paid" in visible((await other_client.get("/portal")).text)

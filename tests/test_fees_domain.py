@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -143,3 +143,9 @@ def test_a_no_fee_reschedule_offers_open_slots_later_in_the_same_week():
     ]
     offered = fees.same_week_slots(slots, session, now=monday + timedelta(days=1))
     assert offered == [monday + timedelta(days=3, hours=9), monday + timedelta(days=4, hours=14)]
+
+
+def test_the_free_moves_are_a_few_per_day():
+    monday = datetime(2026, 11, 30, 14, tzinfo=UTC)
+    slots = [monday + timedelta(hours=h) for h in range(5)] + [monday + timedelta(days=1)]
+    assert fees.few_per_day(slots, "America/New_York", per_day=2) == [slots[0], slots[1], slots[5]]

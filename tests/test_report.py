@@ -274,6 +274,7 @@ async def test_csv_export_matches_the_table_and_is_audited(client, november, clo
         "120.00",
         "USD",
         "Partly refunded",
+        "Session",
         "30.00",
         "10.00",
         "2026-11-11",

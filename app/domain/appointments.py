@@ -45,6 +45,13 @@ def transition_problem(
     return None
 
 
+def client_late_cancel_problem(current: str, *, starts_at: datetime, now: datetime) -> str | None:
+    """Why the client can't late-cancel now (R4): only a Scheduled session that has not started."""
+    if current != S.SCHEDULED or now >= starts_at:
+        return "This session can't be cancelled any more."
+    return None
+
+
 def overlaps(start: datetime, end: datetime, other_start: datetime, other_end: datetime) -> bool:
     """True when two time ranges share any time; ranges that only touch at an edge do not overlap."""
     return start < other_end and other_start < end

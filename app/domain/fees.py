@@ -11,12 +11,14 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from app.domain.practice import format_money
+from app.domain.practice import amount_problem, format_money, money_input, parse_money
 from app.domain.statuses import AppointmentStatus as A
 from app.domain.statuses import ChargeKind as K
 
 MAX_PERCENT = 100
+MAX_FREE_LATE_CANCELS = 12
 GRACE_PERIOD = timedelta(days=365)
 
 KIND_BY_STATUS = {A.OCCURRED: K.SESSION, A.LATE_CANCELLED: K.LATE_CANCEL_FEE, A.NO_SHOW: K.NO_SHOW_FEE}
@@ -58,6 +60,30 @@ def percent_problem(percent: int) -> str | None:
     return None
 
 
+def parse_fee(text: str, ceiling: int, currency: str = "USD") -> tuple[FeeRule, str | None]:
+    """A fee as the owner types it: an amount ("75", "75.00") or a share of the session fee ("50%");
+    blank or 0 is no fee. Returns the rule and, when the text can't be one, why."""
+    raw = (text or "").strip()
+    if raw.endswith("%"):
+        digits = raw[:-1].strip()
+        if not (digits.isascii() and digits.isdigit()) or len(digits) > 3:
+            return FeeRule(), f"Enter a whole percentage like 50%, up to {MAX_PERCENT}%."
+        percent = int(digits)
+        return FeeRule(percent=percent or None), percent_problem(percent)
+    amount = parse_money(raw) if raw else 0
+    if amount is None:
+        return FeeRule(), "Enter an amount like 75 or 75.00, or a percentage like 50%."
+    problem = amount_problem(amount, ceiling, currency)
+    return FeeRule(amount_minor=0 if problem else amount), problem
+
+
+def fee_field(rule: FeeRule) -> str:
+    """A fee as the settings form shows it (the reverse of ``parse_fee``)."""
+    if rule.percent is not None:
+        return f"{rule.percent}%"
+    return money_input(rule.amount_minor or 0)
+
+
 @dataclass(frozen=True)
 class FeePolicy:
     """A practice's fee policy: the late-cancel window, both fees, how many late cancels a year are free."""
@@ -66,6 +92,7 @@ class FeePolicy:
     late_cancel: FeeRule
     no_show: FeeRule
     free_late_cancels: int = 0
+    note: str = ""
 
     def rule(self, kind: K) -> FeeRule:
         return self.late_cancel if kind == K.LATE_CANCEL_FEE else self.no_show
@@ -88,6 +115,7 @@ def policy_text(practice_name: str, policy: FeePolicy, currency: str = "USD") ->
         f"Cancelling later costs {policy.late_cancel.describe(currency)}; "
         f"missing a session without cancelling costs {policy.no_show.describe(currency)}.{grace} "
         "Fees are charged to the card on file after the same delay as a session and can be waived."
+        + (f" {policy.note.strip()}" if policy.note.strip() else "")
     )
 
 
@@ -160,3 +188,15 @@ def same_week_slots(slots: Iterable[datetime], starts_at: datetime, now: datetim
     return sorted(
         slot for slot in slots if slot > now and slot != starts_at and slot.isocalendar()[:2] == week
     )
+
+
+def few_per_day(slots: Iterable[datetime], zone: str, per_day: int = 3) -> list[datetime]:
+    """The first ``per_day`` of each local day's slots: a short list to choose from on a phone."""
+    taken: dict[object, int] = {}
+    chosen = []
+    for slot in sorted(slots):
+        day = slot.astimezone(ZoneInfo(zone)).date()
+        if taken.get(day, 0) < per_day:
+            taken[day] = taken.get(day, 0) + 1
+            chosen.append(slot)
+    return chosen

@@ -1,4 +1,4 @@
-"""Text messages (issue 19): what a reminder text says, when it may go (never at night in the client's
+"""Text messages: what a reminder text says, when it may go (never at night in the client's
 zone), what a reply means (STOP / START), and the provider's webhook signature (Twilio's scheme)."""
 
 from __future__ import annotations

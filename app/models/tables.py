@@ -72,6 +72,8 @@ class Practice(Table):
     no_show_fee_minor = Integer(default=0)
     no_show_fee_percent = Integer(null=True, default=None)
     free_late_cancels = Integer(default=0)
+    fee_policy_note = Text(default="")  # the owner's own words, part of the text clients agree to
+    fee_free_reschedule = Boolean(default=True)  # a late canceller may move to a same-week slot instead
     created_at = Timestamptz()
 
 
@@ -309,6 +311,7 @@ class Charge(Table):
     refunded_minor = Integer(default=0)
     waived_by = Integer(null=True, default=None)
     waived_at = Timestamptz(null=True, default=None)
+    waive_reason = Varchar(length=200, default="")  # why a fee was waived (R4)
     created_at = Timestamptz()
     updated_at = Timestamptz()
 

@@ -22,6 +22,7 @@ from app.domain.appointments import (
     OCCUPIES_SLOT,
     Notice,
     clash_message,
+    client_late_cancel_problem,
     status_notice,
     transition_problem,
 )
@@ -72,15 +73,21 @@ async def apply_status_change(
     actor: Actor,
     settings: Settings,
     tell_client: bool = True,
+    client_late_cancel: bool = False,
 ) -> list[QueuedJob]:
     """Change the status inside the caller's transaction; returns jobs to enqueue after commit.
 
     The client is emailed when the session is called off or back on (``tell_client=False``: the caller
-    changes several and writes one email for all of them with ``notices.sessions_changed``)."""
+    changes several and writes one email for all of them with ``notices.sessions_changed``).
+    ``client_late_cancel``: the client cancels inside the window, before the start (R4)."""
     old_status = appointment.status
     client_archived = new_status == AppointmentStatus.OCCURRED and await _client_archived(appointment.client)
-    problem = transition_problem(
-        old_status, new_status, starts_at=appointment.starts_at, now=now, client_archived=client_archived
+    problem = (
+        client_late_cancel_problem(old_status, starts_at=appointment.starts_at, now=now)
+        if client_late_cancel
+        else transition_problem(
+            old_status, new_status, starts_at=appointment.starts_at, now=now, client_archived=client_archived
+        )
     )
     if problem:
         raise StatusChangeRefused(problem)

@@ -84,6 +84,10 @@ ACTIONS: dict[str, str] = {
     "charging_resumed": "Automatic charging resumed after a dispute",
     "reconcile_repaired": "Reconciliation recorded a payment Stripe took (safe repair)",
     "reconcile_flagged": "Reconciliation found a difference with Stripe to look at",
+    "fee_policy_changed": "Late-cancel and no-show fee policy changed",
+    "fee_policy_agreed": "Client agreed to the fee policy",
+    "fee_not_charged": "No fee charged (grace, exemption or no agreement)",
+    "fee_exemption_changed": "Client's fee exemption changed",
     # superbills and estimates
     "billing_details_changed": "Billing details changed (licence, NPI, tax ID, address, fees)",
     "client_billing_details_changed": "Client's billing details or diagnosis changed",

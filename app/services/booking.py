@@ -18,7 +18,7 @@ from app.domain.statuses import AppointmentStatus, BillingType
 from app.domain.validation import normalize_email
 from app.models.db import transaction
 from app.models.tables import Appointment, Client, Clinician, WorkingHours
-from app.services import audit, notices, practices, sessions
+from app.services import audit, fees, notices, practices, sessions
 from app.services.appointments import apply_status_change, insert_appointment, lock_practice
 from app.services.availability import PracticeBooking, practice_by, practice_page, still_free
 from app.services.client_accounts import invite_if_no_password
@@ -97,6 +97,7 @@ class Visitor:
     email: str
     phone: str = ""
     billing_type: str = BillingType.SELF_PAY.value
+    fee_version: str = ""  # the fee policy they ticked "I agree" under (R4)
 
 
 async def _insert_appointment(
@@ -212,6 +213,10 @@ async def _book_public_with(
         appointment_id = await _insert_appointment(
             practice, client_id, kind, session_type, starts_at, via="public", now=now, actor=actor
         )
+        if visitor.fee_version:
+            await fees.agree(
+                client_id, visitor.fee_version, now=now, address=actor.ip, via="booking", actor=actor
+            )
         jobs = await invite_if_no_password(client_id, now=now, actor=actor, settings=settings)
         jobs.append(await notices.sessions_booked(client_id, [appointment_id], now=now, settings=settings))
     await queue.enqueue_all(jobs)
@@ -249,8 +254,10 @@ async def book_from_portal(
     actor: Actor,
     settings: Settings,
     queue: JobQueue,
+    fee_version: str | None = None,
 ) -> int:
-    """A signed-in client books one of the offered slots with their practice (same slot logic)."""
+    """A signed-in client books one of the offered slots with their practice (same slot logic), agreeing
+    to the fee policy of ``fee_version`` when the page asked them to."""
     practice, client = await portal_practice(user_id, client_id)
     if not practice.booking_enabled:
         raise BookingClosed(client_id)
@@ -262,6 +269,10 @@ async def book_from_portal(
         appointment_id = await _insert_appointment(
             practice, client.id, kind, session_type, starts_at, via="portal", now=now, actor=actor
         )
+        if fee_version:
+            await fees.agree(
+                client.id, fee_version, now=now, address=actor.ip, via="portal booking", actor=actor
+            )
         job = await notices.sessions_booked(
             client.id, [appointment_id], now=now, settings=settings, by_client=True
         )

@@ -135,6 +135,7 @@ class ClientChanges:
     internal_note: str
     reminders_off: bool = False
     texts_on: bool = False  # the client agreed to reminders by text (``domain.texts.CONSENT``)
+    fee_exemption: str = ""  # why no late-cancel or no-show fee is charged (R4); blank: none
 
 
 def texts_consent(opted_in_at: datetime | None, texts_on: bool, now: datetime) -> dict:
@@ -246,9 +247,17 @@ async def update_client(
                 Client.internal_note: changes.internal_note,
                 Client.reminders_off: changes.reminders_off,
                 **texts_consent(client.texts_opt_in_at, changes.texts_on, now),
+                Client.fee_exemption: changes.fee_exemption,
             }
         ).where((Client.id == client_id) & (Client.clinician == clinician_id))
         await audit.client_event("client_updated", client_id, clinician_id, actor=actor, at=now)
+        if (client.fee_exemption or "") != changes.fee_exemption:
+            change = (
+                "removed" if not changes.fee_exemption else "set" if not client.fee_exemption else "changed"
+            )
+            await audit.client_event(
+                "fee_exemption_changed", client_id, clinician_id, actor=actor, at=now, detail=change
+            )
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from app.domain.accounts import Role
 from app.domain.validation import normalize_email
 from app.models.db import transaction
 from app.models.tables import Client, User
-from app.services import account_tokens, accounts, audit, throttle
+from app.services import account_tokens, accounts, audit, fees, throttle
 from app.services.account_tokens import LinkState, Purpose
 from app.services.client_accounts import invite_client
 from app.services.context import Actor, CurrentUser
@@ -29,6 +29,7 @@ class InvitationPage:
     practice_name: str = ""
     name: str = ""
     email: str = ""
+    fee_words: tuple[str, str] | None = None  # the fee policy's words and version to agree to
 
 
 async def open_invitation(token: str, *, now: datetime) -> InvitationPage:
@@ -44,13 +45,21 @@ async def open_invitation(token: str, *, now: datetime) -> InvitationPage:
             await Client.select(Client.clinician.practice_name).where(Client.id == link.token.client).first()
         )
         practice = row["clinician.practice_name"] if row else ""
-    return InvitationPage(LinkState.VALID, practice, user["name"], user["email"])
+    words = await fees.words_to_agree(link.token.client) if link.token.client is not None else None
+    return InvitationPage(LinkState.VALID, practice, user["name"], user["email"], words)
 
 
 async def accept_invitation(
-    token: str, password: str, *, now: datetime, actor: Actor, settings: Settings
+    token: str,
+    password: str,
+    *,
+    now: datetime,
+    actor: Actor,
+    settings: Settings,
+    fee_version: str | None = None,
 ) -> CurrentUser | None:
-    """Claim the link once, set the password and return the person to sign in; None if the link is dead."""
+    """Claim the link once, set the password and return the person to sign in; None if the link is dead.
+    ``fee_version``: the fee policy the client agreed to on the page (stored with the time and address)."""
     async with transaction():
         row = await account_tokens.claim(token, Purpose.INVITATION, now)
         if row is None:
@@ -59,13 +68,14 @@ async def accept_invitation(
         # Other practices' invitations to this login are moot now (and would set the password again).
         await account_tokens.revoke_open(row.user, Purpose.INVITATION, now)
         await User.update({User.last_login_at: now, User.is_active: True}).where(User.id == row.user)
+        client_actor = Actor(row.user, Role.CLIENT.value, None, actor.ip, actor.user_agent)
         await audit.user_event(
-            "invitation_accepted",
-            row.user,
-            actor=Actor(row.user, Role.CLIENT.value, None, actor.ip, actor.user_agent),
-            at=now,
-            client_id=row.client,
+            "invitation_accepted", row.user, actor=client_actor, at=now, client_id=row.client
         )
+        if fee_version and row.client is not None:
+            await fees.agree(
+                row.client, fee_version, now=now, address=actor.ip, via="invitation", actor=client_actor
+            )
     return await accounts.current_user(row.user)
 
 

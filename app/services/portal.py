@@ -14,7 +14,7 @@ from app.domain.availability import cancel_rule
 from app.domain.checkin import check_in_open
 from app.domain.clients import portal_status_label
 from app.domain.practice import DEFAULT_FEE_CEILING
-from app.domain.statuses import AppointmentStatus, ChargeStatus
+from app.domain.statuses import AppointmentStatus, ChargeKind, ChargeStatus
 from app.models.db import transaction
 from app.models.tables import Appointment, Charge, Client, PaymentMethod, User
 from app.services import audit, charges, insurance, paperwork, sessions
@@ -39,6 +39,7 @@ class Practice:
     licence_type: str = ""
     currency: str = "USD"
     max_fee_minor: int = DEFAULT_FEE_CEILING
+    late_cancel_online: bool = False  # a fee policy: inside the window the client cancels with its fee
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,15 @@ class ChargeView:
     status_label: str
     due_at: datetime | None
     succeeded_at: datetime | None
+    kind: str = ChargeKind.SESSION.value
+
+    @property
+    def kind_label(self) -> str:
+        """What the charge is for: the session, or a late-cancel or no-show fee (R4)."""
+        try:
+            return ChargeKind(self.kind).label
+        except ValueError:
+            return self.kind
 
     @property
     def pending(self) -> bool:
@@ -82,6 +92,14 @@ class Overview:
     forms_left: list[str] = field(default_factory=list)  # "Calm Harbor: 2 forms to complete before Monday"
 
 
+FEE_COLUMNS = (
+    Client.practice.late_cancel_fee_minor,
+    Client.practice.late_cancel_fee_percent,
+    Client.practice.no_show_fee_minor,
+    Client.practice.no_show_fee_percent,
+)
+
+
 async def practices_of(user_id: int) -> list[Practice]:
     rows = (
         await Client.select(
@@ -97,6 +115,7 @@ async def practices_of(user_id: int) -> list[Practice]:
             Client.clinician.licence_type,
             Client.clinician.currency,
             Client.clinician.max_fee_minor,
+            *FEE_COLUMNS,
         )
         .where(Client.user == user_id)
         .order_by(Client.id)
@@ -115,6 +134,7 @@ async def practices_of(user_id: int) -> list[Practice]:
             licence_type=r["clinician.licence_type"],
             currency=r["clinician.currency"],
             max_fee_minor=r["clinician.max_fee_minor"],
+            late_cancel_online=any(r[f"practice.{column._meta.name}"] for column in FEE_COLUMNS),
         )
         for r in rows
     ]
@@ -134,6 +154,7 @@ def _charge_view(charge: dict[str, Any] | None) -> ChargeView | None:
         label,
         charge["due_at"],
         charge["succeeded_at"],
+        charge["kind"],
     )
 
 
@@ -155,6 +176,7 @@ CHARGE_COLUMNS = (
     Charge.status,
     Charge.due_at,
     Charge.succeeded_at,
+    Charge.kind,
 )
 
 

@@ -35,6 +35,7 @@ from app.domain.report import (
     week_starts,
 )
 from app.domain.spreadsheets import safe_cell
+from app.domain.statuses import CHARGE_KIND_LABELS, ChargeKind
 from app.domain.statuses import AppointmentStatus as S
 from app.domain.statuses import ChargeStatus as C
 from app.models.db import transaction
@@ -56,6 +57,7 @@ CSV_HEADER = [
     "Fee",
     "Currency",
     "Charge",
+    "Charge kind",
     "Charge amount",
     "Refunded",
     "Charged on",
@@ -126,6 +128,7 @@ class Totals:
     late_cancel_rate: str
     charges: dict[str, ChargeLine]
     net_collected_minor: int
+    collected_by_kind: dict[str, int] = field(default_factory=dict)  # kind -> collected after refunds
 
 
 class Row(NamedTuple):
@@ -151,6 +154,7 @@ class Row(NamedTuple):
     charged_at: datetime | None
     clinician_id: int = 0
     dispute_status: str | None = None  # the cardholder disputed the payment with their bank
+    charge_kind: str | None = None
 
     @property
     def status_label(self) -> str:
@@ -160,6 +164,11 @@ class Row(NamedTuple):
     def charge_label(self) -> str:
         label = CHARGE_LABELS[self.charge_status] if self.charge_status else ""
         return f"{label} (disputed)" if self.dispute_status else label
+
+    @property
+    def charge_kind_label(self) -> str:
+        """What the charge is for (R4): a session, a late-cancel fee or a no-show fee."""
+        return CHARGE_KIND_LABELS.get(self.charge_kind or "", "") if self.charge_status else ""
 
     @property
     def time_to_status(self) -> str:
@@ -282,10 +291,11 @@ async def totals_and_chart(
     boundaries = [utc_bounds(week, week, practice.time_zone)[0] for week in weeks[1:]]
     bucket, bucket_args = _bucket("a.starts_at", boundaries)
     rows = await _raw(
-        f"SELECT {bucket} AS week, a.status AS status, ch.status AS charge_status, COUNT(*) AS n, "
+        f"SELECT {bucket} AS week, a.status AS status, ch.status AS charge_status, ch.kind AS kind, "
+        "COUNT(*) AS n, "
         "SUM(a.fee_minor) AS fees, SUM(CASE WHEN a.ends_at <= {} THEN 1 ELSE 0 END) AS past, "
         "SUM(ch.amount_minor) AS amount, SUM(ch.refunded_minor) AS refunded, MIN(ch.due_at) AS next_due "
-        f"{FROM} LEFT JOIN charge ch ON ch.appointment = a.id {where} GROUP BY 1, 2, 3",
+        f"{FROM} LEFT JOIN charge ch ON ch.appointment = a.id {where} GROUP BY 1, 2, 3, 4",
         *bucket_args,
         now,
         *args,
@@ -296,6 +306,7 @@ async def totals_and_chart(
     # charge state -> [count, amount, refunded]; the earliest due time of a scheduled charge
     by_charge: dict[str, list[int]] = {}
     next_due: datetime | None = None
+    by_kind = {kind.value: 0 for kind in ChargeKind}
     for row in rows:
         status, n = row["status"], int(row["n"])
         by_status[status] += n
@@ -312,6 +323,8 @@ async def totals_and_chart(
         sums[0] += n
         sums[1] += int(row["amount"] or 0)
         sums[2] += int(row["refunded"] or 0)
+        if charge_status in CHARGE_GROUPS["succeeded"][1] and row["kind"] in by_kind:
+            by_kind[row["kind"]] += int(row["amount"] or 0) - int(row["refunded"] or 0)
         if charge_status == C.SCHEDULED and (due := _dt(row["next_due"])) is not None:
             next_due = due if next_due is None else min(next_due, due)
 
@@ -339,6 +352,7 @@ async def totals_and_chart(
         late_cancel_rate=rate(by_status[S.LATE_CANCELLED], with_outcome),
         charges=charges,
         net_collected_minor=charges["succeeded"].amount_minor - charges["refunded"].amount_minor,
+        collected_by_kind=by_kind,
     )
     return summary, chart_geometry(weeks, week_counts, filters.statuses)
 
@@ -361,7 +375,7 @@ def _rows_sql(where: str, order: tuple[str, str], limit: str) -> str:
     inner, outer = order
     return (
         "SELECT p.*, ch.status AS charge_status, ch.amount_minor AS charge_amount_minor, "  # noqa: S608
-        "ch.refunded_minor, ch.succeeded_at AS charged_at, sc.changed_at AS set_at, "
+        "ch.refunded_minor, ch.succeeded_at AS charged_at, ch.kind AS charge_kind, sc.changed_at AS set_at, "
         "u.name AS set_by_name, u.role AS set_by_role, "
         "(SELECT MAX(d.status) FROM dispute d WHERE d.charge = ch.id) AS dispute_status "
         f"FROM (SELECT {PAGE_COLUMNS} {FROM} {where} ORDER BY {inner} {limit}) p "
@@ -397,6 +411,7 @@ def _row(raw: dict[str, Any]) -> Row:
         charged_at=_dt(raw["charged_at"]),
         clinician_id=raw["clinician_id"],
         dispute_status=raw["dispute_status"],
+        charge_kind=raw["charge_kind"],
     )
 
 
@@ -544,6 +559,7 @@ def csv_record(row: Row, zone: tzinfo) -> list[str]:
         _amount_cell(row.fee_minor),
         safe_cell(row.currency),
         row.charge_label,
+        row.charge_kind_label,
         _amount_cell(row.charge_amount_minor),
         _amount_cell(row.refunded_minor) if row.refunded_minor else "",
         charged_at.astimezone(zone).date().isoformat() if charged_at else "",

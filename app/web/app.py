@@ -32,8 +32,10 @@ from app.web.clients import ClientsController
 from app.web.csrf import CsrfMiddleware
 from app.web.errors import EXCEPTION_HANDLERS, reject_impossible_ids
 from app.web.exports import client_export, portal_export
+from app.web.fees import FeePolicyController
 from app.web.imports import ImportsController
 from app.web.invitations import InvitationsController
+from app.web.late_cancel import LateCancelController
 from app.web.metrics import ObserveRequests, metrics
 from app.web.middleware import AnswerHead, RequestChecks, SessionMiddleware
 from app.web.paperwork import DocumentsController, PortalFormsController
@@ -124,6 +126,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     handlers = [
         AuthController,
         SecurityController,
+        FeePolicyController,
+        LateCancelController,
         AuditController,
         portal_export,
         client_export,

@@ -3,7 +3,7 @@ rate-limited, with a honeypot), booking and cancelling from the portal, and the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,12 +21,13 @@ from app.domain.checkin import parse_video_link
 from app.domain.practice import DEFAULT_FEE_CEILING, MAX_FEE_CEILING, format_money
 from app.domain.reminders import format_hours, parse_hours
 from app.domain.validation import Form, record_id, year_problem
-from app.services import availability, booking, notices, throttle
+from app.services import availability, booking, fees, notices, throttle
 from app.services.availability import PracticeBooking
 from app.services.booking import TAKEN, BookingClosed, BookingSettings, CancelRefused, SlotTaken, Visitor
 from app.services.clients import ClientError
 from app.services.context import CurrentUser
 from app.services.reminders import practice_hours
+from app.web.fees import agreed_fee_version
 from app.web.guards import client_only, clinician_only
 from app.web.htmx import flash, redirect, render
 from app.web.runtime import AppRuntime, Context, Now, RequestContext, Runtime, User, client_ip
@@ -345,6 +346,7 @@ class PublicBookingController(Controller):
                 "open": practice.booking_enabled and practice.new_clients_may_book,
                 "billing_choices": BILLING_CHOICES,
                 "page": page,
+                "fee_words": await fees.words_for_clinician(practice.id),
                 **extra,
             },
             status_code=extra.pop("status_code", 200),
@@ -380,6 +382,8 @@ class PublicBookingController(Controller):
         if form.data.get("website", "").strip():  # the honeypot: people never see this field
             return await self._done(request, page.practice, None, zone)
         starts_at, visitor = _visitor_booking(form)
+        fee_version = agreed_fee_version(form, await fees.words_for_clinician(page.practice.id), "agree")
+        visitor = replace(visitor, fee_version=fee_version or "")
         if form.ok and await _booked_publicly(form, page, kind, starts_at, visitor, ctx):
             return await self._done(request, page.practice, starts_at, zone)
         return await self._page(
@@ -398,9 +402,15 @@ class PublicBookingController(Controller):
 async def _booked_from_portal(
     form: Form, user: CurrentUser, client_id: int, kind: str, starts_at: datetime, ctx: RequestContext
 ) -> bool:
-    """Book the client's session; False, with the reason on the form, when it could not be booked."""
+    """Book the client's session; False, with the reason on the form, when it could not be booked (or
+    the client has yet to agree to the practice's current fee policy)."""
+    fee_version = agreed_fee_version(form, await fees.words_to_agree(client_id))
+    if not form.ok:
+        return False
     try:
-        await booking.book_from_portal(user.id, client_id, kind, starts_at, **ctx.sending)
+        await booking.book_from_portal(
+            user.id, client_id, kind, starts_at, fee_version=fee_version, **ctx.sending
+        )
     except LookupError:
         raise NotFoundException() from None
     except SlotTaken:
@@ -439,6 +449,7 @@ class PortalBookingController(Controller):
             {
                 **context,
                 "client_id": client.id,
+                "fee_words": await fees.words_to_agree(client.id),
                 "values": values,
                 "errors": errors,
                 "open": practice.booking_enabled,

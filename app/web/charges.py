@@ -109,11 +109,21 @@ class AppointmentChargeController(Controller):
 
     @post("/waive")
     async def waive(
-        self, request: Request, appointment_id: FromPath[int], user: User, ctx: Context
+        self, request: Request, appointment_id: FromPath[int], data: FormBody, user: User, ctx: Context
     ) -> Template | Response:
-        waiving = charges.waive_charge(appointment_id, clinician_id=user.clinician_id, **ctx.acting)
+        form = Form.of(data)
+        reason = form.text("waive_reason", label="Reason", required=False, max_length=200)
+        try:
+            if not form.ok:
+                raise charges.ChargeActionRefused(form.errors["waive_reason"])
+            await charges.waive_charge(
+                appointment_id, clinician_id=user.clinician_id, reason=reason, **ctx.acting
+            )
+        except charges.ChargeActionRefused as refused:
+            errors = {"waive_reason" if "waive_reason" in form.data else "form": refused.message}
+            return await _panel(request, user, appointment_id, ctx.now, errors=errors, values=form.data)
         message = "Charge waived. The client will not be charged."
-        return await self._act(request, user, appointment_id, ctx.now, waiving, message)
+        return await self._done(request, user, appointment_id, ctx.now, message)
 
     @post("/retry")
     async def retry(

@@ -73,6 +73,7 @@ def _client_changes(form: Form) -> ClientChanges:
         internal_note=form.text("internal_note", label="Private note", required=False, max_length=MAX_NOTE),
         reminders_off=not form.checkbox("reminders"),
         texts_on=form.checkbox("texts"),
+        fee_exemption=form.text("fee_exemption", label="Fee exemption", required=False, max_length=200),
     )
 
 
@@ -210,6 +211,7 @@ class ClientsController(Controller):
             "internal_note": client.internal_note,
             "reminders": "" if client.reminders_off else "on",
             "texts": "on" if client.texts_opt_in_at else "",
+            "fee_exemption": client.fee_exemption or "",
         }
         return await render(
             request,

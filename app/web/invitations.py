@@ -16,6 +16,7 @@ from app.domain.validation import Form
 from app.services import invitations
 from app.services.account_tokens import LinkState, Purpose, check
 from app.web.auth import new_password, start_session
+from app.web.fees import agreed_fee_version
 from app.web.htmx import render
 from app.web.runtime import AppRuntime, Context, Now
 
@@ -58,13 +59,16 @@ class InvitationsController(Controller):
         if link.state == LinkState.VALID:
             page = await invitations.open_invitation(token, now=ctx.now)
             password = new_password(form, email=page.email, name=page.name)
+            fee_version = agreed_fee_version(form, page.fee_words)
             if not form.ok:
                 return await render(
                     request,
                     "invitations/accept.html",
-                    {"page": page, "token": token, "errors": form.errors},
+                    {"page": page, "token": token, "errors": form.errors, "values": form.data},
                 )
-            user = await invitations.accept_invitation(token, password, settings=rt.settings, **ctx.acting)
+            user = await invitations.accept_invitation(
+                token, password, settings=rt.settings, fee_version=fee_version, **ctx.acting
+            )
             if user is not None:
                 return await start_session(request, rt, user, "/portal?welcome=1")
             link = await check(token, Purpose.INVITATION, ctx.now)

@@ -11,7 +11,7 @@ from litestar.response import Response, Stream, Template
 from markupsafe import Markup, escape
 
 from app.domain.report import BILLING_TYPES, PRESETS, SORTS, STATUS_ORDER, Chart
-from app.domain.statuses import AppointmentStatus
+from app.domain.statuses import AppointmentStatus, ChargeKind
 from app.services import report
 from app.web.guards import clinician_only
 from app.web.htmx import redirect, render, wants_fragment
@@ -73,6 +73,7 @@ class ReportController(Controller):
             + [(str(cid), name) for cid, name in view.practice.clinicians],
             "sorts": list(SORTS.items()),
             "status_labels": {status.value: status.label for status in AppointmentStatus},
+            "charge_kinds": [(kind.value, kind.label) for kind in ChargeKind],
             "export_url": "/report.csv" + (f"?{view.filters.query(page=1)}" if not view.errors else ""),
         }
         headers = {"HX-Push-Url": url} if wants_fragment(request) else {}

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from app.config import Settings
 from app.domain import charges as rules
+from app.domain import fees as fee_rules
 from app.domain.appointments import ARCHIVED_CLIENT_OCCURRED
 from app.domain.statuses import ChargeStatus as C
 from app.models.db import is_unique_violation, transaction
@@ -94,9 +95,17 @@ async def retry_failed_for_user(
     return jobs
 
 
-async def waive_charge(appointment_id: int, *, clinician_id: int, now: datetime, actor: Actor) -> Charge:
+WAIVE_REASON_NEEDED = "Say why you waive this fee (the client and the report see it was waived)."
+
+
+async def waive_charge(
+    appointment_id: int, *, clinician_id: int, now: datetime, actor: Actor, reason: str = ""
+) -> Charge:
+    """Waive the appointment's charge; a late-cancel or no-show fee needs a reason (R4)."""
     async with transaction():
         charge = await _charge_for_clinician(appointment_id, clinician_id)
+        if charge.kind in fee_rules.FEE_KINDS and not reason.strip():
+            raise ChargeActionRefused(WAIVE_REASON_NEEDED)
         waived = (
             await Charge.update(
                 {
@@ -104,6 +113,7 @@ async def waive_charge(appointment_id: int, *, clinician_id: int, now: datetime,
                     Charge.waived_by: actor.user_id,
                     Charge.waived_at: now,
                     Charge.updated_at: now,
+                    Charge.waive_reason: reason.strip(),
                 }
             )
             .where((Charge.id == charge.id) & Charge.status.is_in(list(rules.WAIVABLE)))
@@ -118,7 +128,7 @@ async def waive_charge(appointment_id: int, *, clinician_id: int, now: datetime,
             charge.clinician,
             actor=actor,
             at=now,
-            detail=f"{charge.status}->waived",
+            detail=f"{charge.kind} {charge.status}->waived" + (", with a reason" if reason.strip() else ""),
         )
     return charge
 
