@@ -98,6 +98,7 @@ class StripeStub:
                 "id": pm,
                 "object": "payment_method",
                 "type": "card",
+                "customer": None,
                 "card": {"brand": brand, "last4": last4, "exp_month": 12, "exp_year": 2034},
             }
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -162,6 +163,18 @@ class StripeStub:
             self.objects[dispute_id]["status"] = status
             self.emit("charge.dispute.closed", self.objects[dispute_id])
 
+    def update_card(self, method: str, **card) -> None:
+        """The bank sent Stripe new card details: ``payment_method.automatically_updated``."""
+        with self.lock:
+            self.objects[method]["card"].update(card)
+            self.emit("payment_method.automatically_updated", self.objects[method])
+
+    def detach(self, method: str) -> None:
+        """The card is taken off its customer (dashboard, API): ``payment_method.detached``."""
+        with self.lock:
+            self.objects[method]["customer"] = None
+            self.emit("payment_method.detached", self.objects[method])
+
     def charges(self) -> int:
         """Payment intents that actually took money."""
         return sum(
@@ -202,6 +215,7 @@ class StripeStub:
         elif len(parts) == 3 and parts[0] == "setup_intents" and parts[2] == "confirm":
             obj = self.objects[parts[1]]
             obj.update(status="succeeded", payment_method=params["payment_method"])
+            self.objects[params["payment_method"]]["customer"] = obj["customer"]
             self.emit("setup_intent.succeeded", obj)
         elif parts == ["payment_intents"]:
             if params.get("payment_method") not in CARDS:
