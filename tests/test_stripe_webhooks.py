@@ -11,7 +11,7 @@ import dataclasses
 import pytest
 
 from app.domain.statuses import ChargeStatus as C
-from app.models.tables import AuditEvent, Refund, StripeEvent
+from app.models.tables import AuditEvent, PaymentMethod, Refund, StripeEvent
 from app.payments.base import GatewayUnavailable
 from app.payments.stripe_gateway import StripeGateway
 from app.services import cards, charges, webhooks
@@ -221,6 +221,7 @@ async def test_a_card_the_bank_updated_shows_its_new_details_in_any_order(
     app, client, settings, clock, stub, run_worker
 ):
     practice, _ = await charged_practice(stub, settings, clock)
+    await PaymentMethod.update({PaymentMethod.expiry_warned_at: clock.now()}, force=True)  # about 12/2034
     stub.update_card("pm_card_visa", exp_month=3, exp_year=2031)
     stub.update_card("pm_card_visa", last4="1111", exp_month=4, exp_year=2032)
     for event in reversed(stub.events_of("payment_method.automatically_updated") * 3):
@@ -228,6 +229,7 @@ async def test_a_card_the_bank_updated_shows_its_new_details_in_any_order(
     await run_worker()
     card = await cards.card_on_file(practice.client.user.id)
     assert (card.last4, card.exp_month, card.exp_year) == ("1111", 4, 2032)
+    assert card.expiry_warned_at is None  # the new expiry will be warned about in its turn
     panel, portal = await card_shown(app, practice)
     assert "Visa ending 1111" in panel and "1111" in portal and "4242" not in portal
 

@@ -9,7 +9,7 @@ from arq import Retry
 from app.domain.charges import retry_delay
 from app.payments import gateway_for
 from app.payments.base import GatewayUnavailable
-from app.services import charges
+from app.services import card_warnings, charges
 from app.services.queue import JobQueue
 from workers.outages import DATABASE, DATABASE_DOWN, job_backoff
 
@@ -61,6 +61,16 @@ async def remind_unconfirmed_payments(ctx: dict) -> int:
     settings, clock, _, queue = parts(ctx)
     try:
         return await charges.remind_unconfirmed(now=clock.now(), settings=settings, queue=queue)
+    except DATABASE_DOWN as exc:
+        DATABASE.down(exc)
+        return 0
+
+
+async def warn_expiring_cards(ctx: dict) -> int:
+    """Warn once the clients whose saved card expires at the end of this month."""
+    settings, clock, _, queue = parts(ctx)
+    try:
+        return await card_warnings.warn_expiring(now=clock.now(), settings=settings, queue=queue)
     except DATABASE_DOWN as exc:
         DATABASE.down(exc)
         return 0

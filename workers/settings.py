@@ -13,7 +13,12 @@ from app.config import Settings
 from app.models.db import engine, start_pool
 from app.services.queue import deserialize, redis_settings, serialize
 from workers import heartbeat
-from workers.charging import charge_appointment, remind_unconfirmed_payments, sweep_charges
+from workers.charging import (
+    charge_appointment,
+    remind_unconfirmed_payments,
+    sweep_charges,
+    warn_expiring_cards,
+)
 from workers.email import send_email, sweep_unsent_emails
 from workers.imports import invite_imported, run_import, sweep_imports
 from workers.paperwork import issue_superbill, sweep_paperwork
@@ -68,6 +73,7 @@ class WorkerSettings:
         cron(sweep_imports, minute=None, second=30, unique=True, run_at_startup=True),
         cron(sweep_paperwork, minute={5, 35}, second=30, unique=True, run_at_startup=False, timeout=300),
         cron(remind_unconfirmed_payments, minute=5, unique=True, run_at_startup=False),
+        cron(warn_expiring_cards, minute=25, unique=True, run_at_startup=False),
         cron(sweep_stripe_events, minute=None, second=30, unique=True, run_at_startup=False, timeout=90),
         cron(sweep_reminders, minute=None, second=30, unique=True, run_at_startup=True, timeout=90),
         cron(reconcile_nightly, hour=3, minute=20, unique=True, run_at_startup=False, timeout=600),
