@@ -56,21 +56,21 @@ async def sweep_charges(ctx: dict) -> dict[str, int]:
     return counts
 
 
-async def remind_unconfirmed_payments(ctx: dict) -> int:
-    """Remind once the clients whose payment has waited two days for their bank's confirmation."""
+async def _hourly(ctx: dict, sweep) -> int:
+    """Run a sweep that emails clients (``sweep(now=, settings=, queue=)``); 0 while the database is down."""
     settings, clock, _, queue = parts(ctx)
     try:
-        return await charges.remind_unconfirmed(now=clock.now(), settings=settings, queue=queue)
+        return await sweep(now=clock.now(), settings=settings, queue=queue)
     except DATABASE_DOWN as exc:
         DATABASE.down(exc)
         return 0
+
+
+async def remind_unconfirmed_payments(ctx: dict) -> int:
+    """Remind once the clients whose payment has waited two days for their bank's confirmation."""
+    return await _hourly(ctx, charges.remind_unconfirmed)
 
 
 async def warn_expiring_cards(ctx: dict) -> int:
     """Warn once the clients whose saved card expires at the end of this month."""
-    settings, clock, _, queue = parts(ctx)
-    try:
-        return await card_warnings.warn_expiring(now=clock.now(), settings=settings, queue=queue)
-    except DATABASE_DOWN as exc:
-        DATABASE.down(exc)
-        return 0
+    return await _hourly(ctx, card_warnings.warn_expiring)
