@@ -259,6 +259,14 @@ class StripeStub:
                 obj.update(status="requires_payment_method", last_payment_error=error)
                 self.emit("payment_intent.payment_failed", obj)
                 return 402, {"error": {**error, "payment_intent": obj}}
+        elif len(parts) == 3 and parts[0] == "payment_intents" and parts[2] == "cancel":
+            obj = self.objects.get(parts[1])
+            if obj is None or obj["status"] in ("succeeded", "canceled"):
+                return 400, _error(
+                    "invalid_request_error", "payment_intent_unexpected_state", "Cannot be canceled"
+                )
+            obj["status"] = "canceled"
+            self.emit("payment_intent.canceled", obj)
         elif parts == ["refunds"]:
             intent = self.objects.get(params.get("payment_intent", ""))
             if intent is None or intent["status"] != "succeeded":

@@ -74,3 +74,12 @@ async def remind_unconfirmed_payments(ctx: dict) -> int:
 async def warn_expiring_cards(ctx: dict) -> int:
     """Warn once the clients whose saved card expires at the end of this month."""
     return await _hourly(ctx, card_warnings.warn_expiring)
+
+
+async def cancel_stale_payment(ctx: dict, charge_id: int) -> str:
+    """Cancel at the gateway the payment of a charge waived or un-marked while it awaited the client."""
+    _, _, gateway, _ = parts(ctx)
+    try:
+        return await charges.cancel_stale_payment(charge_id, gateway=gateway)
+    except GatewayUnavailable as exc:
+        raise Retry(defer=retry_delay(ctx.get("job_try", 1))) from exc

@@ -14,6 +14,7 @@ from app.models.db import engine, start_pool
 from app.services.queue import deserialize, redis_settings, serialize
 from workers import heartbeat
 from workers.charging import (
+    cancel_stale_payment,
     charge_appointment,
     remind_unconfirmed_payments,
     sweep_charges,
@@ -62,6 +63,7 @@ class WorkerSettings:
     functions = [
         func(send_email, name="send_email", max_tries=8),
         func(charge_appointment, name="charge_appointment", max_tries=8, keep_result=0, timeout=90),
+        func(cancel_stale_payment, name="cancel_stale_payment", max_tries=12, keep_result=0, timeout=90),
         func(run_import, name="run_import", max_tries=5, keep_result=0, timeout=1800),
         func(invite_imported, name="invite_imported", max_tries=5, keep_result=0),
         func(issue_superbill, name="issue_superbill", max_tries=5, keep_result=0),

@@ -202,6 +202,18 @@ class StripeGateway:
             raise GatewayRefused(f"stripe: {exc.user_message or exc}") from exc
         return intent.client_secret or ""
 
+    async def cancel_payment(self, reference: str, *, idempotency_key: str) -> str:
+        """Cancel a payment not taken (one waiting for the cardholder): Stripe's status afterwards."""
+        try:
+            intent = await self._call(
+                self.client.v1.payment_intents.cancel_async(
+                    reference, {}, {"idempotency_key": idempotency_key}
+                )
+            )
+        except stripe.InvalidRequestError:  # already cancelled, or taken meanwhile
+            intent = await self._call(self.client.v1.payment_intents.retrieve_async(reference))
+        return intent.status
+
     async def get_payment(self, reference: str) -> PaymentResult:
         try:
             intent = await self._call(self.client.v1.payment_intents.retrieve_async(reference))

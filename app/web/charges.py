@@ -111,7 +111,9 @@ class AppointmentChargeController(Controller):
     async def waive(
         self, request: Request, appointment_id: FromPath[int], user: User, ctx: Context
     ) -> Template | Response:
-        waiving = charges.waive_charge(appointment_id, clinician_id=user.clinician_id, **ctx.acting)
+        waiving = charges.waive_charge(
+            appointment_id, clinician_id=user.clinician_id, queue=ctx.queue, **ctx.acting
+        )
         message = "Charge waived. The client will not be charged."
         return await self._act(request, user, appointment_id, ctx.now, waiving, message)
 
@@ -306,6 +308,10 @@ class PortalCardController(Controller):
         view, secret = await charges.confirmation_page(
             charge_id, user_id=user.id, now=ctx.now, gateway=gateway
         )
+        if secret is None:
+            return await render(
+                request, "portal/payment_not_needed.html", {"view": view, "zone": user.time_zone}
+            )
         context = {"view": view, "zone": user.time_zone, "gateway": gateway.name}
         headers = {}
         if gateway.name == "stripe":

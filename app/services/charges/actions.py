@@ -12,7 +12,7 @@ from app.models.db import is_unique_violation, transaction
 from app.models.tables import Charge, Client, Refund
 from app.payments.base import GatewayRefused, GatewayUnavailable, PaymentGateway
 from app.services import audit
-from app.services.charges.common import charge_job, client_active, still_owed
+from app.services.charges.common import charge_job, client_active, stale_payment_jobs, still_owed
 from app.services.context import Actor
 from app.services.errors import ChargeActionRefused, ChargeNotFound
 from app.services.queue import JobQueue, QueuedJob
@@ -94,9 +94,13 @@ async def retry_failed_for_user(
     return jobs
 
 
-async def waive_charge(appointment_id: int, *, clinician_id: int, now: datetime, actor: Actor) -> Charge:
+async def waive_charge(
+    appointment_id: int, *, clinician_id: int, now: datetime, actor: Actor, queue: JobQueue | None = None
+) -> Charge:
+    """Waive the charge; a payment still waiting for the client's bank is cancelled at the gateway."""
     async with transaction():
         charge = await _charge_for_clinician(appointment_id, clinician_id)
+        stale = await stale_payment_jobs(Charge.id == charge.id)
         waived = (
             await Charge.update(
                 {
@@ -120,6 +124,8 @@ async def waive_charge(appointment_id: int, *, clinician_id: int, now: datetime,
             at=now,
             detail=f"{charge.status}->waived",
         )
+    if queue is not None:
+        await queue.enqueue_all(stale)
     return charge
 
 
