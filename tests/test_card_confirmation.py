@@ -90,6 +90,9 @@ async def test_only_the_client_opens_their_confirmation_and_a_waived_charge_has_
     assert old_link.status_code == 200 and "This payment is no longer needed" in old_link.text
     assert "Confirm payment" not in old_link.text
     assert (await post_form(client, f"/portal/charges/{charge.id}/confirm")).status_code == 404
+    sandbox = SandboxGateway()
+    assert await charges.cancel_stale_payment(charge.id, gateway=sandbox) == "failed"  # the worker's job
+    assert (await sandbox.authenticate(charge.gateway_reference)).outcome == "failed"
     assert await gateway_charges() == 0
 
 
