@@ -98,6 +98,7 @@ class StripeStub:
                 "id": pm,
                 "object": "payment_method",
                 "type": "card",
+                "customer": None,
                 "card": {"brand": brand, "last4": last4, "exp_month": 12, "exp_year": 2034},
             }
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -162,6 +163,18 @@ class StripeStub:
             self.objects[dispute_id]["status"] = status
             self.emit("charge.dispute.closed", self.objects[dispute_id])
 
+    def update_card(self, method: str, **card) -> None:
+        """The bank sent Stripe new card details: ``payment_method.automatically_updated``."""
+        with self.lock:
+            self.objects[method]["card"].update(card)
+            self.emit("payment_method.automatically_updated", self.objects[method])
+
+    def detach(self, method: str) -> None:
+        """The card is taken off its customer (dashboard, API): ``payment_method.detached``."""
+        with self.lock:
+            self.objects[method]["customer"] = None
+            self.emit("payment_method.detached", self.objects[method])
+
     def charges(self) -> int:
         """Payment intents that actually took money."""
         return sum(
@@ -202,6 +215,7 @@ class StripeStub:
         elif len(parts) == 3 and parts[0] == "setup_intents" and parts[2] == "confirm":
             obj = self.objects[parts[1]]
             obj.update(status="succeeded", payment_method=params["payment_method"])
+            self.objects[params["payment_method"]]["customer"] = obj["customer"]
             self.emit("setup_intent.succeeded", obj)
         elif parts == ["payment_intents"]:
             if params.get("payment_method") not in CARDS:
@@ -245,6 +259,14 @@ class StripeStub:
                 obj.update(status="requires_payment_method", last_payment_error=error)
                 self.emit("payment_intent.payment_failed", obj)
                 return 402, {"error": {**error, "payment_intent": obj}}
+        elif len(parts) == 3 and parts[0] == "payment_intents" and parts[2] == "cancel":
+            obj = self.objects.get(parts[1])
+            if obj is None or obj["status"] in ("succeeded", "canceled"):
+                return 400, _error(
+                    "invalid_request_error", "payment_intent_unexpected_state", "Cannot be canceled"
+                )
+            obj["status"] = "canceled"
+            self.emit("payment_intent.canceled", obj)
         elif parts == ["refunds"]:
             intent = self.objects.get(params.get("payment_intent", ""))
             if intent is None or intent["status"] != "succeeded":

@@ -1,13 +1,16 @@
 """3-D Secure off-session (R4): a card whose bank asks the cardholder to confirm leaves the charge
 "needs your confirmation"; the client is emailed a link to the portal page that runs the bank's check
 (Stripe.js against the stub, or the sandbox's own test page); the payment is then recorded once, whether
-the webhook or the page's return comes first; one reminder after two days; the clinician may waive."""
+the webhook or the page's return comes first; one reminder after two days; the clinician may waive. A
+payment no longer owed (waived, or the session set back from Occurred) is cancelled at Stripe, so the old
+link cannot take it, and the page it opens says the payment is no longer needed."""
 
 from __future__ import annotations
 
 import dataclasses
 
 import pytest
+import stripe
 
 from app.domain.statuses import ChargeStatus as C
 from app.models.tables import AuditEvent, EmailMessage
@@ -83,7 +86,13 @@ async def test_only_the_client_opens_their_confirmation_and_a_waived_charge_has_
         actor=practice.clinician_actor,
     )
     await sign_in(client, practice.client)
-    assert (await client.get(f"/portal/charges/{charge.id}/confirm")).status_code == 404
+    old_link = await client.get(f"/portal/charges/{charge.id}/confirm")
+    assert old_link.status_code == 200 and "This payment is no longer needed" in old_link.text
+    assert "Confirm payment" not in old_link.text
+    assert (await post_form(client, f"/portal/charges/{charge.id}/confirm")).status_code == 404
+    sandbox = SandboxGateway()
+    assert await charges.cancel_stale_payment(charge.id, gateway=sandbox) == "failed"  # the worker's job
+    assert (await sandbox.authenticate(charge.gateway_reference)).outcome == "failed"
     assert await gateway_charges() == 0
 
 
@@ -109,13 +118,8 @@ def stub():
         yield server
 
 
-async def test_with_stripe_the_bank_check_and_the_webhook_record_one_payment(
-    db, redis, settings, clock, stub, run_worker
-):
-    from app.web.app import create_app
-    from tests.conftest import browser, running
-
-    on_stripe = dataclasses.replace(
+def stripe_settings(settings, stub):
+    return dataclasses.replace(
         settings,
         payment_gateway="stripe",
         stripe_api_key="sk_test_stub",
@@ -123,6 +127,15 @@ async def test_with_stripe_the_bank_check_and_the_webhook_record_one_payment(
         stripe_publishable_key="pk_test_stub",
         stripe_webhook_secret=SECRET,
     )
+
+
+async def test_with_stripe_the_bank_check_and_the_webhook_record_one_payment(
+    db, redis, settings, clock, stub, run_worker
+):
+    from app.web.app import create_app
+    from tests.conftest import browser, running
+
+    on_stripe = stripe_settings(settings, stub)
     practice, queue = await charged_practice(stub, on_stripe, clock, method="pm_card_authenticationRequired")
     gw = StripeGateway("sk_test_stub", api_base=stub.url, timeout=5)
     charge = await needs_confirmation(practice, on_stripe, clock, gw, queue)
@@ -146,3 +159,40 @@ async def test_with_stripe_the_bank_check_and_the_webhook_record_one_payment(
         assert "Payment confirmed. Thank you." in (await client.get("/portal/card")).text
     assert stub.charges() == 1
     assert await AuditEvent.count().where(AuditEvent.action == "charge_succeeded") == 1
+
+
+@pytest.mark.parametrize("how", ["waived", "set back to Scheduled"])
+async def test_a_payment_no_longer_owed_is_cancelled_at_stripe_and_the_old_link_says_so(
+    how, db, redis, arq_pool, settings, clock, stub, run_worker
+):
+    from app.web.app import create_app
+    from tests.conftest import browser, running
+
+    on_stripe = stripe_settings(settings, stub)
+    practice, _ = await charged_practice(stub, on_stripe, clock, method="pm_card_authenticationRequired")
+    queue = JobQueue(arq_pool, on_stripe.queue_name)
+    gw = StripeGateway("sk_test_stub", api_base=stub.url, timeout=5, max_network_retries=0)
+    charge = await needs_confirmation(practice, on_stripe, clock, gw, queue)
+    link = await the_link(practice)
+    if how == "waived":
+        await charges.waive_charge(
+            practice.appointment_id,
+            clinician_id=practice.clinician.user.clinician_id,
+            now=clock.now(),
+            actor=practice.clinician_actor,
+            queue=queue,
+        )
+    else:
+        await mark(practice, "scheduled", clock.now(), on_stripe, queue)
+    await run_worker(worker_settings=on_stripe)
+    assert stub.objects[charge.gateway_reference]["status"] == "canceled"
+    with pytest.raises(stripe.InvalidRequestError):  # what Stripe.js would meet with the old secret
+        await gw.client.v1.payment_intents.confirm_async(
+            charge.gateway_reference, {"payment_method": "pm_card_authenticationRequired"}
+        )
+    async with running(create_app(on_stripe, clock=clock)) as application, browser(application) as client:
+        await sign_in(client, practice.client)
+        page = await client.get(link)
+        assert page.status_code == 200 and "This payment is no longer needed" in page.text
+        assert "data-client-secret" not in page.text
+    assert stub.charges() == 0

@@ -15,10 +15,11 @@ import pytest
 from icalendar import Calendar
 
 from app.models.db import transaction
-from app.models.tables import Appointment, Clinician
+from app.models.tables import Appointment, Clinician, PaymentMethod
 from app.services import (
     accounts,
     appointments,
+    card_warnings,
     clients,
     email,
     estimates,
@@ -171,6 +172,15 @@ async def _charge_needs_confirmation(env):
     return env.practice.client.email, INSURANCE
 
 
+async def _card_expiring(env):
+    """The saved card expires at the end of this month: the hourly sweep warns the client."""
+    await PaymentMethod.update(
+        {PaymentMethod.exp_month: env.now.month, PaymentMethod.exp_year: env.now.year}
+    ).where(PaymentMethod.removed_at.is_null())
+    await card_warnings.warn_expiring(now=env.now, settings=env.settings, queue=env.queue)
+    return env.practice.client.email, INSURANCE
+
+
 async def _member_invitation(env):
     owner = env.practice.clinician
     await members.invite_member(
@@ -263,6 +273,7 @@ CASES = {
     "charge_failed_clinician": _charge_failed_clinician,
     "charge_needs_confirmation": _charge_needs_confirmation,
     "charge_disputed": _charge_disputed,
+    "card_expiring": _card_expiring,
     "member_invitation": _member_invitation,
     "superbill_ready": _superbill_ready,
     "good_faith_estimate": _good_faith_estimate,

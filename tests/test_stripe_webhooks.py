@@ -1,7 +1,8 @@
 """Stripe's webhooks against the local stub: only signed deliveries are kept, each event once by id; a
 worker job processes it by asking Stripe for the current state, so deliveries repeated three times and in
 any order leave one correct state, and a charge whose response was lost (the worker died between Stripe's
-success and our record) is completed by the webhook without a second charge."""
+success and our record) is completed by the webhook without a second charge. A card the bank updated shows
+its new details; a detached card is off file for the client and the clinician."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ import dataclasses
 import pytest
 
 from app.domain.statuses import ChargeStatus as C
-from app.models.tables import AuditEvent, Refund, StripeEvent
+from app.models.tables import AuditEvent, PaymentMethod, Refund, StripeEvent
 from app.payments.base import GatewayUnavailable
 from app.payments.stripe_gateway import StripeGateway
 from app.services import cards, charges, webhooks
 from app.services.context import Actor
 from app.services.queue import JobQueue
 from tests.charging_support import make_practice, mark, the_charge
+from tests.helpers import browser_at, sign_in
 from tests.stripe_stub import StripeStub
 
 SECRET = "whsec_test_stub"
@@ -203,3 +205,46 @@ async def test_events_whose_job_was_lost_are_swept(db, redis, settings, clock, s
 
 def charge_customer(stub) -> str:
     return next(o["customer"] for o in stub.objects.values() if o["object"] == "payment_intent")
+
+
+async def card_shown(app, practice) -> tuple[str, str]:
+    """What the clinician's charge panel and the client's card page say about the card."""
+    async with browser_at(app, "127.0.0.3") as clinician, browser_at(app, "127.0.0.4") as client:
+        await sign_in(clinician, practice.clinician)
+        await sign_in(client, practice.client)
+        panel = await clinician.get(f"/appointments/{practice.appointment_id}/charge")
+        portal = await client.get("/portal/card")
+        return panel.text, portal.text
+
+
+async def test_a_card_the_bank_updated_shows_its_new_details_in_any_order(
+    app, client, settings, clock, stub, run_worker
+):
+    practice, _ = await charged_practice(stub, settings, clock)
+    await PaymentMethod.update({PaymentMethod.expiry_warned_at: clock.now()}, force=True)  # about 12/2034
+    stub.update_card("pm_card_visa", exp_month=3, exp_year=2031)
+    stub.update_card("pm_card_visa", last4="1111", exp_month=4, exp_year=2032)
+    for event in reversed(stub.events_of("payment_method.automatically_updated") * 3):
+        assert (await deliver(client, event)).status_code == 200
+    await run_worker()
+    card = await cards.card_on_file(practice.client.user.id)
+    assert (card.last4, card.exp_month, card.exp_year) == ("1111", 4, 2032)
+    assert card.expiry_warned_at is None  # the new expiry will be warned about in its turn
+    panel, portal = await card_shown(app, practice)
+    assert "Visa ending 1111" in panel and "1111" in portal and "4242" not in portal
+
+
+async def test_a_detached_card_is_no_longer_on_file_whatever_the_order(
+    app, client, settings, clock, stub, run_worker
+):
+    practice, _ = await charged_practice(stub, settings, clock)
+    stub.update_card("pm_card_visa", exp_month=5, exp_year=2033)
+    stub.detach("pm_card_visa")
+    late_update, detached = stub.events[-2:]
+    for event in [detached, late_update, detached, late_update, detached]:
+        assert (await deliver(client, event)).status_code == 200
+    await run_worker()
+    assert await cards.card_on_file(practice.client.user.id) is None
+    assert await AuditEvent.count().where(AuditEvent.action == "card_detached") == 1
+    panel, portal = await card_shown(app, practice)
+    assert "no card on file yet" in panel and "No card on file" in portal

@@ -9,7 +9,7 @@ from arq import Retry
 from app.domain.charges import retry_delay
 from app.payments import gateway_for
 from app.payments.base import GatewayUnavailable
-from app.services import charges
+from app.services import card_warnings, charges
 from app.services.queue import JobQueue
 from workers.outages import DATABASE, DATABASE_DOWN, job_backoff
 
@@ -56,11 +56,30 @@ async def sweep_charges(ctx: dict) -> dict[str, int]:
     return counts
 
 
-async def remind_unconfirmed_payments(ctx: dict) -> int:
-    """Remind once the clients whose payment has waited two days for their bank's confirmation."""
+async def _hourly(ctx: dict, sweep) -> int:
+    """Run a sweep that emails clients (``sweep(now=, settings=, queue=)``); 0 while the database is down."""
     settings, clock, _, queue = parts(ctx)
     try:
-        return await charges.remind_unconfirmed(now=clock.now(), settings=settings, queue=queue)
+        return await sweep(now=clock.now(), settings=settings, queue=queue)
     except DATABASE_DOWN as exc:
         DATABASE.down(exc)
         return 0
+
+
+async def remind_unconfirmed_payments(ctx: dict) -> int:
+    """Remind once the clients whose payment has waited two days for their bank's confirmation."""
+    return await _hourly(ctx, charges.remind_unconfirmed)
+
+
+async def warn_expiring_cards(ctx: dict) -> int:
+    """Warn once the clients whose saved card expires at the end of this month."""
+    return await _hourly(ctx, card_warnings.warn_expiring)
+
+
+async def cancel_stale_payment(ctx: dict, charge_id: int) -> str:
+    """Cancel at the gateway the payment of a charge waived or un-marked while it awaited the client."""
+    _, _, gateway, _ = parts(ctx)
+    try:
+        return await charges.cancel_stale_payment(charge_id, gateway=gateway)
+    except GatewayUnavailable as exc:
+        raise Retry(defer=retry_delay(ctx.get("job_try", 1))) from exc

@@ -13,7 +13,13 @@ from app.config import Settings
 from app.models.db import engine, start_pool
 from app.services.queue import deserialize, redis_settings, serialize
 from workers import heartbeat
-from workers.charging import charge_appointment, remind_unconfirmed_payments, sweep_charges
+from workers.charging import (
+    cancel_stale_payment,
+    charge_appointment,
+    remind_unconfirmed_payments,
+    sweep_charges,
+    warn_expiring_cards,
+)
 from workers.email import send_email, sweep_unsent_emails
 from workers.imports import invite_imported, run_import, sweep_imports
 from workers.paperwork import issue_superbill, sweep_paperwork
@@ -57,6 +63,7 @@ class WorkerSettings:
     functions = [
         func(send_email, name="send_email", max_tries=8),
         func(charge_appointment, name="charge_appointment", max_tries=8, keep_result=0, timeout=90),
+        func(cancel_stale_payment, name="cancel_stale_payment", max_tries=12, keep_result=0, timeout=90),
         func(run_import, name="run_import", max_tries=5, keep_result=0, timeout=1800),
         func(invite_imported, name="invite_imported", max_tries=5, keep_result=0),
         func(issue_superbill, name="issue_superbill", max_tries=5, keep_result=0),
@@ -68,6 +75,7 @@ class WorkerSettings:
         cron(sweep_imports, minute=None, second=30, unique=True, run_at_startup=True),
         cron(sweep_paperwork, minute={5, 35}, second=30, unique=True, run_at_startup=False, timeout=300),
         cron(remind_unconfirmed_payments, minute=5, unique=True, run_at_startup=False),
+        cron(warn_expiring_cards, minute=25, unique=True, run_at_startup=False),
         cron(sweep_stripe_events, minute=None, second=30, unique=True, run_at_startup=False, timeout=90),
         cron(sweep_reminders, minute=None, second=30, unique=True, run_at_startup=True, timeout=90),
         cron(reconcile_nightly, hour=3, minute=20, unique=True, run_at_startup=False, timeout=600),

@@ -279,6 +279,8 @@ class PaymentMethod(Table):
     authorisation_version = Varchar(length=20, default="")
     authorised_at = Timestamptz(null=True, default=None)
     authorised_ip = Varchar(length=45, default="")
+    # When the client was warned this card is about to expire (cleared when the bank sends a new expiry).
+    expiry_warned_at = Timestamptz(null=True, default=None)
 
 
 class Charge(Table):

@@ -210,6 +210,17 @@ class SandboxGateway:
         )
         return self._result(await self._payment(reference))
 
+    async def cancel_payment(self, reference: str, *, idempotency_key: str) -> str:
+        """A payment not taken can no longer be confirmed (Stripe's ``canceled`` reads as failed)."""
+        await SandboxPayment.update(
+            {SandboxPayment.status: "failed", SandboxPayment.failure_code: "canceled"}
+        ).where(
+            (SandboxPayment.reference == reference)
+            & (SandboxPayment.kind == "payment")
+            & SandboxPayment.status.is_in(["pending", "requires_action", "failed"])
+        )
+        return (await self._payment(reference)).status
+
     async def get_payment(self, reference: str) -> PaymentResult:
         if self._fault("unavailable"):
             raise GatewayUnavailable("sandbox: injected outage")

@@ -44,6 +44,18 @@ def verified_event(payload: bytes, signature: str, secret: str) -> dict[str, Any
     return event
 
 
+def _saved_card(method: Any, customer: str) -> SavedCard:
+    card = method.card
+    return SavedCard(
+        customer_ref=customer,
+        method_ref=method.id,
+        brand=(card.brand or "card").title(),
+        last4=card.last4,
+        exp_month=int(card.exp_month),
+        exp_year=int(card.exp_year),
+    )
+
+
 TRANSIENT = (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError)
 
 
@@ -110,16 +122,17 @@ class StripeGateway:
             intent.payment_method if isinstance(intent.payment_method, str) else intent.payment_method.id
         )
         method = await self._call(self.client.v1.payment_methods.retrieve_async(method_id))
-        card = method.card
         customer = intent.customer if isinstance(intent.customer, str) else intent.customer.id
-        return SavedCard(
-            customer_ref=customer,
-            method_ref=method.id,
-            brand=(card.brand or "card").title(),
-            last4=card.last4,
-            exp_month=int(card.exp_month),
-            exp_year=int(card.exp_year),
-        )
+        return _saved_card(method, customer)
+
+    async def get_card(self, method_ref: str) -> SavedCard | None:
+        """Stripe's current record of a saved card (its new expiry after an update); None once detached."""
+        try:
+            method = await self._call(self.client.v1.payment_methods.retrieve_async(method_ref))
+        except stripe.InvalidRequestError:
+            return None
+        customer = method.customer if isinstance(method.customer, str) else getattr(method.customer, "id", "")
+        return _saved_card(method, customer) if customer else None
 
     async def create_payment(
         self,
@@ -188,6 +201,18 @@ class StripeGateway:
         except stripe.InvalidRequestError as exc:
             raise GatewayRefused(f"stripe: {exc.user_message or exc}") from exc
         return intent.client_secret or ""
+
+    async def cancel_payment(self, reference: str, *, idempotency_key: str) -> str:
+        """Cancel a payment not taken (one waiting for the cardholder): Stripe's status afterwards."""
+        try:
+            intent = await self._call(
+                self.client.v1.payment_intents.cancel_async(
+                    reference, {}, {"idempotency_key": idempotency_key}
+                )
+            )
+        except stripe.InvalidRequestError:  # already cancelled, or taken meanwhile
+            intent = await self._call(self.client.v1.payment_intents.retrieve_async(reference))
+        return intent.status
 
     async def get_payment(self, reference: str) -> PaymentResult:
         try:

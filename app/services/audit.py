@@ -82,6 +82,8 @@ ACTIONS: dict[str, str] = {
     "charge_waived": "Charge waived",
     "charge_disputed": "Payment disputed by the cardholder; automatic charging paused",
     "charging_resumed": "Automatic charging resumed after a dispute",
+    "card_detached": "Saved card removed at Stripe; the client has no card on file",
+    "card_expiry_warned": "Client warned their saved card expires soon",
     "reconcile_repaired": "Reconciliation recorded a payment Stripe took (safe repair)",
     "reconcile_flagged": "Reconciliation found a difference with Stripe to look at",
     "fee_policy_changed": "Late-cancel and no-show fee policy changed",

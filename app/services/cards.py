@@ -1,6 +1,7 @@
 """The client's card on file: added or replaced through the gateway; only references, brand, last four
 and expiry are stored, with the client's authorisation (text version, time, address). Saving a new card
-retries the client's failed charges at once (R4).
+retries the client's failed charges at once (R4). Stripe's ``payment_method`` webhooks refresh a card the
+bank updated, or take a detached card off file, always from Stripe's current record (any order, repeats).
 """
 
 from __future__ import annotations
@@ -133,3 +134,42 @@ async def save_sandbox_card(
     return await save_card(
         user_id, card, gateway_name=gateway.name, now=now, actor=actor, settings=settings, queue=queue
     )
+
+
+async def refresh_from_gateway(method_ref: str, *, now: datetime, gateway) -> str:
+    """Bring our copy of a saved card in line with the gateway's: new details, or off file once detached."""
+    card = await gateway.get_card(method_ref)
+    on_file = (PaymentMethod.method_ref == method_ref) & PaymentMethod.removed_at.is_null()
+    if card is None:
+        async with transaction():
+            removed = (
+                await PaymentMethod.update({PaymentMethod.removed_at: now})
+                .where(on_file)
+                .returning(PaymentMethod.id)
+            )
+            for row in removed:
+                await audit.record(
+                    "card_detached",
+                    actor=Actor.system(),
+                    at=now,
+                    object_type="payment_method",
+                    object_id=row["id"],
+                )
+        return f"card detached: {len(removed)}"
+    ours = on_file & (PaymentMethod.customer_ref == card.customer_ref)
+    new_expiry = (PaymentMethod.exp_month != card.exp_month) | (PaymentMethod.exp_year != card.exp_year)
+    async with transaction():
+        await PaymentMethod.update({PaymentMethod.expiry_warned_at: None}).where(ours & new_expiry)
+        updated = (
+            await PaymentMethod.update(
+                {
+                    PaymentMethod.brand: card.brand,
+                    PaymentMethod.last4: card.last4,
+                    PaymentMethod.exp_month: card.exp_month,
+                    PaymentMethod.exp_year: card.exp_year,
+                }
+            )
+            .where(ours)
+            .returning(PaymentMethod.id)
+        )
+    return f"card refreshed: {len(updated)}"

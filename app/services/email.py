@@ -52,6 +52,7 @@ KINDS: dict[str, str] = {
     "charge_failed_clinician": "clinician",
     "charge_needs_confirmation": "client",
     "charge_disputed": "clinician",
+    "card_expiring": "client",
     "member_invitation": "clinician",
     "superbill_ready": "client",
     "good_faith_estimate": "client",

@@ -14,7 +14,7 @@ from app.config import Settings
 from app.models.db import is_unique_violation, transaction
 from app.models.tables import StripeEvent
 from app.payments.base import PaymentGateway
-from app.services import charges, disputes
+from app.services import cards, charges, disputes
 from app.services.queue import JobQueue, QueuedJob
 
 log = logging.getLogger("app.services.webhooks")
@@ -28,6 +28,7 @@ PAYMENT_EVENTS = frozenset(
     }
 )
 DISPUTE_EVENTS = frozenset({"charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed"})
+CARD_EVENTS = frozenset({"payment_method.automatically_updated", "payment_method.detached"})
 SWEEP_AFTER = timedelta(minutes=1)  # an event still unprocessed this long after arriving lost its job
 
 
@@ -77,6 +78,8 @@ async def process_event(
         outcome = await disputes.record_dispute(
             str(subject.get("id", "")), now=now, settings=settings, gateway=gateway, queue=queue
         )
+    elif row.kind in CARD_EVENTS:
+        outcome = await cards.refresh_from_gateway(str(subject.get("id", "")), now=now, gateway=gateway)
     else:
         outcome = "ignored"
     await StripeEvent.update({StripeEvent.processed_at: now, StripeEvent.outcome: outcome[:100]}).where(

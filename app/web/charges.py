@@ -117,7 +117,7 @@ class AppointmentChargeController(Controller):
             if not form.ok:
                 raise charges.ChargeActionRefused(form.errors["waive_reason"])
             await charges.waive_charge(
-                appointment_id, clinician_id=user.clinician_id, reason=reason, **ctx.acting
+                appointment_id, clinician_id=user.clinician_id, reason=reason, queue=ctx.queue, **ctx.acting
             )
         except charges.ChargeActionRefused as refused:
             errors = {"waive_reason" if "waive_reason" in form.data else "form": refused.message}
@@ -316,6 +316,10 @@ class PortalCardController(Controller):
         view, secret = await charges.confirmation_page(
             charge_id, user_id=user.id, now=ctx.now, gateway=gateway
         )
+        if secret is None:
+            return await render(
+                request, "portal/payment_not_needed.html", {"view": view, "zone": user.time_zone}
+            )
         context = {"view": view, "zone": user.time_zone, "gateway": gateway.name}
         headers = {}
         if gateway.name == "stripe":

@@ -17,9 +17,10 @@ The package follows those steps: ``scheduling``, ``processing`` (the job and the
 """
 
 from app.services.charges.actions import refund_charge, retry_charge, retry_failed_for_user, waive_charge
-from app.services.charges.common import CHARGE_JOB, charge_job
+from app.services.charges.common import CHARGE_JOB, STALE_JOB, charge_job
 from app.services.charges.confirmation import (
     awaiting_confirmation,
+    cancel_stale_payment,
     confirmation_page,
     confirmed_by_cardholder,
     remind_unconfirmed,
@@ -44,6 +45,7 @@ from app.services.errors import ChargeActionRefused, ChargeNotFound
 
 __all__ = [
     "CHARGE_JOB",
+    "STALE_JOB",
     "ChargeActionRefused",
     "ChargeNotFound",
     "ChargeView",
@@ -51,6 +53,7 @@ __all__ = [
     "amount_for",
     "awaiting_confirmation",
     "cancel_pending_for_client",
+    "cancel_stale_payment",
     "card_on_file",
     "charge_job",
     "confirmation_page",

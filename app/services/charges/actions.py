@@ -13,7 +13,7 @@ from app.models.db import is_unique_violation, transaction
 from app.models.tables import Charge, Client, Refund
 from app.payments.base import GatewayRefused, GatewayUnavailable, PaymentGateway
 from app.services import audit
-from app.services.charges.common import charge_job, client_active, still_owed
+from app.services.charges.common import charge_job, client_active, stale_payment_jobs, still_owed
 from app.services.context import Actor
 from app.services.errors import ChargeActionRefused, ChargeNotFound
 from app.services.queue import JobQueue, QueuedJob
@@ -99,13 +99,21 @@ WAIVE_REASON_NEEDED = "Say why you waive this fee (the client and the report see
 
 
 async def waive_charge(
-    appointment_id: int, *, clinician_id: int, now: datetime, actor: Actor, reason: str = ""
+    appointment_id: int,
+    *,
+    clinician_id: int,
+    now: datetime,
+    actor: Actor,
+    reason: str = "",
+    queue: JobQueue | None = None,
 ) -> Charge:
-    """Waive the appointment's charge; a late-cancel or no-show fee needs a reason (R4)."""
+    """Waive the appointment's charge; a late-cancel or no-show fee needs a reason (R4). A payment still
+    waiting for the client's bank is cancelled at the gateway."""
     async with transaction():
         charge = await _charge_for_clinician(appointment_id, clinician_id)
         if charge.kind in fee_rules.FEE_KINDS and not reason.strip():
             raise ChargeActionRefused(WAIVE_REASON_NEEDED)
+        stale = await stale_payment_jobs(Charge.id == charge.id)
         waived = (
             await Charge.update(
                 {
@@ -130,6 +138,8 @@ async def waive_charge(
             at=now,
             detail=f"{charge.kind} {charge.status}->waived" + (", with a reason" if reason.strip() else ""),
         )
+    if queue is not None:
+        await queue.enqueue_all(stale)
     return charge
 
 

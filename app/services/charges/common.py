@@ -12,6 +12,7 @@ from app.models.tables import Appointment, Charge, Client, Dispute
 from app.services.queue import QueuedJob
 
 CHARGE_JOB = "charge_appointment"
+STALE_JOB = "cancel_stale_payment"
 JOB_EXPIRY_EXTRA = 7 * 24 * 3600
 
 
@@ -43,3 +44,16 @@ def still_owed(charge: Charge):
             (Appointment.id == charge.appointment) & (Appointment.status == fees.STATUS_BY_KIND[charge.kind])
         )
     )
+
+
+def stale_payment_job(charge_id: int) -> QueuedJob:
+    return QueuedJob(STALE_JOB, (charge_id,), job_id=f"stale-payment:{charge_id}")
+
+
+async def stale_payment_jobs(condition) -> list[QueuedJob]:
+    """The jobs cancelling at the gateway the payments of charges matching ``condition`` that wait for
+    the cardholder (read before the caller waives or cancels them)."""
+    rows = await Charge.select(Charge.id).where(
+        condition & Charge.status.is_in(list(rules.CONFIRMABLE)) & (Charge.gateway_reference != "")
+    )
+    return [stale_payment_job(row["id"]) for row in rows]

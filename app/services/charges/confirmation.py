@@ -1,6 +1,7 @@
 """A charge that needs the cardholder (3-D Secure off-session): the portal page where the client confirms
 the payment with their bank, its completion (the gateway's own answer, also reached by the webhook) and
-one reminder two days later. A clinician may waive it meanwhile (``actions.waive_charge``)."""
+one reminder two days later. A clinician may waive it meanwhile (``actions.waive_charge``), or the session
+be un-marked: the payment is then cancelled at the gateway, and an old link says it is no longer needed."""
 
 from __future__ import annotations
 
@@ -16,6 +17,18 @@ from app.services.charges.processing import confirmation_email, settle_from_gate
 from app.services.charges.views import ChargeView, view_of, views_of
 from app.services.errors import ChargeNotFound
 from app.services.queue import JobQueue, email_job
+
+NO_LONGER_NEEDED = frozenset({C.WAIVED, C.CANCELLED})
+
+
+async def cancel_stale_payment(charge_id: int, *, gateway: PaymentGateway) -> str:
+    """Cancel at the gateway the payment of a charge no longer owed, so an old emailed link cannot
+    confirm it (raises ``GatewayUnavailable`` to be retried)."""
+    charge = await Charge.objects().where(Charge.id == charge_id).first()
+    if charge is None or charge.status not in NO_LONGER_NEEDED or not charge.gateway_reference:
+        return "nothing_to_do"
+    key = f"cancel:{charge.id}:{charge.gateway_reference}"
+    return await gateway.cancel_payment(charge.gateway_reference, idempotency_key=key)
 
 
 async def _own_charge(charge_id: int, user_id: int) -> Charge | None:
@@ -33,8 +46,12 @@ async def awaiting_confirmation(charge_id: int, *, user_id: int, now: datetime) 
 
 async def confirmation_page(
     charge_id: int, *, user_id: int, now: datetime, gateway: PaymentGateway
-) -> tuple[ChargeView, str]:
-    """The charge to confirm and the secret the bank's check needs in the browser ("" in the sandbox)."""
+) -> tuple[ChargeView, str | None]:
+    """The charge to confirm and the secret the bank's check needs in the browser ("" in the sandbox);
+    None instead of a secret when the payment is no longer needed (waived, or the session un-marked)."""
+    charge = await _own_charge(charge_id, user_id)
+    if charge is not None and charge.status in NO_LONGER_NEEDED and charge.gateway_reference:
+        return await view_of(charge, now=now), None
     view = await awaiting_confirmation(charge_id, user_id=user_id, now=now)
     return view, await gateway.confirmation_secret(view.charge.gateway_reference)
 

@@ -12,7 +12,7 @@ from app.domain.statuses import ChargeKind
 from app.domain.statuses import ChargeStatus as C
 from app.models.tables import Appointment, Charge, Client
 from app.services import audit, fees
-from app.services.charges.common import charge_job
+from app.services.charges.common import charge_job, stale_payment_jobs
 from app.services.context import Actor
 from app.services.errors import StatusChangeRefused
 from app.services.queue import QueuedJob
@@ -29,9 +29,11 @@ async def on_status_change(
 ) -> list[QueuedJob]:
     """React to a status change of ``appointment`` (as read in the caller's transaction) inside that
     transaction; returns jobs to enqueue after commit. Occurred owes the session charge, Late cancelled
-    and No-show a fee under the agreed policy; leaving one of them cancels what it owed."""
+    and No-show a fee under the agreed policy; leaving one of them cancels what it owed (and cancels at
+    the gateway a payment still waiting for the cardholder)."""
+    stale: list[QueuedJob] = []
     if fee_rules.kind_for_status(old_status) is not None:
-        await _cancel_for_unmarked(appointment.id, now=now, actor=actor)
+        stale = await _cancel_for_unmarked(appointment.id, now=now, actor=actor)
     kind = fee_rules.kind_for_status(new_status)
     if kind == ChargeKind.SESSION:
         amount = await amount_for(appointment)
@@ -40,11 +42,11 @@ async def on_status_change(
         if not decision.charged:
             if decision.reason:
                 await _no_fee(appointment, decision, now=now, actor=actor)
-            return []
+            return stale
         amount = decision.amount_minor
     else:
-        return []
-    return await _schedule(appointment, kind, amount, now=now, actor=actor, settings=settings)
+        return stale
+    return stale + await _schedule(appointment, kind, amount, now=now, actor=actor, settings=settings)
 
 
 async def _no_fee(appointment: Appointment, decision, *, now: datetime, actor: Actor) -> None:
@@ -165,12 +167,14 @@ async def cancel_pending_for_client(client_id: int, *, clinician_id: int, now: d
     )
 
 
-async def _cancel_for_unmarked(appointment_id: int, *, now: datetime, actor: Actor) -> None:
+async def _cancel_for_unmarked(appointment_id: int, *, now: datetime, actor: Actor) -> list[QueuedJob]:
+    stale = await stale_payment_jobs(Charge.appointment == appointment_id)
     if await cancel_where(Charge.appointment == appointment_id, now=now, actor=actor):
-        return
+        return stale
     charge = await Charge.objects().where(Charge.appointment == appointment_id).first()
     if charge is not None and charge.status in rules.BLOCKS_UNMARKING:
         raise StatusChangeRefused(
             "This session's charge has been paid or is being processed. "
             "Refund it in full before changing the status."
         )
+    return []
