@@ -10,6 +10,7 @@ import subprocess
 from dataclasses import replace
 from datetime import timedelta
 from email.utils import parseaddr, parsedate_to_datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from icalendar import Calendar
@@ -26,6 +27,7 @@ from app.services import (
     members,
     notices,
     paperwork,
+    summaries,
     superbills,
 )
 from app.services.accounts import NewClinician
@@ -181,6 +183,19 @@ async def _card_expiring(env):
     return env.practice.client.email, INSURANCE
 
 
+async def _evening_summary(env):
+    """Six in the evening in the practice's zone with a session tomorrow: the clinician's summary."""
+    seat = env.practice.clinician.user.clinician_id
+    zone = ZoneInfo((await Clinician.objects().get(Clinician.id == seat)).time_zone)
+    evening = env.now.astimezone(zone).replace(hour=18, minute=0, second=0, microsecond=0)
+    if evening < env.now:
+        evening += timedelta(days=1)
+    await add_appointment(env.practice.clinician, env.practice.client_id, evening + timedelta(hours=15))
+    env.clock.at = evening
+    await summaries.send_due(now=env.now, settings=env.settings, queue=env.queue)
+    return env.practice.clinician.email, None
+
+
 async def _member_invitation(env):
     owner = env.practice.clinician
     await members.invite_member(
@@ -274,6 +289,7 @@ CASES = {
     "charge_needs_confirmation": _charge_needs_confirmation,
     "charge_disputed": _charge_disputed,
     "card_expiring": _card_expiring,
+    "evening_summary": _evening_summary,
     "member_invitation": _member_invitation,
     "superbill_ready": _superbill_ready,
     "good_faith_estimate": _good_faith_estimate,
