@@ -8,7 +8,7 @@ message: two sweeps at once, a retried sweep or a Redis that lost its jobs can't
 lost job only delays it until the next sweep. A moved session has a new start time, so it is reminded
 again for that time only. Sending re-checks the session (``email.deliver``): a reminder whose session
 was cancelled, moved or archived after it was written is kept unsent. The reminder of a client's first
-session names the forms still open at the moment it is written (``paperwork.forms_before_first_session``).
+session names the forms still open at the moment it is written (``paperwork.forms_before_first_sessions``).
 """
 
 from __future__ import annotations
@@ -110,11 +110,20 @@ async def send_due(*, now: datetime, settings: Settings, queue: JobQueue | None 
 
 async def _write_all(todo: list[tuple[dict, int]], *, now: datetime, settings: Settings) -> list[QueuedJob]:
     """These reminders and their outbox messages, in one transaction (one commit for the lot)."""
+    forms = await paperwork.forms_before_first_sessions(
+        [(row["client"], row["id"], row["starts_at"]) for row, _ in todo], now
+    )
     async with transaction():
-        return [job for row, hours in todo for job in await _write(row, hours, now=now, settings=settings)]
+        return [
+            job
+            for row, hours in todo
+            for job in await _write(row, hours, forms[row["id"]], now=now, settings=settings)
+        ]
 
 
-async def _write(row: dict, hours: int, *, now: datetime, settings: Settings) -> list[QueuedJob]:
+async def _write(
+    row: dict, hours: int, forms_line: str, *, now: datetime, settings: Settings
+) -> list[QueuedJob]:
     """One reminder and its outbox message (caller's transaction); nothing if another sweep wrote it."""
     claimed = (
         await Reminder.insert(
@@ -127,7 +136,6 @@ async def _write(row: dict, hours: int, *, now: datetime, settings: Settings) ->
         return []
     page = session_links.link(settings, row["id"], row["starts_at"])
     links = {"confirm": page, "cancel": f"{page}#cancel", "check_in": f"{page}#check-in"}
-    forms_line = await paperwork.forms_before_first_session(row["client"], row["id"], row["starts_at"], now)
     job = await notices.session_reminder(
         row["client"], row["id"], now=now, settings=settings, links=links, forms_line=forms_line
     )
