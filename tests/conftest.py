@@ -282,11 +282,13 @@ class Mailbox:
     def __init__(self) -> None:
         self.messages: list = []
         self.raw: list[bytes] = []  # as received, for scoring by SpamAssassin
+        self.peers: list = []  # each message's client address and port: one per SMTP connection
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd hook name
         from email import message_from_bytes, policy
 
         self.raw.append(envelope.original_content or envelope.content)
+        self.peers.append(session.peer)
         self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
         return "250 Message accepted for delivery"
 

@@ -34,6 +34,25 @@ async def test_reset_email_is_delivered_over_smtp_and_its_link_works(
     assert stored.sent_at is not None and stored.attempts == 1
 
 
+async def test_a_worker_sends_one_email_after_another_on_one_smtp_connection(
+    db, redis, settings, clock, smtp_server, arq_pool
+):
+    from app.web.app import create_app
+    from tests.conftest import burst_worker
+
+    smtp_settings = replace(settings, smtp_url=smtp_server.url)
+    emails = [
+        (await make_clinician(smtp_settings, clock.now(), email=f"c{n}@example.com")).email for n in range(3)
+    ]
+    application = create_app(smtp_settings, clock=clock)
+    async with running(application), browser(application) as client:
+        for address in emails:
+            await post_form(client, "/password/forgot", {"email": address})
+    await burst_worker(smtp_settings, clock, redis_pool=arq_pool, max_jobs=1)
+    assert sorted(m["To"] for m in smtp_server.messages) == sorted(emails)
+    assert len(set(smtp_server.peers)) == 1
+
+
 async def test_smtp_outage_keeps_the_message_and_a_later_run_sends_it(
     db, redis, settings, clock, smtp_server, run_worker, arq_pool
 ):

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 async def send_email(ctx: dict, message_id: int) -> str:
     settings, clock = ctx["settings"], ctx["clock"]
     try:
-        outcome = await email.deliver(message_id, settings, clock.now())
+        outcome = await email.deliver(message_id, settings, clock.now(), ctx.get("mailer"))
     except POSTGRES_DOWN as exc:
         DATABASE.down(exc)
         raise Retry(defer=job_backoff(ctx.get("job_try", 1))) from exc

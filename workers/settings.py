@@ -11,6 +11,7 @@ from arq.worker import func
 from app.clock import clock_starting_at
 from app.config import Settings
 from app.models.db import engine, start_pool
+from app.services.email import Mailer
 from app.services.queue import deserialize, redis_settings, serialize
 from workers import heartbeat
 from workers.charging import (
@@ -40,6 +41,8 @@ async def startup(ctx: dict) -> None:
     if ctx["pooled"]:
         # No floor: asyncpg would log a traceback each time it failed to restore one during an outage.
         await start_pool(min_size=0, max_size=5)
+    if settings.smtp_url:
+        ctx["mailer"] = Mailer(settings.smtp_url)
     await heartbeat.start(ctx)
 
 
@@ -48,6 +51,8 @@ async def shutdown(ctx: dict) -> None:
     out for good, and a graceful close then waits forever: after a while, close it hard (the server
     rolls back whatever that job had open; arq runs the job again)."""
     await heartbeat.stop(ctx)
+    if ctx.get("mailer"):
+        await ctx["mailer"].close()
     if not ctx.get("pooled"):
         return
     db = engine()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage as MimeMessage
@@ -211,11 +212,11 @@ def build_mime(message: EmailMessage, sender: str, now: datetime) -> MimeMessage
     return mime
 
 
-async def smtp_send(mime: MimeMessage, smtp_url: str) -> None:
+def smtp_client(smtp_url: str) -> aiosmtplib.SMTP:
+    """A client for ``SMTP_URL``: smtp://, smtp+starttls:// or smtps://, with an optional user:password."""
     url = urlparse(smtp_url)
     use_tls = url.scheme == "smtps"
-    await aiosmtplib.send(
-        mime,
+    return aiosmtplib.SMTP(
         hostname=url.hostname or "127.0.0.1",
         port=url.port or (465 if use_tls else 25),
         username=unquote(url.username) if url.username else None,
@@ -226,10 +227,56 @@ async def smtp_send(mime: MimeMessage, smtp_url: str) -> None:
     )
 
 
-async def deliver(message_id: int, settings: Settings, now: datetime) -> str:
-    """Send one outbox message over SMTP. Returns 'sent', 'kept' (no SMTP configured), 'skipped',
-    'suppressed' (the address bounces), 'outdated' (a reminder whose session changed) or 'failed' (it
-    can never be built)."""
+class Mailer:
+    """A worker's SMTP connections, kept open between consecutive sends (one per send running at once).
+    A connection that failed is closed, never reused; one idle longer than ``IDLE_SECONDS`` is replaced,
+    as servers drop idle clients."""
+
+    IDLE_SECONDS = 20
+
+    def __init__(self, smtp_url: str) -> None:
+        self.smtp_url = smtp_url
+        self.idle: list[tuple[float, aiosmtplib.SMTP]] = []
+
+    async def send(self, mime: MimeMessage) -> None:
+        client = await self._take()
+        try:
+            await client.send_message(mime)
+        except BaseException:
+            client.close()
+            raise
+        self.idle.append((time.monotonic(), client))
+
+    async def _take(self) -> aiosmtplib.SMTP:
+        while self.idle:
+            since, client = self.idle.pop()
+            if client.is_connected and time.monotonic() - since < self.IDLE_SECONDS:
+                return client
+            client.close()
+        client = smtp_client(self.smtp_url)
+        await client.connect()
+        return client
+
+    async def close(self) -> None:
+        """Say goodbye on every idle connection (at worker shutdown)."""
+        idle, self.idle = self.idle, []
+        for _, client in idle:
+            try:
+                await client.quit()
+            except (aiosmtplib.SMTPException, OSError):
+                client.close()
+
+
+async def smtp_send(mime: MimeMessage, smtp_url: str) -> None:
+    """Send one message on a connection of its own."""
+    async with smtp_client(smtp_url) as client:
+        await client.send_message(mime)
+
+
+async def deliver(message_id: int, settings: Settings, now: datetime, mailer: Mailer | None = None) -> str:
+    """Send one outbox message over SMTP (on the ``mailer``'s open connections when given). Returns
+    'sent', 'kept' (no SMTP configured), 'skipped', 'suppressed' (the address bounces), 'outdated' (a
+    reminder whose session changed) or 'failed' (it can never be built)."""
     message = await EmailMessage.objects().where(EmailMessage.id == message_id).first()
     if message is None or message.sent_at is not None or message.suppressed_at is not None:
         return "skipped"
@@ -258,7 +305,7 @@ async def deliver(message_id: int, settings: Settings, now: datetime) -> str:
         EmailMessage.id == message_id
     )
     try:
-        await smtp_send(mime, settings.smtp_url)
+        await (mailer.send(mime) if mailer else smtp_send(mime, settings.smtp_url))
     except (aiosmtplib.SMTPException, OSError) as exc:
         await EmailMessage.update({EmailMessage.last_error: f"{type(exc).__name__}: {exc}"[:255]}).where(
             EmailMessage.id == message_id

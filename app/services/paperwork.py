@@ -271,21 +271,31 @@ async def forms_line(client_id: int, now: datetime) -> str:
     return found[client_id].line(now) if client_id in found else ""
 
 
-async def forms_before_first_session(
-    client_id: int, appointment_id: int, starts_at: datetime, now: datetime
-) -> str:
-    """For a session reminder: the forms still open, named, when this is the client's first session
-    (no earlier session took or may take place); empty otherwise."""
-    earlier = await Appointment.exists().where(
-        (Appointment.client == client_id)
-        & (Appointment.id != appointment_id)
-        & (Appointment.starts_at < starts_at)
+async def forms_before_first_sessions(
+    sessions: list[tuple[int, int, datetime]], now: datetime
+) -> dict[int, str]:
+    """For session reminders, by appointment id: the forms still open, named, when the session (client
+    id, appointment id, start) is its client's first (no earlier session took or may take place); empty
+    otherwise. A fixed number of queries for any number of sessions."""
+    client_ids = list({client_id for client_id, _, _ in sessions})
+    others = await Appointment.select(Appointment.id, Appointment.client, Appointment.starts_at).where(
+        Appointment.client.is_in(client_ids or [0])
         & Appointment.status.is_in([s.value for s in MAY_BE_INTRO])
     )
-    if earlier:
-        return ""
-    found = await status_of([client_id], now)
-    return rules.forms_before_session_line(found[client_id].open_titles) if client_id in found else ""
+    by_client: dict[int, list[tuple[int, datetime]]] = {}
+    for o in others:
+        by_client.setdefault(o["client"], []).append((o["id"], o["starts_at"]))
+    firsts = [
+        (client_id, appointment_id)
+        for client_id, appointment_id, starts_at in sessions
+        if not any(i != appointment_id and at < starts_at for i, at in by_client.get(client_id, []))
+    ]
+    found = await status_of(list({client_id for client_id, _ in firsts}), now)
+    lines = {appointment_id: "" for _, appointment_id, _ in sessions}
+    for client_id, appointment_id in firsts:
+        if client_id in found:
+            lines[appointment_id] = rules.forms_before_session_line(found[client_id].open_titles)
+    return lines
 
 
 async def intake_questions(clinician_id: int) -> list[Question]:

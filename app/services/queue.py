@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
+from uuid import uuid4
 
 import msgpack
 from arq.connections import ArqRedis, RedisSettings
@@ -118,6 +119,16 @@ class JobQueue:
                 defer_until=job.defer_until,
                 expires_seconds=job.expires_seconds,
             )
+
+    async def enqueue_many(self, jobs: list[QueuedJob]) -> None:
+        """Queue many jobs in one round trip (a job without an id gets a fresh one); if Redis does not
+        answer, log it: the database still holds the work, and the sweeps queue it later."""
+        try:
+            await self.enqueue_missing(
+                [job if job.job_id else replace(job, job_id=uuid4().hex) for job in jobs]
+            )
+        except QueueUnavailable:
+            log.warning("could not enqueue %s jobs; the sweep will pick them up", len(jobs), exc_info=True)
 
     async def enqueue_missing(self, jobs: list[QueuedJob]) -> tuple[int, set[str]]:
         """Queue, in one round trip, each job (with an id) that arq does not already hold. Returns how

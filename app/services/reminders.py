@@ -8,7 +8,7 @@ message: two sweeps at once, a retried sweep or a Redis that lost its jobs can't
 lost job only delays it until the next sweep. A moved session has a new start time, so it is reminded
 again for that time only. Sending re-checks the session (``email.deliver``): a reminder whose session
 was cancelled, moved or archived after it was written is kept unsent. The reminder of a client's first
-session names the forms still open at the moment it is written (``paperwork.forms_before_first_session``).
+session names the forms still open at the moment it is written (``paperwork.forms_before_first_sessions``).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from app.services import notices, paperwork, session_links, texts
 from app.services.queue import JobQueue, QueuedJob
 
 BATCH = 500
+WRITE_BATCH = 100  # reminders per transaction: one commit each, a short write lock on SQLite
 
 
 def practice_hours(stored: str | None) -> list[int]:
@@ -72,8 +73,9 @@ async def _candidates(now: datetime, until: datetime, after_id: int) -> list[dic
 
 async def send_due(*, now: datetime, settings: Settings, queue: JobQueue | None = None) -> list[QueuedJob]:
     """Write every reminder due now that was not written yet; returns their email jobs. With a ``queue``
-    each batch's jobs are enqueued as soon as it is written, so emails flow while a long sweep goes on
-    (and a sweep cut short by its timeout leaves nothing waiting for the unsent-email sweep)."""
+    each batch's jobs are enqueued (in one round trip) as soon as its transaction has committed, so
+    emails flow while a long sweep goes on (and a sweep cut short by its timeout leaves nothing waiting
+    for the unsent-email sweep)."""
     longest = await _longest_offset()
     if not longest:
         return []
@@ -95,42 +97,52 @@ async def send_due(*, now: datetime, settings: Settings, queue: JobQueue | None 
             Reminder.appointment, Reminder.hours_before, Reminder.starts_at
         ).where(Reminder.appointment.is_in(list(due)))
         done = {(w["appointment"], w["hours_before"], w["starts_at"]) for w in written}
-        batch = []
-        for appointment_id, (row, hours) in due.items():
-            if (appointment_id, hours, row["starts_at"]) not in done:
-                batch += await _write(row, hours, now=now, settings=settings)
-        if queue is not None:
-            await queue.enqueue_all(batch)
-        jobs += batch
+        todo = [
+            (row, hours) for id_, (row, hours) in due.items() if (id_, hours, row["starts_at"]) not in done
+        ]
+        for first in range(0, len(todo), WRITE_BATCH):
+            batch = await _write_all(todo[first : first + WRITE_BATCH], now=now, settings=settings)
+            if queue is not None:
+                await queue.enqueue_many(batch)
+            jobs += batch
     return jobs
 
 
-async def _write(row: dict, hours: int, *, now: datetime, settings: Settings) -> list[QueuedJob]:
-    """One reminder and its outbox message, in one transaction; nothing if another sweep wrote it."""
+async def _write_all(todo: list[tuple[dict, int]], *, now: datetime, settings: Settings) -> list[QueuedJob]:
+    """These reminders and their outbox messages, in one transaction (one commit for the lot)."""
+    forms = await paperwork.forms_before_first_sessions(
+        [(row["client"], row["id"], row["starts_at"]) for row, _ in todo], now
+    )
     async with transaction():
-        claimed = (
-            await Reminder.insert(
-                Reminder(
-                    appointment=row["id"], hours_before=hours, starts_at=row["starts_at"], created_at=now
-                )
-            )
-            .on_conflict(action="DO NOTHING")
-            .returning(Reminder.id)
+        return [
+            job
+            for row, hours in todo
+            for job in await _write(row, hours, forms[row["id"]], now=now, settings=settings)
+        ]
+
+
+async def _write(
+    row: dict, hours: int, forms_line: str, *, now: datetime, settings: Settings
+) -> list[QueuedJob]:
+    """One reminder and its outbox message (caller's transaction); nothing if another sweep wrote it."""
+    claimed = (
+        await Reminder.insert(
+            Reminder(appointment=row["id"], hours_before=hours, starts_at=row["starts_at"], created_at=now)
         )
-        if not claimed:
-            return []
-        page = session_links.link(settings, row["id"], row["starts_at"])
-        links = {"confirm": page, "cancel": f"{page}#cancel", "check_in": f"{page}#check-in"}
-        forms_line = await paperwork.forms_before_first_session(
-            row["client"], row["id"], row["starts_at"], now
-        )
-        job = await notices.session_reminder(
-            row["client"], row["id"], now=now, settings=settings, links=links, forms_line=forms_line
-        )
-        if job is None:
-            return []
-        await Reminder.update({Reminder.email_message: job.args[0]}).where(Reminder.id == claimed[0]["id"])
-        await texts.queue_reminder(row["client"], claimed[0]["id"], row["starts_at"], page, now=now)
+        .on_conflict(action="DO NOTHING")
+        .returning(Reminder.id)
+    )
+    if not claimed:
+        return []
+    page = session_links.link(settings, row["id"], row["starts_at"])
+    links = {"confirm": page, "cancel": f"{page}#cancel", "check_in": f"{page}#check-in"}
+    job = await notices.session_reminder(
+        row["client"], row["id"], now=now, settings=settings, links=links, forms_line=forms_line
+    )
+    if job is None:
+        return []
+    await Reminder.update({Reminder.email_message: job.args[0]}).where(Reminder.id == claimed[0]["id"])
+    await texts.queue_reminder(row["client"], claimed[0]["id"], row["starts_at"], page, now=now)
     return [job]
 
 
