@@ -9,7 +9,8 @@ import sys
 import time
 import urllib.request
 
-from app.models.tables import Appointment, Charge, Client, Membership, User
+from app.models.tables import Appointment, Charge, Client, FeeAgreement, Membership, User
+from app.services import fees
 from app.services.demo import CLIENT_EMAIL, CLINICIAN_EMAIL, FRONT_DESK_EMAIL, seed
 from tests.conftest import DATABASE_URL, ROOT, free_port
 from tests.helpers import post_form
@@ -49,6 +50,22 @@ async def test_demo_practice_has_varied_clients_and_a_month_of_sessions(client, 
         response = await post_form(client, "/login", {"email": email, "password": settings.demo_password})
         assert response.headers["location"] == home
         await post_form(client, "/logout")
+
+
+async def test_demo_practice_has_a_fee_policy_its_signed_up_clients_agreed_to(client, settings, clock):
+    await seed(settings, clock.now())
+    alex = await Client.objects().where(Client.email == CLIENT_EMAIL).first()
+    invited = await Client.objects().where(Client.email == "jamie@stillwater.test").first()
+    assert await fees.words_to_agree(alex.id) is None  # agreed to the current words
+    words, _ = await fees.words_to_agree(invited.id)  # agrees when accepting the invitation
+    assert "$75.00" in words
+    (agreement,) = await FeeAgreement.objects().where(FeeAgreement.client == alex.id)
+    assert agreement.text == words and agreement.address == "198.51.100.20"
+
+    await post_form(client, "/login", {"email": CLINICIAN_EMAIL, "password": settings.demo_password})
+    policy = (await client.get("/practice/fees")).text
+    assert 'value="75.00"' in policy or 'value="75"' in policy
+    assert 'value="100%"' in policy
 
 
 def test_create_clinician_command(db):

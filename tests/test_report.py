@@ -13,7 +13,7 @@ import pytest
 from app.domain.statuses import AppointmentStatus as S
 from app.domain.statuses import ChargeStatus as C
 from app.models.db import engine
-from app.models.tables import AuditEvent
+from app.models.tables import AuditEvent, Charge
 from app.services import report
 from app.services.appointments import change_status
 from app.services.context import Actor
@@ -324,6 +324,7 @@ async def test_csv_streams_in_keyset_pages_without_losing_or_repeating_rows(db, 
         ("status=occurred&status=paid", "Choose statuses from the list."),
         ("client=1%27%20OR%201=1", "Choose a client from the list."),
         ("preset=%3Cscript%3E", "Choose a date range from the list."),
+        ("kind=refund", "Choose a charge kind from the list."),
     ],
 )
 async def test_bad_filters_get_a_message_not_an_error_page(client, november, query, message):
@@ -421,3 +422,30 @@ async def test_query_count_does_not_grow_with_the_number_of_appointments(
     many = await queries()
     assert few == many
     assert "123 sessions" in (await client.get(url)).text
+
+
+async def test_charge_kind_filters_rows_totals_and_csv_alike(client, november, clock):
+    a = november.appointments
+    await set_charge(a["A5"], C.SUCCEEDED, 7500, due_at=ny(11, 18, 10), succeeded_at=ny(11, 18, 10))
+    await set_charge(a["A4"], C.SCHEDULED, 12000, due_at=datetime(2026, 12, 2, 9, tzinfo=UTC))
+    await Charge.update({Charge.kind: "late_cancel_fee"}).where(Charge.appointment == a["A5"])
+    await Charge.update({Charge.kind: "no_show_fee"}).where(Charge.appointment == a["A4"])
+
+    fees = await page_for(november, clock, kind="late_cancel_fee")
+    assert fees.errors == {} and [row.appointment_id for row in fees.report.rows] == [a["A5"]]
+    assert fees.report.totals.sessions == 1 and fees.report.totals.by_status["late_cancelled"] == 1
+    assert fees.report.totals.collected_by_kind == {"session": 0, "late_cancel_fee": 7500, "no_show_fee": 0}
+    no_show = await page_for(november, clock, kind="no_show_fee")
+    assert [row.appointment_id for row in no_show.report.rows] == [a["A4"]]
+    assert no_show.report.totals.charges["pending"].amount_minor == 12000
+    sessions = await page_for(november, clock, kind="session")
+    ids = {row.appointment_id for row in sessions.report.rows}
+    assert a["A1"] in ids and a["A5"] not in ids and a["A4"] not in ids and a["A9"] not in ids
+
+    await sign_in(client, november.maya)
+    page = await client.get("/report?kind=late_cancel_fee")
+    assert page.status_code == 200 and '<option value="late_cancel_fee" selected' in page.text
+    lines = read_csv((await client.get("/report.csv?kind=late_cancel_fee")).text)
+    assert len(lines) == 2 and "Late-cancel fee" in lines[1] and "Alex Rivera" in lines[1]
+    everything = read_csv((await client.get("/report.csv")).text)
+    assert len(everything) > 2

@@ -13,7 +13,7 @@ from typing import NamedTuple
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from app.domain.statuses import AppointmentStatus, BillingType
+from app.domain.statuses import AppointmentStatus, BillingType, ChargeKind
 from app.domain.validation import is_digits, year_problem
 
 PRESETS = {
@@ -56,6 +56,7 @@ class ReportFilters:
     sort: str = DEFAULT_SORT
     page: int = 1
     clinician_id: int | None = None  # one clinician of the practice (the owner's filter); None: all
+    charge_kind: str = ""  # only appointments with a charge of this kind (R4); "": all
 
     def query(self, **changes: object) -> str:
         """The canonical query string of these filters (for links, bookmarks and the pushed URL)."""
@@ -70,6 +71,8 @@ class ReportFilters:
             pairs.append(("billing", filters.billing_type))
         if filters.clinician_id is not None:
             pairs.append(("clinician", str(filters.clinician_id)))
+        if filters.charge_kind:
+            pairs.append(("kind", filters.charge_kind))
         if filters.sort != DEFAULT_SORT:
             pairs.append(("sort", filters.sort))
         if filters.page != 1:
@@ -182,13 +185,20 @@ def parse_filters(raw: Mapping[str, Sequence[str]], today: date) -> ParsedFilter
         errors["billing"] = "Choose self-pay or insurance."
         billing_type = ""
 
+    charge_kind = _one(raw, "kind")
+    if charge_kind and charge_kind not in {kind.value for kind in ChargeKind}:
+        errors["kind"] = "Choose a charge kind from the list."
+        charge_kind = ""
+
     sort = _one(raw, "sort") or DEFAULT_SORT
     if sort not in SORTS:
         sort = DEFAULT_SORT
     page_text = _one(raw, "page")
     page = int(page_text) if is_digits(page_text) and 0 < len(page_text) < 7 and int(page_text) > 0 else 1
 
-    filters = ReportFilters(preset, start, end, ordered, client_id, billing_type, sort, page, clinician_id)
+    filters = ReportFilters(
+        preset, start, end, ordered, client_id, billing_type, sort, page, clinician_id, charge_kind
+    )
     return ParsedFilters(filters, errors)
 
 

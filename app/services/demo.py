@@ -33,7 +33,7 @@ from app.models.tables import (
     WorkingHours,
 )
 from app.payments.sandbox import SandboxGateway
-from app.services import paperwork
+from app.services import fees, paperwork
 from app.services.accounts import NewClinician, create_clinician, unique_booking_slug
 from app.services.cards import method_row
 from app.services.context import Actor
@@ -80,6 +80,20 @@ CLINICIANS = (
     ),
     DemoClinician("Northside Counselling", "Jordan Lee", SECOND_CLINICIAN_EMAIL, "Europe/London"),
 )
+
+
+@dataclass(frozen=True)
+class DemoFeePolicy:
+    """The first practice's late-cancel and no-show fees (R4); every client who has signed in agreed."""
+
+    late_cancel_fee_minor: int = 7500  # inside the cancellation window (48 hours by default)
+    no_show_fee_percent: int = 100  # of the session fee
+    free_late_cancels: int = 1  # in 12 months
+    note: str = "Life happens: if you can't make it, move to another time that week at no charge."
+
+
+FEE_POLICY = DemoFeePolicy()
+AGREED_FROM = "198.51.100.20"  # the address the demo clients agreed from (a documentation range)
 
 # The first clinician's clients.
 CLIENTS = (
@@ -178,6 +192,7 @@ async def seed(settings: Settings, now: datetime) -> bool:
     client_password = await hash_password(settings.demo_password, settings.password_hash_profile)
     async with transaction():
         clinicians = [await _add_clinician(spec, settings, now) for spec in CLINICIANS]
+        await _add_fee_policy(clinicians[0].practice, FEE_POLICY)
         for index, spec in enumerate(CLIENTS):
             await _add_client(spec, index, clinicians[0], client_password, rng, now)
         for colleague in COLLEAGUES:
@@ -191,6 +206,17 @@ async def seed(settings: Settings, now: datetime) -> bool:
         actor=Actor(owner.user, Role.CLINICIAN.value, owner.id),
     )
     return True
+
+
+async def _add_fee_policy(practice_id: int, policy: DemoFeePolicy) -> None:
+    await Practice.update(
+        {
+            Practice.late_cancel_fee_minor: policy.late_cancel_fee_minor,
+            Practice.no_show_fee_percent: policy.no_show_fee_percent,
+            Practice.free_late_cancels: policy.free_late_cancels,
+            Practice.fee_policy_note: policy.note,
+        }
+    ).where(Practice.id == practice_id)
 
 
 async def _add_colleague(
@@ -313,6 +339,16 @@ async def _add_client(
         await _add_invitation(user_id, client_id, now)
     if spec.billing == "insurance":
         await _add_insurance(client_id, spec.name, rng, now)
+    if spec.has_password:
+        practice = await Practice.objects().where(Practice.id == clinician.practice).first()
+        await fees.record_agreement(
+            client_id,
+            practice,
+            now=now - CLIENTS_SINCE + timedelta(days=index),
+            address=AGREED_FROM,
+            via="invitation",
+            actor=Actor(user_id, Role.CLIENT.value, ip=AGREED_FROM),
+        )
     method_id = await _add_card(user_id, now) if spec.has_password else None
     await _add_sessions(clinician, client_id, spec, _sessions(spec, clinician, rng, now), method_id, now)
 

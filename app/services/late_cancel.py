@@ -71,12 +71,17 @@ async def free_moves(appointment: Appointment, practice: Practice, now: datetime
 
 
 async def preview(user_id: int, appointment_id: int, *, now: datetime) -> LateCancel:
-    """The cancel screen: the exact fee (or why none) and the free moves; ``LookupError`` when the
-    session isn't theirs or can't be late-cancelled online."""
-    appointment = await own_session(user_id, appointment_id)
+    """The portal's cancel screen; ``LookupError`` when the session isn't theirs or can't be
+    late-cancelled online."""
+    return await preview_of(await own_session(user_id, appointment_id), now=now)
+
+
+async def preview_of(appointment: Appointment, *, now: datetime) -> LateCancel:
+    """The cancel screen (portal or reminder link): the exact fee (or why none) and the free moves;
+    ``LookupError`` when the session can't be late-cancelled online."""
     practice = await late_cancellable(appointment, now)
     if practice is None:
-        raise LookupError(appointment_id)
+        raise LookupError(appointment.id)
     decision = await fees.decide(appointment, K.LATE_CANCEL_FEE)
     notice = rules.cancel_notice(decision, practice.currency)
     if decision.reason and not decision.charged:
@@ -88,21 +93,28 @@ async def preview(user_id: int, appointment_id: int, *, now: datetime) -> LateCa
 async def late_cancel(
     user_id: int, appointment_id: int, *, now: datetime, actor: Actor, settings: Settings, queue: JobQueue
 ) -> Appointment:
-    """The client confirmed: the session is Late cancelled and its fee (if any) scheduled as usual."""
+    """The client confirmed in the portal: the session is Late cancelled and its fee (if any) scheduled."""
     async with transaction():
         appointment = await own_session(user_id, appointment_id)
-        if await late_cancellable(appointment, now) is None:
-            raise StatusChangeRefused("This session can't be cancelled online any more.")
-        jobs = await apply_status_change(
-            appointment,
-            AppointmentStatus.LATE_CANCELLED.value,
-            now=now,
-            actor=actor,
-            settings=settings,
-            client_late_cancel=True,
-        )
+        jobs = await late_cancel_jobs(appointment, now=now, actor=actor, settings=settings)
     await queue.enqueue_all(jobs)
     return appointment
+
+
+async def late_cancel_jobs(
+    appointment: Appointment, *, now: datetime, actor: Actor, settings: Settings
+) -> list:
+    """Marks the session Late cancelled (inside the caller's transaction); the fee rides the charge."""
+    if await late_cancellable(appointment, now) is None:
+        raise StatusChangeRefused("This session can't be cancelled online any more.")
+    return await apply_status_change(
+        appointment,
+        AppointmentStatus.LATE_CANCELLED.value,
+        now=now,
+        actor=actor,
+        settings=settings,
+        client_late_cancel=True,
+    )
 
 
 async def move_free(
@@ -115,22 +127,30 @@ async def move_free(
     settings: Settings,
     queue: JobQueue,
 ) -> Appointment:
-    """The client takes one of the offered same-week slots instead of cancelling: no fee."""
+    """The client takes one of the offered same-week slots in the portal instead of cancelling: no fee."""
     async with transaction():
         appointment = await own_session(user_id, appointment_id)
-        practice = await late_cancellable(appointment, now)
-        if practice is None or not practice.fee_free_reschedule:
-            raise StatusChangeRefused("This session can't be moved online any more.")
-        await lock_practice(appointment.clinician)
-        booking = await practice_by(clinician_id=appointment.clinician)
-        if starts_at is None:
-            raise StatusChangeRefused("Choose one of the times offered.")
-        if starts_at not in await free_moves(appointment, practice, now) or not await still_free(
-            booking, starts_at, appointment.duration_minutes, now
-        ):
-            raise StatusChangeRefused("That time was just taken. Here are the times still open.")
-        jobs = await move_appointment(
-            appointment, starts_at, appointment.duration_minutes, now=now, actor=actor, settings=settings
-        )
+        jobs = await move_free_jobs(appointment, starts_at, now=now, actor=actor, settings=settings)
     await queue.enqueue_all(jobs)
     return appointment
+
+
+async def move_free_jobs(
+    appointment: Appointment, starts_at: datetime | None, *, now: datetime, actor: Actor, settings: Settings
+) -> list:
+    """Moves the session to an offered same-week slot (inside the caller's transaction, under the
+    practice's lock), with no fee."""
+    practice = await late_cancellable(appointment, now)
+    if practice is None or not practice.fee_free_reschedule:
+        raise StatusChangeRefused("This session can't be moved online any more.")
+    await lock_practice(appointment.clinician)
+    booking = await practice_by(clinician_id=appointment.clinician)
+    if starts_at is None:
+        raise StatusChangeRefused("Choose one of the times offered.")
+    if starts_at not in await free_moves(appointment, practice, now) or not await still_free(
+        booking, starts_at, appointment.duration_minutes, now
+    ):
+        raise StatusChangeRefused("That time was just taken. Here are the times still open.")
+    return await move_appointment(
+        appointment, starts_at, appointment.duration_minutes, now=now, actor=actor, settings=settings
+    )

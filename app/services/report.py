@@ -254,6 +254,9 @@ def _where(filters: ReportFilters, practice: Practice) -> tuple[str, list[Any]]:
     if filters.billing_type:
         parts.append("c.billing_type = {}")
         args.append(filters.billing_type)
+    if filters.charge_kind:
+        parts.append("EXISTS (SELECT 1 FROM charge k WHERE k.appointment = a.id AND k.kind = {})")
+        args.append(filters.charge_kind)
     return "WHERE " + " AND ".join(parts), args
 
 

@@ -23,7 +23,7 @@ from app.domain.checkin import check_in_open
 from app.domain.statuses import AppointmentStatus
 from app.models.db import transaction
 from app.models.tables import Appointment
-from app.services import audit
+from app.services import audit, late_cancel
 from app.services.appointments import apply_status_change, lock_practice, move_appointment
 from app.services.availability import open_slots, practice_by, still_free
 from app.services.context import Actor
@@ -209,27 +209,44 @@ async def check_in_from_portal(
     return await check_in(appointment_id, token, settings=settings, now=now, actor=actor)
 
 
+async def late_offer(page: SessionLink, *, now: datetime) -> late_cancel.LateCancel | None:
+    """Inside the window, the portal's late-cancel screen for this session (the exact fee, or why none,
+    and the free same-week moves); None outside it or when the practice has no fee policy."""
+    if not page.can_act or page.cancel.allowed:
+        return None
+    appointment = await Appointment.objects().where(Appointment.id == page.appointment_id).first()
+    try:
+        return await late_cancel.preview_of(appointment, now=now)
+    except LookupError:
+        return None
+
+
+def _contact(page: SessionLink, verb: str) -> StatusChangeRefused:
+    return StatusChangeRefused(
+        f"Sessions can be {verb} online up to {page.cancel.window_hours} hours before. "
+        f"Please contact {page.practice_name} at {page.contact_email}."
+    )
+
+
 async def cancel(
     appointment_id: int, token: str, *, settings: Settings, now: datetime, actor: Actor, queue: JobQueue
 ) -> SessionLink:
-    """The client cancels outside the cancellation window (status service: history, audit, email)."""
+    """The client cancels (status service: history, audit, email): free outside the cancellation window;
+    inside it, when the practice has a fee policy, a late cancel as in the portal (R4)."""
     async with transaction():
         page = await open_link(appointment_id, token, settings=settings, now=now)
         if not page.can_act:
             raise StatusChangeRefused("This session can't be cancelled any more.")
-        if not page.cancel.allowed:
-            raise StatusChangeRefused(
-                f"Sessions can be cancelled online up to {page.cancel.window_hours} hours before. "
-                f"Please contact {page.practice_name} at {page.contact_email}."
-            )
         appointment = await Appointment.objects().where(Appointment.id == appointment_id).first()
-        jobs = await apply_status_change(
-            appointment,
-            AppointmentStatus.CANCELLED.value,
-            now=now,
-            actor=_client(page, actor),
-            settings=settings,
-        )
+        client = _client(page, actor)
+        if page.cancel.allowed:
+            jobs = await apply_status_change(
+                appointment, AppointmentStatus.CANCELLED.value, now=now, actor=client, settings=settings
+            )
+        elif await late_cancel.late_cancellable(appointment, now) is not None:
+            jobs = await late_cancel.late_cancel_jobs(appointment, now=now, actor=client, settings=settings)
+        else:
+            raise _contact(page, "cancelled")
     await queue.enqueue_all(jobs)
     return await open_link(appointment_id, token, settings=settings, now=now)
 
@@ -261,22 +278,27 @@ async def move(
     actor: Actor,
     queue: JobQueue,
 ) -> str:
-    """The client moves the session to an open time (outside the cancellation window, re-checked under
-    the practice's lock); returns the link for the new time (this one dies with the old time)."""
+    """The client moves the session to an open time (re-checked under the practice's lock): outside the
+    cancellation window any open time that week; inside it one of the late-cancel screen's free moves.
+    Returns the link for the new time (this one dies with the old time)."""
     async with transaction():
         page = await open_link(appointment_id, token, settings=settings, now=now)
-        if not (page.can_act and page.cancel.allowed):
-            raise StatusChangeRefused(
-                f"Sessions can be moved online up to {page.cancel.window_hours} hours before. "
-                f"Please contact {page.practice_name} at {page.contact_email}."
-            )
-        await lock_practice(page.clinician_id)
-        practice = await practice_by(clinician_id=page.clinician_id)
-        if practice is None or not await still_free(practice, starts_at, page.minutes, now):
-            raise StatusChangeRefused("That time was just taken. Here are the times still open.")
         appointment = await Appointment.objects().where(Appointment.id == appointment_id).first()
-        jobs = await move_appointment(
-            appointment, starts_at, page.minutes, now=now, actor=_client(page, actor), settings=settings
-        )
+        if not page.can_act or not (
+            page.cancel.allowed or await late_cancel.late_cancellable(appointment, now)
+        ):
+            raise _contact(page, "moved")
+        if not page.cancel.allowed:
+            jobs = await late_cancel.move_free_jobs(
+                appointment, starts_at, now=now, actor=_client(page, actor), settings=settings
+            )
+        else:
+            await lock_practice(page.clinician_id)
+            practice = await practice_by(clinician_id=page.clinician_id)
+            if practice is None or not await still_free(practice, starts_at, page.minutes, now):
+                raise StatusChangeRefused("That time was just taken. Here are the times still open.")
+            jobs = await move_appointment(
+                appointment, starts_at, page.minutes, now=now, actor=_client(page, actor), settings=settings
+            )
     await queue.enqueue_all(jobs)
     return link(settings, appointment_id, starts_at)

@@ -115,7 +115,9 @@ class AppointmentChargeController(Controller):
         reason = form.text("waive_reason", label="Reason", required=False, max_length=200)
         try:
             if not form.ok:
-                raise charges.ChargeActionRefused(form.errors["waive_reason"])
+                raise charges.ChargeActionRefused(
+                    form.errors.get("waive_reason") or next(iter(form.errors.values()))
+                )
             await charges.waive_charge(
                 appointment_id, clinician_id=user.clinician_id, reason=reason, queue=ctx.queue, **ctx.acting
             )

@@ -12,6 +12,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Response, Template
 
+from app.domain.practice import format_money
 from app.domain.validation import Form
 from app.services import session_links
 from app.services.appointments import BookingProblem
@@ -66,9 +67,9 @@ class SessionLinkController(Controller):
     ) -> Template:
         times = await session_links.open_times(page, now=ctx.now)
         choices = [(t.strftime(SLOT_FORMAT), t) for t in times]
-        return await render(
-            request, "links/session.html", {"page": page, "times": choices, **extra}, status_code=status_code
-        )
+        late = await session_links.late_offer(page, now=ctx.now)
+        context = {"page": page, "times": choices, "late": late, **extra}
+        return await render(request, "links/session.html", context, status_code=status_code)
 
     @post("/{appointment_id:int}/{token:str}/confirm", name="session_link_confirm")
     async def confirm(
@@ -107,11 +108,15 @@ class SessionLinkController(Controller):
     async def cancel(
         self, request: Request, appointment_id: FromPath[int], token: FromPath[str], ctx: Context
     ) -> Template:
+        late = await session_links.late_offer(await _opened(appointment_id, token, ctx), now=ctx.now)
         try:
             page = await session_links.cancel(appointment_id, token[:TOKEN_LENGTH], **ctx.sending)
         except StatusChangeRefused as refused:
             return await self._refused(request, appointment_id, token, ctx, refused)
-        return await self._page(request, page, ctx, done="Your session is cancelled. We've emailed you.")
+        done = "Your session is cancelled. We've emailed you."
+        if late and late.fee_minor:
+            done += f" A late-cancel fee of {format_money(late.fee_minor, late.practice.currency)} is due."
+        return await self._page(request, page, ctx, done=done)
 
     async def _refused(
         self, request: Request, appointment_id: int, token: str, ctx: RequestContext, refused
