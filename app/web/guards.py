@@ -9,6 +9,7 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.handlers.base import BaseRouteHandler
 
 from app.domain.members import MemberRole
+from app.domain.validation import record_id
 from app.services import practices
 from app.services.context import CurrentUser
 from app.web.runtime import current_session, current_user
@@ -97,9 +98,10 @@ async def in_the_record_s_calendar(connection: ASGIConnection, _: BaseRouteHandl
     params = connection.path_params
     if user is None or not ({"client_id", "appointment_id"} & params.keys()):
         return
-    seat = await practices.seat_holding(
-        user, client_id=params.get("client_id"), appointment_id=params.get("appointment_id")
-    )
+    client_id, appointment_id = params.get("client_id"), params.get("appointment_id")
+    if any(raw is not None and record_id(raw) is None for raw in (client_id, appointment_id)):
+        return  # not a record id at all: the before-request hook answers not found
+    seat = await practices.seat_holding(user, client_id=client_id, appointment_id=appointment_id)
     if seat is not None and seat != user.clinician_id:
         connection.scope["user"] = replace(user, clinician_id=seat)  # type: ignore[typeddict-unknown-key]
 
