@@ -135,6 +135,21 @@ async def apply_status_change(
     return jobs
 
 
+async def client_session(user_id: int, appointment_id: int) -> Appointment:
+    """The client's own session (by their login) (``LookupError`` for anyone else's)."""
+    appointment = (
+        await Appointment.objects()
+        .where(
+            (Appointment.id == appointment_id)
+            & Appointment.client.is_in(Client.select(Client.id).where(Client.user == user_id))
+        )
+        .first()
+    )
+    if appointment is None:
+        raise LookupError(appointment_id)
+    return appointment
+
+
 async def change_status(
     appointment_id: int,
     new_status: str,

@@ -19,7 +19,7 @@ from app.domain.validation import normalize_email
 from app.models.db import transaction
 from app.models.tables import Appointment, Client, Clinician, WorkingHours
 from app.services import audit, fees, notices, practices, sessions
-from app.services.appointments import apply_status_change, insert_appointment, lock_practice
+from app.services.appointments import apply_status_change, client_session, insert_appointment, lock_practice
 from app.services.availability import PracticeBooking, practice_by, practice_page, still_free
 from app.services.client_accounts import invite_if_no_password
 from app.services.clients import NewClient, create_client
@@ -294,16 +294,7 @@ async def cancel_from_portal(
 ) -> Appointment:
     """The client cancels their own upcoming session outside the cancellation window (status service)."""
     async with transaction():
-        appointment = (
-            await Appointment.objects()
-            .where(
-                (Appointment.id == appointment_id)
-                & Appointment.client.is_in(Client.select(Client.id).where(Client.user == user_id))
-            )
-            .first()
-        )
-        if appointment is None:
-            raise LookupError(appointment_id)
+        appointment = await client_session(user_id, appointment_id)
         window = (
             await Clinician.select(Clinician.cancellation_window_hours)
             .where(Clinician.id == appointment.clinician)

@@ -13,9 +13,9 @@ from app.domain.availability import cancel_rule
 from app.domain.statuses import AppointmentStatus
 from app.domain.statuses import ChargeKind as K
 from app.models.db import transaction
-from app.models.tables import Appointment, Client, Practice
+from app.models.tables import Appointment, Practice
 from app.services import fees
-from app.services.appointments import apply_status_change, lock_practice, move_appointment
+from app.services.appointments import apply_status_change, client_session, lock_practice, move_appointment
 from app.services.availability import open_slots, practice_by, still_free
 from app.services.context import Actor
 from app.services.errors import StatusChangeRefused
@@ -31,21 +31,6 @@ class LateCancel:
     notice: str
     fee_minor: int
     free_moves: list[datetime]
-
-
-async def own_session(user_id: int, appointment_id: int) -> Appointment:
-    """The client's own session (``LookupError`` for anyone else's)."""
-    appointment = (
-        await Appointment.objects()
-        .where(
-            (Appointment.id == appointment_id)
-            & Appointment.client.is_in(Client.select(Client.id).where(Client.user == user_id))
-        )
-        .first()
-    )
-    if appointment is None:
-        raise LookupError(appointment_id)
-    return appointment
 
 
 async def late_cancellable(appointment: Appointment, now: datetime) -> Practice | None:
@@ -73,7 +58,7 @@ async def free_moves(appointment: Appointment, practice: Practice, now: datetime
 async def preview(user_id: int, appointment_id: int, *, now: datetime) -> LateCancel:
     """The portal's cancel screen; ``LookupError`` when the session isn't theirs or can't be
     late-cancelled online."""
-    return await preview_of(await own_session(user_id, appointment_id), now=now)
+    return await preview_of(await client_session(user_id, appointment_id), now=now)
 
 
 async def preview_of(appointment: Appointment, *, now: datetime) -> LateCancel:
@@ -95,7 +80,7 @@ async def late_cancel(
 ) -> Appointment:
     """The client confirmed in the portal: the session is Late cancelled and its fee (if any) scheduled."""
     async with transaction():
-        appointment = await own_session(user_id, appointment_id)
+        appointment = await client_session(user_id, appointment_id)
         jobs = await late_cancel_jobs(appointment, now=now, actor=actor, settings=settings)
     await queue.enqueue_all(jobs)
     return appointment
@@ -129,7 +114,7 @@ async def move_free(
 ) -> Appointment:
     """The client takes one of the offered same-week slots in the portal instead of cancelling: no fee."""
     async with transaction():
-        appointment = await own_session(user_id, appointment_id)
+        appointment = await client_session(user_id, appointment_id)
         jobs = await move_free_jobs(appointment, starts_at, now=now, actor=actor, settings=settings)
     await queue.enqueue_all(jobs)
     return appointment
