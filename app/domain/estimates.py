@@ -9,16 +9,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-
-import holidays
+from functools import cache
 
 DISPUTE_MARGIN_MINOR = 40000  # a bill at least $400 over the estimate can be disputed
 HORIZON_DAYS = 365  # recurring care may be estimated for up to 12 months
-FEDERAL_HOLIDAYS = holidays.US()
+
+
+@cache
+def federal_holidays():
+    """The US federal holidays calendar, built on first use (importing ``holidays`` is slow)."""
+    import holidays
+
+    return holidays.US()
 
 
 def is_business_day(day: date) -> bool:
-    return day.weekday() < 5 and day not in FEDERAL_HOLIDAYS
+    return day.weekday() < 5 and day not in federal_holidays()
 
 
 def add_business_days(day: date, count: int) -> date:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fpdf import FPDF
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 FONTS = {
@@ -17,7 +19,10 @@ FONTS = {
 
 
 def new_pdf(*, title: str, author: str, created_at: datetime, margin: float) -> FPDF:
-    """An A4 document with its first page added, the fonts ``Sans`` (regular, bold) and ``Mono``."""
+    """An A4 document with its first page added, the fonts ``Sans`` (regular, bold) and ``Mono``.
+    fpdf2 is imported here, on the first PDF, so starting a web or worker process does not pay for it."""
+    from fpdf import FPDF
+
     pdf = FPDF(format="A4")
     pdf.set_creation_date(created_at.astimezone(UTC))
     pdf.set_title(title)

@@ -98,6 +98,9 @@ def configure_templates(settings: Settings):
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Litestar:
+    """The app for ``settings``. It runs on ``app.state.clock`` (``clock``, or the real time from
+    ``CLOCK_START``), read each time the app starts: the tests build one app per process, which takes
+    over a second, and start it on each test's own clock."""
     settings = settings or Settings.from_env()
     settings.check()
     clock = clock or clock_starting_at(settings.clock_start)
@@ -111,10 +114,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             await start_pool(min_size=1, max_size=10)
         app.state.runtime = Runtime(
             settings=settings,
-            clock=clock,
+            clock=app.state.clock,
             redis=redis,
             queue=job_queue.JobQueue(redis, settings.queue_name),
-            sessions=SessionStore(redis, clock, settings),
+            sessions=SessionStore(redis, app.state.clock, settings),
         )
         try:
             yield
@@ -177,5 +180,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         openapi_config=None,
         logging_config=None,  # app.logs sets logging up
     )
+    application.state.clock = clock
     application.asgi_handler = AnswerHead(ObserveRequests(application.asgi_handler))
     return application
