@@ -40,6 +40,9 @@ from tests.conftest import IS_POSTGRES, browser
 from tests.helpers import Person, csrf_from, ensure_csrf, make_client, post_form
 
 EXAMPLES = 5
+# Each test walks every route; it is split in SHARDS tests over every SHARDS-th route (each with its own
+# demo practice), so parallel test processes share the walk instead of one process doing all of it.
+SHARDS = 3
 # Requests that end or re-key the fuzzing person's own session, or lock the practice behind two-step
 # sign-in: fuzzing them would only turn later requests into redirects to the sign-in page.
 SESSION_ENDERS = {
@@ -199,8 +202,9 @@ async def pooled(app):
         await engine().close_connection_pool()
 
 
+@pytest.mark.parametrize("shard", range(SHARDS))
 async def test_fuzzed_forms_and_parameters_never_fail_or_change_data_when_rejected(
-    app, pooled, settings, clock
+    app, pooled, settings, clock, shard
 ):
     now = clock.now()
     await demo.seed(settings, now)
@@ -251,8 +255,9 @@ async def test_fuzzed_forms_and_parameters_never_fail_or_change_data_when_reject
     for person in people.values():
         await ensure_csrf(person)
 
-    endpoints = routes(app)
-    forms = await read_forms(people, endpoints, ours, client_ids)
+    every_route = routes(app)
+    endpoints = every_route[shard::SHARDS]
+    forms = await read_forms(people, every_route, ours, client_ids)
     loop = asyncio.get_running_loop()
     problems: list[str] = []
     known_state: list[dict] = []  # the tables after the last unsafe request (GETs leave them alone)
@@ -469,8 +474,9 @@ async def fingerprint() -> str:
     return str(next(iter(rows[0].values())))
 
 
+@pytest.mark.parametrize("shard", range(SHARDS))
 async def test_every_field_and_query_parameter_refuses_hostile_values_without_a_500_or_a_change(
-    app, pooled, settings, clock
+    app, pooled, settings, clock, shard
 ):
     """Deterministic: each form field and query parameter meets each hostile value (alone, and with every
     other field of its form hostile too), plus bad UTF-8 and a hostile User-Agent."""
@@ -504,8 +510,9 @@ async def test_every_field_and_query_parameter_refuses_hostile_values_without_a_
     for person in people.values():
         await ensure_csrf(person)
     redis = app.state.runtime.redis
-    endpoints = routes(app)
-    forms = await read_forms(people, endpoints, ours, client_ids)
+    every_route = routes(app)
+    endpoints = every_route[shard::SHARDS]
+    forms = await read_forms(people, every_route, ours, client_ids)
     problems: list[str] = []
     state: list[str] = [await fingerprint()]
     requests = 0
@@ -540,7 +547,7 @@ async def test_every_field_and_query_parameter_refuses_hostile_values_without_a_
             )
         state[-1] = after
 
-    for path, names in QUERY_PAGES.items():
+    for path, names in QUERY_PAGES.items() if shard == 0 else ():
         for index, name in enumerate(names):
             for value in (*GRID_VALUES[index % 6 :: 6], *FAR_DATES):
                 await attempt("GET", f"{path}?{urlencode({name: value})}", "clinician", None)
@@ -598,5 +605,5 @@ async def test_every_field_and_query_parameter_refuses_hostile_values_without_a_
     assert (await people["client"].get("/portal")).status_code == 200
     for person in people.values():
         await person.aclose()
-    assert requests > 400
+    assert requests > 400 // SHARDS
     assert not problems, f"{len(problems)} of {requests} requests failed:\n" + "\n".join(problems[:40])
