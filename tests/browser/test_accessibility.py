@@ -2,12 +2,12 @@
 
 axe-core (vendored for tests, ``tests/vendor/``) runs in the real page; a serious or critical violation
 fails the sweep, and so does anything wider than the phone's screen. Every page is saved as a
-screenshot under ``test-artifacts/a11y-*.png``. One browser, one server, the demo practice seeded once.
+screenshot under ``test-artifacts/a11y-*.png``. One test per size: one browser, one server, the demo
+practice seeded once.
 """
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from pathlib import Path
 
@@ -66,7 +66,10 @@ async def visit(page, base_url: str, path: str, name: str, size: str, problems: 
     await check(page, name, size, problems)
 
 
-async def test_every_main_page_passes_axe_at_phone_and_desktop_size(live_server, phone, settings, clock):
+@pytest.mark.parametrize("size", SIZES)  # one test per size, so two test processes can share the sweep
+async def test_every_main_page_passes_axe_at_phone_and_desktop_size(
+    live_server, phone, settings, clock, size
+):
     now = clock.now()
     await demo.seed(settings, now)
     maya = await Clinician.objects().where(Clinician.user.email == demo.CLINICIAN_EMAIL).first()
@@ -130,28 +133,26 @@ async def test_every_main_page_passes_axe_at_phone_and_desktop_size(live_server,
 
     problems: list[str] = []
 
-    async def sweep(size: str) -> None:
-        is_phone = size == "phone"
-        for email, pages in (
-            (None, public_pages),
-            (demo.CLINICIAN_EMAIL, clinician_pages),
-            (demo.CLIENT_EMAIL, client_pages),
-        ):
-            context = await phone.context.browser.new_context(
-                viewport=SIZES[size], is_mobile=is_phone, has_touch=is_phone, device_scale_factor=1
-            )
-            page = await context.new_page()
-            page.set_default_timeout(10_000)
-            if email:
-                await sign_in(page, live_server, email, settings.demo_password)
-            for name, path in pages:
-                await visit(page, live_server, path, name, size, problems)
-            if email == demo.CLINICIAN_EMAIL:
-                await open_panel(page, live_server, appointment_id, size, problems)
-                await form_with_errors(page, live_server, size, problems)
-            await context.close()
+    is_phone = size == "phone"
+    for email, pages in (
+        (None, public_pages),
+        (demo.CLINICIAN_EMAIL, clinician_pages),
+        (demo.CLIENT_EMAIL, client_pages),
+    ):
+        context = await phone.context.browser.new_context(
+            viewport=SIZES[size], is_mobile=is_phone, has_touch=is_phone, device_scale_factor=1
+        )
+        page = await context.new_page()
+        page.set_default_timeout(10_000)
+        if email:
+            await sign_in(page, live_server, email, settings.demo_password)
+        for name, path in pages:
+            await visit(page, live_server, path, name, size, problems)
+        if email == demo.CLINICIAN_EMAIL:
+            await open_panel(page, live_server, appointment_id, size, problems)
+            await form_with_errors(page, live_server, size, problems)
+        await context.close()
 
-    await asyncio.gather(*(sweep(size) for size in SIZES))
     assert not problems, "accessibility problems:\n" + "\n".join(problems)
 
 
