@@ -182,6 +182,7 @@ async def run(args: argparse.Namespace, env: dict[str, str], sink: Sink) -> dict
     say(f"Seeding {args.count:,} sessions due for their 2-hour reminder …")
     await seed(args.count, datetime.now(UTC))
     say(f"Starting {args.workers} worker(s); waiting for {args.count:,} emails at the sink …")
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     workers = [
         await asyncio.create_subprocess_exec(
@@ -211,6 +212,7 @@ async def run(args: argparse.Namespace, env: dict[str, str], sink: Sink) -> dict
         "reminder_rows": await Reminder.count(),
         "unsent_in_outbox": await EmailMessage.count().where(EmailMessage.sent_at.is_null()),
         "database": "sqlite" if args.sqlite else "postgresql",
+        "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],
     }
 
 
@@ -244,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Reminders: {result['reminders']:,} due in the same minute sent in {result['seconds']} s "
         f"({result['per_second']}/s) by {result['workers']} worker(s) on {result['database']}; "
         f"the first after {result['first_email_after_s']} s; {result['emails_received']:,} emails received "
-        f"for {result['reminder_rows']:,} reminders, {result['unsent_in_outbox']} left unsent."
+        f"for {result['reminder_rows']:,} reminders, {result['unsent_in_outbox']} left unsent; "
+        f"load average {result['load_average'][0]} before, {result['load_average'][1]} after."
     )
     return 0 if result["emails_received"] == result["reminder_rows"] == result["reminders"] else 1
 
