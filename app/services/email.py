@@ -425,6 +425,8 @@ async def deliver(message_id: int, settings: Settings, now: datetime, mailer: Ma
     return "sent"
 
 
+# The server answered, about this message only (the connection is fine): the batch goes on without it.
+REFUSALS = (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused)
 SENT_MARK_EVERY = 20  # sends recorded together: a worker killed mid-batch repeats at most these
 
 
@@ -485,8 +487,9 @@ async def _unbuildable(message: EmailMessage, exc: Exception) -> None:
 
 
 async def _send_in_turn(built: list[tuple[int, Built]], mailer: Mailer, now: datetime) -> int:
-    """Send each on the mailer's connection; record the sent ones in groups, and the error of the one
-    that failed (then raise)."""
+    """Send each on the mailer's connection; record the sent ones in groups. A message the server refuses
+    gets its error and the others still go (then the first refusal is raised, so a retry sends only what
+    is unsent); a connection that fails stops the batch at once."""
     if not built:
         return 0
     await EmailMessage.update({EmailMessage.attempts: EmailMessage.attempts + 1}).where(
@@ -494,6 +497,7 @@ async def _send_in_turn(built: list[tuple[int, Built]], mailer: Mailer, now: dat
     )
     sent: list[int] = []
     done = 0
+    refused: aiosmtplib.SMTPException | None = None
     try:
         for id_, mime in built:
             try:
@@ -502,13 +506,18 @@ async def _send_in_turn(built: list[tuple[int, Built]], mailer: Mailer, now: dat
                 await EmailMessage.update(
                     {EmailMessage.last_error: f"{type(exc).__name__}: {exc}"[:255]}
                 ).where(EmailMessage.id == id_)
-                raise
+                if not isinstance(exc, REFUSALS):
+                    raise
+                refused = refused or exc
+                continue
             sent.append(id_)
             if len(sent) >= SENT_MARK_EVERY:
                 done += await _mark_sent(sent, now)
                 sent = []
     finally:
         done += await _mark_sent(sent, now)
+    if refused is not None:
+        raise refused
     return done
 
 
