@@ -156,6 +156,7 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/clients/{client_id:int}/contact"): A_BOOKING,
     ("GET", "/dev/mailbox"): PUBLIC,
     ("GET", "/dev/mailbox/{message_id:int}"): PUBLIC,
+    ("POST", "/dev/mailbox/texts/{text_id:int}/reply"): NOT_HERE,
     ("POST", "/email/events"): NOT_HERE,
     ("POST", "/stripe/webhook"): NOT_HERE,
     ("POST", "/texts/inbound"): NOT_HERE,

@@ -285,3 +285,27 @@ async def test_the_client_checks_in_from_the_portal_home_during_the_window(
     await sign_in(other_client, stranger)
     other = await post_form(other_client, f"/portal/sessions/{appointment_id}/check-in", {"how": "join"})
     assert other.status_code == 404
+
+
+async def test_a_client_running_late_still_finds_the_session_and_checks_in_until_its_end(
+    client, settings, clock, arq_pool
+):
+    practice, appointment_id, starts, _ = await session_with_link(settings, clock, arq_pool)
+    await Clinician.update({Clinician.video_link: VIDEO}).where(
+        Clinician.id == practice.clinician.user.clinician_id
+    )
+    button = f'action="/portal/sessions/{appointment_id}/check-in"'
+    clock.at = starts + timedelta(minutes=20)
+    await sign_in(client, practice.client)
+    home = await client.get("/portal")
+    upcoming, _, past = home.text.partition('id="past-h"')
+    assert button in upcoming and "Join the video session" in upcoming
+    assert "Under way until" in upcoming and "Cancel this session" not in upcoming
+    assert button not in past
+    joined = await post_form(client, f"/portal/sessions/{appointment_id}/check-in", {"how": "join"})
+    assert joined.status_code == 303 and joined.headers["location"] == VIDEO
+    assert (await Appointment.objects().get(Appointment.id == appointment_id)).checked_in_at == clock.at
+
+    clock.at = starts + timedelta(minutes=50)  # the session's end: it is past now
+    upcoming, _, _ = (await client.get("/portal")).text.partition('id="past-h"')
+    assert button not in upcoming and "Under way until" not in upcoming

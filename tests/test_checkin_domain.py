@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from app.domain.checkin import check_in_open, no_show_suggested, parse_video_link
+from app.domain.checkin import check_in_open, no_show_suggested, parse_video_link, under_way
 from tests.conftest import START
 
 ENDS = START + timedelta(minutes=50)
@@ -37,3 +37,12 @@ def test_a_video_link_is_blank_or_a_full_https_address():
         link, problem = parse_video_link(bad)
         assert link == "" and problem
     assert parse_video_link("https://x.test/" + "a" * 600)[1] == "Use at most 500 characters."
+
+
+def test_a_session_is_under_way_from_its_start_until_its_end():
+    assert not under_way(START, ENDS, START - timedelta(minutes=1))
+    assert under_way(START, ENDS, START)
+    assert under_way(START, ENDS, START + timedelta(minutes=49))
+    assert not under_way(START, ENDS, ENDS)
+    late = START + timedelta(minutes=25)  # a client running late may still check in
+    assert under_way(START, ENDS, late) and check_in_open(START, ENDS, late)

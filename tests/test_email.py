@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import aiosmtplib
+import pytest
+
 from app.models.tables import EmailMessage
-from tests.conftest import browser, free_port, running
+from app.services import email
+from tests.conftest import Mailbox, browser, free_port, running
 from tests.helpers import link_in, make_clinician, post_form
 
 
@@ -127,3 +131,43 @@ async def test_dev_mailbox_is_absent_outside_debug(db, redis, settings, clock):
     production = create_app(replace(settings, debug=False, secret_key="x" * 40), clock=clock)
     async with running(production), browser(production) as client:
         assert (await client.get("/dev/mailbox/")).status_code == 404
+
+
+class RefusesOnce(Mailbox):
+    """A real SMTP server that answers 451 (try later) to the third message it is given, once."""
+
+    refused = False
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd hook name
+        if len(self.messages) == 2 and not self.refused:
+            self.refused = True
+            return "451 Try again later"
+        return await super().handle_DATA(server, session, envelope)
+
+
+async def test_a_message_refused_in_a_batch_holds_up_no_other_and_the_retry_sends_only_it(
+    db, redis, settings, clock
+):
+    from aiosmtpd.controller import Controller
+
+    mailbox = RefusesOnce()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        live = replace(settings, smtp_url=f"smtp://127.0.0.1:{controller.port}")
+        letters = [
+            email.Outgoing(f"c{n}@example.test", f"Letter {n}", "password_reset", {"link": "x", "name": "C"})
+            for n in range(5)
+        ]
+        ids = await email.queue_emails(letters, now=clock.now(), settings=live)
+        with pytest.raises(aiosmtplib.SMTPResponseException):
+            await email.deliver_many(ids, live, clock.now())
+        stored = await EmailMessage.objects().order_by(EmailMessage.id)
+        assert [m.sent_at is not None for m in stored] == [True, True, False, True, True]
+        assert "451" in stored[2].last_error
+
+        assert (await email.deliver_many(ids, live, clock.now()))["sent"] == 1
+    finally:
+        controller.stop()
+    assert sorted(m["Subject"] for m in mailbox.messages) == [f"Letter {n}" for n in range(5)]
+    assert len(set(mailbox.peers)) == 3  # after a refusal the batch goes on on a fresh connection

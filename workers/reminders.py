@@ -48,6 +48,7 @@ async def _sweep(ctx: dict, send_due, name: str) -> int:
         DATABASE.down(exc)
         return 0
     DATABASE.up()
-    if jobs:
-        log.info("%s sweep: %s written", name, len(jobs))
-    return len(jobs)
+    written = jobs if isinstance(jobs, int) else len(jobs)
+    if written:
+        log.info("%s sweep: %s written", name, written)
+    return written

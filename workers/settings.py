@@ -21,7 +21,7 @@ from workers.charging import (
     sweep_charges,
     warn_expiring_cards,
 )
-from workers.email import send_email, sweep_unsent_emails
+from workers.email import send_email, send_emails, sweep_unsent_emails
 from workers.imports import invite_imported, run_import, sweep_imports
 from workers.paperwork import issue_superbill, sweep_paperwork
 from workers.reconcile import reconcile_nightly
@@ -67,6 +67,7 @@ async def shutdown(ctx: dict) -> None:
 class WorkerSettings:
     functions = [
         func(send_email, name="send_email", max_tries=8),
+        func(send_emails, name="send_emails", max_tries=8, keep_result=0),
         func(charge_appointment, name="charge_appointment", max_tries=8, keep_result=0, timeout=90),
         func(cancel_stale_payment, name="cancel_stale_payment", max_tries=12, keep_result=0, timeout=90),
         func(run_import, name="run_import", max_tries=5, keep_result=0, timeout=1800),

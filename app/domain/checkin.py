@@ -1,7 +1,8 @@
 """Client check-in on the day of a session (R3).
 
 The client may check in from 30 minutes before the start until the session ends: "I'm here" in
-person, or "Join" for the practice's video link, shown only in that window. Fifteen minutes after
+person, or "Join" for the practice's video link, shown only in that window. A client running late still
+finds the session among their upcoming ones, with both buttons, until its end. Fifteen minutes after
 the start with no check-in the session is flagged for the clinician with No-show suggested; the
 status itself is never set by this.
 """
@@ -21,6 +22,12 @@ WATCH_BEFORE = OPENS_BEFORE + timedelta(minutes=5)
 def check_in_open(starts_at: datetime, ends_at: datetime, now: datetime) -> bool:
     """Whether the client may check in (and see the video link) now."""
     return starts_at - OPENS_BEFORE <= now < ends_at
+
+
+def under_way(starts_at: datetime, ends_at: datetime, now: datetime) -> bool:
+    """A session that has started and not ended: for the client it is still ahead of them (listed with
+    the upcoming ones, check-in and Join open) until its end, however late they are."""
+    return starts_at <= now < ends_at
 
 
 def awaiting_check_ins(appointments: list[dict], now: datetime) -> bool:

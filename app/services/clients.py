@@ -19,6 +19,7 @@ from app.domain.validation import normalize_email
 from app.models.db import engine, transaction
 from app.models.tables import (
     Appointment,
+    AuditEvent,
     Charge,
     Client,
     Clinician,
@@ -125,6 +126,7 @@ class ClientDetail:
     appointments: list[Appointment]
     charges: dict[int, Charge] = field(default_factory=dict)
     undeliverable: UndeliverableAddress | None = None  # their address bounced or reported spam
+    texts_stopped_at: datetime | None = None  # when they replied STOP (texts off since)
 
 
 @dataclass(frozen=True)
@@ -230,7 +232,23 @@ async def client_detail(
         sessions,
         {c.appointment: c for c in charges},
         await bounces.undeliverable_address(client.email),
+        None if client.texts_opt_in_at else await texts_stopped_at(client_id),
     )
+
+
+async def texts_stopped_at(client_id: int) -> datetime | None:
+    """When the client last replied STOP, if texts are off because of it (a later START turns them on)."""
+    last = (
+        await AuditEvent.select(AuditEvent.action, AuditEvent.at)
+        .where(
+            (AuditEvent.object_type == "client")
+            & (AuditEvent.object_id == client_id)
+            & AuditEvent.action.is_in(["texts_stop", "texts_start"])
+        )
+        .order_by(AuditEvent.id, ascending=False)
+        .first()
+    )
+    return last["at"] if last and last["action"] == "texts_stop" else None
 
 
 async def update_client(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -41,6 +42,10 @@ async def feed_url(client_id: int, *, settings: Settings) -> str | None:
     if not key:
         key = secrets.token_urlsafe(24)
         await Client.update({Client.calendar_feed_key: key}).where(Client.id == client_id)
+    return _feed_address(settings, client_id, key)
+
+
+def _feed_address(settings: Settings, client_id: int, key: str) -> str:
     return f"{settings.base_url}/feed/{client_id}/{_token(settings, client_id, key)}.ics"
 
 
@@ -129,29 +134,6 @@ async def sessions_changed(
     return [job] if job else []
 
 
-async def session_reminder(
-    client_id: int,
-    appointment_id: int,
-    *,
-    now: datetime,
-    settings: Settings,
-    links: dict[str, str],
-    forms_line: str = "",
-) -> QueuedJob | None:
-    """Write the reminder of one upcoming session (caller's transaction), with an ``.ics`` holding its
-    current time; None when it has ended. ``links``: the one-tap actions it offers; ``forms_line``: the
-    forms still open before a first session, with a link to them."""
-    return await _sessions_email(
-        client_id,
-        [appointment_id],
-        Notice.REMINDER,
-        now=now,
-        settings=settings,
-        extra={"links": links, "forms_line": forms_line, "forms_link": f"{settings.base_url}/portal/forms"},
-        upcoming_only=True,
-    )
-
-
 SUBJECTS = {
     Notice.BOOKED: ("Session booked with {}", "{n} sessions booked with {}"),
     Notice.MOVED: ("Session moved: {}", "{n} sessions moved: {}"),
@@ -197,6 +179,25 @@ async def _sessions_email(
     sessions = await Appointment.select(*_EVENT_COLUMNS).where(condition).order_by(Appointment.starts_at)
     if not sessions:
         return None
+    feed_link = await feed_url(client_id, settings=settings)
+    message = _compose(
+        client, practice, sessions, notice, now=now, settings=settings, extra=extra, feed=feed_link
+    )
+    return email_job((await email.queue_emails([message], now=now, settings=settings))[0])
+
+
+def _compose(
+    client: dict,
+    practice: dict,
+    sessions: list[dict],
+    notice: Notice,
+    *,
+    now: datetime,
+    settings: Settings,
+    extra: dict | None,
+    feed: str | None,
+) -> email.Outgoing:
+    """The email about these sessions of one client, with its ``.ics`` (no I/O)."""
     zone = client["zone"] or practice["time_zone"]
     reply_to = practice["insurance_email"] or practice["email"]
     cancelling = notice == Notice.CANCELLED
@@ -216,7 +217,7 @@ async def _sessions_email(
     count = len(sessions)
     name = practice["practice_name"]
     dates = [_when(s, zone) for s in sessions]
-    message_id = await email.queue_email(
+    return email.Outgoing(
         to=client["email"],
         subject=many.format(name, n=count)
         if count > 1
@@ -231,15 +232,68 @@ async def _sessions_email(
             "zone": zone,
             "cancellation_window_hours": practice["cancellation_window_hours"],
             "portal_link": f"{settings.base_url}/portal",
-            "feed_link": await feed_url(client_id, settings=settings),
+            "feed_link": feed,
             **(extra or {}),
         },
-        now=now,
-        settings=settings,
         reply_to=reply_to,
         attachments=[attachment],
     )
-    return email_job(message_id)
+
+
+@dataclass(frozen=True)
+class ReminderToWrite:
+    """One session reminder to compose: its session, the one-tap links and the open-forms line."""
+
+    appointment_id: int
+    links: dict[str, str]
+    forms_line: str = ""
+
+
+_REMINDER_COLUMNS = (
+    *_EVENT_COLUMNS,
+    Appointment.client,
+    Appointment.client.name.as_alias("name"),
+    Appointment.client.email.as_alias("email"),
+    Appointment.client.user.time_zone.as_alias("zone"),
+    Appointment.client.calendar_feed_key.as_alias("feed_key"),
+    Appointment.client.clinician.calendar_feed_enabled.as_alias("feed_on"),
+    Appointment.client.clinician.practice_name.as_alias("practice_name"),
+    Appointment.client.clinician.time_zone.as_alias("time_zone"),
+    Appointment.client.clinician.cancellation_window_hours.as_alias("cancellation_window_hours"),
+    Appointment.client.clinician.insurance_email.as_alias("insurance_email"),
+    Appointment.client.clinician.user.email.as_alias("practice_email"),
+)
+
+
+async def session_reminders(
+    reminders: list[ReminderToWrite], *, now: datetime, settings: Settings
+) -> dict[int, email.Outgoing]:
+    """The reminder emails of many upcoming sessions, by appointment id, from one query (a session that
+    has ended gets none), each with an ``.ics`` holding its current time. Caller's transaction."""
+    wanted = {r.appointment_id: r for r in reminders}
+    rows = await Appointment.select(*_REMINDER_COLUMNS).where(
+        Appointment.id.is_in(list(wanted) or [0]) & (Appointment.ends_at > now)
+    )
+    composed = {}
+    for row in rows:
+        feed = None
+        if row["feed_on"]:
+            feed = (
+                _feed_address(settings, row["client"], row["feed_key"])
+                if row["feed_key"]
+                else await feed_url(row["client"], settings=settings)
+            )
+        practice = {**row, "email": row["practice_email"]}
+        reminder = wanted[row["id"]]
+        extra = {
+            "links": reminder.links,
+            "forms_line": reminder.forms_line,
+            "forms_link": f"{settings.base_url}/portal/forms",
+        }
+        composed[row["id"]] = _compose(
+            row, practice, [row], Notice.REMINDER, now=now, settings=settings, extra=extra, feed=feed
+        )
+    return composed
 
 
 def _short_when(session: dict, zone: str) -> str:

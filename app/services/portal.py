@@ -11,7 +11,7 @@ from typing import Any
 
 from app.domain.accounts import valid_time_zone
 from app.domain.availability import cancel_rule
-from app.domain.checkin import check_in_open
+from app.domain.checkin import check_in_open, under_way
 from app.domain.clients import portal_status_label
 from app.domain.practice import DEFAULT_FEE_CEILING
 from app.domain.statuses import AppointmentStatus, ChargeKind, ChargeStatus
@@ -81,6 +81,7 @@ class SessionView:
     checked_in_at: datetime | None = None
     can_check_in: bool = False
     video_link: str = ""  # the practice's video room, only while check-in is open
+    under_way: bool = False  # started, not ended: no cancelling, check-in still open
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,7 @@ async def overview(user_id: int, *, now: datetime, past_limit: int = 50) -> Over
             .where(
                 (Appointment.client.is_in(client_ids))
                 & (Appointment.status == AppointmentStatus.SCHEDULED.value)
-                & (Appointment.starts_at >= now)
+                & (Appointment.ends_at > now)  # one under way stays here until its end (R3)
             )
             .order_by(Appointment.starts_at)
         )
@@ -201,7 +202,11 @@ async def overview(user_id: int, *, now: datetime, past_limit: int = 50) -> Over
         upcoming = [_upcoming(_session(a, names, None), by_client[a["client"]], now) for a in rows]
         rows = (
             await Appointment.select(*SESSION_COLUMNS)
-            .where((Appointment.client.is_in(client_ids)) & (Appointment.starts_at < now))
+            .where(
+                (Appointment.client.is_in(client_ids))
+                & (Appointment.starts_at < now)
+                & ((Appointment.ends_at <= now) | (Appointment.status != AppointmentStatus.SCHEDULED.value))
+            )
             .order_by(Appointment.starts_at, ascending=False)
             .limit(past_limit)
         )
@@ -231,6 +236,7 @@ def _upcoming(session: SessionView, practice: Practice, now: datetime) -> Sessio
         practice=practice,
         can_check_in=open_now and session.checked_in_at is None,
         video_link=session.video_link if open_now else "",
+        under_way=session.ends_at is not None and under_way(session.starts_at, session.ends_at, now),
     )
 
 

@@ -64,7 +64,7 @@ class QueuedJob:
     """A job to enqueue once the transaction that made it necessary has committed."""
 
     function: str
-    args: tuple[int | str, ...] = ()
+    args: tuple[int | str | list[int], ...] = ()
     job_id: str | None = None
     defer_until: datetime | None = None
     expires_seconds: int | None = None
@@ -76,6 +76,11 @@ class QueueUnavailable(Exception):
 
 def email_job(message_id: int) -> QueuedJob:
     return QueuedJob("send_email", (message_id,))
+
+
+def emails_job(message_ids: list[int]) -> QueuedJob:
+    """One job sending these messages in turn on one SMTP connection (a sweep's batch)."""
+    return QueuedJob("send_emails", (message_ids,))
 
 
 class JobQueue:

@@ -28,9 +28,9 @@ from app.domain.reminders import (
 )
 from app.domain.statuses import AppointmentStatus
 from app.models.db import transaction
-from app.models.tables import Appointment, AuditEvent, Clinician, Reminder
-from app.services import notices, paperwork, session_links, texts
-from app.services.queue import JobQueue, QueuedJob
+from app.models.tables import Appointment, AuditEvent, Clinician, EmailMessage, Reminder
+from app.services import email, notices, paperwork, session_links, texts
+from app.services.queue import JobQueue, QueuedJob, emails_job
 
 BATCH = 500
 WRITE_BATCH = 100  # reminders per transaction: one commit each, a short write lock on SQLite
@@ -71,16 +71,16 @@ async def _candidates(now: datetime, until: datetime, after_id: int) -> list[dic
     )
 
 
-async def send_due(*, now: datetime, settings: Settings, queue: JobQueue | None = None) -> list[QueuedJob]:
-    """Write every reminder due now that was not written yet; returns their email jobs. With a ``queue``
-    each batch's jobs are enqueued (in one round trip) as soon as its transaction has committed, so
-    emails flow while a long sweep goes on (and a sweep cut short by its timeout leaves nothing waiting
-    for the unsent-email sweep)."""
+async def send_due(*, now: datetime, settings: Settings, queue: JobQueue | None = None) -> int:
+    """Write every reminder due now that was not written yet; returns how many. With a ``queue`` each
+    batch's email job (one for the batch, sent on one SMTP connection) is enqueued as soon as its
+    transaction has committed, so emails flow while a long sweep goes on (and a sweep cut short by its
+    timeout leaves nothing waiting for the unsent-email sweep)."""
     longest = await _longest_offset()
     if not longest:
-        return []
+        return 0
     until = now + timedelta(hours=longest)
-    jobs: list[QueuedJob] = []
+    written = 0
     after_id = 0
     while rows := await _candidates(now, until, after_id):
         after_id = rows[-1]["id"]
@@ -93,57 +93,81 @@ async def send_due(*, now: datetime, settings: Settings, queue: JobQueue | None 
                 due[row["id"]] = (row, hours)
         if not due:
             continue
-        written = await Reminder.select(
-            Reminder.appointment, Reminder.hours_before, Reminder.starts_at
-        ).where(Reminder.appointment.is_in(list(due)))
-        done = {(w["appointment"], w["hours_before"], w["starts_at"]) for w in written}
+        found = await Reminder.select(Reminder.appointment, Reminder.hours_before, Reminder.starts_at).where(
+            Reminder.appointment.is_in(list(due))
+        )
+        done = {(w["appointment"], w["hours_before"], w["starts_at"]) for w in found}
         todo = [
             (row, hours) for id_, (row, hours) in due.items() if (id_, hours, row["starts_at"]) not in done
         ]
         for first in range(0, len(todo), WRITE_BATCH):
-            batch = await _write_all(todo[first : first + WRITE_BATCH], now=now, settings=settings)
+            count, jobs = await _write_all(todo[first : first + WRITE_BATCH], now=now, settings=settings)
             if queue is not None:
-                await queue.enqueue_many(batch)
-            jobs += batch
-    return jobs
+                await queue.enqueue_many(jobs)
+            written += count
+    return written
 
 
-async def _write_all(todo: list[tuple[dict, int]], *, now: datetime, settings: Settings) -> list[QueuedJob]:
-    """These reminders and their outbox messages, in one transaction (one commit for the lot)."""
+async def _write_all(
+    todo: list[tuple[dict, int]], *, now: datetime, settings: Settings
+) -> tuple[int, list[QueuedJob]]:
+    """These reminders, their outbox messages and texts, in one transaction and a few statements; a
+    reminder another sweep wrote meanwhile is left to it (the unique index decides, and the message
+    written for it here is removed). Returns how many were written and the one job sending them."""
     forms = await paperwork.forms_before_first_sessions(
         [(row["client"], row["id"], row["starts_at"]) for row, _ in todo], now
     )
-    async with transaction():
-        return [
-            job
-            for row, hours in todo
-            for job in await _write(row, hours, forms[row["id"]], now=now, settings=settings)
-        ]
-
-
-async def _write(
-    row: dict, hours: int, forms_line: str, *, now: datetime, settings: Settings
-) -> list[QueuedJob]:
-    """One reminder and its outbox message (caller's transaction); nothing if another sweep wrote it."""
-    claimed = (
-        await Reminder.insert(
-            Reminder(appointment=row["id"], hours_before=hours, starts_at=row["starts_at"], created_at=now)
+    pages = {row["id"]: session_links.link(settings, row["id"], row["starts_at"]) for row, _ in todo}
+    wanted = [
+        notices.ReminderToWrite(
+            row["id"],
+            {
+                "confirm": pages[row["id"]],
+                "cancel": f"{pages[row['id']]}#cancel",
+                "check_in": f"{pages[row['id']]}#check-in",
+            },
+            forms[row["id"]],
         )
-        .on_conflict(action="DO NOTHING")
-        .returning(Reminder.id)
-    )
-    if not claimed:
-        return []
-    page = session_links.link(settings, row["id"], row["starts_at"])
-    links = {"confirm": page, "cancel": f"{page}#cancel", "check_in": f"{page}#check-in"}
-    job = await notices.session_reminder(
-        row["client"], row["id"], now=now, settings=settings, links=links, forms_line=forms_line
-    )
-    if job is None:
-        return []
-    await Reminder.update({Reminder.email_message: job.args[0]}).where(Reminder.id == claimed[0]["id"])
-    await texts.queue_reminder(row["client"], claimed[0]["id"], row["starts_at"], page, now=now)
-    return [job]
+        for row, _ in todo
+    ]
+    async with transaction():
+        composed = await notices.session_reminders(wanted, now=now, settings=settings)
+        message_of = dict(
+            zip(
+                composed,
+                await email.queue_emails(list(composed.values()), now=now, settings=settings),
+                strict=True,
+            )
+        )
+        claimed = (
+            await Reminder.insert(
+                *[
+                    Reminder(
+                        appointment=row["id"],
+                        hours_before=hours,
+                        starts_at=row["starts_at"],
+                        created_at=now,
+                        email_message=message_of.get(row["id"]),
+                    )
+                    for row, hours in todo
+                ]
+            )
+            .on_conflict(action="DO NOTHING")
+            .returning(Reminder.id, Reminder.appointment)
+        )
+        mine = {c["appointment"]: c["id"] for c in claimed}
+        if others := [m for appointment, m in message_of.items() if appointment not in mine]:
+            await EmailMessage.delete().where(EmailMessage.id.is_in(others))
+        await texts.queue_reminders(
+            [
+                (row["client"], mine[row["id"]], row["starts_at"], pages[row["id"]])
+                for row, _ in todo
+                if row["id"] in mine and row["id"] in message_of
+            ],
+            now=now,
+        )
+    sending = [m for appointment, m in message_of.items() if appointment in mine]
+    return len(mine), [emails_job(sending)] if sending else []
 
 
 async def session_log(appointment_id: int, clinician_id: int) -> list[LogLine]:

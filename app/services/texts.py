@@ -59,35 +59,36 @@ class TwilioTexts:
         return str(found["sid"])
 
 
-async def queue_reminder(
-    client_id: int, reminder_id: int, starts_at: datetime, link: str, *, now: datetime
-) -> None:
-    """Write a reminder's text (caller's transaction) when the client opted in and has a number."""
-    client = (
-        await Client.select(
-            Client.phone,
-            Client.texts_opt_in_at,
-            Client.user.time_zone.as_alias("client_zone"),
-            Client.clinician.time_zone.as_alias("practice_zone"),
-            Client.clinician.practice_name.as_alias("practice_name"),
+async def queue_reminders(reminders: list[tuple[int, int, datetime, str]], *, now: datetime) -> None:
+    """Write the texts of these reminders (client id, reminder id, start, link) in one statement, for
+    the clients who opted in and have a number (caller's transaction)."""
+    found = await Client.select(
+        Client.id,
+        Client.phone,
+        Client.texts_opt_in_at,
+        Client.user.time_zone.as_alias("client_zone"),
+        Client.clinician.time_zone.as_alias("practice_zone"),
+        Client.clinician.practice_name.as_alias("practice_name"),
+    ).where(Client.id.is_in(list({r[0] for r in reminders}) or [0]) & Client.texts_opt_in_at.is_not_null())
+    clients = {c["id"]: c for c in found if rules.e164(c["phone"])}
+    rows = []
+    for client_id, reminder_id, starts_at, link in reminders:
+        client = clients.get(client_id)
+        if client is None:
+            continue
+        zone = ZoneInfo(client["client_zone"] or client["practice_zone"] or "UTC")
+        rows.append(
+            TextMessage(
+                reminder=reminder_id,
+                client=client_id,
+                phone=rules.e164(client["phone"]),
+                body=rules.reminder_text(client["practice_name"], starts_at, zone, link),
+                send_after=rules.send_after(now, zone),
+                created_at=now,
+            )
         )
-        .where(Client.id == client_id)
-        .first()
-    )
-    number = rules.e164(client["phone"]) if client else ""
-    if client is None or client["texts_opt_in_at"] is None or not number:
-        return
-    zone = ZoneInfo(client["client_zone"] or client["practice_zone"] or "UTC")
-    await TextMessage.insert(
-        TextMessage(
-            reminder=reminder_id,
-            client=client_id,
-            phone=number,
-            body=rules.reminder_text(client["practice_name"], starts_at, zone, link),
-            send_after=rules.send_after(now, zone),
-            created_at=now,
-        )
-    ).on_conflict(action="DO NOTHING")
+    if rows:
+        await TextMessage.insert(*rows).on_conflict(action="DO NOTHING")
 
 
 async def _claim(text_id: int) -> dict | None:
@@ -189,4 +190,31 @@ async def reply(number: str, body: str, *, now: datetime) -> str | None:
     return meaning
 
 
-__all__ = ["TextProvider", "TwilioTexts", "queue_reminder", "reply", "send_due"]
+async def reply_from_dev_mailbox(text_id: int, body: str, *, settings: Settings) -> str:
+    """Debug only: answer a text as its phone would, by posting a reply signed as the provider signs it
+    to this app's own webhook (``BASE_URL``/texts/inbound), so the reply takes the real path. Returns
+    what happened, in a line for the dev mailbox."""
+    text = await TextMessage.select(TextMessage.phone).where(TextMessage.id == text_id).first()
+    if text is None:
+        return "No such text."
+    if not settings.text_auth_token:
+        return "Replies need TEXT_AUTH_TOKEN (the webhook is off without it)."
+    url = f"{settings.base_url}/texts/inbound"
+    params = {
+        "From": text["phone"],
+        "To": settings.text_from,
+        "Body": body[:1600],
+        "MessageSid": f"SMdev{text_id}",
+    }
+    headers = {"X-Twilio-Signature": rules.signature(settings.text_auth_token, url, params)}
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            answer = await http.post(url, data=params, headers=headers)
+    except httpx.HTTPError as exc:
+        return f"The webhook at {url} did not answer ({type(exc).__name__})."
+    if answer.status_code != 200:
+        return f"The webhook at {url} answered {answer.status_code}."
+    return f"Reply \u201c{body}\u201d from {text['phone']} delivered to the webhook."
+
+
+__all__ = ["TextProvider", "TwilioTexts", "queue_reminders", "reply", "reply_from_dev_mailbox", "send_due"]

@@ -8,15 +8,18 @@ import binascii
 import hmac
 import json
 import logging
+from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath
+from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Response, Template
 
 from app.domain.email_events import undeliverable
+from app.domain.validation import Form
 from app.models.db import engine
 from app.models.tables import EmailMessage, TextMessage
+from app.services import texts
 from app.services.bounces import record_undeliverable
 from app.services.email import attachments_of
 from app.web.csrf import EMAIL_EVENTS_PATH
@@ -24,6 +27,7 @@ from app.web.htmx import render
 from app.web.runtime import AppRuntime, Now
 
 log = logging.getLogger(__name__)
+FormBody = URLEncodedBody[dict[str, Any]]
 
 
 @get("/healthz", name="healthz", include_in_schema=False)
@@ -78,6 +82,12 @@ async def email_events(request: Request, rt: AppRuntime, now: Now) -> Response:
     return Response(content={"recorded": recorded}, headers={"Cache-Control": "no-store"})
 
 
+async def _mailbox(request: Request, said: str = "") -> Template:
+    messages = await EmailMessage.objects().order_by(EmailMessage.id, ascending=False).limit(100)
+    texts_ = await TextMessage.objects().order_by(TextMessage.id, ascending=False).limit(100)
+    return await render(request, "dev/mailbox.html", {"messages": messages, "texts": texts_, "said": said})
+
+
 class DevMailboxController(Controller):
     """Every e-mail the app wrote, newest first; links work. Only exists when DEBUG is on."""
 
@@ -87,9 +97,18 @@ class DevMailboxController(Controller):
     async def index(self, request: Request, rt: AppRuntime) -> Template:
         if not rt.settings.debug:
             raise NotFoundException()
-        messages = await EmailMessage.objects().order_by(EmailMessage.id, ascending=False).limit(100)
-        texts = await TextMessage.objects().order_by(TextMessage.id, ascending=False).limit(100)
-        return await render(request, "dev/mailbox.html", {"messages": messages, "texts": texts})
+        return await _mailbox(request)
+
+    @post("/texts/{text_id:int}/reply", name="dev_mailbox_text_reply")
+    async def reply(
+        self, request: Request, text_id: FromPath[int], data: FormBody, rt: AppRuntime
+    ) -> Template:
+        """Answer a text as the client's phone would (STOP, START …): a signed call to the real webhook."""
+        if not rt.settings.debug:
+            raise NotFoundException()
+        body = str(Form.of(data).data.get("body", "")).strip()[:160]
+        said = await texts.reply_from_dev_mailbox(text_id, body, settings=rt.settings)
+        return await _mailbox(request, said)
 
     @get("/{message_id:int}", name="dev_mailbox_message")
     async def show(self, request: Request, message_id: FromPath[int], rt: AppRuntime) -> Template:
