@@ -433,14 +433,18 @@ SENT_MARK_EVERY = 20  # sends recorded together: a worker killed mid-batch repea
 async def deliver_many(
     message_ids: list[int], settings: Settings, now: datetime, mailer: Mailer | None = None
 ) -> dict[str, int]:
-    """Send these outbox messages one after another on one SMTP connection, with a few queries for the
-    lot; each is decided as ``deliver`` decides one (a bounced address, an outdated reminder). Sends are
-    recorded every ``SENT_MARK_EVERY`` and when an SMTP error stops the batch (it is raised: a retry
-    sends only what is still unsent). Returns how many ended each way."""
-    messages = await EmailMessage.objects().where(
-        EmailMessage.id.is_in(message_ids or [0])
-        & EmailMessage.sent_at.is_null()
-        & EmailMessage.suppressed_at.is_null()
+    """Send these outbox messages in the order they were queued, on one SMTP connection, with a few
+    queries for the lot; each is decided as ``deliver`` decides one (a bounced address, an outdated
+    reminder). Sends are recorded every ``SENT_MARK_EVERY`` and when an SMTP error stops the batch (it is
+    raised: a retry sends only what is still unsent). Returns how many ended each way."""
+    messages = (
+        await EmailMessage.objects()
+        .where(
+            EmailMessage.id.is_in(message_ids or [0])
+            & EmailMessage.sent_at.is_null()
+            & EmailMessage.suppressed_at.is_null()
+        )
+        .order_by(EmailMessage.id)
     )
     blocked = await undeliverable_among([m.to_address for m in messages])
     reminders = [m.id for m in messages if m.kind == "sessions_reminder"]
